@@ -1,0 +1,197 @@
+"""The ``dmkit`` command line: simulate a province, validate an extract, run the reports.
+
+::
+
+    dmkit synth --province jiangsu --month 2009-06 --users 200000 --out data/generated
+    dmkit validate data/generated --table usage [--mapping data/mappings/example.yaml]
+    dmkit run --province jiangsu --month 2009-06
+
+Errors that dmkit raises on purpose (bad argument, missing file, broken contract) end
+the command with one line on stderr, ``dmkit <command>: error: ...``, and a non-zero
+exit: 2 for a bad argument, 1 for bad or missing data or a failed run. No traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dmkit.errors import DmkitError, ParameterError
+
+__all__ = ["app", "main"]
+
+# typer >= 0.2x vendors click; older typer uses click itself: find the class either way
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+app = typer.Typer(
+    name="dmkit",
+    help=(
+        "dmkit: data mining for the deep operation of mobile value-added services.\n\n"
+        "Simulate a province's subscriber tables, check real BI extracts against the data "
+        "contract (data/README.md), and run the case-study notebooks into HTML reports."
+    ),
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class FileFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+@contextlib.contextmanager
+def _handled(command: str) -> Iterator[None]:
+    """Turn dmkit's own errors (and OS errors such as a full disk) into one stderr line."""
+    try:
+        yield
+    except ParameterError as err:
+        _fail(command, str(err), code=2)
+    except DmkitError as err:
+        _fail(command, str(err), code=1)
+    except OSError as err:
+        _fail(command, f"{err.strerror or err}: {err.filename or ''}".rstrip(": "), code=1)
+
+
+def _fail(command: str, message: str, *, code: int) -> None:
+    first = " ".join(message.split())  # one line, whatever the message held
+    typer.echo(f"dmkit {command}: error: {first}", err=True)
+    raise typer.Exit(code)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail fast, before minutes of work, when ``folder`` cannot be written."""
+    from dmkit.errors import parameter_error
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dmkit-probe."):
+            pass
+    except OSError as err:
+        raise parameter_error("out", expected="a writable folder", found=str(folder),
+                              fix=str(err.strerror or err)) from err
+
+
+@app.command()
+def synth(
+    province: Annotated[str, typer.Option(help="Province profile: yunnan, jiangsu, guangdong or national.")] = "jiangsu",
+    month: Annotated[str, typer.Option(help="Data month, YYYY-MM.")] = "2009-06",
+    users: Annotated[int, typer.Option(help="Number of simulated subscribers.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same tables).")] = 7,
+    months: Annotated[int, typer.Option(help="Monthly panels up to --month.")] = 6,
+    out: Annotated[Path, typer.Option(help="Dataset root to write into.")] = Path("data/generated"),
+    format: Annotated[FileFormat, typer.Option("--format", help="File format of the tables.")] = FileFormat.parquet,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Simulate a province and write its eight tables (validated) plus the planted truth.
+
+    Files go to OUT/<table>/province=<province>/month=<month>/part.<format> and the truth
+    to OUT/truth/province=<province>/month=<month>/; read them back with
+    dmkit.io.load_province(OUT, province=..., month=...).
+    """
+    from tqdm.auto import tqdm
+
+    from dmkit import io, schema
+    from dmkit._validation import check_scalar
+
+    with _handled("synth"):
+        io._check_month(month)
+        check_scalar(users, "users", kind=int, low=1)
+        check_scalar(seed, "seed", kind=int, low=0)
+        check_scalar(months, "months", kind=int, low=1)
+        _check_writable(out)
+        from dmkit import synth as simulator
+
+        steps = ["simulate", *schema.TABLES, "truth"]
+        with tqdm(total=len(steps), desc=f"{province} {month}", unit="step",
+                  disable=not progress, file=sys.stderr) as bar:
+            bar.set_postfix_str("simulating")
+            pdata = simulator.generate(province, month=month, n_users=users, seed=seed, n_months=months)
+            bar.update()
+            for table in schema.TABLES:
+                bar.set_postfix_str(table)
+                io.write_table(getattr(pdata, table), table, out, format=format.value,
+                               province=province, month=month)
+                bar.update()
+            bar.set_postfix_str("truth")
+            if getattr(pdata, "truth", None) is not None:
+                pdata.truth.save(io.truth_folder(out, province=province, month=month))
+            bar.update()
+        rows = sum(len(getattr(pdata, t)) for t in schema.TABLES)
+        typer.echo(f"wrote {len(schema.TABLES)} tables ({rows:,} rows, {format.value}) for "
+                   f"{province} {month}, {users:,} users, seed {seed} under {out}")
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="A .parquet/.csv file, a table folder or a dataset root.")],
+    table: Annotated[str, typer.Option(help="Contract table: users, usage, subscriptions, kpis, contacts, edges, events, revenue.")],
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping {table: {their_column: our_column}}.")] = None,
+    province: Annotated[str | None, typer.Option(help="Only the province=... partition.")] = None,
+    month: Annotated[str | None, typer.Option(help="Only the month=... partition (YYYY-MM).")] = None,
+) -> None:
+    """Check a table against the data contract: prints OK and the row count, or the problem."""
+    from dmkit import io
+
+    with _handled("validate"):
+        if month is not None:
+            io._check_month(month)
+        df = io.read_table(path, table, mapping=mapping, province=province, month=month)
+        typer.echo(f"OK: table {table!r} keeps the contract: {len(df):,} rows, "
+                   f"{df.shape[1]} columns ({path})")
+
+
+# --- dmkit run -------------------------------------------------------------------
+# Owned by the runner (dmkit/runner.py): this command only forwards its arguments to
+# dmkit.runner.main_cli(argv: list[str]) -> int (the exit code), which parses them and
+# prints its own help, so `dmkit run --help` is the runner's help.
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def run(ctx: typer.Context) -> None:
+    """Run the case-study notebooks into HTML reports (see `dmkit run --help`).
+
+    Example: dmkit run --province jiangsu --month 2009-06  -> reports/jiangsu/2009-06/index.html
+    """
+    with _handled("run"):
+        try:
+            from dmkit import runner
+        except ImportError as err:
+            _fail("run", f"the report runner (dmkit.runner) cannot be imported: {err}", code=1)
+        code = runner.main_cli(list(ctx.args))
+    raise typer.Exit(int(code or 0))
+# --- end of dmkit run ----------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``dmkit`` and ``python -m dmkit``); exits with the status."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = app(args=args or ["--help"], prog_name="dmkit", standalone_mode=False)
+    except _UsageError as err:
+        ctx = getattr(err, "ctx", None)
+        cmd = ctx.command_path if ctx is not None else "dmkit"
+        typer.echo(f"{cmd}: error: {' '.join(err.format_message().split())} "
+                   f"(see {cmd} --help)", err=True)
+        code = 2
+    except typer.Exit as err:
+        code = err.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("dmkit: interrupted", err=True)
+        code = 130
+    except DmkitError as err:  # last resort: nothing dmkit raises on purpose shows a traceback
+        typer.echo(f"dmkit: error: {' '.join(str(err).split())}", err=True)
+        code = 1
+    sys.exit(int(code or 0))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
