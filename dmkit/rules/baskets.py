@@ -1,0 +1,78 @@
+"""Users × services boolean baskets from the ``subscriptions`` table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dmkit import catalog, schema
+from dmkit.errors import parameter_error
+
+__all__ = ["baskets_from_subscriptions", "month_end"]
+
+
+def month_end(month: str) -> pd.Timestamp:
+    """Last instant of a 'YYYY-MM' month."""
+    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
+        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
+    return pd.Period(month, freq="M").end_time
+
+
+def baskets_from_subscriptions(
+    subscriptions: pd.DataFrame,
+    *,
+    month: str | None = None,
+    active_only: bool = True,
+    users: object = None,
+    services: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """One row per user, one boolean column per service: who holds what at a month's end.
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        The ``subscriptions`` table of the data contract.
+    month : str 'YYYY-MM', optional
+        Subscriptions started by the end of this month count; default: the month of the
+        latest ``start``.
+    active_only : bool
+        True: only subscriptions still active at the month's end (``end`` null or later).
+        False: every service the user ever started by then.
+    users : array-like of user ids, optional
+        The subscriber base: rows for these users in this order (users without a
+        subscription get an all-False row; subscriptions of other users are ignored).
+        Default: the users found in ``subscriptions``, sorted. Supports are shares of
+        these rows, so pass every subscriber (``users.user_id``) for penetration-based
+        supports.
+    services : tuple of str, optional
+        Columns, default every service of :data:`dmkit.catalog.SERVICES`.
+
+    Returns
+    -------
+    DataFrame
+        Index ``user_id``, one numpy-bool column per service.
+    """
+    schema.validate(subscriptions, "subscriptions")
+    services = tuple(catalog.SERVICES if services is None else services)
+    bad = [s for s in services if s not in catalog.SERVICES]
+    if bad:
+        raise parameter_error("services", expected=f"codes of dmkit.catalog.SERVICES, e.g. {catalog.SERVICES[:4]}",
+                              found=bad[0])
+    start = subscriptions["start"]
+    end_t = month_end(month) if month is not None else month_end(start.max().strftime("%Y-%m"))
+    keep = (start <= end_t).to_numpy()
+    if active_only:
+        end = subscriptions["end"]
+        keep &= (end.isna() | (end > end_t)).to_numpy()
+    sub = subscriptions.loc[keep, ["user_id", "service"]]
+    if users is None:
+        index = pd.Index(np.unique(subscriptions["user_id"].to_numpy()), name="user_id")
+    else:
+        index = pd.Index(np.asarray(users), name="user_id")
+        if not index.is_unique:
+            raise parameter_error("users", expected="unique user ids", found="duplicated ids")
+    rows = index.get_indexer(sub["user_id"].to_numpy())
+    cols = pd.Categorical(sub["service"].astype(str), categories=list(services)).codes
+    ok = (rows >= 0) & (cols >= 0)
+    values = np.zeros((len(index), len(services)), dtype=bool)
+    values[rows[ok], cols[ok]] = True
+    return pd.DataFrame(values, index=index, columns=list(services))

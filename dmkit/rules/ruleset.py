@@ -1,0 +1,288 @@
+"""``mine``: association rules on a users × items table, returned as a :class:`RuleSet`."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_choice, check_scalar
+from dmkit.errors import parameter_error
+from dmkit.rules import mining
+
+__all__ = ["RuleSet", "mine"]
+
+SortKey = Literal["lift", "confidence", "support", "leverage", "conviction", "zhangs_metric",
+                  "antecedent support", "consequent support", "jaccard", "certainty", "kulczynski"]
+
+
+def _fmt(items: frozenset) -> str:
+    return "{" + ", ".join(sorted(map(str, items))) + "}"
+
+
+def _as_set(items: object, name: str) -> frozenset:
+    if items is None:
+        return frozenset()
+    if isinstance(items, str):
+        return frozenset([items])
+    if isinstance(items, Iterable):
+        return frozenset(items)
+    raise parameter_error(name, expected="an item name or a collection of item names", found=items)
+
+
+@dataclass(frozen=True)
+class RuleSet(Result):
+    """Frequent itemsets and association rules of a basket table.
+
+    Attributes
+    ----------
+    itemsets : DataFrame
+        Columns ``itemset`` (frozenset of item names), ``support`` (share of baskets),
+        ``count`` (number of baskets); sorted by support, descending.
+    rules : DataFrame
+        Columns ``antecedents``, ``consequents`` (frozensets) and mlxtend 0.25's metrics
+        ``antecedent support``, ``consequent support``, ``support``, ``confidence``,
+        ``lift``, ``representativity``, ``leverage``, ``conviction``, ``zhangs_metric``,
+        ``jaccard``, ``certainty``, ``kulczynski``; sorted by lift, then confidence.
+    n_baskets, n_distinct : int
+        Rows of the basket table and distinct baskets among them.
+    min_support, min_confidence, min_lift, max_len, max_consequent_len
+        The thresholds used.
+    """
+
+    itemsets: pd.DataFrame
+    rules: pd.DataFrame
+    n_baskets: int
+    n_distinct: int
+    min_support: float
+    min_confidence: float = 0.0
+    min_lift: float | None = None
+    max_len: int | None = None
+    max_consequent_len: int | None = None
+
+    # -- selection --------------------------------------------------------------
+    def filter(
+        self,
+        *,
+        antecedent: object = None,
+        consequent: object = None,
+        min_support: float | None = None,
+        min_confidence: float | None = None,
+        min_lift: float | None = None,
+        max_antecedent_len: int | None = None,
+        max_consequent_len: int | None = None,
+    ) -> RuleSet:
+        """Rules that hold all the conditions, as a new RuleSet (itemsets unchanged).
+
+        ``antecedent`` / ``consequent``: rules whose antecedents (consequents) contain
+        these item(s). The ``min_*`` thresholds keep rules at or above them.
+        """
+        r = self.rules
+        keep = np.ones(len(r), dtype=bool)
+        ant, con = _as_set(antecedent, "antecedent"), _as_set(consequent, "consequent")
+        if ant:
+            keep &= r["antecedents"].map(ant.issubset).to_numpy(dtype=bool)
+        if con:
+            keep &= r["consequents"].map(con.issubset).to_numpy(dtype=bool)
+        for col, val, name in (("support", min_support, "min_support"),
+                               ("confidence", min_confidence, "min_confidence"),
+                               ("lift", min_lift, "min_lift")):
+            check_scalar(val, name, low=0.0, allow_none=True)
+            if val is not None:
+                keep &= r[col].to_numpy() >= val
+        for col, val, name in (("antecedents", max_antecedent_len, "max_antecedent_len"),
+                               ("consequents", max_consequent_len, "max_consequent_len")):
+            check_scalar(val, name, kind=int, low=1, allow_none=True)
+            if val is not None:
+                keep &= r[col].map(len).to_numpy() <= val
+        return replace(self, rules=r[keep].reset_index(drop=True))
+
+    def sort(self, by: SortKey = "lift", *, ascending: bool = False) -> RuleSet:
+        """Rules sorted by a metric (ties by confidence, then support), as a new RuleSet."""
+        check_choice(by, "by", mining.METRICS)
+        keys = [by] + [k for k in ("confidence", "support") if k != by]
+        return replace(self, rules=self.rules.sort_values(keys, ascending=ascending, kind="stable")
+                       .reset_index(drop=True))
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        """The first ``n`` rules as a readable table (rule text, support, confidence, lift)."""
+        check_scalar(n, "n", kind=int, low=1)
+        r = self.rules.head(n)
+        return pd.DataFrame({
+            "rule": [f"{_fmt(a)} => {_fmt(c)}" for a, c in zip(r["antecedents"], r["consequents"], strict=True)],
+            "support": r["support"].to_numpy(),
+            "confidence": r["confidence"].to_numpy(),
+            "lift": r["lift"].to_numpy(),
+            "users": np.rint(r["support"].to_numpy() * self.n_baskets).astype(np.int64),
+        })
+
+    def recommend(self, baskets: pd.DataFrame, item: str, *, metric: SortKey = "confidence") -> pd.Series:
+        """Score each basket for ``item``: the best ``metric`` of a rule ``A => {item}`` it fires.
+
+        A rule fires for a basket that holds all of A and not ``item`` yet; baskets that
+        already hold ``item`` or fire no rule score 0. Returns a Series indexed like
+        ``baskets`` (use it as a model score in :func:`dmkit.rules.library`).
+        """
+        mining.check_baskets(baskets)
+        check_choice(metric, "metric", mining.METRICS)
+        if item not in baskets.columns:
+            raise parameter_error("item", expected=f"a column of baskets, e.g. {list(baskets.columns)[:5]}",
+                                  found=item)
+        r = self.rules[self.rules["consequents"] == frozenset([item])]
+        score = np.zeros(len(baskets))
+        for ant, val in zip(r["antecedents"], r[metric], strict=True):
+            cols = [c for c in ant if c in baskets.columns]
+            if len(cols) < len(ant):
+                continue
+            fires = baskets[cols].to_numpy().all(axis=1)
+            score = np.where(fires, np.maximum(score, val), score)
+        score[baskets[item].to_numpy()] = 0.0
+        return pd.Series(score, index=baskets.index, name=f"{item}_{metric}")
+
+    # -- Result interface -------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """The rules table (a copy)."""
+        return self.rules.copy()
+
+    def summary(self, n: int = 10) -> Summary:
+        """Counts, thresholds and the top ``n`` rules by lift."""
+        sizes = self.itemsets["itemset"].map(len).value_counts().sort_index()
+        overview = pd.DataFrame({
+            "value": [self.n_baskets, self.n_distinct, len(self.itemsets), len(self.rules),
+                      self.min_support, self.min_confidence,
+                      np.nan if self.min_lift is None else self.min_lift],
+        }, index=["baskets", "distinct baskets", "frequent itemsets", "rules", "min_support",
+                  "min_confidence", "min_lift"])
+        per_size = pd.DataFrame({"itemsets": sizes.to_numpy()}, index=pd.Index(sizes.index, name="size"))
+        notes = []
+        if not len(self.rules):
+            notes.append("no rule reaches the thresholds; lower min_support or min_confidence")
+        tables = [("overview", overview), ("frequent itemsets by size", per_size)]
+        if len(self.rules):
+            tables.append((f"top {n} rules by lift", self.sort("lift").top(n)))
+        return Summary(title="Association rules (关联规则)", tables=tuple(tables), notes=tuple(notes))
+
+    def plot(self, ax=None, *, kind: Literal["scatter", "graph"] = "scatter", n: int = 20):
+        """Support–confidence scatter coloured by lift, or a graph of the top ``n`` rules by lift."""
+        check_choice(kind, "kind", ["scatter", "graph"])
+        ax = get_ax(ax)
+        if kind == "scatter":
+            sc = ax.scatter(self.rules["support"], self.rules["confidence"], c=self.rules["lift"],
+                            cmap="viridis", s=14)
+            ax.figure.colorbar(sc, ax=ax, label="lift")
+            ax.set_xlabel("support")
+            ax.set_ylabel("confidence")
+            ax.set_title(f"{len(self.rules)} rules")
+            return ax
+        return _rule_graph(self.sort("lift").rules.head(n), ax)
+
+
+def _rule_graph(rules: pd.DataFrame, ax):
+    """Items on a circle; an arrow per rule from each antecedent item to each consequent item."""
+    items = sorted({str(i) for s in pd.concat([rules["antecedents"], rules["consequents"]]) for i in s})
+    ax.set_axis_off()
+    if not items:
+        ax.set_title("no rules")
+        return ax
+    angle = np.linspace(0, 2 * np.pi, len(items), endpoint=False)
+    pos = {it: (np.cos(a), np.sin(a)) for it, a in zip(items, angle, strict=True)}
+    lifts = rules["lift"].to_numpy()
+    span = np.ptp(lifts) if len(lifts) > 1 and np.ptp(lifts) > 0 else 1.0
+    for (a, c, lift) in zip(rules["antecedents"], rules["consequents"], lifts, strict=True):
+        width = 0.5 + 2.5 * (lift - lifts.min()) / span
+        for i in a:
+            for j in c:
+                (x0, y0), (x1, y1) = pos[str(i)], pos[str(j)]
+                ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                            arrowprops={"arrowstyle": "->", "lw": width, "alpha": 0.6,
+                                        "color": "tab:blue", "shrinkA": 12, "shrinkB": 12})
+    for it, (x, y) in pos.items():
+        ax.text(x, y, it, ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "white", "ec": "grey"})
+    ax.set_xlim(-1.3, 1.3)
+    ax.set_ylim(-1.3, 1.3)
+    ax.set_title(f"top {len(rules)} rules by lift (arrow width = lift)")
+    return ax
+
+
+def mine(
+    baskets: pd.DataFrame,
+    *,
+    min_support: float,
+    min_confidence: float = 0.0,
+    min_lift: float | None = None,
+    max_len: int | None = None,
+    max_consequent_len: int | None = None,
+) -> RuleSet:
+    """Frequent itemsets and association rules of a users × items boolean table.
+
+    Identical baskets are counted once and the weighted distinct baskets are mined
+    (exact; see :mod:`dmkit.rules.mining`). The result equals mlxtend's
+    ``fpgrowth(baskets, min_support, use_colnames=True, max_len=max_len)`` followed by
+    ``association_rules(freq, num_itemsets=len(baskets), metric="confidence",
+    min_threshold=min_confidence)``: same itemsets, supports and metrics.
+
+    Parameters
+    ----------
+    baskets : DataFrame
+        One row per user (basket), one numpy-bool column per item (service).
+    min_support : float in (0, 1]
+        Keep itemsets held by at least this share of baskets.
+    min_confidence : float in [0, 1]
+        Keep rules with at least this confidence.
+    min_lift : float >= 0, optional
+        Also keep only rules with at least this lift.
+    max_len : int >= 1, optional
+        Longest itemset mined.
+    max_consequent_len : int >= 1, optional
+        Longest consequent; ``1`` gives single-item consequents as R arules and pyfim do.
+        By default rules have multi-item consequents, as mlxtend gives.
+
+    Returns
+    -------
+    RuleSet
+        ``.itemsets`` (itemset, support, count) and ``.rules`` (antecedents,
+        consequents, antecedent support, consequent support, support, confidence, lift,
+        representativity, leverage, conviction, zhangs_metric, jaccard, certainty,
+        kulczynski).
+
+    Raises
+    ------
+    SchemaError
+        ``baskets`` is empty, not a DataFrame, or has a non-boolean column.
+    ParameterError
+        A threshold is outside its range.
+    """
+    baskets = mining.check_baskets(baskets)
+    min_support = mining.check_min_support(min_support)
+    check_scalar(min_confidence, "min_confidence", low=0.0, high=1.0)
+    check_scalar(min_lift, "min_lift", low=0.0, allow_none=True)
+    check_scalar(max_len, "max_len", kind=int, low=1, allow_none=True)
+    check_scalar(max_consequent_len, "max_consequent_len", kind=int, low=1, allow_none=True)
+
+    n, k = baskets.shape
+    names = list(baskets.columns)
+    masks, counts = mining.distinct_baskets(baskets)
+    sets, set_counts = mining.frequent_itemsets(masks, counts, k, n, min_support=min_support,
+                                                max_len=max_len)
+    itemsets = pd.DataFrame({
+        "itemset": [frozenset(names[i] for i in s) for s in sets],
+        "support": set_counts / float(n),
+        "count": set_counts,
+    })
+    itemsets = itemsets.sort_values(["support"], ascending=False, kind="stable").reset_index(drop=True)
+
+    ant, con, metrics = mining.association_rules(sets, set_counts, n, min_confidence=float(min_confidence),
+                                                 min_lift=min_lift, max_consequent_len=max_consequent_len)
+    rules = pd.DataFrame({"antecedents": mining.masks_to_frozensets(ant, names),
+                          "consequents": mining.masks_to_frozensets(con, names), **metrics},
+                         columns=list(mining.RULE_COLUMNS))
+    for m in mining.METRICS:
+        rules[m] = rules[m].astype(float)
+    rs = RuleSet(itemsets=itemsets, rules=rules, n_baskets=n, n_distinct=len(masks),
+                 min_support=min_support, min_confidence=float(min_confidence), min_lift=min_lift,
+                 max_len=max_len, max_consequent_len=max_consequent_len)
+    return rs.sort("lift")
