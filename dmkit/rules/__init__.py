@@ -4,11 +4,24 @@
   fpgrowth + association_rules, much faster on subscriber baskets) → :class:`RuleSet`.
 - :func:`baskets_from_subscriptions` — users × services boolean table from ``subscriptions``.
 - :func:`sequential` — time-ordered rules "A then B within a window" (Y7's 时序关联).
-- :func:`library` — the customer–service–channel rule library of case G3 (YAML rules).
+- :func:`library` — the customer–service–channel rule library of case G3, rules in YAML
+  (:func:`load_rules`; the packaged example is ``"fetion"``), over :func:`customer_table`.
 """
 from __future__ import annotations
 
 from dmkit.rules.baskets import baskets_from_subscriptions
+from dmkit.rules.library import LibraryResult, customer_table, library, load_rules
 from dmkit.rules.ruleset import RuleSet, mine
+from dmkit.rules.sequential import SequentialRules, sequential
 
-__all__ = ["RuleSet", "baskets_from_subscriptions", "mine"]
+__all__ = [
+    "LibraryResult",
+    "RuleSet",
+    "SequentialRules",
+    "baskets_from_subscriptions",
+    "customer_table",
+    "library",
+    "load_rules",
+    "mine",
+    "sequential",
+]

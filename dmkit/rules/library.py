@@ -1,0 +1,417 @@
+"""The customer–service–channel rule library of case G3 (客户-业务-渠道匹配).
+
+Four layers, by priority as in Guangdong's precision marketing 2.0: data-mining models
+> marketing-experience rules > CRM segment defaults > brand–service–terminal matching,
+with terminal capability as a gate. Every rule names a service, a source (layer), the
+customers it selects (a model score column, or a readable expression over the customer
+table), a brand filter, a monthly volume cap, a priority and the channels it uses.
+Rules live in YAML so analysts edit them without code; ``fetion_rules.yaml`` (the G3
+Fetion table) ships as the example and loads with ``rules="fetion"``.
+
+YAML layout::
+
+    name: Fetion rule library
+    eligibility:                 # gates: a service is only offered where this holds
+      fetion_client: "term_fetion"
+    rules:
+      - id: fetion_campus        # unique; errors name it
+        service: fetion          # dmkit.catalog.SERVICES
+        source: experience       # model | experience | segment | matching
+        brand: all               # all, a brand, or a list (earlier brands served first)
+        rule: "student and sms_p2p > 0"   # not for model rules
+        rank_by: sms_p2p         # optional: who comes first under the volume cap
+        score: fetion            # model rules only: column of the scores table
+        min_score: 0.0           # model rules only
+        volume: 50000            # offers per month at most (null: no cap)
+        priority: 2              # 1 = highest
+        channels: [campus]       # dmkit.catalog.CHANNELS; the customer's preferred one if listed
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from dmkit import catalog, schema
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_frame, check_scalar
+from dmkit.errors import DataNotFoundError, parameter_error
+from dmkit.rules.expressions import check_expression, evaluate
+
+__all__ = ["LAYERS", "LibraryResult", "customer_table", "library", "load_rules"]
+
+LAYERS: tuple[str, ...] = ("model", "experience", "segment", "matching")
+"""Rule sources in the order G3 ranks them (models first)."""
+
+_KEYS = {"id", "service", "source", "brand", "rule", "rank_by", "score", "min_score", "volume",
+         "priority", "channels", "description"}
+REC_COLUMNS = ("user_id", "rank", "service", "channel", "rule", "source", "priority", "score")
+
+
+# ---------------------------------------------------------------------------- loading
+def load_rules(rules: object) -> dict:
+    """Read a rule library: a packaged name (``"fetion"``), a YAML path, a dict or a list of rules.
+
+    Returns ``{"name": str, "eligibility": {service: expr}, "rules": [rule dicts]}`` with
+    every rule checked for its keys, service, source, brand, volume, priority and
+    channels (expressions are checked against a table in :func:`library`).
+
+    Raises
+    ------
+    DataNotFoundError
+        No such file or packaged library.
+    ParameterError
+        A malformed rule, naming it (``rules['fetion_campus'].channels: ...``).
+    """
+    if isinstance(rules, (str, Path)):
+        path = Path(rules)
+        if not path.suffix:
+            res = resources.files("dmkit.rules").joinpath(f"{rules}_rules.yaml")
+            if not res.is_file():
+                raise DataNotFoundError(f"no packaged rule library {str(rules)!r}; packaged: 'fetion'. "
+                                        "Pass a path to a .yaml file instead")
+            text = res.read_text(encoding="utf-8")
+        elif not path.is_file():
+            raise DataNotFoundError(f"rule library file {str(path)!r} does not exist")
+        else:
+            text = path.read_text(encoding="utf-8")
+        try:
+            spec = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise parameter_error("rules", expected="valid YAML", found=str(rules), fix=str(err)) from err
+    else:
+        spec = rules
+    if isinstance(spec, list):
+        spec = {"rules": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("rules"), list) or not spec["rules"]:
+        raise parameter_error("rules", expected="a mapping with a non-empty list under 'rules'",
+                              found=type(spec).__name__)
+    elig = spec.get("eligibility") or {}
+    if not isinstance(elig, dict):
+        raise parameter_error("rules.eligibility", expected="a mapping service -> expression", found=elig)
+    for svc in elig:
+        if svc not in catalog.SERVICES:
+            raise parameter_error(f"eligibility[{svc!r}]", expected="a service of dmkit.catalog.SERVICES",
+                                  found=svc)
+    out, seen = [], set()
+    for i, raw in enumerate(spec["rules"]):
+        out.append(_check_rule(raw, i, seen))
+    return {"name": str(spec.get("name", "rule library")), "eligibility": dict(elig), "rules": out}
+
+
+def _check_rule(raw: object, i: int, seen: set) -> dict:
+    if not isinstance(raw, dict):
+        raise parameter_error(f"rules[{i}]", expected="a mapping of rule fields", found=raw)
+    rid = str(raw.get("id", f"#{i}"))
+    where = f"rules[{rid!r}]"
+    if rid in seen:
+        raise parameter_error(f"{where}.id", expected="unique rule ids", found=rid)
+    seen.add(rid)
+    extra = sorted(set(raw) - _KEYS)
+    if extra:
+        raise parameter_error(f"{where}", expected=f"fields among {sorted(_KEYS)}", found=extra[0])
+    r = dict(raw, id=rid)
+    if r.get("service") not in catalog.SERVICES:
+        raise parameter_error(f"{where}.service", expected="a service of dmkit.catalog.SERVICES",
+                              found=r.get("service"))
+    if r.get("source") not in LAYERS:
+        raise parameter_error(f"{where}.source", expected=f"one of {list(LAYERS)}", found=r.get("source"))
+    if r["source"] == "model":
+        if not isinstance(r.get("score"), str):
+            raise parameter_error(f"{where}.score", expected="the scores column a model rule ranks by",
+                                  found=r.get("score"))
+        r.setdefault("min_score", 0.0)
+        check_scalar(r["min_score"], f"{where}.min_score")
+    elif "rule" not in r:
+        raise parameter_error(f"{where}.rule", expected="an expression such as \"sms_p2p > 0\"", found=None)
+    brand = r.get("brand", "all")
+    brands = list(catalog.BRANDS) if brand == "all" else [brand] if isinstance(brand, str) else brand
+    if not isinstance(brands, list) or not brands or any(b not in catalog.BRANDS for b in brands):
+        raise parameter_error(f"{where}.brand", expected=f"'all', one of {list(catalog.BRANDS)} or a list",
+                              found=brand)
+    r["brands"] = brands
+    r["brand_ordered"] = brand != "all"
+    check_scalar(r.get("priority"), f"{where}.priority", kind=int, low=1)
+    check_scalar(r.get("volume"), f"{where}.volume", kind=int, low=0, allow_none=True)
+    ch = r.get("channels")
+    ch = [ch] if isinstance(ch, str) else ch
+    if not isinstance(ch, list) or not ch or any(c not in catalog.CHANNELS for c in ch):
+        raise parameter_error(f"{where}.channels", expected=f"a non-empty list of {list(catalog.CHANNELS)}",
+                              found=r.get("channels"))
+    r["channels"] = ch
+    return r
+
+
+# ---------------------------------------------------------------------------- customers
+def customer_table(users: pd.DataFrame, usage: pd.DataFrame | None = None, *,
+                   month: str | None = None, extra: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table rules are written over: ``users`` joined with one month of ``usage``.
+
+    Parameters
+    ----------
+    users, usage : DataFrame
+        Contract tables; ``usage`` rows of ``month`` (default: its latest month) are
+        joined on user_id (users without usage get zeros).
+    extra : DataFrame, optional
+        More columns by user_id (e.g. a ``segment`` label), joined left.
+
+    Returns
+    -------
+    DataFrame
+        One row per user: user_id, the users columns, the usage columns (minus month),
+        and ``extra``'s columns.
+    """
+    schema.validate(users, "users")
+    out = users.reset_index(drop=True)
+    if usage is not None:
+        schema.validate(usage, "usage")
+        m = month if month is not None else str(usage["month"].max())
+        u = usage[usage["month"] == m].drop(columns="month")
+        if u.empty:
+            raise parameter_error("month", expected=f"a month present in usage, e.g. {usage['month'].max()!r}",
+                                  found=month)
+        out = out.merge(u, on="user_id", how="left")
+        num = [c for c in u.columns if c != "user_id"]
+        out[num] = out[num].fillna(0)
+    if extra is not None:
+        check_frame(extra, table="extra", columns=["user_id"])
+        out = out.merge(extra, on="user_id", how="left")
+    return out
+
+
+# ---------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class LibraryResult(Result):
+    """Offers per customer from a rule library.
+
+    Attributes
+    ----------
+    recommendations : DataFrame
+        One row per offer: user_id, rank (1 = first offer), service, channel, rule (id),
+        source (layer), priority, score (the model score or rank_by value).
+    coverage : DataFrame
+        Offers per service and channel: service, channel, offers, share_of_customers.
+    rule_stats : DataFrame
+        Per rule: rule, service, source, priority, volume (cap after scaling),
+        matched (customers the rule selects), capped (kept under the volume cap),
+        offered (offers it finally made).
+    n_customers : int
+    max_offers : int
+    name : str
+    """
+
+    recommendations: pd.DataFrame
+    coverage: pd.DataFrame
+    rule_stats: pd.DataFrame
+    n_customers: int
+    max_offers: int
+    name: str = "rule library"
+
+    @property
+    def covered(self) -> int:
+        """Customers with at least one offer."""
+        return int(self.recommendations["user_id"].nunique())
+
+    @property
+    def coverage_rate(self) -> float:
+        """Share of customers with at least one offer."""
+        return self.covered / self.n_customers if self.n_customers else 0.0
+
+    def offers(self, user_id: int) -> pd.DataFrame:
+        """The offers of one customer."""
+        return self.recommendations[self.recommendations["user_id"] == user_id].reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The recommendations (a copy)."""
+        return self.recommendations.copy()
+
+    def summary(self) -> Summary:
+        """Coverage overview, offers per service × channel and per-rule volumes."""
+        per_cust = self.recommendations.groupby("user_id").size()
+        overview = pd.DataFrame({"value": [self.n_customers, self.covered, self.coverage_rate,
+                                           len(self.recommendations),
+                                           float(per_cust.mean()) if len(per_cust) else 0.0]},
+                                index=["customers", "customers with >= 1 offer", "coverage",
+                                       "offers", "offers per covered customer"])
+        notes = []
+        full = self.rule_stats[(self.rule_stats["volume"].notna())
+                               & (self.rule_stats["capped"] >= self.rule_stats["volume"])]
+        if len(full):
+            notes.append(f"volume cap reached by {list(full['rule'])}")
+        return Summary(title=f"Customer–service–channel library (客户-业务-渠道): {self.name}",
+                       tables=(("overview", overview), ("offers per service and channel", self.coverage),
+                               ("rules", self.rule_stats)), notes=tuple(notes))
+
+    def plot(self, ax=None):
+        """Offers per service, stacked by channel."""
+        ax = get_ax(ax)
+        if self.coverage.empty:
+            ax.set_title("no offers")
+            return ax
+        tab = self.coverage.pivot_table(index="service", columns="channel", values="offers",
+                                        aggfunc="sum", fill_value=0)
+        tab = tab.loc[tab.sum(axis=1).sort_values().index]
+        left = np.zeros(len(tab))
+        for ch in tab.columns:
+            ax.barh(tab.index, tab[ch], left=left, label=ch)
+            left += tab[ch].to_numpy()
+        ax.set_xlabel("offers")
+        ax.legend(title="channel", fontsize=8)
+        ax.set_title(f"{self.covered:,} of {self.n_customers:,} customers get an offer")
+        return ax
+
+
+# ---------------------------------------------------------------------------- library
+def library(
+    customers: pd.DataFrame,
+    *,
+    rules: object = "fetion",
+    scores: pd.DataFrame | None = None,
+    holdings: pd.DataFrame | None = None,
+    max_offers: int = 3,
+    volume_scale: float = 1.0,
+) -> LibraryResult:
+    """Match customers to services and channels with a ranked rule library (G3).
+
+    Every rule selects customers (model rules: a positive score above ``min_score``;
+    other rules: their expression), within its brands, passing the service's
+    eligibility gate and not already holding the service; the selected are ranked
+    (brand order, then score or ``rank_by``, descending) and cut at the rule's
+    volume × ``volume_scale``. A customer's offers are then ordered by priority, then
+    layer (model > experience > segment > matching), then rule order; a service is
+    offered once; the first ``max_offers`` are kept. The channel is the customer's
+    ``preferred_channel`` when the rule lists it, else the rule's first channel.
+    A rule's volume is an upper bound: its customers may use their slots on
+    higher-priority offers.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        One row per customer with user_id and the columns the rules use (see
+        :func:`customer_table`).
+    rules : str, path, dict or list
+        The library (see :func:`load_rules`); default the packaged G3 Fetion table.
+    scores : DataFrame, optional
+        Model scores: index user_id (or a user_id column), one column per score name
+        used by model rules (e.g. propensities or :meth:`RuleSet.recommend` scores).
+        Model rules whose column is missing are skipped with a warning.
+    holdings : DataFrame, optional
+        users × services booleans (:func:`baskets_from_subscriptions`): services
+        already held are not offered.
+    max_offers : int in [1, 10]
+        Offers per customer at most (G3: 1–3).
+    volume_scale : float > 0
+        Multiplies every volume cap (e.g. ``n_users / 12_000_000`` on a sample).
+
+    Returns
+    -------
+    LibraryResult
+        ``.recommendations`` (user_id, rank, service, channel, rule, source, priority,
+        score), ``.coverage`` (service, channel, offers, share_of_customers),
+        ``.rule_stats`` (rule, service, source, priority, volume, matched, capped,
+        offered).
+
+    Raises
+    ------
+    ParameterError
+        A malformed rule, a bad expression or an unknown column — naming the rule.
+    SchemaError
+        ``customers`` without user_id or empty.
+    """
+    check_frame(customers, table="customers", columns=["user_id"])
+    check_scalar(max_offers, "max_offers", kind=int, low=1, high=10)
+    check_scalar(volume_scale, "volume_scale", low=0.0, low_inclusive=False)
+    lib = load_rules(rules)
+    cols = set(customers.columns)
+    for svc, expr in lib["eligibility"].items():
+        check_expression(expr, cols, where=f"eligibility[{svc!r}]")
+    for r in lib["rules"]:
+        if r["source"] != "model":
+            check_expression(r["rule"], cols, where=f"rules[{r['id']!r}].rule")
+        if r.get("rank_by") is not None and r["rank_by"] not in cols:
+            raise parameter_error(f"rules[{r['id']!r}].rank_by", expected="a column of the customer table",
+                                  found=r["rank_by"])
+    if any(len(r["brands"]) < len(catalog.BRANDS) or r["brand_ordered"] for r in lib["rules"]):
+        check_frame(customers, table="customers", columns=["brand"])
+
+    n = len(customers)
+    uid = customers["user_id"].to_numpy()
+    score_frame = None
+    if scores is not None:
+        check_frame(scores, table="scores")
+        score_frame = scores.set_index("user_id") if "user_id" in scores.columns else scores
+        score_frame = score_frame.reindex(uid)
+    held = None
+    if holdings is not None:
+        check_frame(holdings, table="holdings")
+        held = holdings.reindex(uid, fill_value=False)
+    gates = {svc: evaluate(expr, customers, where=f"eligibility[{svc!r}]")
+             for svc, expr in lib["eligibility"].items()}
+    brand = customers["brand"].astype(str).to_numpy() if "brand" in cols else None
+    pref = customers["preferred_channel"].astype(str).to_numpy() if "preferred_channel" in cols else None
+
+    parts, stats = [], []
+    for order, r in enumerate(lib["rules"]):
+        where = f"rules[{r['id']!r}]"
+        cap = None if r.get("volume") is None else int(round(r["volume"] * volume_scale))
+        if r["source"] == "model":
+            if score_frame is None or r["score"] not in score_frame.columns:
+                warnings.warn(f"{where}: no scores column {r['score']!r}; the model rule is skipped "
+                              "(pass scores=...)", stacklevel=2)
+                stats.append((r["id"], r["service"], r["source"], r["priority"], cap, 0, 0))
+                continue
+            value = score_frame[r["score"]].to_numpy(dtype=float)
+            mask = np.nan_to_num(value, nan=-np.inf) > float(r["min_score"])
+        else:
+            mask = evaluate(r["rule"], customers, where=f"{where}.rule")
+            value = (customers[r["rank_by"]].to_numpy(dtype=float) if r.get("rank_by")
+                     else np.zeros(n))
+        if brand is not None:
+            mask &= np.isin(brand, r["brands"])
+        if r["service"] in gates:
+            mask &= gates[r["service"]]
+        if held is not None and r["service"] in held.columns:
+            mask &= ~held[r["service"]].to_numpy(dtype=bool)
+        idx = np.flatnonzero(mask)
+        matched = len(idx)
+        brand_rank = (pd.Categorical(brand[idx], categories=r["brands"]).codes
+                      if r["brand_ordered"] else np.zeros(len(idx)))
+        idx = idx[np.lexsort((idx, -np.nan_to_num(value[idx]), brand_rank))]
+        if cap is not None:
+            idx = idx[:cap]
+        ch = np.full(len(idx), r["channels"][0], dtype=object)
+        if pref is not None:
+            hit = np.isin(pref[idx], r["channels"])
+            ch[hit] = pref[idx][hit]
+        parts.append(pd.DataFrame({
+            "user_id": uid[idx], "service": r["service"], "channel": ch, "rule": r["id"],
+            "source": r["source"], "priority": r["priority"], "score": value[idx],
+            "_layer": LAYERS.index(r["source"]), "_order": order, "_pos": np.arange(len(idx)),
+        }))
+        stats.append((r["id"], r["service"], r["source"], r["priority"], cap, matched, len(idx)))
+
+    cand = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["user_id", "service", "channel", "rule", "source", "priority", "score",
+                 "_layer", "_order", "_pos"])
+    cand = cand.sort_values(["user_id", "priority", "_layer", "_order", "_pos"], kind="stable")
+    cand = cand.drop_duplicates(["user_id", "service"], keep="first")
+    cand["rank"] = cand.groupby("user_id").cumcount() + 1
+    rec = cand[cand["rank"] <= max_offers][list(REC_COLUMNS)].reset_index(drop=True)
+    rec["priority"] = rec["priority"].astype(np.int64)
+    rec["rank"] = rec["rank"].astype(np.int64)
+
+    offered = rec.groupby("rule").size()
+    rule_stats = pd.DataFrame(stats, columns=["rule", "service", "source", "priority", "volume",
+                                              "matched", "capped"])
+    rule_stats["offered"] = rule_stats["rule"].map(offered).fillna(0).astype(np.int64)
+    rule_stats["volume"] = rule_stats["volume"].astype("Float64")
+    coverage = (rec.groupby(["service", "channel"]).size().rename("offers").reset_index()
+                .sort_values("offers", ascending=False, kind="stable").reset_index(drop=True))
+    coverage["share_of_customers"] = coverage["offers"] / float(n)
+    return LibraryResult(recommendations=rec, coverage=coverage, rule_stats=rule_stats,
+                         n_customers=n, max_offers=max_offers, name=lib["name"])
