@@ -1,0 +1,214 @@
+"""Tests of dmkit.fingerprint: profile against independent groupbys, rules recover planted ones."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from dmkit import catalog, fingerprint
+from dmkit.errors import ParameterError, SchemaError
+
+MONTH = "2009-06"
+
+
+def make_tables(n: int = 4_000, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Small contract tables with two planted preferences:
+    web channel  <= M-Zone and age < 20 (p = 0.85, else channels at random);
+    classic genre <= age >= 42 and sms_p2p < 30 (p = 0.85, else genres at random)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(np.arange(n) * 3 + 100)
+    age = rng.integers(14, 70, n)
+    brand = rng.choice(list(catalog.BRANDS), n)
+    users = pd.DataFrame({
+        "user_id": ids, "province": "yunnan", "prefecture": rng.choice(["kunming", "dali"], n),
+        "brand": brand, "age": age, "gender": rng.choice(["M", "F"], n),
+        "tenure_months": rng.integers(0, 120, n), "student": age < 22,
+        "term_mms": rng.random(n) < 0.6, "term_wap": rng.random(n) < 0.5,
+        "term_java": rng.random(n) < 0.3, "term_fetion": rng.random(n) < 0.2,
+        "preferred_channel": rng.choice(["sms", "hall"], n),
+    })
+    sms = rng.integers(0, 150, n)
+    usage_cols = {c.name: rng.poisson(3, n) for c in fingerprint.schema.COLUMNS["usage"]
+                  if c.name not in ("user_id", "month")}
+    usage = pd.DataFrame({"user_id": ids, "month": MONTH, **usage_cols})
+    usage["sms_p2p"] = sms
+    usage["sms_contacts"] = np.minimum(sms, rng.poisson(6, n))
+    usage["arpu"] = rng.gamma(2, 40, n)
+    usage["voice_minutes"] = rng.gamma(2, 100, n)
+    usage["sms_fee"] = sms * 0.1
+    usage["gprs_kb"] = rng.gamma(1, 500, n)
+    usage["call_days"] = rng.integers(0, 31, n)
+    old = usage.assign(month="2009-05", arpu=usage["arpu"] * 2)
+
+    web = (brand == "mzone") & (age < 20)
+    channels = np.array(["sms", "ivr", "web", "wap", "hall"])
+    true_ch = np.where(web & (rng.random(n) < 0.85), "web", rng.choice(channels[[0, 1, 3, 4]], n))
+    classic = (age >= 42) & (sms < 30)
+    genres = np.array(catalog.GENRES[:5])
+    true_g = np.where(classic & (rng.random(n) < 0.85), "classic", rng.choice(genres[[0, 2, 3, 4]], n))
+
+    # events: 1-6 downloads each, 75% in the true genre / channel, some after the month
+    k = rng.integers(1, 7, n)
+    uid = np.repeat(ids, k)
+    tg, tc = np.repeat(true_g, k), np.repeat(true_ch, k)
+    m = len(uid)
+    g = np.where(rng.random(m) < 0.75, tg, rng.choice(genres, m))
+    c = np.where(rng.random(m) < 0.75, tc, rng.choice(channels, m))
+    ts = pd.Timestamp("2009-06-01") + pd.to_timedelta(rng.integers(0, 29 * 86400, m), unit="s")
+    late = rng.random(m) < 0.05
+    ts = ts.where(~late, pd.Timestamp("2009-07-15"))
+    events = pd.DataFrame({"user_id": uid, "ts": ts, "content_id": rng.integers(0, 500, m),
+                           "genre": g, "channel": c, "sp_id": "sp1"})
+    events = events.drop_duplicates(["user_id", "ts"]).reset_index(drop=True)
+
+    subs = pd.DataFrame({
+        "user_id": ids[:300].repeat(2),
+        "service": np.tile(["crbt", "fetion"], 300),
+        "start": pd.Timestamp("2009-03-01"),
+        "end": pd.NaT, "channel": "hall", "source": "organic",
+    })
+    subs.loc[1::4, "end"] = pd.Timestamp("2009-04-01")  # ended fetion for every other user
+    deg = rng.poisson(np.where(sms > 40, 12, 3))
+    e_uid = np.repeat(ids, deg)
+    edges = pd.DataFrame({"user_id": e_uid, "peer_id": rng.integers(10**6, 10**7, len(e_uid)), "month": MONTH,
+                          "sms": rng.integers(0, 5, len(e_uid)), "calls": rng.integers(0, 3, len(e_uid))})
+    edges = edges.drop_duplicates(["user_id", "peer_id", "month"]).reset_index(drop=True)
+    return {"users": users, "usage": pd.concat([old, usage], ignore_index=True), "subscriptions": subs,
+            "events": events, "edges": edges}
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return make_tables()
+
+
+@pytest.fixture(scope="module")
+def fp(tables):
+    return fingerprint.profile(**tables)
+
+
+def test_channel_preference_matches_an_independent_count(tables, fp):
+    ev = tables["events"]
+    ev = ev[ev["ts"] <= "2009-06-30 23:59:59"]
+    acts = pd.concat([ev[["user_id", "channel"]], tables["subscriptions"][["user_id", "channel"]]])
+    cnt = acts.groupby(["user_id", "channel"]).size().rename("n").reset_index()
+    cnt["share"] = cnt["n"] / cnt.groupby("user_id")["n"].transform("sum")
+    # ties broken by catalogue order, as in profile
+    cnt["order"] = cnt["channel"].map({c: i for i, c in enumerate(catalog.CHANNELS)})
+    best = cnt.sort_values(["user_id", "n", "order"], ascending=[True, False, True]).drop_duplicates("user_id")
+    best = best.set_index("user_id")
+    t = fp.table.loc[best.index]
+    assert (t["channel"].astype(str) == best["channel"]).all()
+    assert_allclose(t["channel_confidence"], best["share"])
+
+
+def test_genre_preference_circle_and_month(tables, fp):
+    ev = tables["events"]
+    ev = ev[ev["ts"] <= "2009-06-30 23:59:59"]
+    ng = ev.groupby("user_id")["genre"].nunique()
+    assert (fp.table.loc[ng.index, "n_genres"] == ng).all()
+    e = tables["edges"]
+    circle = e[(e["sms"] > 0) | (e["calls"] > 0)].groupby("user_id")["peer_id"].nunique()
+    assert (fp.table["circle_size"].reindex(circle.index) == circle).all()
+    assert fp.month == MONTH
+    u = tables["usage"].query("month == @MONTH").set_index("user_id")
+    assert_allclose(fp.table.loc[u.index, "arpu"], u["arpu"])  # the data month, not May
+
+
+def test_value_tiers_terminal_and_services(tables, fp):
+    t = fp.table
+    assert_allclose(t["value_tier"].value_counts(normalize=True).sort_index(), [1 / 3] * 3, atol=0.01)
+    assert t.loc[t["arpu"] > fp.value_cuts[1], "value_tier"].eq("high").all()
+    fixed = fingerprint.profile(**tables, value_cuts=[50, 150]).table
+    assert fixed.loc[fixed["arpu"] < 50, "value_tier"].eq("low").all()
+    users = tables["users"].set_index("user_id")
+    assert (t["terminal_score"] == users[list(fingerprint.TERMINAL_COLUMNS)].sum(axis=1).reindex(t.index)).all()
+    none = users.index[~users[list(fingerprint.TERMINAL_COLUMNS)].any(axis=1)]
+    assert (t.loc[none, "terminal"] == "voice/SMS only").all()
+    subs = tables["subscriptions"]
+    fet = subs[(subs["service"] == "fetion") & subs["end"].isna()]["user_id"]
+    assert set(t.index[t["sub_fetion"]]) == set(fet)
+    assert t["sub_crbt"].sum() == 300
+
+
+def test_customers_without_actions_fall_back_to_the_crm_channel(tables):
+    users = tables["users"]
+    ev = tables["events"][tables["events"]["user_id"] != users["user_id"].iloc[-1]]
+    subs = tables["subscriptions"][tables["subscriptions"]["user_id"] != users["user_id"].iloc[-1]]
+    t = fingerprint.profile(users, tables["usage"], subs, ev, tables["edges"]).table
+    last = t.loc[users["user_id"].iloc[-1]]
+    assert last["channel"] == users["preferred_channel"].iloc[-1]
+    assert np.isnan(last["channel_confidence"]) and last["channel_actions"] == 0
+    assert pd.isna(last["genre"])
+
+
+def test_rules_recover_the_planted_channel_and_genre_rules(fp):
+    r = fingerprint.preference_rules(fp, target="channel", min_support=0.01)
+    top = r.top("web")
+    feats = {c[0] for c in top["conditions"]}
+    assert {"brand=mzone", "age"} <= feats
+    age_thr = [c[2] for c in top["conditions"] if c[0] == "age" and c[1] == "<="]
+    assert age_thr and abs(age_thr[0] - 19.5) <= 1
+    assert top["precision"] > 0.5 and top["lift"] > 2
+    assert "brand == 'mzone'" in top["rule"]
+    g = fingerprint.preference_rules(fp, target="genre").top("classic")
+    conds = {(c[0], c[1]): c[2] for c in g["conditions"]}
+    assert abs(conds[("age", ">")] - 41.5) <= 1
+    assert abs(conds[("sms_p2p", "<=")] - 29.5) <= 3
+    assert any(line.startswith("IF ") and "THEN genre = classic" in line
+               for line in fingerprint.preference_rules(fp, target="genre").text())
+
+
+def test_rule_support_and_precision_match_the_data(fp):
+    r = fingerprint.preference_rules(fp, target="channel")
+    row = r.top("web")
+    t = fp.table
+    mask = np.ones(len(t), dtype=bool)
+    for f, op, thr in row["conditions"]:
+        col = (t["brand"] == "mzone").to_numpy(float) if f == "brand=mzone" else t[f].to_numpy(float)
+        mask &= (col <= thr) if op == "<=" else (col > thr)
+    assert row["n"] == mask.sum()
+    assert_allclose(row["precision"], (t["channel"][mask] == "web").mean())
+    assert_allclose(row["support"], mask.mean())
+
+
+def test_card_summary_plot(fp):
+    uid = fp.table.index[5]
+    card = fp.card(uid)
+    assert card.loc["brand", "value"] == fp.table.loc[uid, "brand"]
+    assert str(int(fp.table.loc[uid, "circle_size"])) in card.loc["social circle", "value"]
+    with pytest.raises(ParameterError, match="parameter 'user_id'"):
+        fp.card(-1)
+    assert "Customer fingerprint" in str(fp.summary())
+    assert fp.plot(dimension="genre") is not None
+    assert fingerprint.preference_rules(fp).plot() is not None
+
+
+def test_errors(tables, fp):
+    with pytest.raises(SchemaError, match="table 'users', column 'brand'"):
+        fingerprint.profile(**{**tables, "users": tables["users"].drop(columns="brand")})
+    with pytest.raises(SchemaError, match="rows for month '2010-01'"):
+        fingerprint.profile(**tables, month="2010-01")
+    with pytest.raises(ParameterError, match="parameter 'month'"):
+        fingerprint.profile(**tables, month="June")
+    with pytest.raises(ParameterError, match="value_cuts"):
+        fingerprint.profile(**tables, value_cuts=[100, 50])
+    with pytest.raises(SchemaError, match="column 'colour'"):
+        fingerprint.preference_rules(fp, target="colour")
+    with pytest.raises(SchemaError, match="no column.*nope"):
+        fingerprint.preference_rules(fp, features=["age", "nope"])
+    with pytest.raises(ParameterError, match="min_support"):
+        fingerprint.preference_rules(fp, min_support=0)
+    with pytest.raises(ParameterError, match="max_depth"):
+        fingerprint.preference_rules(fp, max_depth=0)
+
+
+# -- planted truth from the simulator ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synth():
+    gen = pytest.importorskip("dmkit.synth").__dict__.get("generate")
+    if gen is None:
+        pytest.skip("dmkit.synth.generate not available yet")
+    return gen("yunnan", month="2009-06", n_users=20_000, seed=3)
