@@ -71,13 +71,11 @@ def check_scalar(
         return
     kinds = kind if isinstance(kind, tuple) else (kind,)
     is_bool = isinstance(value, (bool, np.bool_))
-    if is_bool and bool not in kinds or not isinstance(value, kinds + (np.integer, np.floating)):
+    # numpy scalars count as the Python type they hold (np.float64(2.5) is not an int)
+    plain = value.item() if isinstance(value, np.generic) else value
+    if (is_bool and bool not in kinds) or not isinstance(plain, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise parameter_error(name, expected=names, found=value)
-    if isinstance(value, (np.integer, np.floating)) and not any(
-        issubclass(k, (int, float)) for k in kinds
-    ):
-        raise parameter_error(name, expected=" or ".join(k.__name__ for k in kinds), found=value)
     lo_ok = low is None or (value >= low if low_inclusive else value > low)
     hi_ok = high is None or (value <= high if high_inclusive else value < high)
     if not (lo_ok and hi_ok):

@@ -1,13 +1,23 @@
 """Reading and writing the data contract's tables (Parquet or CSV), atomically.
 
-Layout written by :func:`write_table` (hive-style, one folder per province and data
-month, so one extract snapshot never overwrites another)::
+Layout written by :func:`write_table` (hive-style, so pyarrow, DuckDB and Spark read it
+with the same meaning)::
 
     <root>/<table>/province=<province>/month=<YYYY-MM>/part.parquet   (or part.csv)
 
-The ``month`` of the folder is the *data month* of the snapshot; the rows inside may
-cover several months (``usage`` holds a panel of the months up to the data month), so
-the folder names only select snapshots and never overwrite the rows' own columns.
+A partition folder always holds what its name says:
+
+- tables with a ``month`` column (usage, kpis, edges, revenue) get one folder per month
+  *of their rows*, so a six-month usage panel is six folders, and writing a later extract
+  replaces the months it holds;
+- the other tables (users, subscriptions, contacts, events) are snapshots: one folder for
+  the data month they were extracted at;
+- ``province=`` is the value of the rows' ``province`` column where the table has one
+  (users), otherwise the province the extract belongs to.
+
+The files keep every column (a single ``part`` file is a complete table), and a partition
+value never differs from the column of the same name, so no engine's partition discovery
+can overwrite a row's month.
 
 :func:`read_table` reads such a folder (or a single ``.parquet`` / ``.csv`` file),
 renames a real extract's columns through a YAML mapping (:func:`load_mapping`), coerces
@@ -45,6 +55,7 @@ __all__ = [
     "load_mapping",
     "load_province",
     "table_files",
+    "partitioned_by_month",
     "synth_cache_path",
     "truth_folder",
 ]
@@ -102,6 +113,16 @@ def _unwritable(path: Path, err: OSError) -> ParameterError:
 # ---------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------
+def _columns(table: str) -> set[str]:
+    return {c.name for c in schema.COLUMNS[table]}
+
+
+def partitioned_by_month(table: str) -> bool:
+    """True for tables with a ``month`` column (one partition per row month)."""
+    _check_table(table)
+    return "month" in _columns(table)
+
+
 def write_table(
     df: pd.DataFrame,
     table: str,
@@ -111,8 +132,8 @@ def write_table(
     province: str | None = None,
     month: str | None = None,
     validate: bool = True,
-) -> Path:
-    """Write one contract table under ``root``, partitioned by province and data month.
+) -> list[Path]:
+    """Write one contract table under ``root``, partitioned by province and month.
 
     Parameters
     ----------
@@ -122,29 +143,34 @@ def write_table(
     table : str
         One of :data:`dmkit.schema.TABLES`.
     root : path
-        Dataset root. The file goes to
-        ``root/<table>/province=<province>/month=<month>/part.<format>``; a partition level
-        is left out when its argument is None.
+        Dataset root. Files go to
+        ``root/<table>/province=<province>/month=<YYYY-MM>/part.<format>``; a partition
+        level is left out when there is nothing to put in it.
     format : {"parquet", "csv"}, default "parquet"
     province : str, optional
-        Province of the snapshot (folder ``province=<province>``).
+        Province of the extract. For ``users`` (which has a ``province`` column) the folders
+        come from the column and ``province``, if given, must be its only value.
     month : str, optional
-        Data month of the snapshot, ``YYYY-MM`` (folder ``month=<month>``).
+        Data month ``YYYY-MM`` of the extract. Tables with a ``month`` column get one folder
+        per month of their rows and ``month``, if given, must not be earlier than any of
+        them; the other tables go to the folder ``month=<month>``.
     validate : bool, default True
         Check the contract before writing.
 
     Returns
     -------
-    Path
-        The file written. The write is atomic: a temp file beside it is renamed over it,
-        so an interrupted write leaves the previous file (if any) intact and no partial file.
+    list of Path
+        The files written, in partition order. Each file is written atomically (a temp
+        file beside it renamed over it), so an interrupted write leaves every file either
+        as it was or complete, never half-written.
 
     Raises
     ------
     SchemaError
         ``df`` breaks the contract.
     ParameterError
-        Unknown table or format, malformed month, or a folder that cannot be written.
+        Unknown table or format, malformed month, a ``province``/``month`` that contradicts
+        the rows, or a folder that cannot be written.
     """
     _check_table(table)
     if format not in _FORMATS:
@@ -155,15 +181,52 @@ def write_table(
         raise parameter_error("province", expected="a non-empty name without '/'", found=province)
     if validate:
         schema.validate(df, table)
-    folder = Path(root) / table
-    if province is not None:
-        folder = folder / f"province={province}"
-    if month is not None:
-        folder = folder / f"month={month}"
-    path = folder / f"part.{format}"
+    parts = _partitions(df, table, province=province, month=month)
+    written = []
+    for (prov, mon), sub in parts:
+        folder = Path(root) / table
+        if prov is not None:
+            folder = folder / f"province={prov}"
+        if mon is not None:
+            folder = folder / f"month={mon}"
+        written.append(_write_file(sub, folder / f"part.{format}", format))
+    return written
+
+
+def _write_file(df: pd.DataFrame, path: Path, format: str) -> Path:
     if format == "parquet":
         return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
     return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%d %H:%M:%S"))
+
+
+def _partitions(df: pd.DataFrame, table: str, *, province: str | None, month: str | None):
+    """[((province or None, month or None), rows)] in partition order."""
+    cols = _columns(table)
+    by = []
+    if "province" in cols and "province" in df.columns:
+        values = pd.unique(df["province"].astype(object))
+        if province is not None and list(values) != [province]:
+            raise parameter_error("province", expected=f"the only value of {table}.province",
+                                  found=province, fix=f"the rows hold {sorted(map(str, values))[:5]}")
+        bad = [v for v in values if not isinstance(v, str) or not v or "/" in v]
+        if bad:
+            raise parameter_error("province", expected=f"{table}.province values without '/'", found=bad[0])
+        by.append("province")
+    if "month" in cols and "month" in df.columns:
+        if month is not None and len(df):
+            latest = str(pd.Series(df["month"].astype(object)).max())
+            if latest > month:
+                raise parameter_error("month", expected=f"a data month not before the rows' "
+                                      f"latest month {latest!r}", found=month)
+        by.append("month")
+    if not by:
+        return [((province, month), df)]
+    out = []
+    for key, sub in df.groupby(by, sort=True, observed=True, dropna=False):
+        key = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        out.append(((key.get("province", province),
+                     key.get("month", month)), sub.reset_index(drop=True)))
+    return out
 
 
 # ---------------------------------------------------------------------------------
@@ -254,11 +317,14 @@ def table_files(
     *,
     province: str | None = None,
     month: str | None = None,
+    until: str | None = None,
 ) -> list[Path]:
     """The data files of ``table`` under ``root_or_file``, pruned by the partition folders.
 
     ``root_or_file`` may be a single file, the table's folder (``.../usage``) or the
     dataset root holding ``<table>/`` (or a ``<table>.parquet`` / ``<table>.csv`` file).
+    ``province`` and ``month`` keep the folders with exactly that value, ``until`` the
+    folders with ``month <= until``.
 
     Raises
     ------
@@ -272,9 +338,9 @@ def table_files(
     if base.is_file():
         if base.suffix.lower() not in _SUFFIX:
             raise DataNotFoundError(f"table {table!r}: {str(base)!r} is not a .parquet or .csv file")
-        if province is not None or month is not None:
-            raise parameter_error("province/month", expected="None when reading a single file "
-                                  "(they select partition folders)", found=(province, month))
+        if province is not None or month is not None or until is not None:
+            raise parameter_error("province/month/until", expected="None when reading a single "
+                                  "file (they select partition folders)", found=(province, month, until))
         return [base]
     if (base / table).is_dir():
         folder = base / table
@@ -282,7 +348,7 @@ def table_files(
         folder = base
     else:
         single = [base / f"{table}{suf}" for suf in _SUFFIX if (base / f"{table}{suf}").is_file()]
-        if single and province is None and month is None:
+        if single and province is None and month is None and until is None:
             return single[:1]
         raise DataNotFoundError(f"table {table!r} not found under {str(base)!r} "
                                 f"(expected a folder {str(base / table)!r})")
@@ -296,10 +362,12 @@ def table_files(
             m = _PART_KEY_RE.match(seg)
             if m:
                 parts[m.group(1)] = m.group(2)
-        if all(v is None or parts.get(k) == v for k, v in wanted.items()):
+        if all(v is None or parts.get(k) == v for k, v in wanted.items()) and (
+                until is None or parts.get("month", "") <= until):
             files.append(f)
     if not files:
-        sel = ", ".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
+        sel = ", ".join([f"{k}={v}" for k, v in wanted.items() if v is not None]
+                        + ([f"month<={until}"] if until is not None else []))
         raise DataNotFoundError(f"table {table!r}: no .parquet or .csv files under {str(folder)!r}"
                                 + (f" for {sel}" if sel else ""))
     kinds = {_SUFFIX[f.suffix.lower()] for f in files}
@@ -316,6 +384,7 @@ def read_table(
     mapping: str | Path | Mapping | None = None,
     province: str | None = None,
     month: str | None = None,
+    until: str | None = None,
     validate: bool = True,
 ) -> pd.DataFrame:
     """Read one contract table from Parquet or CSV, mapped, typed and validated.
@@ -331,8 +400,12 @@ def read_table(
         Column mapping ``{table: {their_column: our_column}}`` (see :func:`load_mapping`);
         only this table's entry is used.
     province, month : str, optional
-        Read only the snapshot(s) in these partition folders (pruned before any file is
-        opened). Not allowed with a single file.
+        Read only the partition folders with these values (pruned before any file is
+        opened): for tables with a ``month`` column the rows of that month, for the others
+        the snapshot extracted at that month. Not allowed with a single file.
+    until : str, optional
+        Read only the partition folders with ``month <= until`` (e.g. a usage panel up to
+        the data month).
     validate : bool, default True
         Validate against the contract (:func:`dmkit.schema.validate`).
 
@@ -351,7 +424,7 @@ def read_table(
     SchemaError
         A value cannot be coerced, or the table breaks the contract.
     """
-    files = table_files(root_or_file, table, province=province, month=month)
+    files = table_files(root_or_file, table, province=province, month=month, until=until)
     cols = mapping_for(mapping, table)
     fmt = _SUFFIX[files[0].suffix.lower()]
     if fmt == "parquet":
@@ -408,7 +481,8 @@ def _read_parquet(files: list[Path]) -> pd.DataFrame:
 def _read_csv(files: list[Path], table: str, cols: Mapping[str, str]) -> pd.DataFrame:
     back = {ours: theirs for theirs, ours in cols.items()}
     text_cols = [back.get(s.name, s.name) for s in schema.COLUMNS[table] if s.kind in ("str", "month", "bool")]
-    frames = [pd.read_csv(f, dtype=dict.fromkeys(text_cols, "object"), low_memory=False) for f in files]
+    frames = [pd.read_csv(f, dtype=dict.fromkeys(text_cols, "object"), low_memory=False,
+                          float_precision="round_trip") for f in files]
     # read_csv ignores dtype entries for absent columns, so the map above is safe
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
@@ -636,8 +710,12 @@ def _load_extracts(root: Path, *, province: str, month: str, mapping) -> Provinc
         raise DataNotFoundError(f"data folder {str(root)!r} has no table(s) {missing}; expected "
                                 f"one folder per table: {list(schema.TABLES)} (see data/README.md)")
     cols = load_mapping(mapping) if mapping is not None else None
-    tables = {t: read_table(root, t, mapping=cols, province=province, month=month)
-              for t in schema.TABLES}
+    tables = {}
+    for t in schema.TABLES:  # monthly tables: every month up to the data month; others: its snapshot
+        if partitioned_by_month(t):
+            tables[t] = read_table(root, t, mapping=cols, province=province, until=month)
+        else:
+            tables[t] = read_table(root, t, mapping=cols, province=province, month=month)
     truth = None
     tf = truth_folder(root, province=province, month=month)
     if (tf / "truth.json").is_file():  # data written by `dmkit synth`

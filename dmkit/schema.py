@@ -237,14 +237,14 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
                            found=f"no column(s) {missing}",
                            fix="rename the extract's columns (dmkit.io mapping YAML) or add them")
     keys = list(KEYS[table])
-    for s in specs:  # dtype kind first: a clearer message than a failed range check
-        if not _kind_check(s.kind)(df[s.name]).check_passed:
-            raise schema_error(table=table, column=s.name, expected=_kind_check(s.kind).error,
-                               found=f"dtype {df[s.name].dtype}")
-        if not s.nullable and df[s.name].isna().any():
+    for s in specs:  # nulls, then dtype kind: clearer messages than a failed range check
+        if not s.nullable and df[s.name].isna().any():  # before the kind: NaN makes ints float
             bad = np.flatnonzero(df[s.name].isna().to_numpy())
             raise schema_error(table=table, column=s.name, expected="no missing values",
                                found=f"{len(bad)} missing", rows=_row_keys(df, bad, keys))
+        if not _kind_check(s.kind)(df[s.name]).check_passed:
+            raise schema_error(table=table, column=s.name, expected=_kind_check(s.kind).error,
+                               found=f"dtype {df[s.name].dtype}")
     try:
         schema.validate(df, lazy=False)
     except pa.errors.SchemaError as err:
