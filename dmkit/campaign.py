@@ -1,0 +1,678 @@
+"""Campaign evaluation and SP monitoring (cases J3, G4, M).
+
+* :func:`funnel` — sent → delivered → replied → valid replies → subscribed →
+  unsubscribed → kept, per day and overall, with J3's rates.
+* :func:`uplift` — target versus control group: rates, absolute and relative uplift
+  with confidence intervals and a test; uplift by score decile and the Qini
+  coefficient (scikit-uplift) when a model score is attached.
+* :func:`compare` — G4's table of covered / succeeded / rate against a baseline rate.
+* :func:`monitor_sps` — M's monitoring: SPs that boost charts (bursts of repeated
+  downloads from few users) or order services without consent (SP-pushed orders,
+  quick unsubscriptions, complaints), with the evidence per SP.
+
+Two views of a funnel by day
+----------------------------
+J3's daily table counts each event **on the date it happens**: the "subscribed"
+column of 10 June (no sends that day) holds replies to the offers of 6–9 June. That is
+``by="event_date"`` (the default). ``by="send_date"`` groups the same events by the
+day the offer was sent (send cohorts): each cohort's eventual replies, subscriptions
+and unsubscriptions, which is the view to compare time windows or send days.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dmkit import schema
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_choice, check_frame, check_scalar
+from dmkit.errors import parameter_error, schema_error
+
+__all__ = [
+    "check_contacts",
+    "funnel",
+    "FunnelResult",
+    "uplift",
+    "UpliftResult",
+    "compare",
+    "CompareResult",
+    "monitor_sps",
+    "SPMonitorResult",
+]
+
+
+# --------------------------------------------------------------------------- contacts
+def check_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Validate a contact log: the data contract, then the order of events.
+
+    Raises
+    ------
+    SchemaError
+        Contract violations; a reply or subscription before the send; an
+        unsubscription before the subscription or without one.
+    """
+    schema.validate(contacts, "contacts")
+    sent = contacts["sent_at"]
+    checks = (
+        ("subscribed_at", contacts["subscribed_at"] < sent, "subscribed_at >= sent_at",
+         "subscriptions before sends"),
+        ("replied_at", contacts["replied_at"] < sent, "replied_at >= sent_at", "replies before sends"),
+        ("unsubscribed_at", contacts["unsubscribed_at"] < contacts["subscribed_at"],
+         "unsubscribed_at >= subscribed_at", "unsubscriptions before subscriptions"),
+        ("unsubscribed_at", contacts["unsubscribed_at"].notna() & contacts["subscribed_at"].isna(),
+         "an unsubscription only after a subscription", "unsubscriptions without a subscription"),
+    )
+    for col, bad, expected, what in checks:
+        bad = bad.to_numpy()
+        if bad.any():
+            pos = np.flatnonzero(bad)
+            rows = contacts.iloc[pos[:5]][["campaign_id", "user_id", "step"]].to_dict("records")
+            raise schema_error(table="contacts", column=col, expected=expected,
+                               found=f"{len(pos)} {what}", rows=rows,
+                               fix="check the time zone and the join of the reply log to the send log")
+    return contacts
+
+
+def _select(contacts: pd.DataFrame, campaign_id: str | None, step: int | None) -> pd.DataFrame:
+    c = contacts
+    if campaign_id is not None:
+        c = c[c["campaign_id"] == campaign_id]
+    if step is not None:
+        c = c[c["step"] == step]
+    if len(c) == 0:
+        raise parameter_error("campaign_id", expected="a campaign (and step) present in contacts",
+                              found=(campaign_id, step),
+                              fix=f"choose among {sorted(contacts['campaign_id'].astype(str).unique())[:8]}")
+    return c
+
+
+# --------------------------------------------------------------------------- funnel
+_COUNTS = ("sent", "delivered", "replied", "valid_replies", "subscribed", "unsubscribed")
+
+
+def _add_rates(df: pd.DataFrame) -> pd.DataFrame:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["delivery_rate"] = df["delivered"] / df["sent"].where(df["sent"] > 0)
+        df["response_rate"] = df["replied"] / df["delivered"].where(df["delivered"] > 0)
+        df["valid_reply_rate"] = df["valid_replies"] / df["replied"].where(df["replied"] > 0)
+        df["subscription_rate"] = df["subscribed"] / df["delivered"].where(df["delivered"] > 0)
+        df["retention"] = df["kept"] / df["subscribed"].where(df["subscribed"] > 0)
+    return df
+
+
+@dataclass(frozen=True)
+class FunnelResult(Result):
+    """A campaign funnel per day and overall (J3).
+
+    Attributes
+    ----------
+    daily : DataFrame
+        One row per campaign_id, step and date. Columns: ``campaign_id``, ``step``,
+        ``date``, ``sent``, ``delivered``, ``replied``, ``valid_replies``, ``subscribed``,
+        ``unsubscribed``, and — for ``by="event_date"`` — ``kept_cumulative``
+        (running subscribed − unsubscribed); for ``by="send_date"`` — ``kept`` (the
+        cohort's subscribers still subscribed) and the cohort's rates.
+    overall : DataFrame
+        One row per campaign_id and step: the six counts, ``kept`` (subscribed −
+        unsubscribed), ``delivery_rate`` (delivered / sent), ``response_rate`` (replied /
+        delivered), ``valid_reply_rate`` (valid / replied), ``subscription_rate``
+        (subscribed / delivered), ``retention`` (kept / subscribed).
+    by : str
+        "event_date" or "send_date".
+    """
+
+    daily: pd.DataFrame
+    overall: pd.DataFrame
+    by: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """The daily table."""
+        return self.daily
+
+    def summary(self) -> Summary:
+        """Daily and overall tables."""
+        return Summary(f"Campaign funnel by {self.by.replace('_', ' ')} (营销活动效果)",
+                       (("daily", self.daily.set_index(["campaign_id", "step", "date"])),
+                        ("overall", self.overall.set_index(["campaign_id", "step"]))),
+                       ("rates of replies and subscriptions are of delivered messages; "
+                        "retention = kept / subscribed",))
+
+    def plot(self, ax=None):
+        """Subscribed and unsubscribed per day (bars) and subscribers kept (line)."""
+        ax = get_ax(ax)
+        d = self.daily.groupby("date")[["subscribed", "unsubscribed"]].sum()
+        x = np.arange(len(d))
+        ax.bar(x - 0.2, d["subscribed"], 0.4, label="subscribed")
+        ax.bar(x + 0.2, d["unsubscribed"], 0.4, label="unsubscribed")
+        ax.set_xticks(x, [pd.Timestamp(t).strftime("%m-%d") for t in d.index], rotation=45)
+        ax.set_ylabel("users")
+        kept = (d["subscribed"] - d["unsubscribed"]).cumsum() if self.by == "event_date" \
+            else (d["subscribed"] - d["unsubscribed"])
+        ax2 = ax.twinx()
+        ax2.plot(x, kept.to_numpy(), "k.-", label="kept (cumulative)" if self.by == "event_date" else "kept")
+        ax2.set_ylabel("kept")
+        ax.legend(loc="upper left")
+        ax2.legend(loc="upper right")
+        ax.set_title(f"Funnel by {self.by.replace('_', ' ')}")
+        return ax
+
+
+def funnel(
+    contacts: pd.DataFrame,
+    *,
+    campaign_id: str | None = None,
+    step: int | None = None,
+    by: Literal["event_date", "send_date"] = "event_date",
+    as_of: str | pd.Timestamp | None = None,
+) -> FunnelResult:
+    """Sent → delivered → replied → valid → subscribed → unsubscribed → kept, per day and overall.
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        The ``contacts`` table; only ``group == "target"`` rows enter the funnel (control
+        rows are for :func:`uplift`).
+    campaign_id, step : optional
+        Restrict to one campaign and/or step; otherwise one funnel per (campaign_id, step).
+    by : {"event_date", "send_date"}, default "event_date"
+        Count each event on the day it happened (J3's table), or by the day its offer was
+        sent (send cohorts). ``sent`` and ``delivered`` are counted on the send day in both.
+    as_of : timestamp, optional
+        Ignore replies, subscriptions and unsubscriptions after this moment (J3 reported
+        retention "three days after the tournament opened").
+
+    Returns
+    -------
+    FunnelResult
+        ``daily`` and ``overall`` tables (columns in :class:`FunnelResult`).
+
+    Raises
+    ------
+    SchemaError
+        Contract violations; subscriptions or replies before sends; unsubscriptions
+        before subscriptions.
+    """
+    check_contacts(contacts)
+    check_choice(by, "by", ["event_date", "send_date"])
+    c = _select(contacts, campaign_id, step)
+    c = c[c["group"] == "target"]
+    if len(c) == 0:
+        raise schema_error(table="contacts", column="group", expected="rows of the target group",
+                           found="only control rows")
+    rep, sub, uns = c["replied_at"], c["subscribed_at"], c["unsubscribed_at"]
+    if as_of is not None:
+        t = pd.Timestamp(as_of)
+        rep, sub, uns = rep.where(rep <= t), sub.where(sub <= t), uns.where(uns <= t)
+    keys = ["campaign_id", "step"]
+    base = c[keys].reset_index(drop=True)
+    events = {
+        "sent": c["sent_at"],
+        "delivered": c["sent_at"].where(c["delivered"]),
+        "replied": rep,
+        "valid_replies": rep.where(c["reply_valid"]),
+        "subscribed": sub,
+        "unsubscribed": uns,
+    }
+    if by == "send_date":
+        day = c["sent_at"].dt.floor("D").reset_index(drop=True)
+        frame = base.assign(date=day)
+        for name, ts in events.items():
+            frame[name] = ts.notna().to_numpy()
+        daily = frame.groupby(keys + ["date"], observed=True)[list(_COUNTS)].sum().reset_index()
+        daily["kept"] = daily["subscribed"] - daily["unsubscribed"]
+        daily = _add_rates(daily)
+    else:
+        parts = []
+        for name, ts in events.items():
+            ok = ts.notna().to_numpy()
+            f = base[ok].assign(date=ts[ok].dt.floor("D").to_numpy())
+            parts.append(f.groupby(keys + ["date"], observed=True).size().rename(name))
+        daily = pd.concat(parts, axis=1).fillna(0).astype(np.int64).sort_index().reset_index()
+        daily["kept_cumulative"] = (daily["subscribed"] - daily["unsubscribed"]).groupby(
+            [daily[k] for k in keys], observed=True).cumsum()
+    for k in _COUNTS:
+        daily[k] = daily[k].astype(np.int64)
+    tot = base.assign(**{n: ts.notna().to_numpy() for n, ts in events.items()})
+    overall = tot.groupby(keys, observed=True)[list(_COUNTS)].sum().astype(np.int64).reset_index()
+    overall["kept"] = overall["subscribed"] - overall["unsubscribed"]
+    overall = _add_rates(overall)
+    return FunnelResult(daily=daily, overall=overall, by=by)
+
+
+# --------------------------------------------------------------------------- uplift
+@dataclass(frozen=True)
+class UpliftResult(Result):
+    """Target versus control (intention to treat).
+
+    Attributes
+    ----------
+    overall : DataFrame
+        One row. Columns: ``n_target``, ``n_control``, ``rate_target``, ``rate_control``,
+        ``uplift`` (absolute, rate_target − rate_control), ``uplift_low``, ``uplift_high``
+        (Newcombe CI), ``relative_uplift`` (rate_target / rate_control − 1),
+        ``relative_low``, ``relative_high`` (log-ratio CI), ``statistic``, ``p_value``
+        (two-sided test of equal proportions).
+    by_bin : DataFrame or None
+        With a score: one row per score bin (1 = highest): ``bin``, ``n_target``,
+        ``rate_target``, ``n_control``, ``rate_control``, ``uplift``.
+    qini_auc : float or None
+        Normalised Qini coefficient of the score (scikit-uplift ``qini_auc_score``).
+    uplift_at_top : float or None
+        Uplift in the top bin share (scikit-uplift ``uplift_at_k``, strategy "by_group").
+    """
+
+    overall: pd.DataFrame
+    by_bin: pd.DataFrame | None
+    qini_auc: float | None
+    uplift_at_top: float | None
+    alpha: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """The overall row."""
+        return self.overall
+
+    def summary(self) -> Summary:
+        """Overall and per-bin tables."""
+        tabs = [("target vs control", self.overall)]
+        if self.by_bin is not None:
+            tabs.append(("by score bin", self.by_bin.set_index("bin")))
+        o = self.overall.iloc[0]
+        notes = [f"uplift {o['uplift']:.3%} ({1 - self.alpha:.0%} CI {o['uplift_low']:.3%} to "
+                 f"{o['uplift_high']:.3%}), p = {o['p_value']:.3g}"]
+        if self.qini_auc is not None:
+            notes.append(f"Qini coefficient of the score {self.qini_auc:.3f}")
+        return Summary("Uplift: target vs control (对照组)", tuple(tabs), tuple(notes))
+
+    def plot(self, ax=None):
+        """Rates by score bin (target vs control), or the two overall rates with CIs."""
+        ax = get_ax(ax)
+        if self.by_bin is not None:
+            b = self.by_bin
+            ax.bar(b["bin"] - 0.2, b["rate_target"], 0.4, label="target")
+            ax.bar(b["bin"] + 0.2, b["rate_control"], 0.4, label="control")
+            ax.set_xlabel("score bin (1 = highest)")
+            ax.set_title("Take-up by score bin")
+        else:
+            o = self.overall.iloc[0]
+            ax.bar([0, 1], [o["rate_target"], o["rate_control"]], color=["tab:blue", "tab:orange"])
+            ax.set_xticks([0, 1], ["target", "control"])
+            ax.set_title(f"Uplift {o['uplift']:.2%} (p = {o['p_value']:.2g})")
+        ax.set_ylabel("take-up rate")
+        ax.legend() if self.by_bin is not None else None
+        return ax
+
+
+def uplift(
+    contacts: pd.DataFrame,
+    *,
+    campaign_id: str | None = None,
+    step: int | None = None,
+    outcome: Literal["subscribed", "replied"] = "subscribed",
+    score: str | None = None,
+    n_bins: int = 10,
+    alpha: float = 0.05,
+) -> UpliftResult:
+    """Target vs control take-up, with uplift, CIs and a test; by score bin when ``score`` is given.
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        The ``contacts`` table with both groups for one campaign step (choose with
+        ``campaign_id`` / ``step`` when it holds several).
+    outcome : {"subscribed", "replied"}
+        What counts as take-up (``subscribed_at`` / ``replied_at`` set).
+    score : str, optional
+        Name of a column of ``contacts`` holding a model score; adds uplift by score bin
+        and the Qini coefficient (scikit-uplift).
+    n_bins : int, default 10
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    UpliftResult
+
+    Raises
+    ------
+    SchemaError
+        Contract violations, no control group, or a score column with missing values.
+    ParameterError
+        Several campaigns/steps without a choice.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    check_contacts(contacts)
+    check_choice(outcome, "outcome", ["subscribed", "replied"])
+    check_scalar(alpha, "alpha", kind=float, low=0, high=0.5, low_inclusive=False)
+    c = _select(contacts, campaign_id, step)
+    pairs = c[["campaign_id", "step"]].drop_duplicates()
+    if len(pairs) > 1:
+        raise parameter_error("campaign_id", expected="one campaign step (pass campaign_id= and step=)",
+                              found=f"{len(pairs)} campaign steps",
+                              fix=f"choose among {pairs.head(6).to_dict('records')}")
+    g = c["group"].astype(str).to_numpy()
+    treat = (g == "target")
+    if treat.all():
+        raise schema_error(table="contacts", column="group", expected="target and control rows",
+                           found="no control group", fix="hold out a random control group when sending")
+    y = c[f"{outcome}_at"].notna().to_numpy()
+    k1, n1, k0, n0 = int(y[treat].sum()), int(treat.sum()), int(y[~treat].sum()), int((~treat).sum())
+    dlo, dhi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff", alpha=alpha)
+    if k0 > 0 and k1 > 0:
+        rlo, rhi = confint_proportions_2indep(k1, n1, k0, n0, method="log", compare="ratio", alpha=alpha)
+    else:
+        rlo, rhi = np.nan, np.nan
+    test = test_proportions_2indep(k1, n1, k0, n0, method="wald", compare="diff")
+    r1, r0 = k1 / n1, k0 / n0
+    overall = pd.DataFrame([{
+        "n_target": n1, "n_control": n0, "rate_target": r1, "rate_control": r0,
+        "uplift": r1 - r0, "uplift_low": float(dlo), "uplift_high": float(dhi),
+        "relative_uplift": r1 / r0 - 1 if r0 > 0 else np.nan,
+        "relative_low": float(rlo) - 1, "relative_high": float(rhi) - 1,
+        "statistic": float(test.statistic), "p_value": float(test.pvalue),
+    }])
+    by_bin = qini = at_top = None
+    if score is not None:
+        check_frame(c, table="contacts", columns=[score])
+        s = c[score]
+        if not pd.api.types.is_numeric_dtype(s) or s.isna().any():
+            raise schema_error(table="contacts", column=score, expected="a numeric score without missing values",
+                               found=f"dtype {s.dtype}, {int(s.isna().sum())} missing")
+        check_scalar(n_bins, "n_bins", kind=int, low=2)
+        sv = s.to_numpy(dtype=float)
+        order = np.argsort(-sv, kind="stable")
+        bins = np.empty(len(sv), dtype=int)
+        bins[order] = np.arange(len(sv)) * n_bins // len(sv) + 1
+        df = pd.DataFrame({"bin": bins, "t": treat, "y": y})
+        tb = df[df["t"]].groupby("bin")["y"].agg(n_target="size", rate_target="mean")
+        cb = df[~df["t"]].groupby("bin")["y"].agg(n_control="size", rate_control="mean")
+        by_bin = tb.join(cb, how="outer").reset_index()
+        by_bin["uplift"] = by_bin["rate_target"] - by_bin["rate_control"]
+        from sklift.metrics import qini_auc_score, uplift_at_k
+
+        qini = float(qini_auc_score(y.astype(int), sv, treat.astype(int)))
+        at_top = float(uplift_at_k(y.astype(int), sv, treat.astype(int), strategy="by_group", k=1 / n_bins))
+    return UpliftResult(overall=overall, by_bin=by_bin, qini_auc=qini, uplift_at_top=at_top, alpha=alpha)
+
+
+# --------------------------------------------------------------------------- compare
+@dataclass(frozen=True)
+class CompareResult(Result):
+    """G4-style comparison of campaigns against a baseline rate.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per campaign: ``campaign``, ``covered``, ``succeeded``, ``rate``,
+        ``ci_low``, ``ci_high`` (Wilson), ``baseline_low``, ``baseline_high``,
+        ``times_baseline`` (rate / baseline_high), ``p_value`` (one-sided exact binomial
+        test of rate > baseline_high), ``p_adjusted`` (Holm), ``beats_baseline``.
+    """
+
+    table: pd.DataFrame
+    alpha: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """The comparison table."""
+        return self.table
+
+    def summary(self) -> Summary:
+        """The table."""
+        b = self.table.iloc[0]
+        return Summary("Campaigns against the baseline (活动效果对比)", (("", self.table.set_index("campaign")),),
+                       (f"baseline {b['baseline_low']:.1%}–{b['baseline_high']:.1%}; p-values one-sided "
+                        f"against the upper baseline, Holm-adjusted",))
+
+    def plot(self, ax=None):
+        """Rates with CIs and the baseline band."""
+        ax = get_ax(ax)
+        t = self.table
+        x = np.arange(len(t))
+        ax.bar(x, t["rate"], yerr=[t["rate"] - t["ci_low"], t["ci_high"] - t["rate"]], capsize=4)
+        ax.axhspan(t["baseline_low"].iloc[0], t["baseline_high"].iloc[0], color="gray", alpha=0.3,
+                   label="baseline")
+        ax.set_xticks(x, t["campaign"], rotation=30, ha="right")
+        ax.set_ylabel("success rate")
+        ax.legend()
+        ax.set_title("Campaign success rates vs baseline")
+        return ax
+
+
+def compare(
+    campaigns: pd.DataFrame,
+    *,
+    baseline: tuple[float, float] = (0.03, 0.05),
+    alpha: float = 0.05,
+) -> CompareResult:
+    """Covered / succeeded / rate per campaign, with CIs and a test against a baseline rate.
+
+    Parameters
+    ----------
+    campaigns : DataFrame
+        Either a summary with columns ``campaign``, ``covered``, ``succeeded`` (G4's
+        table), or a ``contacts`` table (covered = delivered target contacts, succeeded =
+        those who subscribed, per campaign_id).
+    baseline : (low, high), default (0.03, 0.05)
+        The usual take-up range (G4: 3–5%); tests are against ``high``.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    CompareResult
+    """
+    from scipy.stats import binomtest
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportion_confint
+
+    check_frame(campaigns, table="campaigns")
+    if {"covered", "succeeded"} <= set(campaigns.columns):
+        check_frame(campaigns, table="campaigns", columns=["campaign", "covered", "succeeded"])
+        t = campaigns[["campaign", "covered", "succeeded"]].copy()
+    else:
+        check_contacts(campaigns)
+        c = campaigns[(campaigns["group"] == "target") & campaigns["delivered"]]
+        t = (c.assign(s=c["subscribed_at"].notna()).groupby("campaign_id", observed=True)
+             .agg(covered=("s", "size"), succeeded=("s", "sum")).reset_index()
+             .rename(columns={"campaign_id": "campaign"}))
+    if len(baseline) != 2 or not 0 <= baseline[0] <= baseline[1] < 1:
+        raise parameter_error("baseline", expected="(low, high) with 0 <= low <= high < 1", found=baseline)
+    check_scalar(alpha, "alpha", kind=float, low=0, high=0.5, low_inclusive=False)
+    cov, suc = t["covered"].to_numpy(), t["succeeded"].to_numpy()
+    if (cov <= 0).any() or (suc < 0).any() or (suc > cov).any():
+        bad = int(np.flatnonzero((cov <= 0) | (suc < 0) | (suc > cov))[0])
+        raise schema_error(table="campaigns", column="succeeded", expected="0 <= succeeded <= covered, covered > 0",
+                           found=f"covered={cov[bad]}, succeeded={suc[bad]}", rows=[t["campaign"].iloc[bad]])
+    t["rate"] = suc / cov
+    lo, hi = proportion_confint(suc, cov, alpha=alpha, method="wilson")
+    t["ci_low"], t["ci_high"] = lo, hi
+    t["baseline_low"], t["baseline_high"] = baseline
+    t["times_baseline"] = t["rate"] / baseline[1]
+    t["p_value"] = [binomtest(int(k), int(n), p=baseline[1], alternative="greater").pvalue
+                    for k, n in zip(suc, cov, strict=True)]
+    t["p_adjusted"] = multipletests(t["p_value"], method="holm")[1]
+    t["beats_baseline"] = t["p_adjusted"] < alpha
+    return CompareResult(table=t.reset_index(drop=True), alpha=alpha)
+
+
+# --------------------------------------------------------------------------- SP monitoring
+def _robust_z(x: pd.Series) -> pd.Series:
+    """(x − median) / (1.4826 · MAD); falls back to the standard deviation when MAD is 0."""
+    med = x.median()
+    scale = 1.4826 * (x - med).abs().median()
+    if not scale or not np.isfinite(scale):
+        scale = x.std()
+    if not scale or not np.isfinite(scale):
+        return pd.Series(0.0, index=x.index)
+    return (x - med) / scale
+
+
+@dataclass(frozen=True)
+class SPMonitorResult(Result):
+    """Per-SP indicators, robust z-scores, flags and evidence (case M).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per sp_id. Download indicators: ``downloads``, ``users``,
+        ``downloads_per_user``, ``top_user_share`` (share of the SP's downloads made by
+        its top 5% of users), ``repeat_share`` (share of downloads repeating a
+        (user, content) pair), ``peak_day_ratio`` (busiest day / median day); ordering
+        indicators (when subscriptions carry ``sp_id``): ``subscriptions``,
+        ``sp_push_share``, ``quick_unsub_share`` (ended within ``quick_days``),
+        ``complaint_share`` (subscribers with complaints, when usage is given); a
+        ``z_<indicator>`` robust z-score for each; ``chart_boosting``,
+        ``unauthorised_ordering`` (bool flags), ``evidence`` (text).
+    flagged : DataFrame
+        Columns ``sp_id``, ``kind``, ``evidence``: one row per flag.
+    """
+
+    table: pd.DataFrame
+    flagged: pd.DataFrame
+    z_threshold: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-SP table."""
+        return self.table
+
+    def summary(self) -> Summary:
+        """Flagged SPs with their evidence, then the top of the table."""
+        return Summary("SP monitoring (SP 监控: 打榜 / 违规定制)",
+                       (("flagged", self.flagged),
+                        ("indicators", self.table.drop(columns=["evidence"]).head(20))),
+                       (f"flag = robust z-score above {self.z_threshold} on the kind's indicators",))
+
+    def plot(self, ax=None):
+        """Downloads per user against repeat share, flagged SPs in red and labelled."""
+        ax = get_ax(ax)
+        t = self.table
+        flag = t["chart_boosting"] | t["unauthorised_ordering"]
+        ax.scatter(t["downloads_per_user"], t["repeat_share"], c=np.where(flag, "tab:red", "tab:gray"), s=18)
+        for _, r in t[flag].iterrows():
+            ax.annotate(str(r["sp_id"]), (r["downloads_per_user"], r["repeat_share"]), fontsize=7)
+        ax.set_xlabel("downloads per user")
+        ax.set_ylabel("share of repeated downloads")
+        ax.set_title("SPs (red: flagged)")
+        return ax
+
+
+def monitor_sps(
+    events: pd.DataFrame,
+    subscriptions: pd.DataFrame | None = None,
+    usage: pd.DataFrame | None = None,
+    *,
+    z_threshold: float = 3.5,
+    quick_days: int = 3,
+    min_downloads: int = 30,
+    min_subscriptions: int = 20,
+) -> SPMonitorResult:
+    """Flag SPs whose download or ordering patterns are anomalous among all SPs.
+
+    Chart boosting (打榜): many downloads from few users — at least two of
+    downloads per user, top-user share, repeat share and peak-day ratio have a robust
+    z-score above ``z_threshold``. Unauthorised ordering (违规定制): the SP-pushed share of
+    its orders, or the quick-unsubscribe share, or the complaint share has a robust
+    z-score above ``z_threshold``. Robust z-scores use the median and MAD across SPs,
+    so a few offenders do not hide themselves by inflating the spread.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The ``events`` table (downloads with sp_id).
+    subscriptions : DataFrame, optional
+        The ``subscriptions`` table with an extra ``sp_id`` column (null for operator
+        services). Without it (or without ``sp_id``) the SP-pushed share is taken from
+        the events' ``channel`` and quick unsubscriptions are not available.
+    usage : DataFrame, optional
+        The ``usage`` table, for complaints of each SP's subscribers.
+    z_threshold : float, default 3.5
+    quick_days : int, default 3
+        An order cancelled within this many days counts as a quick unsubscription.
+    min_downloads, min_subscriptions : int
+        SPs with fewer downloads / orders are not scored on those indicators.
+
+    Returns
+    -------
+    SPMonitorResult
+    """
+    schema.validate(events, "events", check_keys=False)
+    check_scalar(z_threshold, "z_threshold", kind=(int, float), low=0, low_inclusive=False)
+    check_scalar(quick_days, "quick_days", kind=int, low=0)
+    ev = events[["user_id", "ts", "content_id", "channel", "sp_id"]].copy()
+    ev["sp_id"] = ev["sp_id"].astype(str)
+    per_user = ev.groupby(["sp_id", "user_id"], observed=True).size().rename("n").reset_index()
+    per_user = per_user.sort_values(["sp_id", "n"], ascending=[True, False])
+    per_user["rank"] = per_user.groupby("sp_id").cumcount()
+    n_users = per_user.groupby("sp_id").size()
+    k_top = np.maximum(1, np.ceil(0.05 * n_users)).rename("k")
+    per_user = per_user.join(k_top, on="sp_id")
+    top = per_user[per_user["rank"] < per_user["k"]].groupby("sp_id")["n"].sum()
+    t = pd.DataFrame({"downloads": ev.groupby("sp_id").size(), "users": n_users})
+    t["downloads_per_user"] = t["downloads"] / t["users"]
+    t["top_user_share"] = top / t["downloads"]
+    pairs = ev.groupby("sp_id")[["user_id", "content_id"]].apply(lambda d: len(d.drop_duplicates()))
+    t["repeat_share"] = 1 - pairs / t["downloads"]
+    daily = ev.groupby(["sp_id", ev["ts"].dt.floor("D")]).size()
+    t["peak_day_ratio"] = daily.groupby("sp_id").max() / daily.groupby("sp_id").median()
+    t["sp_push_share"] = (ev["channel"] == "sp_push").groupby(ev["sp_id"]).mean()
+    dl_ok = t["downloads"] >= min_downloads
+    dl_ind = ["downloads_per_user", "top_user_share", "repeat_share", "peak_day_ratio"]
+    order_ind = ["sp_push_share"]
+
+    if subscriptions is not None:
+        schema.validate(subscriptions, "subscriptions", check_keys=False)
+        if "sp_id" not in subscriptions.columns:
+            warnings.warn("subscriptions have no 'sp_id' column: ordering indicators use the events' "
+                          "channel only; quick unsubscriptions are not checked", stacklevel=2)
+        else:
+            s = subscriptions[subscriptions["sp_id"].notna()].copy()
+            s["sp_id"] = s["sp_id"].astype(str)
+            quick = s["end"].notna() & ((s["end"] - s["start"]) <= pd.Timedelta(days=quick_days))
+            g = pd.DataFrame({"subscriptions": s.groupby("sp_id").size(),
+                              "sp_push_share": (s["channel"] == "sp_push").groupby(s["sp_id"]).mean(),
+                              "quick_unsub_share": quick.groupby(s["sp_id"]).mean()})
+            if usage is not None:
+                schema.validate(usage, "usage", check_keys=False)
+                compl = usage.groupby("user_id")["complaints"].sum() > 0
+                s["complained"] = compl.reindex(s["user_id"]).fillna(False).to_numpy()
+                g["complaint_share"] = s.groupby("sp_id")["complained"].mean()
+            t = t.drop(columns=["sp_push_share"]).join(g, how="outer")
+            order_ind = [c for c in ("sp_push_share", "quick_unsub_share", "complaint_share") if c in g]
+    t.index.name = "sp_id"
+    for col in dl_ind:
+        t[f"z_{col}"] = np.nan
+        t.loc[dl_ok.reindex(t.index, fill_value=False), f"z_{col}"] = _robust_z(t.loc[dl_ok.reindex(t.index, fill_value=False), col])
+    ord_ok = (t["subscriptions"] >= min_subscriptions) if "subscriptions" in t else dl_ok.reindex(t.index, fill_value=False)
+    for col in order_ind:
+        t[f"z_{col}"] = np.nan
+        t.loc[ord_ok, f"z_{col}"] = _robust_z(t.loc[ord_ok, col])
+    zdl = t[[f"z_{c}" for c in dl_ind]]
+    t["chart_boosting"] = (zdl > z_threshold).sum(axis=1) >= 2
+    zord = t[[f"z_{c}" for c in order_ind]]
+    t["unauthorised_ordering"] = (zord > z_threshold).any(axis=1)
+
+    names = {"downloads_per_user": "downloads per user", "top_user_share": "top-5% users' share",
+             "repeat_share": "repeated downloads", "peak_day_ratio": "peak day / median day",
+             "sp_push_share": "SP-pushed orders", "quick_unsub_share": f"cancelled within {quick_days} days",
+             "complaint_share": "subscribers complaining"}
+    pct = {"top_user_share", "repeat_share", "sp_push_share", "quick_unsub_share", "complaint_share"}
+
+    def evidence(row) -> str:
+        bits = []
+        for col in dl_ind + order_ind:
+            z = row[f"z_{col}"]
+            if pd.notna(z) and z > z_threshold:
+                v = f"{row[col]:.1%}" if col in pct else f"{row[col]:.3g}"
+                bits.append(f"{names[col]} {v} (z={z:.1f})")
+        return "; ".join(bits)
+
+    t["evidence"] = t.apply(evidence, axis=1)
+    t = t.sort_values(["chart_boosting", "unauthorised_ordering", "downloads"],
+                      ascending=[False, False, False]).reset_index()
+    flagged = pd.concat([
+        t.loc[t["chart_boosting"], ["sp_id", "evidence"]].assign(kind="chart_boosting"),
+        t.loc[t["unauthorised_ordering"], ["sp_id", "evidence"]].assign(kind="unauthorised_ordering"),
+    ])[["sp_id", "kind", "evidence"]].reset_index(drop=True)
+    return SPMonitorResult(table=t, flagged=flagged, z_threshold=float(z_threshold))

@@ -1,0 +1,390 @@
+"""Retention of subscribers (客户保有): Kaplan-Meier curves and Cox models (lifelines).
+
+* :func:`durations` builds one row per subscription — duration in months and an event
+  flag, censored at the end of the data month — from the ``subscriptions`` table.
+* :func:`covariates` adds the covariates the simulator plants hazard ratios on
+  (``campaign``, ``age_under_25``, ``brand_mzone``, ``complaints``, ...).
+* :func:`retention` gives Kaplan-Meier curves per group, the median, retention at
+  1/3/6/12 months with confidence intervals and a log-rank test.
+* :func:`cox` fits a Cox proportional-hazards model: hazard ratios with CIs, the
+  proportional-hazards test, a readable summary.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dmkit import schema
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_frame, check_numeric, check_scalar
+from dmkit.errors import ConvergenceError, parameter_error, schema_error
+
+__all__ = ["durations", "covariates", "retention", "RetentionResult", "cox", "CoxResult",
+           "DAYS_PER_MONTH"]
+
+DAYS_PER_MONTH = 30.4375
+"""Average days in a month: durations are in months of this length."""
+
+
+def _month_end(month: str) -> pd.Timestamp:
+    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
+        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
+    return pd.Period(month, "M").end_time.normalize() + pd.Timedelta(days=1)
+
+
+def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = None) -> pd.DataFrame:
+    """Duration and event per subscription, censored at the end of ``month``.
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        The ``subscriptions`` table.
+    month : str
+        The data month 'YYYY-MM'; subscriptions still active at its end (or ending
+        later) are censored there; subscriptions starting after it are dropped.
+    service : str, optional
+        Keep one service.
+
+    Returns
+    -------
+    DataFrame
+        The subscriptions' columns plus ``duration`` (months, float >= 0) and ``event``
+        (1 = unsubscribed by the end of ``month``, 0 = censored).
+    """
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    end = _month_end(month)
+    s = subscriptions
+    if service is not None:
+        s = s[s["service"] == service]
+    s = s[s["start"] < end]
+    if len(s) == 0:
+        raise schema_error(table="subscriptions", column="service" if service else "start",
+                           expected=f"subscriptions{' of ' + repr(service) if service else ''} started by {month}",
+                           found="none")
+    ended = s["end"].notna() & (s["end"] < end)
+    stop = s["end"].where(ended, end)
+    out = s.copy()
+    out["duration"] = (stop - s["start"]).dt.total_seconds().to_numpy() / 86400.0 / DAYS_PER_MONTH
+    out["event"] = ended.astype(np.int8).to_numpy()
+    return out
+
+
+def covariates(frame: pd.DataFrame, users: pd.DataFrame | None = None,
+               usage: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add Cox covariates to :func:`durations` output.
+
+    Adds ``campaign`` (1 if ``source`` is not 'organic'), ``sp_push`` (ordered through an SP
+    push); with ``users``: ``age_under_25``, ``brand_mzone``, ``brand_gotone``,
+    ``student``; with ``usage``: ``complaints`` (the user's mean monthly complaints).
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` with the new 0/1 (or count) columns.
+    """
+    check_frame(frame, table="durations", columns=["user_id", "source", "channel"])
+    out = frame.copy()
+    out["campaign"] = (out["source"].astype(str) != "organic").astype(np.int8)
+    out["sp_push"] = (out["channel"].astype(str) == "sp_push").astype(np.int8)
+    if users is not None:
+        schema.validate(users, "users")
+        u = users.set_index("user_id")
+        idx = out["user_id"].to_numpy()
+        out["age_under_25"] = (u["age"].reindex(idx).to_numpy() < 25).astype(np.int8)
+        out["brand_mzone"] = (u["brand"].reindex(idx).to_numpy() == "mzone").astype(np.int8)
+        out["brand_gotone"] = (u["brand"].reindex(idx).to_numpy() == "gotone").astype(np.int8)
+        out["student"] = u["student"].reindex(idx).fillna(False).astype(bool).to_numpy().astype(np.int8)
+    if usage is not None:
+        schema.validate(usage, "usage", check_keys=False)
+        comp = usage.groupby("user_id")["complaints"].mean()
+        out["complaints"] = comp.reindex(out["user_id"].to_numpy()).fillna(0).to_numpy()
+    return out
+
+
+def _check_surv(d: np.ndarray, e: np.ndarray, *, table: str, dcol: str, ecol: str) -> None:
+    if len(d) != len(e):
+        raise parameter_error("events", expected=f"{len(d)} values (as many as durations)", found=f"{len(e)} values")
+    if len(d) == 0:
+        raise schema_error(table=table, column=dcol, expected="at least one row", found="none")
+    if not np.isfinite(d).all():
+        raise schema_error(table=table, column=dcol, expected="finite durations",
+                           found=f"{int((~np.isfinite(d)).sum())} NaN or infinite")
+    if (d < 0).any():
+        bad = np.flatnonzero(d < 0)
+        raise schema_error(table=table, column=dcol, expected="durations >= 0",
+                           found=f"{len(bad)} negative durations, e.g. {d[bad[:3]].tolist()}",
+                           rows=bad[:5].tolist(), fix="check that end >= start and the censoring date")
+    vals = set(np.unique(e[~pd.isna(e)]).tolist()) if len(e) else set()
+    if pd.isna(e).any() or not vals <= {0, 1}:
+        raise schema_error(table=table, column=ecol, expected="events coded 0/1 (1 = unsubscribed)",
+                           found=f"values {sorted(map(str, vals))[:6]}" + (" and missing" if pd.isna(e).any() else ""))
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+@dataclass(frozen=True)
+class RetentionResult(Result):
+    """Kaplan-Meier retention per group.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per group: ``group``, ``n``, ``events``, ``median`` (months; inf if never
+        reached), ``median_low``, ``median_high``, and for each t in ``times``:
+        ``retention_<t>m``, ``retention_<t>m_low``, ``retention_<t>m_high``.
+    logrank : DataFrame or None
+        With two or more groups: one row, ``statistic``, ``df``, ``p_value`` (multivariate
+        log-rank test).
+    fitters : dict
+        Group -> fitted lifelines ``KaplanMeierFitter``.
+    """
+
+    table: pd.DataFrame
+    logrank: pd.DataFrame | None
+    fitters: dict
+    times: tuple[float, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-group table."""
+        return self.table
+
+    def summary(self) -> Summary:
+        """Per-group table and the log-rank test."""
+        tabs = [("Kaplan-Meier retention", self.table.set_index("group"))]
+        notes = []
+        if self.logrank is not None:
+            tabs.append(("log-rank test", self.logrank))
+            notes.append(f"log-rank p = {self.logrank['p_value'].iloc[0]:.3g}")
+        return Summary("Retention (客户保有)", tuple(tabs), tuple(notes))
+
+    def plot(self, ax=None):
+        """Kaplan-Meier curves with confidence bands."""
+        ax = get_ax(ax)
+        for g, kmf in self.fitters.items():
+            kmf.plot_survival_function(ax=ax, label=str(g), ci_show=True)
+        ax.set_xlabel("months since subscription")
+        ax.set_ylabel("share still subscribed")
+        ax.set_ylim(0, 1.02)
+        ax.set_title("Retention (Kaplan-Meier)")
+        return ax
+
+
+def retention(
+    durations: Sequence[float] | pd.Series | np.ndarray,
+    events: Sequence[int] | pd.Series | np.ndarray,
+    groups: Sequence | pd.Series | np.ndarray | None = None,
+    *,
+    times: tuple[float, ...] = (1, 3, 6, 12),
+    alpha: float = 0.05,
+) -> RetentionResult:
+    """Kaplan-Meier retention per group, with the median, retention at ``times`` and a log-rank test.
+
+    Parameters
+    ----------
+    durations : array-like of float
+        Months subscribed (>= 0), e.g. ``durations(subscriptions, month=...)["duration"]``.
+    events : array-like of 0/1
+        1 = unsubscribed, 0 = censored (still subscribed at the data month's end).
+    groups : array-like, optional
+        Group label per row (e.g. source: organic / campaign).
+    times : tuple of float, default (1, 3, 6, 12)
+        Months at which to report retention. Beyond the longest follow-up the value is the
+        last estimate (lifelines' convention) — check ``n`` at risk.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    RetentionResult
+
+    Raises
+    ------
+    SchemaError
+        Negative or missing durations; events not 0/1.
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+    from lifelines.utils import median_survival_times
+
+    d = np.asarray(durations, dtype=float)
+    e_raw = np.asarray(events)
+    _check_surv(d, e_raw, table="durations", dcol="durations", ecol="events")
+    e = e_raw.astype(int)
+    check_scalar(alpha, "alpha", kind=float, low=0, high=0.5, low_inclusive=False)
+    g = np.full(len(d), "all", dtype=object) if groups is None else np.asarray(groups, dtype=object)
+    if len(g) != len(d):
+        raise parameter_error("groups", expected=f"{len(d)} labels", found=f"{len(g)} labels")
+    rows, fitters = [], {}
+    labels = pd.unique(g)
+    try:
+        labels = sorted(labels)
+    except TypeError:
+        pass
+    for lab in labels:
+        m = g == lab
+        kmf = KaplanMeierFitter(alpha=alpha).fit(d[m], e[m], label=str(lab))
+        fitters[lab] = kmf
+        row = {"group": lab, "n": int(m.sum()), "events": int(e[m].sum()), "median": float(kmf.median_survival_time_)}
+        mci = median_survival_times(kmf.confidence_interval_)
+        row["median_low"], row["median_high"] = float(mci.iloc[0, 0]), float(mci.iloc[0, 1])
+        ci = kmf.confidence_interval_survival_function_
+        for t in times:
+            sf = float(kmf.survival_function_at_times(t).iloc[0])
+            idx = ci.index.searchsorted(t, side="right") - 1
+            lo, hi = (ci.iloc[max(idx, 0), 0], ci.iloc[max(idx, 0), 1])
+            key = f"retention_{t:g}m"
+            row[key], row[f"{key}_low"], row[f"{key}_high"] = sf, float(lo), float(hi)
+        rows.append(row)
+    lr = None
+    if len(labels) > 1:
+        res = multivariate_logrank_test(d, g, e)
+        lr = pd.DataFrame([{"statistic": float(res.test_statistic), "df": int(res.degrees_of_freedom),
+                            "p_value": float(res.p_value)}])
+    return RetentionResult(table=pd.DataFrame(rows), logrank=lr, fitters=fitters, times=tuple(times))
+
+
+# --------------------------------------------------------------------------- Cox
+@dataclass(frozen=True)
+class CoxResult(Result):
+    """A fitted Cox proportional-hazards model.
+
+    Attributes
+    ----------
+    hazard_ratios : DataFrame
+        Index covariate; columns ``hr``, ``hr_low``, ``hr_high`` (CI), ``coef``, ``se``,
+        ``z``, ``p_value``.
+    ph_test : DataFrame
+        Index covariate; columns ``statistic``, ``p_value`` (Schoenfeld-residual test of
+        proportional hazards, rank-transformed time) and ``ph_ok`` (p >= alpha).
+    concordance : float
+    n, events : int
+    fitter : lifelines.CoxPHFitter
+    """
+
+    hazard_ratios: pd.DataFrame
+    ph_test: pd.DataFrame
+    concordance: float
+    n: int
+    events: int
+    alpha: float
+    fitter: object
+
+    def to_frame(self) -> pd.DataFrame:
+        """Hazard ratios with the PH test columns."""
+        return self.hazard_ratios.join(self.ph_test.add_prefix("ph_"))
+
+    def summary(self) -> Summary:
+        """Readable hazard ratios, e.g. 'campaign: 1.80x the hazard of unsubscribing'."""
+        notes = [f"{self.n} subscriptions, {self.events} unsubscriptions; concordance {self.concordance:.3f}"]
+        for cov, r in self.hazard_ratios.iterrows():
+            notes.append(f"{cov}: hazard of unsubscribing x{r['hr']:.2f} "
+                         f"({1 - self.alpha:.0%} CI {r['hr_low']:.2f}-{r['hr_high']:.2f}, p = {r['p_value']:.2g})")
+        bad = self.ph_test.index[~self.ph_test["ph_ok"]].tolist()
+        if bad:
+            notes.append(f"proportional-hazards assumption doubtful for {bad}: consider stratifying on them")
+        return Summary("Cox model of unsubscription (流失风险)",
+                       (("hazard ratios", self.hazard_ratios), ("proportional-hazards test", self.ph_test)),
+                       tuple(notes))
+
+    def plot(self, ax=None):
+        """Forest plot of hazard ratios with CIs (log scale)."""
+        ax = get_ax(ax)
+        h = self.hazard_ratios.iloc[::-1]
+        y = np.arange(len(h))
+        hr, lo, hi = (h[c].to_numpy(dtype=float) for c in ("hr", "hr_low", "hr_high"))
+        ax.errorbar(hr, y, xerr=np.vstack([hr - lo, hi - hr]), fmt="o", capsize=3)
+        ax.axvline(1.0, color="k", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yticks(y, [str(i) for i in h.index])
+        ax.set_xlabel("hazard ratio (log scale)")
+        ax.set_title("Cox hazard ratios")
+        return ax
+
+
+def cox(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    *,
+    covariates: Sequence[str] | None = None,
+    strata: Sequence[str] | None = None,
+    penalizer: float = 0.0,
+    alpha: float = 0.05,
+) -> CoxResult:
+    """Cox proportional-hazards model with hazard ratios, CIs and the PH test (lifelines).
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per subscription, e.g. :func:`covariates` of :func:`durations`.
+    duration_col, event_col : str
+        Duration (>= 0) and event (0/1) columns.
+    covariates : sequence of str, optional
+        Numeric covariate columns; default every numeric column but the two above, ids
+        and timestamps.
+    strata : sequence of str, optional
+        Columns to stratify the baseline hazard on (a fix when the PH test fails).
+    penalizer : float, default 0.0
+        L2 penalty (lifelines); try 0.01 when the fit does not converge.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    CoxResult
+
+    Raises
+    ------
+    SchemaError
+        Missing columns, negative durations, events not 0/1, non-numeric covariates.
+    ConvergenceError
+        lifelines did not converge; the message lists what to try.
+    """
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    check_frame(df, table="df", columns=[duration_col, event_col], min_rows=2)
+    _check_surv(df[duration_col].to_numpy(dtype=float, na_value=np.nan), df[event_col].to_numpy(),
+                table="df", dcol=duration_col, ecol=event_col)
+    strata = list(strata or [])
+    if covariates is None:
+        skip = {duration_col, event_col, "user_id", *strata}
+        covariates = [c for c in df.columns if c not in skip
+                      and (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    covariates = list(covariates)
+    if not covariates:
+        raise parameter_error("covariates", expected="at least one numeric covariate", found=[])
+    check_numeric(df, covariates, table="df")
+    check_frame(df, table="df", columns=strata)
+    data = df[[duration_col, event_col, *covariates, *strata]].copy()
+    data[event_col] = data[event_col].astype(int)
+    for c in covariates:
+        data[c] = data[c].astype(float)
+    const = [c for c in covariates if data[c].nunique() < 2]
+    if const:
+        raise schema_error(table="df", column=const[0], expected="a covariate that varies",
+                           found="a constant column", fix="drop it")
+    cph = CoxPHFitter(penalizer=penalizer, alpha=alpha)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            cph.fit(data, duration_col=duration_col, event_col=event_col, strata=strata or None)
+    except Exception as err:  # lifelines raises its own ConvergenceError and numpy LinAlgError
+        if type(err).__name__ in ("ConvergenceError", "LinAlgError"):
+            raise ConvergenceError(
+                f"Cox model did not converge ({err}). Try: penalizer=0.01; drop covariates that "
+                f"(almost) separate events; check for collinear covariates among {covariates}") from err
+        raise
+    s = cph.summary
+    lo_col = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
+    hi_col = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    hr = pd.DataFrame({"hr": s["exp(coef)"], "hr_low": s[lo_col], "hr_high": s[hi_col],
+                       "coef": s["coef"], "se": s["se(coef)"], "z": s["z"], "p_value": s["p"]})
+    hr.index.name = "covariate"
+    ph = proportional_hazard_test(cph, data, time_transform="rank").summary
+    ph_tab = pd.DataFrame({"statistic": ph["test_statistic"].to_numpy(), "p_value": ph["p"].to_numpy()},
+                          index=pd.Index([i if isinstance(i, str) else i[0] for i in ph.index], name="covariate"))
+    ph_tab["ph_ok"] = ph_tab["p_value"] >= alpha
+    return CoxResult(hazard_ratios=hr, ph_test=ph_tab, concordance=float(cph.concordance_index_),
+                     n=len(data), events=int(data[event_col].sum()), alpha=alpha, fitter=cph)

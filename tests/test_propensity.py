@@ -1,0 +1,199 @@
+"""Tests of dmkit.propensity: J2-style tree rules, the calibrated scoring model, helpers."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from dmkit import propensity
+from dmkit.errors import NotFittedError, ParameterError, SchemaError
+
+
+def _j2_like(n=20_000, seed=0, p_in=0.6, p_out=0.03):
+    """Planted J2 rule: call_days > 28.5 and monternet_sms > 2.5 -> p_in, else p_out."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "call_days": rng.integers(0, 32, n),
+        "monternet_sms": rng.poisson(2.5, n),
+        "sms_fee": rng.gamma(2.0, 10.0, n),
+        "recharges": rng.poisson(1.0, n),
+    }, index=pd.Index(np.arange(n) + 1000, name="user_id"))
+    inside = (X["call_days"] > 28.5) & (X["monternet_sms"] > 2.5)
+    y = pd.Series((rng.uniform(size=n) < np.where(inside, p_in, p_out)).astype(int), index=X.index)
+    return X, y, inside
+
+
+def test_tree_rules_recover_planted_thresholds():
+    X, y, _ = _j2_like()
+    res = propensity.tree_rules(X, y, max_depth=3)
+    top = res.rules.iloc[0]
+    conds = {(f, op): t for f, op, t in top["conditions"]}
+    assert_allclose(conds[("call_days", ">")], 28.5, atol=0.5)
+    assert_allclose(conds[("monternet_sms", ">")], 2.5, atol=0.5)
+    assert "call_days > 28.5" in top["rule"] and "monternet_sms > 2.5" in top["rule"]
+    # support, precision, recall and lift match an independent count
+    mask = np.ones(len(X), bool)
+    for f, op, t in top["conditions"]:
+        mask &= (X[f] > t).to_numpy() if op == ">" else (X[f] <= t).to_numpy()
+    assert top["n"] == mask.sum()
+    assert_allclose(top["precision"], y[mask].mean())
+    assert_allclose(top["recall"], y[mask].sum() / y.sum())
+    assert_allclose(top["lift"], y[mask].mean() / y.mean())
+    assert_allclose(res.rules["support"].sum(), 1.0)
+    assert_allclose(res.rules["recall"].sum(), 1.0)
+    assert res.rules["lift"].is_monotonic_decreasing
+
+
+def test_tree_rules_handles_heavy_imbalance():
+    # J2: 100k subscribers vs 10k non-subscribers -> reverse imbalance; here 1.5% positives
+    X, y, _ = _j2_like(n=30_000, p_in=0.12, p_out=0.004, seed=2)
+    res = propensity.tree_rules(X, y)
+    pos = res.positive_rules()
+    assert len(pos) >= 1
+    assert "call_days > 28.5" in pos.iloc[0]["rule"]
+    assert pos.iloc[0]["lift"] > 4
+
+
+def test_tree_rules_errors():
+    X, y, _ = _j2_like(n=500)
+    with pytest.raises(ParameterError, match="single class"):
+        propensity.tree_rules(X, np.zeros(len(X), int))
+    with pytest.raises(SchemaError, match="missing values"):
+        propensity.tree_rules(X, y.astype(float).where(y.index != y.index[3]))
+    with pytest.raises(SchemaError, match=r"column 'brand'.*numeric.*encode"):
+        propensity.tree_rules(X.assign(brand="mzone"), y)
+    with pytest.raises(ParameterError, match="0/1"):
+        propensity.tree_rules(X, y * 2)
+
+
+def test_simplify_keeps_tightest_bound():
+    assert propensity._simplify([("a", ">", 1.0), ("b", "<=", 5.0), ("a", ">", 3.0), ("b", "<=", 4.0)]) == (
+        ("a", ">", 3.0), ("b", "<=", 4.0))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y, inside = _j2_like(n=20_000, p_in=0.3, p_out=0.02, seed=5)
+    return propensity.fit(X, y, model="hgb", seed=1, n_threads=1), X, y, inside
+
+
+def test_fit_auc_gains_and_calibration(fitted):
+    m, X, y, inside = fitted
+    # the Bayes-optimal score is the planted indicator: AUC of the truth on the test part
+    from sklearn.metrics import roc_auc_score
+
+    best = roc_auc_score(m.y_test_, inside.loc[m.test_index_].astype(float))
+    assert m.auc > best - 0.03
+    g = m.gains().table
+    assert len(g) == 10
+    assert_allclose(g["cum_gain"].iloc[-1], 1.0)
+    assert g["n"].sum() == len(m.test_index_)
+    # independent top-decile rate
+    order = np.argsort(-m.p_test_, kind="stable")
+    k = len(order) // 10
+    assert_allclose(g["rate"].iloc[0], m.y_test_[order[:k]].mean(), atol=1e-12)
+    assert g["lift"].iloc[0] > 3
+    # calibrated despite class_weight="balanced": mean score ~ base rate, reliability close
+    assert_allclose(m.p_test_.mean(), m.y_test_.mean(), atol=0.01)
+    cal = m.calibration()
+    assert (cal["mean_score"] - cal["observed_rate"]).abs().max() < 0.06
+
+
+def test_uncalibrated_balanced_scores_are_inflated():
+    X, y, _ = _j2_like(n=8_000, p_in=0.3, p_out=0.02, seed=6)
+    raw = propensity.fit(X, y, model="logit", calibrate=False)
+    assert raw.p_test_.mean() > 3 * raw.y_test_.mean()
+    cal = propensity.fit(X, y, model="logit", calibrate=True)
+    assert abs(cal.p_test_.mean() - cal.y_test_.mean()) < 0.01
+
+
+def test_precision_reach_tradeoff(fitted):
+    m, *_ = fitted
+    pr = m.precision_reach(population=5_000_000)
+    assert pr["precision"].is_monotonic_decreasing or (pr["precision"].diff().dropna() <= 1e-9).all()
+    assert pr["recall"].is_monotonic_increasing
+    assert_allclose(pr["recall"].iloc[-1], 1.0)
+    assert pr["n_targets"].iloc[-1] == 5_000_000
+
+
+def test_top_and_select(fitted):
+    m, X, y, inside = fitted
+    top = m.top(X, 500)
+    assert len(top) == 500 and top["score"].is_monotonic_decreasing
+    # most of the top 500 are inside the planted rule region
+    assert inside.loc[top.index].mean() > 0.9
+    sel = m.select(X, budget=1000)
+    assert len(sel) == 1000
+    sel2 = m.select(X, min_precision=0.2)
+    assert (sel2["expected_precision"] >= 0.2).all() and len(sel2) > 0
+    assert_allclose(sel2["expected_precision"].iloc[-1], sel2["score"].mean())
+    with pytest.raises(ParameterError, match="exactly one"):
+        m.select(X)
+
+
+def test_predict_proba_checks_columns(fitted):
+    m, X, *_ = fitted
+    p = m.predict_proba(X.iloc[:10])
+    assert p.shape == (10, 2)
+    assert_allclose(p.sum(axis=1), 1.0)
+    # column order does not matter
+    assert_allclose(m.predict_proba(X.iloc[:10, ::-1]), p)
+    with pytest.raises(SchemaError, match=r"column 'monternet_sms'.*missing"):
+        m.predict_proba(X.drop(columns=["monternet_sms"]))
+    with pytest.raises(SchemaError, match=r"column 'age'.*extra"):
+        m.predict_proba(X.assign(age=30))
+
+
+def test_chunked_scoring_equals_one_shot(fitted):
+    m, X, *_ = fitted
+    a = m.score(X, chunk_size=3_000, progress=False)
+    b = m.estimator_.predict_proba(X.to_numpy(dtype=float))[:, 1]
+    assert_allclose(a.to_numpy(), b)
+    assert a.index.equals(X.index)
+
+
+def test_importance_ranks_planted_features(fitted):
+    m, *_ = fitted
+    imp = m.importance(n_repeats=3, max_rows=4000)
+    assert set(imp["feature"].iloc[:2]) == {"call_days", "monternet_sms"}
+
+
+def test_other_models_on_threshold_truth():
+    X, y, inside = _j2_like(n=6_000, p_in=0.4, p_out=0.03, seed=8)
+    tree = propensity.fit(X, y, model="tree", seed=3)
+    logit = propensity.fit(X, y, model="logit", seed=3)
+    # a conjunction of thresholds is a tree's home ground; a linear score only ranks it partly
+    from sklearn.metrics import roc_auc_score
+
+    best = roc_auc_score(tree.y_test_, inside.loc[tree.test_index_].astype(float))
+    assert tree.auc > best - 0.04
+    assert logit.auc > 0.55
+
+
+def test_fit_errors():
+    X, y, _ = _j2_like(n=600)
+    with pytest.raises(ParameterError, match="model"):
+        propensity.fit(X, y, model="forest")
+    with pytest.raises(SchemaError, match=r"column 'call_days'.*NaN"):
+        propensity.fit(X.assign(call_days=X["call_days"].where(X.index != X.index[0])), y, model="logit")
+    with pytest.raises(NotFittedError):
+        propensity.ScoringModel().score(X)
+    with pytest.raises(ParameterError, match="single class"):
+        propensity.fit(X, pd.Series(True, index=X.index))
+
+
+def test_plots(fitted):
+    m, *_ = fitted
+    for kind in ("gains", "lift", "calibration"):
+        assert m.plot(kind=kind) is not None
+    assert str(m.summary())
+
+
+def test_gains_table_known_values():
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    s = np.arange(10, 0, -1, dtype=float)  # rows already in score order
+    g = propensity.gains_table(y, s, n_bins=5).table
+    assert g["positives"].tolist() == [1, 1, 0, 0, 1]
+    assert_allclose(g["lift"], [0.5 / 0.3, 0.5 / 0.3, 0, 0, 0.5 / 0.3])
+    assert_allclose(g["cum_gain"], [1 / 3, 2 / 3, 2 / 3, 2 / 3, 1.0])
