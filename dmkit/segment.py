@@ -566,14 +566,15 @@ V_SPEND_BINS: tuple[float, ...] = (0, 50, 150)
 """Lower edges of V's spend bins: 0–50, 50–150, 150+ yuan a month."""
 
 V_NAMES: pd.DataFrame = pd.DataFrame(
-    [["double-low", "high-growth SMS user", "high-end SMS-indifferent"],
-     ["thrifty average SMS user", "high-growth SMS user", "high-value SMS user"],
+    [["double-low", "light SMS average spender", "high-end SMS-indifferent"],
+     ["thrifty average SMS user", "high-growth SMS user", "average SMS high spender"],
      ["thrifty heavy SMS user", "high-value SMS user", "double-high"]],
     index=pd.Index(["0–50", "50–200", "200+"], name="sms"),
     columns=pd.Index(["0–50", "50–150", "150+"], name="spend"),
 )
-"""Case V's cell names: rows = SMS bins, columns = spend bins (aligned with
-``dmkit.synth`` ``truth.sms_matrix``)."""
+"""Case V's cell names: rows = SMS bins, columns = spend bins. The deck names six cells
+(and "double-low"); "light SMS average spender" and "average SMS high spender" name the
+two cells it leaves unnamed, as ``dmkit.synth`` does in ``truth.sms_matrix``."""
 
 V_PUBLISHED: dict[str, float] = {
     "high-end SMS-indifferent": 0.04,
