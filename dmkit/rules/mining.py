@@ -91,7 +91,7 @@ def _pack(values: np.ndarray, n_words: int) -> np.ndarray:
 def _unpack(masks: np.ndarray, n_items: int) -> np.ndarray:
     """Inverse of :func:`_pack`: (m, n_words) uint64 → (m, n_items) bool."""
     as_bytes = np.ascontiguousarray(masks).view(np.uint8).reshape(masks.shape[0], -1)
-    return np.unpackbits(as_bytes, axis=1, count=n_items, bitorder="little").astype(bool)
+    return np.unpackbits(as_bytes, axis=1, count=n_items, bitorder="little").view(bool)
 
 
 def _unique_rows(masks: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -161,9 +161,8 @@ def frequent_itemsets(
     sets of baskets holding a prefix shrink fast.
     """
     c1, c2 = _min_counts(min_support, n)
-    bits = _unpack(masks, n_items)
-    item_counts = counts.astype(float) @ bits if len(bits) else np.zeros(n_items)
-    item_counts = np.rint(item_counts).astype(np.int64)
+    item_counts = np.array([int(counts[((masks[:, j // 64] >> np.uint64(j % 64)) & np.uint64(1)) == 1].sum())
+                            for j in range(n_items)], dtype=np.int64)
     frequent = np.flatnonzero(item_counts >= c1)
     order = frequent[np.argsort(item_counts[frequent], kind="stable")]
     out_sets: list[tuple[int, ...]] = [(int(i),) for i in order]
@@ -172,14 +171,19 @@ def frequent_itemsets(
         return out_sets, np.asarray(out_counts, dtype=np.int64)
 
     # project onto the frequent items (in support order) and keep baskets with >= 2 of them
-    sub = bits[:, order]
+    sub = _unpack(masks, n_items)[:, order]
     keep = sub.sum(axis=1) >= 2
     sub, w = sub[keep], counts[keep]
     if len(sub):
         repacked, w = _unique_rows(_pack(sub, _n_words(len(order))), w.astype(float))
         sub = _unpack(repacked, len(order))
     # item-major weights: row c holds each distinct basket's count where it has item c
-    weighted_t = np.ascontiguousarray((sub * w.astype(np.float64)[:, None]).T)  # (f, m)
+    # (float32 sums of integer counts are exact while the total stays below 2**24)
+    ftype = np.float32 if n < 2**24 else np.float64
+    weighted_t = np.zeros((sub.shape[1], sub.shape[0]), dtype=ftype)  # (f, m)
+    for c in range(sub.shape[1]):
+        weighted_t[c, sub[:, c]] = w[sub[:, c]]
+    del sub
 
     def extend(prefix: tuple[int, ...], rows: np.ndarray, cand: np.ndarray) -> None:
         cols = [weighted_t[c].take(rows) for c in cand]
@@ -198,7 +202,7 @@ def frequent_itemsets(
 
     f = len(order)
     for p in range(f - 1):
-        rows = np.flatnonzero(sub[:, p])
+        rows = np.flatnonzero(weighted_t[p] > 0)
         if len(rows):
             extend((p,), rows, np.arange(p + 1, f))
     return out_sets, np.asarray(out_counts, dtype=np.int64)

@@ -1,0 +1,219 @@
+"""dmkit.rules.mine and baskets_from_subscriptions: hand-checked baskets, mlxtend equality, errors."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mlxtend.frequent_patterns import association_rules, fpgrowth
+
+import dmkit.rules as R
+from dmkit.errors import ParameterError, SchemaError
+from dmkit.rules import mining
+
+
+def _baskets(rows: list[str], items: str = "abcd") -> pd.DataFrame:
+    return pd.DataFrame([[i in r for i in items] for r in rows], columns=list(items))
+
+
+def _key(rules: pd.DataFrame) -> pd.DataFrame:
+    out = rules.assign(_a=rules["antecedents"].map(lambda s: tuple(sorted(map(str, s)))),
+                       _c=rules["consequents"].map(lambda s: tuple(sorted(map(str, s)))))
+    return out.sort_values(["_a", "_c"]).reset_index(drop=True)
+
+
+def _assert_same_as_mlxtend(df, min_support, min_confidence=0.0, max_len=None):
+    rs = R.mine(df, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
+    fp = fpgrowth(df, min_support=min_support, use_colnames=True, max_len=max_len)
+    ours = dict(zip(rs.itemsets["itemset"], rs.itemsets["support"], strict=True))
+    theirs = dict(zip(fp["itemsets"], fp["support"], strict=True))
+    assert ours.keys() == theirs.keys()
+    for s, v in ours.items():
+        assert v == pytest.approx(theirs[s], rel=1e-12, abs=0)
+    np.testing.assert_array_equal(rs.itemsets["count"].to_numpy(),
+                                  np.rint(rs.itemsets["support"].to_numpy() * len(df)).astype(int))
+    if not len(fp):
+        assert rs.rules.empty
+        return rs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ar = association_rules(fp, num_itemsets=len(df), metric="confidence", min_threshold=min_confidence)
+    assert list(rs.rules.columns) == list(ar.columns)
+    x, y = _key(rs.rules), _key(ar)
+    assert len(x) == len(y)
+    assert x["_a"].tolist() == y["_a"].tolist() and x["_c"].tolist() == y["_c"].tolist()
+    for m in mining.METRICS:
+        np.testing.assert_allclose(x[m].to_numpy(float), y[m].to_numpy(float), rtol=1e-12, atol=1e-15,
+                                   err_msg=m)
+    return rs
+
+
+# ---------------------------------------------------------------------------- hand-checked
+def test_hand_checked_basket():
+    # 5 baskets: a in 4, b in 3, ab in 3, c in 2, ac in 2, bc in 1, d in 1
+    df = _baskets(["ab", "ab", "abc", "ac", "d"])
+    rs = R.mine(df, min_support=0.4, min_confidence=0.5)
+    sup = dict(zip(rs.itemsets["itemset"], rs.itemsets["support"], strict=True))
+    assert sup == {frozenset("a"): 0.8, frozenset("b"): 0.6, frozenset("ab"): 0.6, frozenset("c"): 0.4,
+                   frozenset("ac"): 0.4}
+    r = _key(rs.rules)
+    assert list(zip(r["_a"], r["_c"], strict=True)) == [(("a",), ("b",)), (("a",), ("c",)),
+                                                       (("b",), ("a",)), (("c",), ("a",))]
+    assert r.iloc[1]["confidence"] == pytest.approx(0.5)
+    a_b = r.iloc[0]
+    assert a_b["confidence"] == pytest.approx(0.6 / 0.8)
+    assert a_b["lift"] == pytest.approx(0.75 / 0.6)
+    assert a_b["leverage"] == pytest.approx(0.6 - 0.8 * 0.6)
+    b_a = r.iloc[2]
+    assert b_a["confidence"] == pytest.approx(1.0) and np.isinf(b_a["conviction"])
+    assert rs.n_distinct == 4 and rs.n_baskets == 5
+
+
+def test_multi_item_consequents_and_max_consequent_len():
+    df = _baskets(["abc"] * 6 + ["a", "b", "c", "ab"])
+    rs = R.mine(df, min_support=0.5)
+    assert frozenset("bc") in set(rs.rules["consequents"])
+    single = R.mine(df, min_support=0.5, max_consequent_len=1)
+    assert single.rules["consequents"].map(len).max() == 1
+    assert len(single.rules) == len(rs.filter(max_consequent_len=1).rules)
+
+
+def test_min_lift_filter_sort_and_top():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(rng.random((400, 6)) < 0.4, columns=list("abcdef"))
+    df["f"] = df["a"] & (rng.random(400) < 0.9)
+    rs = R.mine(df, min_support=0.05, min_lift=1.2)
+    assert (rs.rules["lift"] >= 1.2).all() and len(rs.rules)
+    assert rs.rules["lift"].is_monotonic_decreasing
+    by_conf = rs.sort("confidence")
+    assert by_conf.rules["confidence"].is_monotonic_decreasing
+    sub = rs.filter(consequent="f")
+    assert sub.rules["consequents"].map(lambda s: "f" in s).all() and len(sub.rules)
+    top = rs.top(3)
+    assert list(top.columns) == ["rule", "support", "confidence", "lift", "users"] and len(top) == 3
+
+
+def test_recommend_scores_users_who_fire_rules():
+    df = _baskets(["ab"] * 8 + ["a"] * 2 + ["c"] * 5)
+    rs = R.mine(df, min_support=0.1)
+    score = rs.recommend(df, "b")
+    assert score.iloc[-1] == 0.0  # 'c' only: no rule fires
+    assert score.iloc[8] == pytest.approx(0.8)  # holds a, not b: confidence of a => b
+    assert score.iloc[0] == 0.0  # already holds b
+
+
+def test_summary_and_plots():
+    df = _baskets(["ab", "abc", "bc", "abd", "cd", "ab"])
+    rs = R.mine(df, min_support=0.3)
+    text = str(rs.summary())
+    assert "top 10 rules by lift" in text and "frequent itemsets" in text
+    assert rs.plot().get_xlabel() == "support"
+    assert rs.plot(kind="graph").get_title().startswith("top")
+    assert rs.to_frame().shape == rs.rules.shape
+
+
+def test_more_than_64_items():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(rng.random((300, 70)) < 0.15, columns=[f"s{j}" for j in range(70)])
+    bundle = rng.random(300) < 0.3
+    for c in ("s1", "s66", "s69"):
+        df[c] |= bundle
+    _assert_same_as_mlxtend(df, 0.05, 0.2)
+
+
+# ---------------------------------------------------------------------------- vs mlxtend
+@st.composite
+def basket_tables(draw):
+    n = draw(st.integers(1, 120))
+    k = draw(st.integers(1, 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.05, 0.95, size=k)
+    x = rng.random((n, k)) < p
+    if k > 2 and draw(st.booleans()):  # a planted bundle
+        take = rng.random(n) < 0.3
+        x[np.ix_(take, [0, k - 1])] = True
+    return pd.DataFrame(x, columns=[f"i{j}" for j in range(k)])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(df=basket_tables(),
+       min_support=st.one_of(st.sampled_from([0.01, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0]),
+                             st.floats(0.001, 1.0)),
+       min_confidence=st.sampled_from([0.0, 0.25, 0.5, 2 / 3, 0.8, 1.0]),
+       max_len=st.sampled_from([None, None, 1, 2, 3]))
+def test_same_as_mlxtend_on_random_baskets(df, min_support, min_confidence, max_len):
+    _assert_same_as_mlxtend(df, min_support, min_confidence, max_len)
+
+
+def test_same_as_mlxtend_on_many_users_few_items():
+    rng = np.random.default_rng(11)
+    n, k = 20_000, 15
+    p = np.sort(rng.beta(0.7, 3, size=k))[::-1]
+    x = rng.random((n, k)) < p
+    x[np.ix_(rng.random(n) < 0.05, [2, 7, 9])] = True
+    df = pd.DataFrame(x, columns=[f"svc{j}" for j in range(k)])
+    rs = _assert_same_as_mlxtend(df, 0.01, 0.3)
+    assert rs.n_distinct < n
+    assert frozenset(["svc7", "svc9"]) in set(rs.itemsets["itemset"])
+
+
+# ---------------------------------------------------------------------------- errors
+def test_empty_baskets_raise():
+    with pytest.raises(SchemaError, match=r"table 'baskets'.*at least one row"):
+        R.mine(pd.DataFrame({"a": pd.Series([], dtype=bool)}), min_support=0.1)
+
+
+def test_non_boolean_basket_raises_naming_column():
+    df = pd.DataFrame({"a": [True, False], "b": [1, 0]})
+    with pytest.raises(SchemaError, match=r"column 'b': expected a boolean.*int64"):
+        R.mine(df, min_support=0.1)
+    with pytest.raises(SchemaError, match="expected a pandas DataFrame"):
+        R.mine(np.ones((3, 2), dtype=bool), min_support=0.1)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -0.1, 1.5])
+def test_min_support_outside_unit_interval_raises(bad):
+    with pytest.raises(ParameterError, match=r"parameter 'min_support': expected a value in \(0.0, 1.0\]"):
+        R.mine(_baskets(["ab", "a"]), min_support=bad)
+
+
+def test_other_parameters_checked():
+    with pytest.raises(ParameterError, match="min_confidence"):
+        R.mine(_baskets(["ab"]), min_support=0.5, min_confidence=1.5)
+    with pytest.raises(ParameterError, match="max_len"):
+        R.mine(_baskets(["ab"]), min_support=0.5, max_len=0)
+    with pytest.raises(ParameterError, match="'by'"):
+        R.mine(_baskets(["ab"]), min_support=0.5).sort("nope")
+
+
+# ---------------------------------------------------------------------------- baskets
+def _subs():
+    ts = pd.to_datetime
+    return pd.DataFrame({
+        "user_id": [1, 1, 2, 2, 3],
+        "service": ["crbt", "music", "crbt", "fetion", "wap"],
+        "start": ts(["2009-01-05", "2009-03-01", "2009-02-01", "2009-07-01", "2009-01-01"]),
+        "end": ts([None, "2009-05-01", None, None, None]),
+        "channel": ["sms"] * 5,
+        "source": ["organic"] * 5,
+    })
+
+
+def test_baskets_from_subscriptions_active_at_month_end():
+    b = R.baskets_from_subscriptions(_subs(), month="2009-06")
+    assert b.shape == (3, 35) and (b.dtypes == bool).all()
+    assert b.loc[1, "crbt"] and not b.loc[1, "music"]  # music ended in May
+    assert not b.loc[2, "fetion"]  # started after June
+    ever = R.baskets_from_subscriptions(_subs(), month="2009-06", active_only=False)
+    assert ever.loc[1, "music"]
+    base = R.baskets_from_subscriptions(_subs(), month="2009-06", users=[1, 2, 3, 4])
+    assert len(base) == 4 and not base.loc[4].any()
+
+
+def test_baskets_bad_month():
+    with pytest.raises(ParameterError, match="parameter 'month'"):
+        R.baskets_from_subscriptions(_subs(), month="June")
