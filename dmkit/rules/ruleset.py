@@ -13,7 +13,7 @@ from dmkit._validation import check_choice, check_scalar
 from dmkit.errors import parameter_error
 from dmkit.rules import mining
 
-__all__ = ["RuleSet", "mine"]
+__all__ = ["RuleSet", "mine", "ruleset_from_itemsets"]
 
 SortKey = Literal["lift", "confidence", "support", "leverage", "conviction", "zhangs_metric",
                   "antecedent support", "consequent support", "jaccard", "certainty", "kulczynski"]
@@ -268,13 +268,38 @@ def mine(
     masks, counts = mining.distinct_baskets(baskets)
     sets, set_counts = mining.frequent_itemsets(masks, counts, k, n, min_support=min_support,
                                                 max_len=max_len)
+    return ruleset_from_itemsets(sets, set_counts, names=names, n=n, n_distinct=len(masks),
+                                 min_support=min_support, min_confidence=min_confidence,
+                                 min_lift=min_lift, max_len=max_len,
+                                 max_consequent_len=max_consequent_len)
+
+
+def ruleset_from_itemsets(
+    sets: list[tuple[int, ...]],
+    set_counts: np.ndarray,
+    *,
+    names: list,
+    n: int,
+    n_distinct: int,
+    min_support: float,
+    min_confidence: float = 0.0,
+    min_lift: float | None = None,
+    max_len: int | None = None,
+    max_consequent_len: int | None = None,
+) -> RuleSet:
+    """Build the :class:`RuleSet` of mined itemsets (item-index tuples and their counts).
+
+    The one place itemsets become the ``itemsets`` / ``rules`` frames, so every engine
+    (pandas here, Spark in :mod:`dmkit.spark.rules`) returns the same rows in the same
+    order. ``sets`` must come in the order of :func:`mining.frequent_itemsets` (single
+    items by increasing count, then longer itemsets depth-first) for ties to order alike.
+    """
     itemsets = pd.DataFrame({
         "itemset": [frozenset(names[i] for i in s) for s in sets],
         "support": set_counts / float(n),
         "count": set_counts,
     })
     itemsets = itemsets.sort_values(["support"], ascending=False, kind="stable").reset_index(drop=True)
-
     ant, con, metrics = mining.association_rules(sets, set_counts, n, min_confidence=float(min_confidence),
                                                  min_lift=min_lift, max_consequent_len=max_consequent_len)
     rules = pd.DataFrame({"antecedents": mining.masks_to_frozensets(ant, names),
@@ -282,7 +307,7 @@ def mine(
                          columns=list(mining.RULE_COLUMNS))
     for m in mining.METRICS:
         rules[m] = rules[m].astype(float)
-    rs = RuleSet(itemsets=itemsets, rules=rules, n_baskets=n, n_distinct=len(masks),
+    rs = RuleSet(itemsets=itemsets, rules=rules, n_baskets=n, n_distinct=n_distinct,
                  min_support=min_support, min_confidence=float(min_confidence), min_lift=min_lift,
                  max_len=max_len, max_consequent_len=max_consequent_len)
     return rs.sort("lift")
