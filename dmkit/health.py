@@ -1,0 +1,1020 @@
+"""Service health score (健康度评估), case Y1: factor analysis of KPI indicators into one index.
+
+The deck's method: factor analysis "with the least loss of information reduces the many
+observed variables to a few factors, and weights the factors into one composite index of
+service health"; then rank the prefectures and services and find the indicators that drag
+a score down (短板, the "short plank").
+
+Two levels:
+
+* :func:`factor_analysis` — exploratory factor analysis of any numeric frame (rows are
+  observations): KMO and Bartlett adequacy, the number of factors by Horn's parallel
+  analysis (Kaiser's eigenvalue > 1 beside it), minres or maximum-likelihood extraction,
+  varimax / promax / oblimin / quartimax rotation, communalities, variance explained and
+  regression (Thurstone) factor-score weights. Its numbers match R ``psych::fa`` (checked
+  in ``tests/test_health.py`` against psych 2.2.9 on the ``bfi`` questionnaire to 1e-3).
+* :func:`score` — the Y1 health index on the ``kpis`` table.
+
+Why not ``factor_analyzer.FactorAnalyzer``: its last release (0.5.1) calls scikit-learn's
+``check_array(force_all_finite=...)``, removed in scikit-learn 1.8, so ``fit`` raises
+``TypeError``. Extraction here is the same few lines of linear algebra psych uses (minimise
+the residual correlations over the uniquenesses with L-BFGS-B, exact gradient); varimax
+and promax follow R's ``stats::varimax`` and psych's Kaiser-normalised ``Promax``
+(statsmodels' ``rotate_factors`` does quartimax and oblimin).
+
+Observation unit and scored unit of :func:`score`
+-------------------------------------------------
+The factor model is fitted on every row of the (filtered) ``kpis`` table: one row per
+region × service × month. Pooling services and months gives the factor analysis enough
+observations (a province has only 16–21 prefectures, fewer than a stable 7-indicator
+analysis needs). Every row is then scored: factor scores, the composite, the 0–100 index
+and its rank among the rows of the same service and month (``rank_within="service"``:
+"P2P SMS is 31st of 31 provinces"), or among the services of the same region and month
+(``rank_within="region"``), or among all rows of the month (``"month"``).
+
+Example
+-------
+>>> import dmkit as dm
+>>> res = dm.health.score(pdata.kpis, service=None)       # all services, all months
+>>> res.summary()                                          # adequacy, factors, loadings
+>>> res.ranks(month="2009-06", service="sms_p2p")          # region ranking of P2P SMS
+>>> res.weak_indicators("kunming", service="sms_p2p")      # the short plank
+>>> res.rank_changes("2009-05", "2009-06")                 # 31st -> 22nd
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from dmkit import schema
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_choice, check_frame, check_numeric, check_scalar
+from dmkit.errors import ConvergenceError, parameter_error, schema_error
+
+__all__ = [
+    "DEFAULT_INDICATORS",
+    "FactorResult",
+    "HealthResult",
+    "bartlett",
+    "compare",
+    "congruence",
+    "factor_analysis",
+    "kmo",
+    "parallel_analysis",
+    "score",
+]
+
+DEFAULT_INDICATORS: tuple[str, ...] = (
+    "penetration", "revenue_share", "usage_per_user", "retention", "activity", "growth", "loyalty",
+)
+"""The KPI indicators of the ``kpis`` contract table (Y1's indicator families)."""
+
+INDICATOR_NAMES: dict[str, str] = {
+    "penetration": "penetration (普及率)",
+    "revenue_share": "revenue share (收入占比)",
+    "usage_per_user": "usage per user (人均使用量)",
+    "retention": "retention (客户保有)",
+    "activity": "activity (活跃度)",
+    "growth": "growth (增长度)",
+    "loyalty": "loyalty (忠诚度)",
+}
+
+Method = Literal["minres", "ml"]
+Rotation = Literal["varimax", "promax", "oblimin", "quartimax", "none"]
+_ROTATIONS = ("varimax", "promax", "oblimin", "quartimax", "none")
+_ORTHOGONAL = ("varimax", "quartimax", "none")
+_LOWER, _UPPER = 0.005, 1.0  # bounds on the uniquenesses, as psych and factanal
+
+# ======================================================================================
+# Adequacy and number of factors
+# ======================================================================================
+
+
+def kmo(corr: np.ndarray | pd.DataFrame) -> tuple[float, np.ndarray]:
+    """Kaiser–Meyer–Olkin measure of sampling adequacy of a correlation matrix.
+
+    Parameters
+    ----------
+    corr : array (p, p)
+        A correlation matrix (invertible).
+
+    Returns
+    -------
+    overall : float
+        Sum of squared correlations over squared correlations plus squared partial
+        correlations, off the diagonal. Above 0.6 is usually called adequate.
+    per_item : ndarray (p,)
+        The same ratio for each variable (its row).
+    """
+    r = np.asarray(corr, dtype=float)
+    inv = np.linalg.inv(r)
+    d = np.sqrt(np.diag(inv))
+    partial = -inv / np.outer(d, d)
+    off = ~np.eye(len(r), dtype=bool)
+    r2 = np.where(off, r**2, 0.0)
+    p2 = np.where(off, partial**2, 0.0)
+    overall = r2.sum() / (r2.sum() + p2.sum())
+    per_item = r2.sum(axis=0) / (r2.sum(axis=0) + p2.sum(axis=0))
+    return float(overall), per_item
+
+
+def bartlett(corr: np.ndarray | pd.DataFrame, n: int) -> tuple[float, int, float]:
+    """Bartlett's test that a correlation matrix is the identity (sphericity).
+
+    ``chi2 = -(n - 1 - (2p + 5) / 6) * log det R`` with ``p (p - 1) / 2`` degrees of freedom.
+
+    Returns
+    -------
+    (chi2, dof, p_value)
+    """
+    r = np.asarray(corr, dtype=float)
+    p = len(r)
+    sign, logdet = np.linalg.slogdet(r)
+    chi2 = -(n - 1 - (2 * p + 5) / 6) * logdet
+    dof = p * (p - 1) // 2
+    return float(chi2), int(dof), float(stats.chi2.sf(chi2, dof))
+
+
+def parallel_analysis(
+    n: int, p: int, *, n_iter: int = 100, quantile: float = 0.95, random_state: int = 0
+) -> pd.DataFrame:
+    """Eigenvalues of correlation matrices of random normal data (Horn's parallel analysis).
+
+    Parameters
+    ----------
+    n, p : int
+        Observations and variables of the real data.
+    n_iter : int, default 100
+        Random data sets.
+    quantile : float, default 0.95
+        The reference quantile (Glorfeld's 95th percentile; 0.5 gives Horn's original mean-like rule).
+    random_state : int, default 0
+        Seed.
+
+    Returns
+    -------
+    DataFrame
+        Index ``component`` (1..p); columns ``random_mean`` and ``random_quantile``.
+    """
+    rng = np.random.default_rng(random_state)
+    ev = np.empty((n_iter, p))
+    for i in range(n_iter):
+        x = rng.standard_normal((n, p))
+        ev[i] = np.sort(np.linalg.eigvalsh(np.corrcoef(x, rowvar=False)))[::-1]
+    return pd.DataFrame(
+        {"random_mean": ev.mean(axis=0), "random_quantile": np.quantile(ev, quantile, axis=0)},
+        index=pd.RangeIndex(1, p + 1, name="component"),
+    )
+
+
+# ======================================================================================
+# Extraction and rotation (numpy core)
+# ======================================================================================
+
+
+def _smc(r: np.ndarray) -> np.ndarray:
+    """Squared multiple correlations (1 - 1/diag(R^-1))."""
+    return 1.0 - 1.0 / np.diag(np.linalg.inv(r))
+
+
+def _uls_parts(psi: np.ndarray, r: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    vals, vecs = np.linalg.eigh(r - np.diag(psi))
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    load = vecs[:, :k] * np.sqrt(np.maximum(vals[:k], 0.0))
+    resid = r - np.diag(psi) - load @ load.T
+    return load, resid
+
+
+def _extract_minres(r: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Minimum-residual (ULS) loadings: minimise 0.5 * ||R - Psi - LL'||^2 over Psi."""
+
+    def fun(psi):
+        _, resid = _uls_parts(psi, r, k)
+        return 0.5 * float(np.sum(resid**2)), -np.diag(resid).copy()
+
+    start = np.clip(1.0 - _smc(r), _LOWER, _UPPER)
+    res = optimize.minimize(fun, start, jac=True, method="L-BFGS-B",
+                            bounds=[(_LOWER, _UPPER)] * len(r),
+                            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
+    load, _ = _uls_parts(res.x, r, k)
+    return load, res.x, bool(res.success)
+
+
+def _ml_parts(psi: np.ndarray, r: np.ndarray, k: int):
+    sc = 1.0 / np.sqrt(psi)
+    vals, vecs = np.linalg.eigh(r * np.outer(sc, sc))
+    return vals[::-1], vecs[:, ::-1]
+
+
+def _extract_ml(r: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Maximum-likelihood loadings (the factanal objective and gradient)."""
+    p = len(r)
+
+    def fun(psi):
+        vals, vecs = _ml_parts(psi, r, k)
+        e = vals[k:]
+        f = -(np.sum(np.log(e) - e) - k + p)
+        load = np.sqrt(psi)[:, None] * vecs[:, :k] * np.sqrt(np.maximum(vals[:k] - 1.0, 0.0))
+        g = load @ load.T + np.diag(psi) - r
+        return float(f), np.diag(g) / psi**2
+
+    start = np.clip((1.0 - 0.5 * k / p) / np.diag(np.linalg.inv(r)), _LOWER, _UPPER)
+    res = optimize.minimize(fun, start, jac=True, method="L-BFGS-B",
+                            bounds=[(_LOWER, _UPPER)] * p,
+                            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
+    vals, vecs = _ml_parts(res.x, r, k)
+    load = np.sqrt(res.x)[:, None] * vecs[:, :k] * np.sqrt(np.maximum(vals[:k] - 1.0, 0.0))
+    return load, res.x, bool(res.success)
+
+
+def _varimax(x: np.ndarray, *, eps: float = 1e-5, max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Kaiser-normalised varimax, the algorithm and stopping rule of R's ``stats::varimax``.
+
+    (statsmodels' ``rotate_factors(..., "varimax")`` reaches the same optimum without the
+    row normalisation; this one reproduces R/psych, and SPSS-style Kaiser normalisation.)
+    """
+    sc = np.sqrt(np.sum(x**2, axis=1))
+    sc[sc == 0] = 1.0
+    xn = x / sc[:, None]
+    p, k = xn.shape
+    tt = np.eye(k)
+    d = 0.0
+    for _ in range(max_iter):
+        z = xn @ tt
+        b = xn.T @ (z**3 - z * (np.sum(z**2, axis=0) / p))
+        u, s, vt = np.linalg.svd(b)
+        tt = u @ vt
+        d_past, d = d, float(np.sum(s))
+        if d < d_past * (1 + eps):
+            break
+    return (xn @ tt) * sc[:, None], tt
+
+
+def _promax(x: np.ndarray, *, power: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """psych's ``kaiser(x, "Promax")``: promax of the row-normalised loadings, rescaled.
+
+    Returns the pattern loadings and the factor correlations Phi.
+    """
+    h = np.sqrt(np.sum(x**2, axis=1))
+    h[h == 0] = 1.0
+    v, tv = _varimax(x / h[:, None])
+    q = v * np.abs(v) ** (power - 1)
+    u = np.linalg.lstsq(v, q, rcond=None)[0]
+    u = u @ np.diag(np.sqrt(np.diag(np.linalg.inv(u.T @ u))))
+    ui = np.linalg.inv(tv @ u)
+    return (v @ u) * h[:, None], ui @ ui.T
+
+
+def _rotate(load: np.ndarray, rotation: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate ``load``; return rotated (pattern) loadings and factor correlations Phi.
+
+    As psych: varimax and promax with Kaiser normalisation; quartimax and oblimin
+    (gamma 0, oblique) from statsmodels' GPA without it.
+    """
+    k = load.shape[1]
+    if rotation == "none" or k == 1:
+        return load.copy(), np.eye(k)
+    if rotation == "varimax":
+        return _varimax(load)[0], np.eye(k)
+    if rotation == "promax":
+        return _promax(load)
+    from statsmodels.multivariate.factor_rotation import rotate_factors
+
+    if rotation == "oblimin":
+        rot, t = rotate_factors(load, "oblimin", 0.0, "oblique")
+        return rot, t.T @ t
+    rot, _ = rotate_factors(load, rotation)
+    return rot, np.eye(k)
+
+
+# ======================================================================================
+# Factor analysis result
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class FactorResult(Result):
+    """An exploratory factor analysis (see :func:`factor_analysis`).
+
+    Attributes
+    ----------
+    loadings : DataFrame
+        Indicators × factors (``F1``, ``F2``, ... in decreasing variance explained),
+        rotated, each factor's sign set so that its loadings sum to >= 0.
+    communalities, uniquenesses : Series
+        Per indicator: sum of squared loadings (for oblique rotations, of the pattern
+        times Phi), and ``1 - communality``.
+    variance : DataFrame
+        Per factor: ``ss_loadings``, ``proportion`` (of all indicators' variance),
+        ``cumulative``, ``explained`` (share of the retained factors' variance; the
+        weights of :func:`score`).
+    phi : DataFrame
+        Factor correlations (identity for orthogonal rotations).
+    score_weights : DataFrame
+        Indicators × factors, regression (Thurstone) weights ``R^-1 Λ Φ`` applied to
+        standardised indicators to get factor scores.
+    eigenvalues : DataFrame
+        Per component: ``observed`` eigenvalue of the correlation matrix and the
+        parallel-analysis ``random_mean`` and ``random_quantile``.
+    kmo, kmo_items, bartlett_chi2, bartlett_dof, bartlett_p : adequacy
+    n_factors, n_factors_parallel, n_factors_kaiser : int; ``n_factors_rule`` says which
+        rule chose ``n_factors`` (``"given"``, ``"parallel"`` or ``"kaiser"``).
+    center, scale : Series
+        Means and standard deviations used to standardise the indicators.
+    dropped : dict
+        Indicators dropped before the analysis and why (constant, collinear).
+    """
+
+    loadings: pd.DataFrame
+    communalities: pd.Series
+    uniquenesses: pd.Series
+    variance: pd.DataFrame
+    phi: pd.DataFrame
+    score_weights: pd.DataFrame
+    eigenvalues: pd.DataFrame
+    corr: pd.DataFrame
+    kmo: float
+    kmo_items: pd.Series
+    bartlett_chi2: float
+    bartlett_dof: int
+    bartlett_p: float
+    n_obs: int
+    n_factors: int
+    n_factors_parallel: int
+    n_factors_kaiser: int
+    n_factors_rule: str
+    method: str
+    rotation: str
+    converged: bool
+    center: pd.Series
+    scale: pd.Series
+    dropped: dict = field(default_factory=dict)
+
+    @property
+    def indicators(self) -> list[str]:
+        """The indicators analysed (after drops)."""
+        return list(self.loadings.index)
+
+    @property
+    def weights(self) -> pd.Series:
+        """Each factor's share of the explained variance (sums to 1)."""
+        return self.variance["explained"]
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Factor scores of ``data`` (same indicator columns) with this fit's standardisation.
+
+        Returns
+        -------
+        DataFrame
+            Same index as ``data``; one column per factor.
+        """
+        check_numeric(data, self.indicators, table="data")
+        z = (data[self.indicators] - self.center) / self.scale
+        return pd.DataFrame(z.to_numpy() @ self.score_weights.to_numpy(), index=data.index,
+                            columns=self.loadings.columns)
+
+    def notes(self) -> list[str]:
+        """Warnings and diagnostics for the summary."""
+        out = []
+        if self.kmo < 0.6:
+            out.append(f"WARNING: KMO = {self.kmo:.3f} < 0.6: the indicators share too little "
+                       "common variance for a reliable factor analysis.")
+        if self.bartlett_p > 0.05:
+            out.append(f"WARNING: Bartlett's test p = {self.bartlett_p:.3g} > 0.05: the "
+                       "correlations may be no different from zero.")
+        for name, why in self.dropped.items():
+            out.append(f"indicator {name!r} dropped: {why}.")
+        if not self.converged:
+            out.append("WARNING: the extraction did not fully converge.")
+        heywood = self.uniquenesses.index[self.uniquenesses <= _LOWER + 1e-6].tolist()
+        if heywood:
+            out.append(f"Heywood case: uniqueness at the lower bound for {heywood}.")
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Loadings with communality and uniqueness columns."""
+        out = self.loadings.copy()
+        out["communality"] = self.communalities
+        out["uniqueness"] = self.uniquenesses
+        return out
+
+    def summary(self) -> Summary:
+        """Adequacy, the number of factors, loadings and variance explained."""
+        adequacy = pd.DataFrame(
+            {"value": [self.kmo, self.bartlett_chi2, self.bartlett_dof, self.bartlett_p, self.n_obs]},
+            index=["KMO", "Bartlett chi2", "Bartlett dof", "Bartlett p", "observations"],
+        )
+        nf = pd.DataFrame({"n_factors": [self.n_factors, self.n_factors_parallel, self.n_factors_kaiser]},
+                          index=["used (" + self.n_factors_rule + ")", "parallel analysis", "Kaiser (eigenvalue > 1)"])
+        tables = [("adequacy", adequacy), ("number of factors", nf),
+                  (f"loadings ({self.method}, {self.rotation})", self.to_frame()),
+                  ("variance explained", self.variance)]
+        return Summary(f"Factor analysis of {len(self.indicators)} indicators", tuple(tables),
+                       tuple(self.notes()))
+
+    def plot(self, ax=None, *, kind: Literal["scree", "loadings"] = "scree"):
+        """Scree plot with the parallel-analysis line (``kind="scree"``) or a loadings heatmap."""
+        check_choice(kind, "kind", ("scree", "loadings"))
+        return self.plot_scree(ax) if kind == "scree" else self.plot_loadings(ax)
+
+    def plot_scree(self, ax=None):
+        """Observed eigenvalues, parallel-analysis quantile and Kaiser's line at 1."""
+        ax = get_ax(ax)
+        ev = self.eigenvalues
+        ax.plot(ev.index, ev["observed"], "o-", label="observed eigenvalues")
+        ax.plot(ev.index, ev["random_quantile"], "s--", color="grey", label="parallel analysis (random, 95%)")
+        ax.axhline(1.0, color="red", lw=0.8, ls=":", label="Kaiser (eigenvalue = 1)")
+        ax.axvline(self.n_factors + 0.5, color="black", lw=0.6)
+        ax.set_xlabel("component")
+        ax.set_ylabel("eigenvalue")
+        ax.set_title(f"Scree plot: {self.n_factors} factor(s) retained ({self.n_factors_rule})")
+        ax.legend(fontsize=8)
+        return ax
+
+    def plot_loadings(self, ax=None):
+        """Heatmap of the rotated loadings, annotated."""
+        ax = get_ax(ax, figsize=(1.4 * self.n_factors + 4, 0.45 * len(self.indicators) + 1.5))
+        lo = self.loadings
+        im = ax.imshow(lo.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        ax.set_xticks(range(lo.shape[1]), lo.columns)
+        ax.set_yticks(range(lo.shape[0]), lo.index)
+        for i in range(lo.shape[0]):
+            for j in range(lo.shape[1]):
+                ax.text(j, i, f"{lo.iat[i, j]:.2f}", ha="center", va="center", fontsize=8)
+        ax.figure.colorbar(im, ax=ax, fraction=0.05)
+        ax.set_title(f"Loadings ({self.rotation})")
+        return ax
+
+
+def _drop_degenerate(x: pd.DataFrame, *, tol: float = 1e-8) -> tuple[pd.DataFrame, dict]:
+    """Drop constant columns, then columns linearly dependent on earlier ones; say why."""
+    dropped: dict[str, str] = {}
+    sd = x.std(ddof=1)
+    for c in x.columns:
+        if not np.isfinite(sd[c]) or sd[c] <= tol * max(1.0, abs(float(x[c].mean()))):
+            dropped[c] = "constant (zero variance)"
+    keep: list[str] = []
+    live = [c for c in x.columns if c not in dropped]
+    r_all = pd.DataFrame(np.corrcoef(x[live].to_numpy(dtype=float), rowvar=False).reshape(len(live), len(live)),
+                         index=live, columns=live)
+    for c in live:
+        cand = keep + [c]
+        if len(cand) > 1 and np.linalg.eigvalsh(r_all.loc[cand, cand].to_numpy())[0] < tol:
+            partners = [k for k in keep if abs(r_all.at[k, c]) > 1 - 1e-6]
+            dropped[c] = (f"perfectly correlated with {partners[0]!r}" if partners
+                          else f"a linear combination of {keep}")
+            continue
+        keep.append(c)
+    for c, why in dropped.items():
+        warnings.warn(f"indicator {c!r} dropped from the factor analysis: {why}", UserWarning, stacklevel=3)
+    return x[keep], dropped
+
+
+def factor_analysis(
+    data: pd.DataFrame,
+    *,
+    indicators: Sequence[str] | None = None,
+    n_factors: int | Literal["parallel", "kaiser"] | None = None,
+    method: Method = "minres",
+    rotation: Rotation = "varimax",
+    n_iter: int = 100,
+    random_state: int = 0,
+) -> FactorResult:
+    """Exploratory factor analysis of the numeric columns of ``data`` (rows = observations).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Observations × indicators; NaN/inf not allowed.
+    indicators : list of str, optional
+        Columns to analyse (default: all numeric columns).
+    n_factors : int, "parallel", "kaiser" or None, default None
+        Number of factors; None or "parallel" = Horn's parallel analysis (leading
+        eigenvalues above the 95th percentile of random data's), "kaiser" = eigenvalues > 1.
+    method : {"minres", "ml"}, default "minres"
+        Minimum residual (unweighted least squares, psych's default) or maximum likelihood.
+    rotation : {"varimax", "promax", "oblimin", "quartimax", "none"}, default "varimax"
+        Kaiser-normalised rotation (promax power 4, oblimin with gamma 0).
+    n_iter : int, default 100
+        Random data sets for parallel analysis.
+    random_state : int, default 0
+        Seed of parallel analysis.
+
+    Returns
+    -------
+    FactorResult
+
+    Raises
+    ------
+    SchemaError
+        Missing or non-numeric indicator, NaN/inf, fewer observations than indicators, or
+        fewer than 3 usable indicators.
+    ParameterError
+        Bad ``n_factors``, ``method``, ``rotation``.
+
+    Warns
+    -----
+    UserWarning
+        Naming each constant or perfectly collinear indicator that is dropped.
+    """
+    check_frame(data, table="data", min_rows=1)
+    if indicators is None:
+        indicators = [c for c in data.columns
+                      if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
+    indicators = list(indicators)
+    check_numeric(data, indicators, table="data")
+    check_choice(method, "method", ("minres", "ml"))
+    check_choice(rotation, "rotation", _ROTATIONS)
+    check_scalar(n_iter, "n_iter", kind=int, low=10)
+    x = data[indicators].astype(float)
+    if len(x) <= len(indicators):
+        raise schema_error(table="data", column=None,
+                           expected=f"more observations (rows) than indicators ({len(indicators)})",
+                           found=f"{len(x)} rows",
+                           fix="pool more units (e.g. all services and months) or use fewer indicators")
+    x, dropped = _drop_degenerate(x)
+    p = x.shape[1]
+    if p < 3:
+        raise schema_error(table="data", column=None, expected="at least 3 usable indicators",
+                           found=f"{p} ({list(x.columns)}) after dropping {list(dropped)}",
+                           fix="add indicators; a factor needs three or more to be identified")
+    n = len(x)
+    center, scale = x.mean(), x.std(ddof=1)
+    r = np.corrcoef(x.to_numpy(), rowvar=False)
+    k_overall, k_items = kmo(r)
+    chi2, dof, pval = bartlett(r, n)
+    observed = np.sort(np.linalg.eigvalsh(r))[::-1]
+    pa = parallel_analysis(n, p, n_iter=n_iter, random_state=random_state)
+    above = observed > pa["random_quantile"].to_numpy()
+    n_par = int(np.argmin(above)) if not above.all() else p
+    n_par = min(max(n_par, 1), p - 1)
+    n_kai = min(max(int(np.sum(observed > 1.0)), 1), p - 1)
+    if n_factors is None or n_factors == "parallel":
+        k, rule = n_par, "parallel"
+    elif n_factors == "kaiser":
+        k, rule = n_kai, "kaiser"
+    else:
+        if isinstance(n_factors, str):
+            raise parameter_error("n_factors", expected="an int, 'parallel', 'kaiser' or None",
+                                  found=n_factors)
+        check_scalar(n_factors, "n_factors", kind=int, low=1, high=p - 1)
+        k, rule = int(n_factors), "given"
+    extract = _extract_minres if method == "minres" else _extract_ml
+    load, _psi, ok = extract(r, k)
+    rotated, phi = _rotate(load, rotation)
+    # as psych: sign so that each factor's loadings sum >= 0, then order by variance explained
+    sign = np.where(rotated.sum(axis=0) < 0, -1.0, 1.0)
+    rotated = rotated * sign
+    phi = phi * np.outer(sign, sign)
+    ss = np.diag(phi @ rotated.T @ rotated)
+    order = np.argsort(-ss, kind="stable")
+    rotated, phi, ss = rotated[:, order], phi[np.ix_(order, order)], ss[order]
+    structure = rotated @ phi
+    communality = np.sum(rotated * structure, axis=1)
+    names = [f"F{i + 1}" for i in range(k)]
+    idx = pd.Index(x.columns, name="indicator")
+    fidx = pd.Index(names, name="factor")
+    variance = pd.DataFrame({"ss_loadings": ss, "proportion": ss / p}, index=fidx)
+    variance["cumulative"] = variance["proportion"].cumsum()
+    variance["explained"] = ss / ss.sum()
+    weights = np.linalg.solve(r, structure)
+    return FactorResult(
+        loadings=pd.DataFrame(rotated, index=idx, columns=fidx),
+        communalities=pd.Series(communality, index=idx, name="communality"),
+        uniquenesses=pd.Series(1.0 - communality, index=idx, name="uniqueness"),
+        variance=variance,
+        phi=pd.DataFrame(phi, index=fidx, columns=fidx),
+        score_weights=pd.DataFrame(weights, index=idx, columns=fidx),
+        eigenvalues=pa.assign(observed=observed)[["observed", "random_mean", "random_quantile"]],
+        corr=pd.DataFrame(r, index=idx, columns=idx),
+        kmo=k_overall,
+        kmo_items=pd.Series(k_items, index=idx, name="kmo"),
+        bartlett_chi2=chi2, bartlett_dof=dof, bartlett_p=pval,
+        n_obs=n, n_factors=k, n_factors_parallel=n_par, n_factors_kaiser=n_kai, n_factors_rule=rule,
+        method=method, rotation=rotation, converged=ok,
+        center=center, scale=scale, dropped=dropped,
+    )
+
+
+def congruence(estimated: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Tucker's congruence between two loading matrices after matching factors.
+
+    Factors of ``estimated`` are matched one-to-one to those of ``reference`` (rows
+    aligned on the index) to maximise total absolute congruence (Hungarian algorithm),
+    and signs are flipped to make each matched congruence positive.
+
+    Returns
+    -------
+    DataFrame
+        One row per reference factor: ``reference``, ``estimated`` (the matched factor),
+        ``sign`` (+1 / -1) and ``congruence`` (phi = Σab / sqrt(Σa² Σb²)).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    common = [i for i in reference.index if i in estimated.index]
+    if len(common) < 2:
+        raise parameter_error("estimated", expected="loadings sharing the reference's row labels",
+                              found=list(estimated.index)[:8])
+    a = estimated.loc[common].to_numpy(dtype=float)
+    b = reference.loc[common].to_numpy(dtype=float)
+    phi = (a.T @ b) / np.sqrt(np.outer((a**2).sum(0), (b**2).sum(0)))
+    rows, cols = linear_sum_assignment(-np.abs(phi))
+    out = [{"reference": reference.columns[j], "estimated": estimated.columns[i],
+            "sign": int(np.sign(phi[i, j]) or 1), "congruence": abs(phi[i, j])}
+           for i, j in zip(rows, cols, strict=True)]
+    return pd.DataFrame(out).sort_values("reference", key=lambda s: s.map(list(reference.columns).index),
+                                         ignore_index=True)
+
+
+# ======================================================================================
+# The health score
+# ======================================================================================
+
+RankWithin = Literal["service", "region", "month"]
+
+
+@dataclass(frozen=True)
+class HealthResult(Result):
+    """The Y1 health index (see :func:`score`).
+
+    Attributes
+    ----------
+    factors : FactorResult
+        The factor analysis behind the index.
+    scores : DataFrame
+        One row per scored unit: the key columns (``by``, ``service``, ``month`` where
+        present), one column per factor score, ``composite`` (weighted sum of the factor
+        scores), ``index`` (composite rescaled to 0–100 over all units) and ``rank``
+        (1 = healthiest, within ``rank_within`` groups).
+    z : DataFrame
+        The oriented, standardised indicators of the same rows.
+    coefficients : Series
+        Index points per standard deviation of each indicator: ``index = intercept +
+        Σ coefficient_j · z_j`` (exact, the base of :meth:`weak_indicators`).
+    keys : tuple of str
+        The key columns.
+    by : str
+        The region column.
+    rank_within : str
+    lower_is_better : tuple of str
+        Indicators whose sign was reversed before the analysis.
+    """
+
+    factors: FactorResult
+    scores: pd.DataFrame
+    z: pd.DataFrame
+    coefficients: pd.Series
+    intercept: float
+    keys: tuple[str, ...]
+    by: str
+    rank_within: str
+    lower_is_better: tuple[str, ...] = ()
+    raw: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    # -- tables ------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """The scores table (keys, factor scores, composite, index, rank)."""
+        return self.scores.copy()
+
+    @property
+    def months(self) -> list[str]:
+        """Months present, sorted."""
+        return sorted(self.scores["month"].unique()) if "month" in self.scores else []
+
+    def _select(self, *, service: str | None, month: str | None, region: str | None = None) -> pd.Series:
+        s = self.scores
+        mask = pd.Series(True, index=s.index)
+        if "month" in s:
+            month = month if month is not None else self.months[-1]
+            if month not in set(s["month"]):
+                raise parameter_error("month", expected=f"one of {self.months}", found=month)
+            mask &= s["month"] == month
+        if service is not None:
+            if "service" not in s or service not in set(s["service"]):
+                have = sorted(s["service"].unique()) if "service" in s else []
+                raise parameter_error("service", expected=f"one of {have}", found=service)
+            mask &= s["service"] == service
+        if region is not None:
+            if region not in set(s[self.by]):
+                raise parameter_error("region", expected=f"a value of column {self.by!r}, e.g. "
+                                      f"{sorted(s[self.by].unique())[:6]}", found=region)
+            mask &= s[self.by] == region
+        return mask
+
+    def ranks(self, *, service: str | None = None, month: str | None = None) -> pd.DataFrame:
+        """Units of one month (latest by default), optionally one service, best first.
+
+        Returns
+        -------
+        DataFrame
+            Key columns, ``index``, ``rank`` and factor scores, sorted by rank.
+        """
+        out = self.scores[self._select(service=service, month=month)]
+        return out.sort_values(["rank", "index"], ascending=[True, False]).reset_index(drop=True)
+
+    def weak_indicators(
+        self, region: str, *, service: str | None = None, month: str | None = None
+    ) -> pd.DataFrame:
+        """The "short plank" (短板): indicators pulling ``region``'s index below its peers'.
+
+        The index is linear in the standardised indicators, ``index = intercept + Σ c_j z_j``,
+        so the gap between this unit's index and the mean index of its peers (the units
+        it is ranked against) splits exactly into per-indicator parts
+        ``c_j (z_j - mean_peer z_j)``; the negative parts are what the region should fix.
+
+        Parameters
+        ----------
+        region : str
+            A value of the ``by`` column.
+        service : str, optional
+            Required when the result covers several services.
+        month : str, optional
+            Default: the latest month.
+
+        Returns
+        -------
+        DataFrame
+            Index ``indicator``; columns ``value`` (raw), ``peer_mean`` (raw), ``z``,
+            ``peer_z``, ``coefficient`` (index points per SD), ``contribution`` (index
+            points gained (+) or lost (-) against the peers), ``weak`` (contribution < 0);
+            sorted with the costliest first. ``contribution`` sums to ``index - peer mean index``.
+        """
+        if service is None and "service" in self.scores and self.scores["service"].nunique() > 1:
+            raise parameter_error("service", expected=f"one of {sorted(self.scores['service'].unique())}"
+                                  " (this result covers several services)", found=None)
+        me = self._select(service=service, month=month, region=region)
+        row = self.scores.index[me]
+        if len(row) != 1:
+            raise parameter_error("region", expected="a single unit", found=f"{len(row)} rows")
+        row = row[0]
+        peers = self._peer_mask(row)
+        z, raw = self.z, self.raw
+        out = pd.DataFrame({
+            "value": raw.loc[row],
+            "peer_mean": raw.loc[peers].mean(),
+            "z": z.loc[row],
+            "peer_z": z.loc[peers].mean(),
+            "coefficient": self.coefficients,
+        })
+        out["contribution"] = out["coefficient"] * (out["z"] - out["peer_z"])
+        out["weak"] = out["contribution"] < 0
+        out.index.name = "indicator"
+        return out.sort_values("contribution")
+
+    def _peer_mask(self, row) -> pd.Series:
+        s = self.scores
+        cols = {"service": [c for c in ("service", "month") if c in s],
+                "region": [c for c in (self.by, "month") if c in s],
+                "month": [c for c in ("month",) if c in s]}[self.rank_within]
+        mask = pd.Series(True, index=s.index)
+        for c in cols:
+            mask &= s[c] == s.at[row, c]
+        return mask
+
+    def rank_changes(self, from_month: str, to_month: str) -> pd.DataFrame:
+        """Rank movements between two months ("P2P SMS 31st → 22nd, +9").
+
+        Returns
+        -------
+        DataFrame
+            Key columns without ``month``, ``rank_from``, ``rank_to``, ``change``
+            (= rank_from - rank_to; positive = moved up), ``index_from``, ``index_to``;
+            sorted by change, largest gain first.
+        """
+        if "month" not in self.scores:
+            raise parameter_error("from_month", expected="a result with a month column", found=from_month)
+        for name, m in (("from_month", from_month), ("to_month", to_month)):
+            if m not in self.months:
+                raise parameter_error(name, expected=f"one of {self.months}", found=m)
+        return _rank_change_table(self.scores[self.scores["month"] == from_month],
+                                  self.scores[self.scores["month"] == to_month],
+                                  [k for k in self.keys if k != "month"])
+
+    # -- summary and plots -------------------------------------------------------------
+    def summary(self) -> Summary:
+        """Adequacy, factors, loadings, variance explained, index weights and the ranking."""
+        fs = self.factors.summary()
+        coef = pd.DataFrame({"index points per SD": self.coefficients})
+        latest = self.ranks(service=None) if "service" not in self.scores or \
+            self.scores["service"].nunique() == 1 else self.scores[self._select(service=None, month=None)]
+        show = latest.sort_values("index", ascending=False)
+        show = pd.concat([show.head(10), show.tail(5)]).drop_duplicates()
+        cols = [*self.keys, "index", "rank"]
+        notes = list(fs.notes) + [
+            f"observation unit: one row per {' × '.join(self.keys)} ({self.factors.n_obs} rows); "
+            f"ranks within each {self.rank_within}" + (" and month" if self.rank_within != "month" else ""),
+            "index = factor scores weighted by each factor's share of explained variance, "
+            "rescaled to 0-100 over all rows; higher is healthier",
+        ]
+        if self.lower_is_better:
+            notes.append(f"reversed before analysis (lower is better): {list(self.lower_is_better)}")
+        tables = (*fs.tables, ("index weights", self.factors.variance[["explained"]].rename(
+            columns={"explained": "weight"})), ("indicator coefficients", coef),
+            ("index (top 10, bottom 5)", show[cols].reset_index(drop=True)))
+        return Summary("Service health score (健康度评估)", tables, tuple(notes))
+
+    def plot(self, ax=None, *, kind: Literal["index", "scree", "loadings", "contributions"] = "index"):
+        """One of the four plots: ranked index bars (default), scree, loadings, contributions.
+
+        ``kind="contributions"`` shows the lowest-ranked unit of the latest month.
+        """
+        check_choice(kind, "kind", ("index", "scree", "loadings", "contributions"))
+        if kind == "scree":
+            return self.factors.plot_scree(ax)
+        if kind == "loadings":
+            return self.factors.plot_loadings(ax)
+        if kind == "index":
+            return self.plot_index(ax)
+        worst = self.scores[self._select(service=None, month=None)].sort_values("index").iloc[0]
+        return self.plot_contributions(worst[self.by], service=worst.get("service"), ax=ax)
+
+    def plot_index(self, ax=None, *, service: str | None = None, month: str | None = None, top: int = 40):
+        """Horizontal bars of the index, ranked, for one month (and service)."""
+        d = self.scores[self._select(service=service, month=month)].sort_values("index").tail(top)
+        multi = "service" in d and d["service"].nunique() > 1
+        labels = d[self.by].astype(str) + (" / " + d["service"].astype(str) if multi else "")
+        ax = get_ax(ax, figsize=(7, 0.28 * len(d) + 1.5))
+        ax.barh(labels, d["index"], color="tab:blue")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("health index (0-100)")
+        what = f"{service} " if service else ""
+        ax.set_title(f"Health index {what}{d['month'].iloc[0] if 'month' in d else ''}".strip())
+        return ax
+
+    def plot_contributions(self, region: str, *, service: str | None = None, month: str | None = None, ax=None):
+        """Bars of each indicator's contribution to ``region``'s index gap against its peers."""
+        w = self.weak_indicators(region, service=service, month=month)
+        ax = get_ax(ax)
+        colors = np.where(w["contribution"] < 0, "tab:red", "tab:green")
+        ax.barh(w.index, w["contribution"], color=colors)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel("index points against the peer mean")
+        ax.set_title(f"Short plank (短板): {region}" + (f" / {service}" if service else ""))
+        return ax
+
+
+def _rank_change_table(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    m = a[[*keys, "rank", "index"]].merge(b[[*keys, "rank", "index"]], on=keys, suffixes=("_from", "_to"))
+    m["change"] = m["rank_from"] - m["rank_to"]
+    cols = [*keys, "rank_from", "rank_to", "change", "index_from", "index_to"]
+    return m[cols].sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def compare(before: HealthResult, after: HealthResult) -> pd.DataFrame:
+    """Rank changes between two separately fitted results (each at its latest month).
+
+    Returns
+    -------
+    DataFrame
+        As :meth:`HealthResult.rank_changes`.
+    """
+    keys = [k for k in before.keys if k != "month"]
+    if keys != [k for k in after.keys if k != "month"]:
+        raise parameter_error("after", expected=f"a result keyed by {keys}", found=list(after.keys))
+    a = before.scores[before._select(service=None, month=None)]
+    b = after.scores[after._select(service=None, month=None)]
+    return _rank_change_table(a, b, keys)
+
+
+def score(
+    kpis: pd.DataFrame,
+    *,
+    indicators: Sequence[str] | None = None,
+    by: str = "region",
+    service: str | Sequence[str] | None = None,
+    month: str | Sequence[str] | None = None,
+    n_factors: int | Literal["parallel", "kaiser"] | None = None,
+    rotation: Rotation = "varimax",
+    method: Method = "minres",
+    lower_is_better: Sequence[str] = (),
+    rank_within: RankWithin = "service",
+    n_iter: int = 100,
+    random_state: int = 0,
+) -> HealthResult:
+    """Composite service health index by factor analysis (case Y1, 健康度评估).
+
+    Steps: standardise the indicators (after reversing the ``lower_is_better`` ones) over
+    all rows; factor-analyse them (:func:`factor_analysis`: KMO, Bartlett, parallel
+    analysis, extraction, rotation); orient each factor so that its loadings sum to >= 0
+    (higher = healthier); score every row (regression scores); weight the factor scores
+    by each factor's share of the explained variance; rescale that composite to 0–100
+    over all rows; rank within ``rank_within`` groups.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        The ``kpis`` table (region, service, month and indicator columns) or any frame
+        with a ``by`` column and numeric indicator columns (operators define their own
+        KPIs); ``service`` and ``month`` columns are used when present.
+    indicators : list of str, optional
+        Indicator columns; default :data:`DEFAULT_INDICATORS` present in ``kpis``.
+    by : str, default "region"
+        The region column (e.g. ``"prefecture"`` if the frame has one).
+    service, month : str or list of str, optional
+        Keep only these services / months (default all: pooled for the factor analysis).
+    n_factors : int, "parallel", "kaiser" or None
+        See :func:`factor_analysis` (None = parallel analysis).
+    rotation, method : see :func:`factor_analysis`.
+    lower_is_better : list of str, default ()
+        Indicators where lower is healthier (e.g. complaints); negated first.
+    rank_within : {"service", "region", "month"}, default "service"
+        Rank regions within each service and month; services within each region and
+        month; or all rows of a month.
+    n_iter, random_state : parallel analysis settings.
+
+    Returns
+    -------
+    HealthResult
+        ``.scores`` columns: key columns, ``F1..Fk``, ``composite``, ``index`` (0–100),
+        ``rank`` (1 = healthiest).
+
+    Raises
+    ------
+    SchemaError
+        Missing ``by`` column or indicator, non-numeric or non-finite indicator,
+        duplicate keys, fewer rows than indicators, fewer than 3 usable indicators.
+    ParameterError
+        Unknown service or month filter, bad option.
+    """
+    check_frame(kpis, table="kpis")
+    if not isinstance(by, str) or by not in kpis.columns:
+        raise schema_error(table="kpis", column=str(by), expected=f"a region column {by!r}",
+                           found=f"columns {list(kpis.columns)[:12]}",
+                           fix="pass by='region' (the contract's key) or the name of your region column")
+    check_choice(rank_within, "rank_within", ("service", "region", "month"))
+    contract = [s.name for s in schema.COLUMNS["kpis"]]
+    if all(c in kpis.columns for c in contract):
+        schema.validate(kpis, "kpis", check_keys=False)
+    if indicators is None:
+        indicators = [c for c in DEFAULT_INDICATORS if c in kpis.columns]
+        if not indicators:
+            raise schema_error(table="kpis", column=None, expected=f"indicator columns {list(DEFAULT_INDICATORS)}",
+                               found="none of them", fix="name your indicators with indicators=[...]")
+    indicators = list(indicators)
+    if isinstance(lower_is_better, str):
+        lower_is_better = [lower_is_better]
+    for c in lower_is_better:
+        if c not in indicators:
+            raise parameter_error("lower_is_better", expected=f"a subset of indicators {indicators}", found=c)
+    if rank_within == "service" and "service" not in kpis.columns:
+        rank_within = "month"
+    keys = [by] + [c for c in ("service", "month") if c in kpis.columns and c != by]
+    df = kpis
+    for col, val in (("service", service), ("month", month)):
+        if val is None:
+            continue
+        if col not in df.columns:
+            raise parameter_error(col, expected=f"None (kpis has no {col!r} column)", found=val)
+        wanted = [val] if isinstance(val, str) else list(val)
+        have = set(df[col].unique())
+        missing = [v for v in wanted if v not in have]
+        if missing:
+            raise parameter_error(col, expected=f"values of column {col!r}, e.g. {sorted(have)[:8]}",
+                                  found=missing if len(missing) > 1 else missing[0])
+        df = df[df[col].isin(wanted)]
+    check_numeric(df, indicators, table="kpis")
+    dup = df.duplicated(subset=keys, keep=False).to_numpy()
+    if dup.any():
+        rows = df.loc[dup, keys].head(5).to_dict("records")
+        raise schema_error(table="kpis", column=", ".join(keys), expected=f"one row per {keys}",
+                           found=f"{int(dup.sum())} rows sharing a key", rows=rows,
+                           fix="aggregate to one row per key or filter service/month")
+    df = df.reset_index(drop=True)
+    x = df[indicators].astype(float).copy()
+    for c in lower_is_better:
+        x[c] = -x[c]
+    fa = factor_analysis(x, n_factors=n_factors, method=method, rotation=rotation,
+                         n_iter=n_iter, random_state=random_state)
+    used = fa.indicators
+    z = (x[used] - fa.center) / fa.scale
+    f = pd.DataFrame(z.to_numpy() @ fa.score_weights.to_numpy(), columns=fa.loadings.columns)
+    w = fa.weights.to_numpy()
+    composite = f.to_numpy() @ w
+    lo, hi = float(composite.min()), float(composite.max())
+    span = hi - lo if hi > lo else 1.0
+    index = 100.0 * (composite - lo) / span
+    coef = pd.Series(fa.score_weights.to_numpy() @ w * 100.0 / span, index=pd.Index(used, name="indicator"),
+                     name="coefficient")
+    scores = pd.concat([df[keys], f], axis=1)
+    scores["composite"] = composite
+    scores["index"] = index
+    group = {"service": [c for c in ("service", "month") if c in keys],
+             "region": [c for c in (by, "month") if c in keys],
+             "month": [c for c in ("month",) if c in keys]}[rank_within]
+    if group:
+        scores["rank"] = scores.groupby(group)["index"].rank(ascending=False, method="min").astype(int)
+    else:
+        scores["rank"] = scores["index"].rank(ascending=False, method="min").astype(int)
+    if not np.isfinite(index).all():  # pragma: no cover - guarded by the checks above
+        raise ConvergenceError("the health index is not finite; check the indicators for extreme values")
+    return HealthResult(
+        factors=fa, scores=scores, z=z.reset_index(drop=True), coefficients=coef,
+        intercept=float(-lo * 100.0 / span), keys=tuple(keys), by=by, rank_within=rank_within,
+        lower_is_better=tuple(lower_is_better), raw=df[used].reset_index(drop=True),
+    )
