@@ -1,0 +1,25 @@
+"""Month arithmetic for the simulator (datetime64, no Python loops over users)."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["month_range", "month_start", "DAY_NS", "MONTH_DAYS"]
+
+DAY_NS = np.int64(86_400 * 10**9)
+MONTH_DAYS = 30.4375
+
+
+def month_start(month: str) -> np.datetime64:
+    """First instant of ``month`` ('YYYY-MM') as datetime64[ns]."""
+    return np.datetime64(month, "M").astype("datetime64[ns]")
+
+
+def month_range(month: str, n_months: int) -> list[str]:
+    """``n_months`` consecutive months ending at ``month``, oldest first."""
+    end = np.datetime64(month, "M")
+    return [str(end - k) for k in range(n_months - 1, -1, -1)]
+
+
+def shift_month(month: str, k: int) -> str:
+    """``month`` shifted by ``k`` months."""
+    return str(np.datetime64(month, "M") + k)
