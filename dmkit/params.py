@@ -1,0 +1,382 @@
+"""Run parameters: ``params/defaults.yaml`` merged with ``params/<province>/<YYYY-MM>.yaml``.
+
+A params file says what one batch run reproduces: the province profile and data month,
+where the data comes from (``"synth"`` or a folder of real extracts), the simulator size
+and seed, where reports go, and per-notebook thresholds. Files are read with
+``yaml.safe_load`` and validated on load; every problem raises
+:class:`~dmkit.errors.ParameterError` whose message starts with the file and the key::
+
+    params/jiangsu/2009-06.yaml: key 'n_users': expected an integer > 0; got '50k'
+
+Example
+-------
+>>> from dmkit.params import load_params
+>>> p = load_params("params/jiangsu/2009-06.yaml")        # doctest: +SKIP
+>>> p.notebook_parameters("jiangsu_campaign")             # doctest: +SKIP
+{'province': 'jiangsu', 'month': '2009-06', 'data': 'synth', 'n_users': 50000, ...}
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+import yaml
+
+from dmkit.errors import DataNotFoundError, ParameterError
+
+__all__ = [
+    "KEYS",
+    "NOTEBOOKS",
+    "NOTEBOOK_PARAMETERS",
+    "PROVINCES",
+    "Params",
+    "all_params",
+    "load_params",
+    "params_for",
+    "select_params",
+]
+
+#: Province profiles a params file may name.
+PROVINCES: tuple[str, ...] = ("yunnan", "jiangsu", "guangdong", "national")
+
+#: The case-study notebooks (``notebooks/<name>.ipynb``).
+NOTEBOOKS: tuple[str, ...] = (
+    "yunnan_health",
+    "yunnan_lifecycle",
+    "yunnan_fingerprint",
+    "yunnan_sms_segments",
+    "yunnan_newspaper",
+    "yunnan_securities",
+    "jiangsu_target_models",
+    "jiangsu_campaign",
+    "guangzhou_revenue",
+    "guangzhou_rule_library",
+    "music_four_stages",
+    "viral_sms",
+)
+
+#: Names every notebook's ``parameters`` cell defines; the runner injects them all.
+NOTEBOOK_PARAMETERS: tuple[str, ...] = ("province", "month", "data", "n_users", "seed", "out_dir")
+
+#: Every key a params file may hold, with what it must be.
+KEYS: Mapping[str, str] = MappingProxyType({
+    "province": f"one of {list(PROVINCES)}",
+    "month": "a month as a quoted string 'YYYY-MM'",
+    "data": "'synth' or the path of a folder of real extracts",
+    "n_users": "an integer > 0",
+    "seed": "an integer >= 0",
+    "out_dir": "a string, optionally templated with {province}, {month}, {n_users}, {seed}",
+    "engine": "one of ['pandas', 'spark']",
+    "notebooks": f"'all' or a list of notebook names from {list(NOTEBOOKS)}",
+    "cache_dir": "a string (folder of generated data)",
+    "thresholds": "a mapping {notebook name: {parameter name: number, string, bool or list}}",
+})
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SCALAR = (bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Params:
+    """One validated params file, merged over the defaults.
+
+    Attributes
+    ----------
+    province : str
+        Province profile (:data:`PROVINCES`).
+    month : str
+        Data month ``YYYY-MM``.
+    data : str
+        ``"synth"`` or a folder of real extracts.
+    n_users, seed : int
+        Simulator size and seed (used when ``data == "synth"``).
+    out_dir : str
+        Where this run's reports go, with the template already filled in.
+    engine : {"pandas", "spark"}
+        Execution engine the notebooks may use.
+    notebooks : "all" or tuple of str
+        Which notebooks this params file runs.
+    cache_dir : str
+        Folder of generated simulator data.
+    thresholds : Mapping[str, Mapping[str, object]]
+        Per-notebook parameters injected by papermill beside the common ones.
+    path : Path or None
+        The params file this came from.
+    """
+
+    province: str
+    month: str
+    data: str = "synth"
+    n_users: int = 50_000
+    seed: int = 7
+    out_dir: str = "reports/{province}/{month}"
+    engine: Literal["pandas", "spark"] = "pandas"
+    notebooks: Literal["all"] | tuple[str, ...] = "all"
+    cache_dir: str = "data/generated"
+    thresholds: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def notebook_parameters(self, notebook: str) -> dict[str, object]:
+        """The parameters papermill injects into ``notebook``.
+
+        The common names of :data:`NOTEBOOK_PARAMETERS` plus ``thresholds[notebook]``.
+        """
+        common = {"province": self.province, "month": self.month, "data": self.data,
+                  "n_users": self.n_users, "seed": self.seed, "out_dir": self.out_dir}
+        return {**common, **dict(self.thresholds.get(notebook, {}))}
+
+    def with_overrides(self, *, n_users: int | None = None, out_dir: str | None = None) -> Params:
+        """A copy with ``n_users`` and/or ``out_dir`` replaced (``None`` keeps the value)."""
+        where = str(self.path) if self.path else "<override>"
+        new = self
+        if n_users is not None:
+            _check_int("n_users", n_users, where, minimum=1)
+            new = replace(new, n_users=int(n_users))
+        if out_dir is not None:
+            new = replace(new, out_dir=str(out_dir))
+        return new
+
+
+def load_params(path: str | Path, *, defaults: str | Path | None = None) -> Params:
+    """Read, merge and validate one params file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``params/<province>/<YYYY-MM>.yaml``.
+    defaults : str or Path, optional
+        The defaults file; by default ``defaults.yaml`` in the params root (the parent of
+        the province folder), used when it exists.
+
+    Returns
+    -------
+    Params
+        With ``out_dir`` templated and ``province``/``month`` taken from the path when the
+        file does not give them.
+
+    Raises
+    ------
+    DataNotFoundError
+        ``path`` does not exist.
+    ParameterError
+        Unknown key, wrong type, malformed month, unknown province, a ``data`` folder that
+        does not exist, or a province/month that disagrees with the file's path. The
+        message starts with the file and the key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"params file {str(path)!r} does not exist; "
+                                f"list the available ones with dmkit.params.all_params()")
+    if defaults is None:
+        candidate = path.parent.parent / "defaults.yaml"
+        defaults = candidate if candidate.is_file() and candidate != path else None
+    merged: dict[str, object] = {}
+    if defaults is not None:
+        merged.update(_read(Path(defaults)))
+    own = _read(path)
+    thresholds = _merge_thresholds(merged.get("thresholds"), own.get("thresholds"), str(path))
+    merged.update(own)
+    if thresholds is not None:
+        merged["thresholds"] = thresholds
+    _fill_from_path(merged, own, path)
+    return _build(merged, str(path), path)
+
+
+def params_for(province: str, month: str, *, root: str | Path = "params") -> Path:
+    """The params file of ``province`` and ``month``: ``<root>/<province>/<month>.yaml``.
+
+    Raises
+    ------
+    DataNotFoundError
+        No such file; the message lists the months available for ``province``.
+    """
+    path = Path(root) / province / f"{month}.yaml"
+    if not path.is_file():
+        have = sorted(p.stem for p in (Path(root) / province).glob("*.yaml"))
+        provinces = sorted(p.name for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
+        hint = (f"months available for {province!r}: {have}" if have
+                else f"provinces available: {provinces}")
+        raise DataNotFoundError(f"no params file {str(path)!r}; {hint}. "
+                                f"Fix: add {path} (copy a neighbouring month) or pick another month")
+    return path
+
+
+def all_params(*, root: str | Path = "params") -> list[Path]:
+    """Every params file under ``root`` (``<root>/<province>/<YYYY-MM>.yaml``), sorted."""
+    return sorted(p for p in Path(root).glob("*/*.yaml") if _MONTH.match(p.stem))
+
+
+def select_params(
+    *,
+    province: str | None = None,
+    month: str | None = None,
+    all_files: bool = False,
+    root: str | Path = "params",
+) -> list[Path]:
+    """The params files a ``dmkit run`` invocation asks for.
+
+    ``province`` and ``month`` → that one file; ``province`` alone → every month of it;
+    ``all_files`` → every params file.
+
+    Raises
+    ------
+    ParameterError
+        Neither a province nor ``all_files`` given, or ``month`` without ``province``.
+    DataNotFoundError
+        The file (or the province's folder) does not exist.
+    """
+    if all_files:
+        if province is not None or month is not None:
+            raise ParameterError("give either --all or --province/--month, not both",
+                                 parameter="all")
+        files = all_params(root=root)
+        if not files:
+            raise DataNotFoundError(f"no params files under {str(root)!r}")
+        return files
+    if province is None:
+        raise ParameterError("say which run: --province P --month YYYY-MM, --province P "
+                             "(every month of P) or --all", parameter="province")
+    if month is not None:
+        return [params_for(province, month, root=root)]
+    files = sorted(p for p in (Path(root) / province).glob("*.yaml") if _MONTH.match(p.stem))
+    if not files:
+        raise DataNotFoundError(f"no params files for province {province!r} under {str(root)!r}")
+    return files
+
+
+# --------------------------------------------------------------------------- internals
+
+def _error(where: str, key: str, expected: str, found: object, fix: str | None = None) -> ParameterError:
+    msg = f"{where}: key {key!r}: expected {expected}; got {found!r}"
+    if fix:
+        msg += f". Fix: {fix}"
+    return ParameterError(msg, parameter=key)
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{path}: not valid YAML: {err}", parameter=None) from err
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ParameterError(f"{path}: expected a mapping of key: value; got {type(content).__name__}")
+    unknown = [k for k in content if k not in KEYS]
+    if unknown:
+        raise _error(str(path), str(unknown[0]), "one of the known keys " + str(list(KEYS)),
+                     unknown[0], fix="remove it or fix its spelling")
+    return dict(content)
+
+
+def _merge_thresholds(base: object, own: object, where: str) -> dict | None:
+    if own is None:
+        return None if base is None else base  # type: ignore[return-value]
+    if base is None or not isinstance(base, dict) or not isinstance(own, dict):
+        return own  # type: ignore[return-value]
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for name, values in own.items():
+        if isinstance(values, dict) and isinstance(merged.get(name), dict):
+            merged[name] = {**merged[name], **values}
+        else:
+            merged[name] = values
+    return merged
+
+
+def _fill_from_path(merged: dict[str, object], own: dict[str, object], path: Path) -> None:
+    """Take province/month from ``<province>/<YYYY-MM>.yaml`` unless the file sets them; check agreement."""
+    if not _MONTH.match(path.stem):
+        return
+    for key, from_path in (("province", path.parent.name), ("month", path.stem)):
+        if own.get(key) is None:
+            merged[key] = from_path
+        elif own[key] != from_path:
+            raise _error(str(path), key, f"{from_path!r} (the file's path says so)",
+                         own[key], fix=f"rename the file or set {key}: {from_path!r}")
+
+
+def _check_int(key: str, value: object, where: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _error(where, key, f"an integer >= {minimum}", value)
+
+
+def _check_str(key: str, value: object, where: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise _error(where, key, KEYS[key], value)
+
+
+def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
+    for key in ("province", "month"):
+        if raw.get(key) is None:
+            raise _error(where, key, KEYS[key], None, fix=f"add '{key}:' to the file")
+    province = raw["province"]
+    if province not in PROVINCES:
+        raise _error(where, "province", KEYS["province"], province)
+    month = raw["month"]
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise _error(where, "month", KEYS["month"], month,
+                     fix="write it as a quoted string, e.g. month: \"2009-06\"")
+    data = raw.get("data", "synth")
+    _check_str("data", data, where)
+    if data != "synth" and not Path(data).is_dir():  # type: ignore[arg-type]
+        raise _error(where, "data", "'synth' or an existing folder of extracts", data,
+                     fix="check the path (relative paths are read from the working directory)")
+    n_users = raw.get("n_users", Params.n_users)
+    _check_int("n_users", n_users, where, minimum=1)
+    seed = raw.get("seed", Params.seed)
+    _check_int("seed", seed, where, minimum=0)
+    engine = raw.get("engine", "pandas")
+    if engine not in ("pandas", "spark"):
+        raise _error(where, "engine", KEYS["engine"], engine)
+    notebooks = _check_notebooks(raw.get("notebooks", "all"), where)
+    cache_dir = raw.get("cache_dir", Params.cache_dir)
+    _check_str("cache_dir", cache_dir, where)
+    thresholds = _check_thresholds(raw.get("thresholds") or {}, where)
+    out_template = raw.get("out_dir", Params.out_dir)
+    _check_str("out_dir", out_template, where)
+    try:
+        out_dir = str(out_template).format(province=province, month=month,
+                                           n_users=n_users, seed=seed)
+    except (KeyError, IndexError, ValueError) as err:
+        raise _error(where, "out_dir", KEYS["out_dir"], out_template) from err
+    return Params(province=province, month=month, data=data, n_users=n_users, seed=seed,  # type: ignore[arg-type]
+                  out_dir=out_dir, engine=engine, notebooks=notebooks, cache_dir=cache_dir,  # type: ignore[arg-type]
+                  thresholds=thresholds, path=path)
+
+
+def _check_notebooks(value: object, where: str) -> Literal["all"] | tuple[str, ...]:
+    if value == "all":
+        return "all"
+    if not isinstance(value, list) or not value:
+        raise _error(where, "notebooks", KEYS["notebooks"], value)
+    for name in value:
+        if name not in NOTEBOOKS:
+            raise _error(where, "notebooks", KEYS["notebooks"], name)
+    return tuple(value)
+
+
+def _check_thresholds(value: object, where: str) -> Mapping[str, Mapping[str, object]]:
+    if not isinstance(value, dict):
+        raise _error(where, "thresholds", KEYS["thresholds"], value)
+    out: dict[str, Mapping[str, object]] = {}
+    for notebook, values in value.items():
+        key = f"thresholds.{notebook}"
+        if notebook not in NOTEBOOKS:
+            raise _error(where, key, f"a notebook name from {list(NOTEBOOKS)}", notebook)
+        if not isinstance(values, dict):
+            raise _error(where, key, "a mapping {parameter name: value}", values)
+        for name, v in values.items():
+            if not isinstance(name, str) or not _NAME.match(name) or name in NOTEBOOK_PARAMETERS:
+                raise _error(where, f"{key}.{name}",
+                             "a Python identifier other than " + str(list(NOTEBOOK_PARAMETERS)), name)
+            ok = v is None or isinstance(v, _SCALAR) or (
+                isinstance(v, list) and all(isinstance(x, _SCALAR) for x in v))
+            if not ok:
+                raise _error(where, f"{key}.{name}", "a number, string, bool or a list of them", v)
+        out[notebook] = dict(values)
+    return out

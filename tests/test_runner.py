@@ -1,0 +1,225 @@
+"""dmkit.runner: record, failure isolation, kept failed notebooks, indexes, exit code, atomicity.
+
+The batch runs the fixture notebooks in tests/fixtures/notebooks/ (no simulator needed):
+``nb_pass`` records answer = 21 * factor, ``nb_fail`` raises ValueError in its fourth
+cell, ``nb_interrupt`` raises KeyboardInterrupt (what Ctrl-C does to a kernel).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import dmkit.io
+from dmkit.errors import DataNotFoundError, ParameterError
+from dmkit.params import load_params
+from dmkit.runner import plan, prepare_data, read_record, record, run_batch
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temp files a write-then-rename left behind (hidden files other than none)."""
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+# --------------------------------------------------------------------------- record
+
+def test_record_converts_numpy_and_writes_atomically(tmp_path):
+    assert record(tmp_path / "out", "demo", {
+        "rate": np.float32(0.25), "n": np.int64(7), "flag": np.bool_(True), "name": "x",
+        "nan": float("nan"), "inf": np.inf, "none": None, "shares": [np.float64(0.5), 1, None],
+        "zero_d": np.array(3.5)}) is None
+    got = json.loads((tmp_path / "out" / "demo.json").read_text())
+    assert got == {"rate": 0.25, "n": 7, "flag": True, "name": "x", "nan": None, "inf": None,
+                   "none": None, "shares": [0.5, 1, None], "zero_d": 3.5}
+    assert type(got["n"]) is int and type(got["flag"]) is bool
+    assert read_record(tmp_path / "out", "demo") == got
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name, figures, wording", [
+    ("demo", {"table": {"a": 1}}, r"parameter \"figures\['table'\]\": expected an int, float"),
+    ("demo", {"arr": np.array([1, 2])}, r"figures\['arr'\]"),
+    ("../escape", {"a": 1}, "parameter 'name'"),
+    ("demo", [("a", 1)], "parameter 'figures': expected a dict"),
+])
+def test_record_rejects_what_json_cannot_hold(tmp_path, name, figures, wording):
+    with pytest.raises(ParameterError, match=wording):
+        record(tmp_path, name, figures)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_record_says_why_nothing_is_there(tmp_path):
+    with pytest.raises(DataNotFoundError, match="failed before its last cell"):
+        read_record(tmp_path, "viral_sms")
+
+
+# --------------------------------------------------------------------------- a batch
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Params and notebooks for the batch tests: no simulator (data is a folder)."""
+    root = tmp_path_factory.mktemp("runner")
+    (root / "extracts").mkdir()
+    nbs = root / "notebooks"
+    nbs.mkdir()
+    for name in ("nb_pass", "nb_fail", "nb_interrupt"):
+        shutil.copy(FIXTURES / f"{name}.ipynb", nbs / f"{name}.ipynb")
+    # a notebook under a case-study name, so the params file can give it a threshold
+    text = (FIXTURES / "nb_pass.ipynb").read_text().replace('\\"nb_pass\\"', '\\"viral_sms\\"')
+    assert "viral_sms" in text
+    (nbs / "viral_sms.ipynb").write_text(text)
+    params = root / "params"
+    (params / "jiangsu").mkdir(parents=True)
+    (params / "defaults.yaml").write_text(f"data: {root / 'extracts'}\nn_users: 1000\n")
+    (params / "jiangsu" / "2009-06.yaml").write_text(
+        "province: jiangsu\nmonth: '2009-06'\nthresholds:\n  viral_sms: {factor: 5}\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def batch(workspace):
+    """One parallel batch: a passing, a failing and a threshold-injected notebook."""
+    return run_batch(workspace / "params" / "jiangsu" / "2009-06.yaml",
+                     notebooks=["nb_pass", "nb_fail", "viral_sms"], jobs=2,
+                     out=workspace / "reports", notebook_dir=workspace / "notebooks",
+                     n_users=321, progress=False)
+
+
+def test_one_failure_does_not_stop_the_others(batch):
+    frame = batch.to_frame()
+    assert list(frame["notebook"]) == ["nb_pass", "nb_fail", "viral_sms"]
+    assert dict(zip(frame["notebook"], frame["status"], strict=True)) == {
+        "nb_pass": "passed", "nb_fail": "failed", "viral_sms": "passed"}
+    assert frame.loc[frame["notebook"] == "nb_fail", "error"].item() == (
+        "cell 5: ValueError: planted failure for the runner tests")
+    assert (frame["seconds"] > 0).all()
+    assert batch.exit_code == 1
+    assert [r.notebook for r in batch.failed] == ["nb_fail"]
+
+
+def test_parameters_reach_the_notebooks(batch, workspace):
+    out = workspace / "reports" / "jiangsu" / "2009-06"
+    assert read_record(out, "nb_pass") == {"answer": 42, "province": "jiangsu", "n_users": 321}
+    # viral_sms got its threshold from the params file: factor 5 instead of the default 2
+    assert read_record(out, "viral_sms")["answer"] == 105
+
+
+def test_failed_notebook_is_kept_with_its_error(batch, workspace):
+    out = workspace / "reports" / "jiangsu" / "2009-06"
+    nb = nbformat.read(out / "nb_fail.ipynb", as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "planted failure for the runner tests")]
+    assert "planted failure for the runner tests" in (out / "nb_fail.html").read_text()
+    assert not (out / "nb_fail.json").exists()
+
+
+def test_reports_are_html_with_plots_and_folded_code(batch, workspace):
+    html = (workspace / "reports" / "jiangsu" / "2009-06" / "nb_pass.html").read_text()
+    assert "data:image/png;base64" in html            # the plot is embedded
+    assert html.count('<details class="dmkit-code">') == 6  # every code cell folded (incl. injected)
+    assert "answer = 21 * factor" in re.sub(r"<[^>]+>", "", html)  # code is there when unfolded
+    assert "PosixPath" not in html                    # record() displays nothing
+
+
+def test_indexes_link_every_report_with_status(batch, workspace):
+    out = workspace / "reports" / "jiangsu" / "2009-06"
+    index = (out / "index.html").read_text()
+    for name, status in [("nb_pass", "passed"), ("nb_fail", "failed"), ("viral_sms", "passed")]:
+        assert f'<a href="{name}.html">{name}</a></td><td class="{status}">{status}</td>' in index
+    assert "2 of 3 notebooks passed" in index
+    assert "answer = 105" in index                    # recorded figures shown
+    root = (workspace / "reports" / "index.html").read_text()
+    assert '<a href="jiangsu/2009-06/nb_fail.html">nb_fail</a>' in root
+    assert '<a href="jiangsu/2009-06/index.html">2009-06</a>' in root
+    assert batch.root == workspace / "reports"
+
+
+def test_no_temp_files_are_left(batch, workspace):
+    assert _leftovers(workspace / "reports") == []
+
+
+def test_summary_is_the_pass_fail_table(batch):
+    s = batch.summary()
+    assert s.title.startswith("dmkit run: 2 passed, 1 failed of 3 notebooks")
+    assert list(s.tables[0][1]["status"]) == ["passed", "failed", "passed"]
+    assert any("nb_fail failed: cell 5: ValueError" in n for n in s.notes)
+
+
+def test_a_later_batch_keeps_other_reports_in_the_index(batch, workspace):
+    again = run_batch(workspace / "params" / "jiangsu" / "2009-06.yaml", notebooks=["nb_pass"],
+                      jobs=1, out=workspace / "reports", notebook_dir=workspace / "notebooks",
+                      progress=False)
+    assert again.exit_code == 0
+    index = (workspace / "reports" / "jiangsu" / "2009-06" / "index.html").read_text()
+    assert "nb_fail" in index and "viral_sms" in index and "2 of 3 notebooks passed" in index
+    assert read_record(workspace / "reports" / "jiangsu" / "2009-06", "nb_pass")["n_users"] == 1000
+
+
+def test_interrupt_leaves_no_half_written_report(workspace):
+    out = workspace / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(workspace / "params" / "jiangsu" / "2009-06.yaml", notebooks=["nb_interrupt"],
+                  jobs=1, out=out, notebook_dir=workspace / "notebooks", progress=False)
+    folder = out / "jiangsu" / "2009-06"
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- data and planning
+
+def test_data_is_generated_once_per_key_and_failures_are_reported(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_load(data, *, province, month, n_users, seed, cache_dir):
+        calls.append((data, province, month, n_users, seed))
+        if province == "yunnan":
+            raise RuntimeError("simulator broke")
+
+    monkeypatch.setattr(dmkit.io, "load_province", fake_load, raising=False)
+    files = []
+    for prov in ("jiangsu", "yunnan"):
+        f = tmp_path / prov / "2009-06.yaml"
+        f.parent.mkdir()
+        f.write_text("n_users: 100\n")
+        files.append(load_params(f))
+    errors = prepare_data([files[0], files[0], files[1], files[0]])
+    assert sorted(calls) == [("synth", "jiangsu", "2009-06", 100, 7), ("synth", "yunnan", "2009-06", 100, 7)]
+    assert list(errors.values()) == ["RuntimeError: simulator broke"]
+
+
+def test_notebooks_of_a_province_without_data_fail_without_running(tmp_path, monkeypatch):
+    def broken(data, **kwargs):
+        raise RuntimeError("no simulator today")
+
+    monkeypatch.setattr(dmkit.io, "load_province", broken, raising=False)
+    f = tmp_path / "params" / "jiangsu" / "2009-06.yaml"
+    f.parent.mkdir(parents=True)
+    f.write_text("")
+    result = run_batch(f, notebooks=["nb_pass", "nb_fail"], jobs=1, out=tmp_path / "r",
+                       notebook_dir=FIXTURES, progress=False)
+    assert result.exit_code == 1
+    assert set(result.to_frame()["error"]) == {"simulator data not generated: RuntimeError: no simulator today"}
+    assert (result.to_frame()["ipynb"] == "").all()
+    assert "simulator data not generated" in (tmp_path / "r" / "jiangsu" / "2009-06" / "index.html").read_text()
+
+
+def test_plan_validates_before_running(workspace):
+    f = workspace / "params" / "jiangsu" / "2009-06.yaml"
+    with pytest.raises(DataNotFoundError, match=r"no notebook 'nope'.*available: \['nb_fail'"):
+        plan(f, notebooks=["nope"], notebook_dir=workspace / "notebooks")
+    with pytest.raises(ParameterError, match="parameter 'notebooks'"):
+        plan(f, notebooks="nb_pass", notebook_dir=workspace / "notebooks")
+    with pytest.raises(ParameterError, match="parameter 'jobs': expected an integer >= 1; got 0"):
+        run_batch(f, jobs=0, notebook_dir=workspace / "notebooks")
+    jobs = plan(f, notebook_dir=workspace / "notebooks", out="x", n_users=9)
+    assert [j.notebook for j in jobs] == ["nb_fail", "nb_interrupt", "nb_pass", "viral_sms"]
+    assert jobs[0].parameters["n_users"] == 9
+    assert jobs[0].parameters["out_dir"] == str(Path("x/jiangsu/2009-06").resolve())
+    assert "factor" in jobs[3].parameters and "factor" not in jobs[2].parameters
