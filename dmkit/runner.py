@@ -52,6 +52,7 @@ __all__ = [
     "Job",
     "NotebookRun",
     "execute",
+    "main_cli",
     "plan",
     "prepare_data",
     "read_record",
@@ -477,6 +478,56 @@ def write_index(out_dirs: Sequence[Path], *, runs: Sequence[NotebookRun], root: 
         written.append(atomic_write_bytes(folder / "index.html", _dir_index(folder, manifest)))
     written.append(atomic_write_bytes(root / "index.html", _root_index(root)))
     return written
+
+
+# --------------------------------------------------------------------------- command line
+
+def main_cli(argv: Sequence[str] | None = None) -> int:
+    """``dmkit run``: parse ``argv``, run the batch, print the pass/fail table; return the exit code.
+
+    0 when every notebook passed, 1 when any failed, 2 for a bad command line. dmkit's own
+    errors (a bad params file, an unknown notebook) propagate as
+    :class:`~dmkit.errors.DmkitError` for the caller (``dmkit.cli``) to print.
+    """
+    import argparse
+    import sys
+
+    from dmkit.params import select_params
+
+    parser = argparse.ArgumentParser(
+        prog="dmkit run",
+        description="Run the case-study notebooks with papermill into HTML reports under "
+                    "<out>/<province>/<month>/ (index.html links them all).",
+        epilog="example: dmkit run --province jiangsu --month 2009-06 --jobs 2")
+    parser.add_argument("--province", "-p", help="province of the params file(s): "
+                        "yunnan, jiangsu, guangdong, national")
+    parser.add_argument("--month", "-m", help="data month YYYY-MM (default: every month of the province)")
+    parser.add_argument("--all", action="store_true", dest="all_files",
+                        help="every params file under --params-root")
+    parser.add_argument("--notebook", "-n", action="append", dest="notebooks", metavar="NAME",
+                        help="run only this notebook (repeatable; default: all)")
+    parser.add_argument("--jobs", "-j", type=int, default=None,
+                        help="parallel processes (default: the number of cores)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3)")
+    parser.add_argument("--out", default=None,
+                        help="reports root (default: the params' out_dir, reports/<province>/<month>)")
+    parser.add_argument("--users", type=int, default=None, dest="n_users",
+                        help="override n_users of every params file (simulated subscribers)")
+    parser.add_argument("--params-root", default="params", help="folder of params files (default: params)")
+    parser.add_argument("--notebook-dir", default="notebooks", help="folder of notebooks (default: notebooks)")
+    parser.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as stop:  # --help (0) or a bad command line (2)
+        return int(stop.code or 0)
+    files = select_params(province=args.province, month=args.month, all_files=args.all_files,
+                          root=args.params_root)
+    result = run_batch(files, notebooks=args.notebooks, jobs=args.jobs, kernel=args.kernel,
+                       out=args.out, n_users=args.n_users, notebook_dir=args.notebook_dir,
+                       timeout=args.timeout, progress=not args.no_progress)
+    sys.stdout.write(str(result.summary()) + "\n")
+    return result.exit_code
 
 
 # --------------------------------------------------------------------------- internals

@@ -18,7 +18,8 @@ import pytest
 import dmkit.io
 from dmkit.errors import DataNotFoundError, ParameterError
 from dmkit.params import load_params
-from dmkit.runner import plan, prepare_data, read_record, record, run_batch
+from dmkit.runner import main_cli, plan, prepare_data, read_record, record, run_batch
+from tests.notebook_helpers import execute_notebook
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 
@@ -153,14 +154,33 @@ def test_summary_is_the_pass_fail_table(batch):
     assert any("nb_fail failed: cell 5: ValueError" in n for n in s.notes)
 
 
-def test_a_later_batch_keeps_other_reports_in_the_index(batch, workspace):
-    again = run_batch(workspace / "params" / "jiangsu" / "2009-06.yaml", notebooks=["nb_pass"],
-                      jobs=1, out=workspace / "reports", notebook_dir=workspace / "notebooks",
-                      progress=False)
-    assert again.exit_code == 0
+def test_dmkit_run_later_batch_keeps_other_reports_in_the_index(batch, workspace, capsys):
+    code = main_cli(["--province", "jiangsu", "--month", "2009-06", "--notebook", "nb_pass",
+                     "--jobs", "1", "--out", str(workspace / "reports"), "--no-progress",
+                     "--params-root", str(workspace / "params"),
+                     "--notebook-dir", str(workspace / "notebooks")])
+    assert code == 0
+    assert "dmkit run: 1 passed, 0 failed of 1 notebooks" in capsys.readouterr().out
     index = (workspace / "reports" / "jiangsu" / "2009-06" / "index.html").read_text()
     assert "nb_fail" in index and "viral_sms" in index and "2 of 3 notebooks passed" in index
     assert read_record(workspace / "reports" / "jiangsu" / "2009-06", "nb_pass")["n_users"] == 1000
+
+
+def test_dmkit_run_command_line_errors(workspace, capsys):
+    assert main_cli(["--help"]) == 0
+    assert "--province" in capsys.readouterr().out
+    assert main_cli(["--jobs", "two"]) == 2
+    assert "invalid int value: 'two'" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="--province P --month YYYY-MM"):
+        main_cli(["--jobs", "1"])
+    with pytest.raises(DataNotFoundError, match="months available for 'jiangsu': \\['2009-06'\\]"):
+        main_cli(["-p", "jiangsu", "-m", "2009-07", "--params-root", str(workspace / "params")])
+
+
+def test_execute_notebook_helper_returns_the_recorded_figures(tmp_path):
+    figures = execute_notebook("nb_pass", tmp_path, notebook_dir=FIXTURES, factor=3, n_users=77)
+    assert figures == {"answer": 63, "province": "jiangsu", "n_users": 77}
+    assert (tmp_path / "nb_pass.ipynb").is_file()
 
 
 def test_interrupt_leaves_no_half_written_report(workspace):
@@ -190,11 +210,12 @@ def test_data_is_generated_once_per_key_and_failures_are_reported(tmp_path, monk
         f.write_text("n_users: 100\n")
         files.append(load_params(f))
     errors = prepare_data([files[0], files[0], files[1], files[0]])
-    assert sorted(calls) == [("synth", "jiangsu", "2009-06", 100, 7), ("synth", "yunnan", "2009-06", 100, 7)]
+    assert sorted(calls) == [("synth", "jiangsu", "2009-06", 100, 7),
+                             ("synth", "yunnan", "2009-06", 100, 7)]
     assert list(errors.values()) == ["RuntimeError: simulator broke"]
 
 
-def test_notebooks_of_a_province_without_data_fail_without_running(tmp_path, monkeypatch):
+def test_notebooks_of_a_province_without_data_fail_without_running(tmp_path, monkeypatch, capsys):
     def broken(data, **kwargs):
         raise RuntimeError("no simulator today")
 
@@ -205,9 +226,17 @@ def test_notebooks_of_a_province_without_data_fail_without_running(tmp_path, mon
     result = run_batch(f, notebooks=["nb_pass", "nb_fail"], jobs=1, out=tmp_path / "r",
                        notebook_dir=FIXTURES, progress=False)
     assert result.exit_code == 1
-    assert set(result.to_frame()["error"]) == {"simulator data not generated: RuntimeError: no simulator today"}
+    assert set(result.to_frame()["error"]) == {
+        "simulator data not generated: RuntimeError: no simulator today"}
     assert (result.to_frame()["ipynb"] == "").all()
-    assert "simulator data not generated" in (tmp_path / "r" / "jiangsu" / "2009-06" / "index.html").read_text()
+    index = (tmp_path / "r" / "jiangsu" / "2009-06" / "index.html").read_text()
+    assert "simulator data not generated" in index
+    # the command line exits 1 on the same failure
+    code = main_cli(["-p", "jiangsu", "-m", "2009-06", "-n", "nb_pass", "-j", "1", "--no-progress",
+                     "--params-root", str(tmp_path / "params"), "--notebook-dir", str(FIXTURES),
+                     "--out", str(tmp_path / "r2")])
+    assert code == 1
+    assert "0 passed, 1 failed" in capsys.readouterr().out
 
 
 def test_plan_validates_before_running(workspace):
