@@ -89,7 +89,10 @@ def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.n
     score = np.log(p_news / (1 - p_news)) + rng.standard_normal(n)
     cand = np.flatnonzero(pool)
     k = min(len(cand), max(1, int(round(TARGET_SHARE * n))))
-    chosen = np.sort(cand[np.argsort(-score[cand], kind="stable")[:k]])
+    if k < len(cand):
+        chosen = np.sort(cand[np.argpartition(-score[cand], k - 1)[:k]])
+    else:
+        chosen = cand
     control = rng.random(k) < CONTROL_SHARE
     w1 = _weights(score[chosen])
     rows1 = _step(rng, month, chosen, control, w1, STEP1, t0, t_month_end,

@@ -76,7 +76,7 @@ def draw_events(rng: np.random.Generator, *, months: list[str], downloads: np.nd
         "genre": pd.Categorical.from_codes(cols[3], categories=list(catalog.GENRES)),
         "channel": pd.Categorical.from_codes(cols[4], categories=list(catalog.CHANNELS)),
         "sp_id": pd.Categorical.from_codes(cols[5], categories=list(sp_plan.sp_ids)),
-    })
+    }, copy=False)
 
 
 def _days_in(month: str) -> int:

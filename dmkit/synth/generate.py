@@ -16,7 +16,7 @@ from dmkit.synth.events import draw_events
 from dmkit.synth.profiles import PROVINCES
 from dmkit.synth.propensity import RULES, true_propensity
 from dmkit.synth.sp import plan_sps
-from dmkit.synth.subscriptions import CHAN, draw_subscriptions
+from dmkit.synth.subscriptions import CHAN, draw_subscriptions, structure_truth
 from dmkit.synth.truth import Truth
 from dmkit.synth.usage import build_panel, draw_base
 from dmkit.synth.users import draw_users
@@ -108,6 +108,7 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
     contacts, camp_truth = campaign.draw_campaign(rngs["campaign"], profile=profile, month=month,
                                                   p_news=p_true["newspaper"],
                                                   p_mail=p_true["mail_notify"], subs=subs)
+    sub_truth.update(structure_truth(subs, sub_truth))
     step("campaign")
     panel = build_panel(rngs["panel"], base, n_months)
     crbt_state = lifecycle.plant_crbt_states(rngs["lifecycle"], panel, subs.active("crbt"),
@@ -211,7 +212,7 @@ def _users_frame(u, profile, province, pref_ch) -> pd.DataFrame:
         "student": u["student"], "term_mms": u["term_mms"], "term_wap": u["term_wap"],
         "term_java": u["term_java"], "term_fetion": u["term_fetion"],
         "preferred_channel": pd.Categorical.from_codes(pref_ch, categories=list(catalog.CHANNELS)),
-    })
+    }, copy=False)
 
 
 _USAGE_COLS = ("arpu", "voice_minutes", "call_days", "local_incoming_calls", "sms_p2p",

@@ -33,9 +33,9 @@ PRODUCT_STAGE: dict[str, str] = {
 #: target penetration (share of users holding the service at the data month), Jiangsu level.
 #: newspaper, mail_notify and fetion are set by the propensity rules instead (see propensity).
 BASE_PENETRATION: dict[str, float] = {
-    "sms_p2p": 0.90, "mms": 0.35, "crbt": 0.38, "music": 0.15, "music_club": 0.05,
+    "sms_p2p": 0.90, "mms": 0.35, "crbt": 0.38, "music": 0.20, "music_club": 0.05,
     "full_song": 0.05, "ringtone": 0.08, "newspaper": 0.08, "local_paper": 0.03,
-    "fetion": 0.10, "fetion_client": 0.05, "mailbox": 0.14, "mail_notify": 0.05,
+    "fetion": 0.10, "fetion_client": 0.035, "mailbox": 0.14, "mail_notify": 0.05,
     "securities": 0.01, "wap": 0.30, "monternet_sms": 0.18, "monternet_mms": 0.06,
     "kjava_games": 0.05, "game_together": 0.01, "ivr": 0.04, "secretary": 0.10,
     "gprs_package": 0.12, "mobile_tv": 0.01, "mobile_video": 0.015, "mobile_map": 0.02,

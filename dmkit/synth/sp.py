@@ -49,7 +49,8 @@ def plan_sps(rng: np.random.Generator, n: int, n_months: int) -> SpPlan:
     w = 1.0 / np.arange(1, N_SPS + 1) ** 0.7
     w = w[rng.permutation(N_SPS)]
     w /= w.sum()
-    pick = rng.choice(np.arange(3, N_SPS), size=5, replace=False)  # not the 3 biggest
+    small = np.argsort(-w, kind="stable")[N_SPS // 2:]           # offenders are small SPs
+    pick = rng.choice(small, size=5, replace=False)
     boosting, unauthorised = np.sort(pick[:2]), np.sort(pick[2:])
     u = rng.random(n, dtype=np.float32)
     victim_sp = np.full(n, -1, dtype=np.int8)

@@ -18,7 +18,7 @@ from dmkit.synth.profiles import SP_SERVICES, Profile
 from dmkit.synth.propensity import RULES
 from dmkit.synth.users import BRAND_MZONE
 
-__all__ = ["BUNDLES", "CROSS_SELL", "SEQUENCES", "CRBT_HAZARD", "STAGE_HAZARD", "SubsBuilder",
+__all__ = ["structure_truth", "BUNDLES", "CROSS_SELL", "SEQUENCES", "CRBT_HAZARD", "STAGE_HAZARD", "SubsBuilder",
            "draw_subscriptions"]
 
 SVC = {s: i for i, s in enumerate(catalog.SERVICES)}
@@ -34,7 +34,7 @@ BUNDLES: tuple[tuple[str, tuple[str, ...], float], ...] = (
 )
 #: antecedent, consequent, planted lift P(B|A)/P(B) on ever-held services
 CROSS_SELL: tuple[tuple[str, str, float], ...] = (
-    ("mms", "monternet_mms", 3.0),
+    ("mms", "monternet_mms", 2.0),
     ("gprs_package", "mobile_map", 2.5),
     ("kjava_games", "game_together", 4.0),
     ("english", "mobile_reading", 3.0),
@@ -69,6 +69,7 @@ CRBT_CAMPAIGN_SHARE = 0.25
 CRBT_CAMPAIGN_LAGS = (2, 5, 8, 11, 14, 17, 20, 23)  # months before the data month
 #: generic monthly unsubscription hazard per product stage (services without covariates)
 STAGE_HAZARD = {"introduction": 0.015, "growth": 0.010, "maturity": 0.012, "decline": 0.035}
+SP_PUSH_SHARE = 0.02   # share of SP-service subscriptions ordered by SP push (legitimately)
 NO_CHURN = {"newspaper", "mail_notify", "fetion", "sms_p2p"}
 
 
@@ -81,6 +82,7 @@ class SubsBuilder:
     sources: list = field(default_factory=lambda: ["organic"])
     blocks: list = field(default_factory=list)
     held: dict = field(default_factory=dict)         # service -> (users, start, end) main rows
+    block_service: list = field(default_factory=list)
 
     def add(self, users, service, start, end, *, channel=-1, source=0, sp=None, main=True):
         users = np.asarray(users, dtype=np.int32)
@@ -92,6 +94,7 @@ class SubsBuilder:
         spa = np.full(k, -1, dtype=np.int16) if sp is None else np.asarray(sp, dtype=np.int16)
         svc = np.full(k, SVC[service], dtype=np.int8)
         self.blocks.append((users, svc, start, end, ch, src, spa))
+        self.block_service.append(service)
         if main:
             self.held[service] = (users, start, end)
 
@@ -116,6 +119,24 @@ class SubsBuilder:
         u, st, _ = self.held[service]
         s[u] = st
         return s
+
+    def ever_all(self, service: str) -> np.ndarray:
+        """Users with any row of ``service`` (all kinds of rows)."""
+        m = np.zeros(self.n, dtype=bool)
+        for blk, s in zip(self.blocks, self.block_service, strict=True):
+            if s == service:
+                m[blk[0]] = True
+        return m
+
+    def first_start_all(self, service: str) -> np.ndarray:
+        """Earliest start of ``service`` per user over all rows (NaT-as-int64 if none)."""
+        big = np.iinfo(np.int64).max
+        out = np.full(self.n, big, dtype=np.int64)
+        for blk, s in zip(self.blocks, self.block_service, strict=True):
+            if s == service:
+                np.minimum.at(out, blk[0], blk[2])
+        out[out == big] = NAT
+        return out
 
 
 NAT = np.datetime64("NaT", "ns").astype(np.int64)
@@ -184,8 +205,17 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
             en = np.full(k, NAT, dtype=np.int64)
         else:
             en = _ends(rng, st, STAGE_HAZARD[stage[s]], t_end)
-        sp = _sp_for(rng, sp_plan.weights, k) if s in sp_services else None
-        b.add(holders, s, st, en, sp=sp)
+        if s in sp_services:
+            # SP services: a few ordered by the SP's own push (most kept)
+            sp = _sp_for(rng, sp_plan.weights, k)
+            push = rng.random(k) < SP_PUSH_SHARE
+            quick = push & (rng.random(k) < 0.1)
+            en = np.where(quick, st + (rng.uniform(0.05, 3.0, k) * DAY_NS).astype(np.int64), en)
+            en = np.where(en < t_end, en, NAT)
+            ch = np.where(push, CHAN["sp_push"], -1).astype(np.int8)
+            b.add(holders, s, st, en, sp=sp, channel=ch)
+        else:
+            b.add(holders, s, st, en)
 
     special = {"crbt", "sms_p2p", "wap", "mailbox"} | set(RULES)
     special |= {it for _, items, _ in BUNDLES for it in items}
@@ -216,8 +246,7 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
             others = np.flatnonzero(~mem & (rng.random(n, dtype=np.float32) < q))
             holders = np.concatenate([members, others])
             start = np.concatenate([st0, _starts(rng, stage[it], len(others), t_end)])
-            o = np.argsort(holders, kind="stable")
-            add_simple(it, holders[o], start[o])
+            add_simple(it, holders, start)
         bundle_rows.append((name, tuple(items), float(share)))
 
     # 5. cross-sell consequents
@@ -252,9 +281,8 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         others = np.flatnonzero(~mask & (rng.random(n, dtype=np.float32) < q))
         holders = np.concatenate([f_users, others])
         start = np.concatenate([f_start, _starts(rng, stage[first], len(others), t_end)])
-        o = np.argsort(holders, kind="stable")
-        add_simple(first, holders[o], start[o])
-        seq_rows.append((first, then, gap))
+        add_simple(first, holders, start)
+        seq_rows.append((first, then, None, gap))
 
     # 7. sequences with a planted follow-up probability
     for first, then, p_follow, gap in SEQUENCES:
@@ -272,20 +300,22 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         others = np.flatnonzero(~has_first & (rng.random(n, dtype=np.float32) < q))
         holders = np.concatenate([fol_u, others])
         start = np.concatenate([fol_s, _starts(rng, stage[then], len(others), t_end)])
-        o = np.argsort(holders, kind="stable")
-        add_simple(then, holders[o], start[o])
-        seq_rows.append((first, then, gap))
+        add_simple(then, holders, start)
+        seq_rows.append((first, then, p_follow, gap))
 
     # 8. unauthorised ordering by offending SPs (channel sp_push, quick cancellation)
     _draw_unauthorised(rng, b, month, sp_plan, n_months)
 
-    truth = {
-        "hazard": truth_hazard,
-        "bundles": _bundle_truth(b, bundle_rows),
-        "cross_sell": _cross_truth(b, cross_rows),
-        "sequences": _sequence_truth(b, seq_rows),
-    }
+    truth = {"hazard": truth_hazard, "bundle_rows": bundle_rows, "cross_rows": cross_rows,
+             "seq_rows": seq_rows}
     return b, truth
+
+
+def structure_truth(b: SubsBuilder, parts: dict) -> dict:
+    """Bundles, cross-sell and sequences as realised over all rows of the final table."""
+    return {"bundles": _bundle_truth(b, parts["bundle_rows"]),
+            "cross_sell": _cross_truth(b, parts["cross_rows"]),
+            "sequences": _sequence_truth(b, parts["seq_rows"])}
 
 
 def _draw_crbt(rng, b, profile, month, users, base, t_end, sp_plan):
@@ -349,7 +379,7 @@ def _bundle_truth(b, rows):
     for name, items, share in rows:
         allm = np.ones(b.n, dtype=bool)
         for it in items:
-            allm &= b.ever(it)
+            allm &= b.ever_all(it)
         out.append({"bundle": name, "items": items, "share": share, "support": float(allm.mean())})
     return pd.DataFrame(out, columns=["bundle", "items", "share", "support"])
 
@@ -357,7 +387,7 @@ def _bundle_truth(b, rows):
 def _cross_truth(b, rows):
     out = []
     for a, c, lift in rows:
-        ha, hc = b.ever(a), b.ever(c)
+        ha, hc = b.ever_all(a), b.ever_all(c)
         real = (hc[ha].mean() / hc.mean()) if hc.any() and ha.any() else float("nan")
         out.append({"antecedent": a, "consequent": c, "lift": float(real), "planted_lift": lift})
     return pd.DataFrame(out, columns=["antecedent", "consequent", "lift", "planted_lift"])
@@ -365,14 +395,17 @@ def _cross_truth(b, rows):
 
 def _sequence_truth(b, rows):
     out = []
-    for first, then, gap in rows:
-        sa, sb = b.start_of(first), b.start_of(then)
+    for first, then, p_follow, gap in rows:
+        sa, sb = b.first_start_all(first), b.first_start_all(then)
         ha = sa != NAT
         follow = ha & (sb != NAT) & (sb > sa)
         both = ha & (sb != NAT)
         out.append({"first": first, "then": then,
                      "p_follow": float(follow.sum() / max(1, ha.sum())),
-                     "median_gap_days": gap,
+                     "median_gap_days": gap, "planted_p_follow": p_follow,
+                     "realised_median_gap_days": float(np.median((sb - sa)[follow]) / DAY_NS)
+                     if follow.any() else float("nan"),
                      "share_then_after_first": float(follow.sum() / max(1, both.sum()))})
     return pd.DataFrame(out, columns=["first", "then", "p_follow", "median_gap_days",
-                                      "share_then_after_first"])
+                                      "planted_p_follow", "share_then_after_first",
+                                      "realised_median_gap_days"])

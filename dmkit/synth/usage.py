@@ -83,28 +83,32 @@ def build_panel(rng: np.random.Generator, base: dict, n_months: int) -> dict[str
     last = slice((n_months - 1) * n, N)
     for c in cols:
         out[c][last] = base[c]
+    f32 = {c: base[c].astype(np.float32) for c in
+           ("local_incoming_calls", "sms_p2p", "sms_contacts", "monternet_sms", "mms",
+            "wap_visits", "recharges")}
     for k in range(n_months - 1):
         sl = slice(k * n, (k + 1) * n)
         # older months: slightly lower volumes (trend) plus user-month noise
         trend = np.float32(1.0 - 0.01 * (n_months - 1 - k))
-        common = np.exp(0.15 * rng.standard_normal(n, dtype=np.float32)) * trend
-        z = rng.standard_normal((6, n), dtype=np.float32)
-        out["arpu"][sl] = base["arpu"] * common * np.exp(0.1 * z[0])
-        out["voice_minutes"][sl] = base["voice_minutes"] * common * np.exp(0.2 * z[1])
-        e = rng.standard_exponential(n, dtype=np.float32)
-        out["call_days"][sl] = 31 - np.minimum(31, np.floor(e * base["call_scale"]))
-        out["local_incoming_calls"][sl] = np.floor(base["local_incoming_calls"] * common * np.exp(0.2 * z[2]))
-        sms = np.floor(base["sms_p2p"] * common * np.exp(0.15 * z[3]))
+        common = np.exp(np.float32(0.15) * rng.standard_normal(n, dtype=np.float32)) * trend
+        z = rng.standard_normal((4, n), dtype=np.float32)
+        e = np.exp(np.float32(0.15) * z)          # 4 independent multiplicative noises
+        out["arpu"][sl] = base["arpu"] * common * e[0]
+        out["voice_minutes"][sl] = base["voice_minutes"] * common * e[1]
+        x = rng.standard_exponential(n, dtype=np.float32)
+        np.floor(x * base["call_scale"], out=x)
+        out["call_days"][sl] = 31 - np.minimum(31, x)
+        out["local_incoming_calls"][sl] = np.floor(f32["local_incoming_calls"] * common * e[2])
+        sms = np.floor(f32["sms_p2p"] * common * e[3])
         out["sms_p2p"][sl] = sms
-        out["sms_contacts"][sl] = np.minimum(sms, np.floor(base["sms_contacts"] * (0.85 + 0.3 * np.abs(np.sin(z[4])))))
-        mon = np.floor(base["monternet_sms"] * np.exp(0.3 * z[5]))
-        out["monternet_sms"][sl] = mon
-        out["sms_fee"][sl] = base["sms_fee"] * common * np.exp(0.1 * z[3])
-        out["mms"][sl] = np.floor(base["mms"] * common * np.exp(0.3 * z[4]))
-        out["gprs_kb"][sl] = base["gprs_kb"] * common * np.exp(0.4 * z[5])
-        out["wap_visits"][sl] = np.floor(base["wap_visits"] * common * np.exp(0.3 * z[0]))
+        out["sms_contacts"][sl] = np.minimum(sms, np.floor(f32["sms_contacts"] * (0.85 + 0.3 * e[1] - 0.3)))
+        out["monternet_sms"][sl] = np.floor(f32["monternet_sms"] * e[2] * e[0])
+        out["sms_fee"][sl] = base["sms_fee"] * common * e[3]
+        out["mms"][sl] = np.floor(f32["mms"] * common * e[1] * e[2])
+        out["gprs_kb"][sl] = base["gprs_kb"] * common * e[0] * e[3]
+        out["wap_visits"][sl] = np.floor(f32["wap_visits"] * common * e[0])
         u = rng.random((3, n), dtype=np.float32)
-        out["recharges"][sl] = np.floor(base["recharges"] * (0.7 + 0.6 * u[0]) + 0.3)
+        out["recharges"][sl] = np.floor(f32["recharges"] * (0.7 + 0.6 * u[0]) + 0.3)
         out["complaints"][sl] = _complaints(u[1], base["complainer"], base["victim_month"] == k, u[2])
     out["crbt_changes"] = np.zeros(N, dtype=np.int16)
     out["music_downloads"] = np.zeros(N, dtype=np.int16)
