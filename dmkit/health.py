@@ -141,10 +141,21 @@ def bartlett(corr: np.ndarray | pd.DataFrame, n: int) -> tuple[float, int, float
     return float(chi2), int(dof), float(stats.chi2.sf(chi2, dof))
 
 
+def _reduced_eigenvalues(r: np.ndarray) -> np.ndarray:
+    """Eigenvalues of the reduced correlation matrix (squared multiple correlations on the diagonal)."""
+    rr = r.copy()
+    np.fill_diagonal(rr, _smc(r))
+    return np.sort(np.linalg.eigvalsh(rr))[::-1]
+
+
 def parallel_analysis(
     n: int, p: int, *, n_iter: int = 100, quantile: float = 0.95, random_state: int = 0
 ) -> pd.DataFrame:
     """Eigenvalues of correlation matrices of random normal data (Horn's parallel analysis).
+
+    Both kinds psych's ``fa.parallel`` shows: the eigenvalues of the correlation matrix
+    (principal components) and of the reduced correlation matrix, with squared multiple
+    correlations on the diagonal (common factors).
 
     Parameters
     ----------
@@ -153,24 +164,35 @@ def parallel_analysis(
     n_iter : int, default 100
         Random data sets.
     quantile : float, default 0.95
-        The reference quantile (Glorfeld's 95th percentile; 0.5 gives Horn's original mean-like rule).
+        The reference quantile (Glorfeld's 95th percentile).
     random_state : int, default 0
         Seed.
 
     Returns
     -------
     DataFrame
-        Index ``component`` (1..p); columns ``random_mean`` and ``random_quantile``.
+        Index ``component`` (1..p); columns ``random_mean``, ``random_quantile`` (components)
+        and ``random_reduced_mean``, ``random_reduced_quantile`` (factors).
     """
     rng = np.random.default_rng(random_state)
     ev = np.empty((n_iter, p))
+    red = np.empty((n_iter, p))
     for i in range(n_iter):
-        x = rng.standard_normal((n, p))
-        ev[i] = np.sort(np.linalg.eigvalsh(np.corrcoef(x, rowvar=False)))[::-1]
+        r = np.corrcoef(rng.standard_normal((n, p)), rowvar=False)
+        ev[i] = np.sort(np.linalg.eigvalsh(r))[::-1]
+        red[i] = _reduced_eigenvalues(r)
     return pd.DataFrame(
-        {"random_mean": ev.mean(axis=0), "random_quantile": np.quantile(ev, quantile, axis=0)},
+        {"random_mean": ev.mean(axis=0), "random_quantile": np.quantile(ev, quantile, axis=0),
+         "random_reduced_mean": red.mean(axis=0),
+         "random_reduced_quantile": np.quantile(red, quantile, axis=0)},
         index=pd.RangeIndex(1, p + 1, name="component"),
     )
+
+
+def _n_above(observed: np.ndarray, reference: np.ndarray) -> int:
+    """Leading eigenvalues above the reference, counted until the first that is not."""
+    above = observed > reference
+    return len(above) if above.all() else int(np.argmin(above))
 
 
 # ======================================================================================
@@ -321,10 +343,13 @@ class FactorResult(Result):
         standardised indicators to get factor scores.
     eigenvalues : DataFrame
         Per component: ``observed`` eigenvalue of the correlation matrix and the
-        parallel-analysis ``random_mean`` and ``random_quantile``.
+        parallel-analysis ``random_mean`` and ``random_quantile``; ``observed_reduced``
+        (SMC on the diagonal) with ``random_reduced_mean`` and ``random_reduced_quantile``.
     kmo, kmo_items, bartlett_chi2, bartlett_dof, bartlett_p : adequacy
-    n_factors, n_factors_parallel, n_factors_kaiser : int; ``n_factors_rule`` says which
-        rule chose ``n_factors`` (``"given"``, ``"parallel"`` or ``"kaiser"``).
+    n_factors, n_factors_parallel, n_factors_parallel_pca, n_factors_kaiser : int
+        Used; by parallel analysis of the reduced (factor) eigenvalues; of the component
+        eigenvalues (Horn's original); by Kaiser's eigenvalue > 1. ``n_factors_rule`` says
+        which chose ``n_factors`` (``"given"``, ``"parallel"``, ``"parallel_pca"``, ``"kaiser"``).
     center, scale : Series
         Means and standard deviations used to standardise the indicators.
     dropped : dict
@@ -347,6 +372,7 @@ class FactorResult(Result):
     n_obs: int
     n_factors: int
     n_factors_parallel: int
+    n_factors_parallel_pca: int
     n_factors_kaiser: int
     n_factors_rule: str
     method: str
@@ -410,8 +436,11 @@ class FactorResult(Result):
             {"value": [self.kmo, self.bartlett_chi2, self.bartlett_dof, self.bartlett_p, self.n_obs]},
             index=["KMO", "Bartlett chi2", "Bartlett dof", "Bartlett p", "observations"],
         )
-        nf = pd.DataFrame({"n_factors": [self.n_factors, self.n_factors_parallel, self.n_factors_kaiser]},
-                          index=["used (" + self.n_factors_rule + ")", "parallel analysis", "Kaiser (eigenvalue > 1)"])
+        nf = pd.DataFrame(
+            {"n_factors": [self.n_factors, self.n_factors_parallel, self.n_factors_parallel_pca,
+                           self.n_factors_kaiser]},
+            index=[f"used ({self.n_factors_rule})", "parallel analysis (factors)",
+                   "parallel analysis (components)", "Kaiser (eigenvalue > 1)"])
         tables = [("adequacy", adequacy), ("number of factors", nf),
                   (f"loadings ({self.method}, {self.rotation})", self.to_frame()),
                   ("variance explained", self.variance)]
@@ -424,16 +453,21 @@ class FactorResult(Result):
         return self.plot_scree(ax) if kind == "scree" else self.plot_loadings(ax)
 
     def plot_scree(self, ax=None):
-        """Observed eigenvalues, parallel-analysis quantile and Kaiser's line at 1."""
+        """Scree plot as psych's ``fa.parallel``: component and factor eigenvalues, each with
+        its parallel-analysis line (95% of random data), and Kaiser's line at 1."""
         ax = get_ax(ax)
         ev = self.eigenvalues
-        ax.plot(ev.index, ev["observed"], "o-", label="observed eigenvalues")
-        ax.plot(ev.index, ev["random_quantile"], "s--", color="grey", label="parallel analysis (random, 95%)")
+        ax.plot(ev.index, ev["observed"], "o-", color="tab:blue", label="components (observed)")
+        ax.plot(ev.index, ev["random_quantile"], "--", color="tab:blue", alpha=0.6,
+                label="components (random, 95%)")
+        ax.plot(ev.index, ev["observed_reduced"], "^-", color="tab:orange", label="factors (observed)")
+        ax.plot(ev.index, ev["random_reduced_quantile"], "--", color="tab:orange", alpha=0.6,
+                label="factors (random, 95%)")
         ax.axhline(1.0, color="red", lw=0.8, ls=":", label="Kaiser (eigenvalue = 1)")
         ax.axvline(self.n_factors + 0.5, color="black", lw=0.6)
-        ax.set_xlabel("component")
+        ax.set_xlabel("component / factor")
         ax.set_ylabel("eigenvalue")
-        ax.set_title(f"Scree plot: {self.n_factors} factor(s) retained ({self.n_factors_rule})")
+        ax.set_title(f"Scree and parallel analysis: {self.n_factors} factor(s) ({self.n_factors_rule})")
         ax.legend(fontsize=8)
         return ax
 
@@ -480,7 +514,7 @@ def factor_analysis(
     data: pd.DataFrame,
     *,
     indicators: Sequence[str] | None = None,
-    n_factors: int | Literal["parallel", "kaiser"] | None = None,
+    n_factors: int | Literal["parallel", "parallel_pca", "kaiser"] | None = None,
     method: Method = "minres",
     rotation: Rotation = "varimax",
     n_iter: int = 100,
@@ -494,9 +528,12 @@ def factor_analysis(
         Observations × indicators; NaN/inf not allowed.
     indicators : list of str, optional
         Columns to analyse (default: all numeric columns).
-    n_factors : int, "parallel", "kaiser" or None, default None
-        Number of factors; None or "parallel" = Horn's parallel analysis (leading
-        eigenvalues above the 95th percentile of random data's), "kaiser" = eigenvalues > 1.
+    n_factors : int, "parallel", "parallel_pca", "kaiser" or None, default None
+        Number of factors. None or "parallel": Horn's parallel analysis on the reduced
+        correlation matrix (the leading factor eigenvalues above the 95th percentile of
+        random data's, as psych's ``fa.parallel`` for factors); "parallel_pca": the same on
+        the component eigenvalues (Horn's original, which misses factors with few strong
+        indicators); "kaiser": component eigenvalues > 1.
     method : {"minres", "ml"}, default "minres"
         Minimum residual (unweighted least squares, psych's default) or maximum likelihood.
     rotation : {"varimax", "promax", "oblimin", "quartimax", "none"}, default "varimax"
@@ -550,19 +587,19 @@ def factor_analysis(
     k_overall, k_items = kmo(r)
     chi2, dof, pval = bartlett(r, n)
     observed = np.sort(np.linalg.eigvalsh(r))[::-1]
+    reduced = _reduced_eigenvalues(r)
     pa = parallel_analysis(n, p, n_iter=n_iter, random_state=random_state)
-    above = observed > pa["random_quantile"].to_numpy()
-    n_par = int(np.argmin(above)) if not above.all() else p
-    n_par = min(max(n_par, 1), p - 1)
+    n_par = min(max(_n_above(reduced, pa["random_reduced_quantile"].to_numpy()), 1), p - 1)
+    n_pca = min(max(_n_above(observed, pa["random_quantile"].to_numpy()), 1), p - 1)
     n_kai = min(max(int(np.sum(observed > 1.0)), 1), p - 1)
-    if n_factors is None or n_factors == "parallel":
-        k, rule = n_par, "parallel"
-    elif n_factors == "kaiser":
-        k, rule = n_kai, "kaiser"
-    else:
-        if isinstance(n_factors, str):
-            raise parameter_error("n_factors", expected="an int, 'parallel', 'kaiser' or None",
+    rules = {None: (n_par, "parallel"), "parallel": (n_par, "parallel"),
+             "parallel_pca": (n_pca, "parallel_pca"), "kaiser": (n_kai, "kaiser")}
+    if n_factors is None or isinstance(n_factors, str):
+        if n_factors not in rules:
+            raise parameter_error("n_factors", expected="an int, 'parallel', 'parallel_pca', 'kaiser' or None",
                                   found=n_factors)
+        k, rule = rules[n_factors]
+    else:
         check_scalar(n_factors, "n_factors", kind=int, low=1, high=p - 1)
         k, rule = int(n_factors), "given"
     extract = _extract_minres if method == "minres" else _extract_ml
@@ -591,12 +628,15 @@ def factor_analysis(
         variance=variance,
         phi=pd.DataFrame(phi, index=fidx, columns=fidx),
         score_weights=pd.DataFrame(weights, index=idx, columns=fidx),
-        eigenvalues=pa.assign(observed=observed)[["observed", "random_mean", "random_quantile"]],
+        eigenvalues=pa.assign(observed=observed, observed_reduced=reduced)[
+            ["observed", "random_mean", "random_quantile", "observed_reduced", "random_reduced_mean",
+             "random_reduced_quantile"]],
         corr=pd.DataFrame(r, index=idx, columns=idx),
         kmo=k_overall,
         kmo_items=pd.Series(k_items, index=idx, name="kmo"),
         bartlett_chi2=chi2, bartlett_dof=dof, bartlett_p=pval,
-        n_obs=n, n_factors=k, n_factors_parallel=n_par, n_factors_kaiser=n_kai, n_factors_rule=rule,
+        n_obs=n, n_factors=k, n_factors_parallel=n_par, n_factors_parallel_pca=n_pca,
+        n_factors_kaiser=n_kai, n_factors_rule=rule,
         method=method, rotation=rotation, converged=ok,
         center=center, scale=scale, dropped=dropped,
     )
@@ -889,7 +929,7 @@ def score(
     by: str = "region",
     service: str | Sequence[str] | None = None,
     month: str | Sequence[str] | None = None,
-    n_factors: int | Literal["parallel", "kaiser"] | None = None,
+    n_factors: int | Literal["parallel", "parallel_pca", "kaiser"] | None = None,
     rotation: Rotation = "varimax",
     method: Method = "minres",
     lower_is_better: Sequence[str] = (),
@@ -918,8 +958,8 @@ def score(
         The region column (e.g. ``"prefecture"`` if the frame has one).
     service, month : str or list of str, optional
         Keep only these services / months (default all: pooled for the factor analysis).
-    n_factors : int, "parallel", "kaiser" or None
-        See :func:`factor_analysis` (None = parallel analysis).
+    n_factors : int, "parallel", "parallel_pca", "kaiser" or None
+        See :func:`factor_analysis` (None = parallel analysis of the factor eigenvalues).
     rotation, method : see :func:`factor_analysis`.
     lower_is_better : list of str, default ()
         Indicators where lower is healthier (e.g. complaints); negated first.
@@ -1008,7 +1048,7 @@ def score(
              "region": [c for c in (by, "month") if c in keys],
              "month": [c for c in ("month",) if c in keys]}[rank_within]
     if group:
-        scores["rank"] = scores.groupby(group)["index"].rank(ascending=False, method="min").astype(int)
+        scores["rank"] = scores.groupby(group, observed=True)["index"].rank(ascending=False, method="min").astype(int)
     else:
         scores["rank"] = scores["index"].rank(ascending=False, method="min").astype(int)
     if not np.isfinite(index).all():  # pragma: no cover - guarded by the checks above

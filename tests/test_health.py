@@ -153,6 +153,7 @@ def fitted(planted):
 def test_planted_loadings_recovered_with_parallel_analysis(fitted):
     assert fitted.factors.n_factors_rule == "parallel"
     assert fitted.factors.n_factors == 3
+    assert fitted.factors.n_factors_kaiser <= 3
     c = health.congruence(fitted.factors.loadings, PLANTED)
     assert (c["congruence"] >= 0.95).all(), c
     assert c["estimated"].nunique() == 3
@@ -259,7 +260,7 @@ def test_single_service_and_prefecture_column(planted):
 def test_summary_and_plots(fitted):
     s = fitted.summary()
     text = str(s)
-    assert "健康度评估" in text and "KMO" in text and "parallel analysis" in text
+    assert "健康度评估" in text and "KMO" in text and "parallel analysis (factors)" in text
     assert s.table("loadings (minres, varimax)").shape == (7, 5)
     assert "<table" in fitted._repr_html_()
     import matplotlib.axes
@@ -357,3 +358,25 @@ def test_congruence_matches_hand_computation():
     assert c.loc["q", "congruence"] == pytest.approx(1.5 / np.sqrt(2.0 * 1.25))
     assert c.loc["p", "estimated"] == "y"
     assert c.loc["p", "congruence"] == pytest.approx(1.01 / np.sqrt(1.01 * 1.01))
+
+
+# --------------------------------------------------------------------------------------
+# Truth recovery on the province simulator
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synth_province():
+    synth = pytest.importorskip("dmkit.synth")
+    return synth.generate("jiangsu", month="2009-06", n_users=5_000, seed=7)
+
+
+def test_simulator_loadings_and_health_recovered(synth_province):
+    d = synth_province
+    res = health.score(d.kpis, n_iter=30)
+    assert res.factors.n_factors == len(d.truth.kpi_loadings.columns) == 3
+    c = health.congruence(res.factors.loadings, d.truth.kpi_loadings)
+    assert (c["congruence"] >= 0.95).all(), c
+    s = res.scores.merge(d.truth.kpi_health, on=["region", "service", "month"])
+    assert s["index"].corr(s["health"], method="spearman") > 0.85
+    assert res.factors.kmo > 0.6 and res.factors.bartlett_p < 1e-10
