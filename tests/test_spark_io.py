@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dmkit as dm
 from dmkit import schema
 from dmkit.errors import DataNotFoundError, ParameterError, SchemaError
 
@@ -135,15 +136,20 @@ def test_read_table_partitioned_parquet(spark, tmp_path):  # noqa: F811
 
     a, b = _usage(5), _usage(7)
     b["month"] = "2009-07"
-    full = pd.concat([a, b], ignore_index=True)
-    full["province"] = "jiangsu"
-    full.to_parquet(tmp_path / "usage", partition_cols=["province", "month"])
+    dm.io.write_table(pd.concat([a, b], ignore_index=True), "usage", tmp_path, province="jiangsu")
+    dm.io.write_table(_subs(), "subscriptions", tmp_path, province="jiangsu", month="2009-07")
     sdf = read_table(tmp_path, "usage")
     assert dict(sdf.dtypes)["month"] == "string"
     assert sdf.count() == 12
     only = read_table(tmp_path / "usage", "usage", months=["2009-07"]).toPandas()
     assert sorted(only["user_id"]) == list(range(7))
     assert set(only["month"]) == {"2009-07"}
+    # pandas writes nanosecond timestamps; they come back as the same instants
+    subs = read_table(tmp_path, "subscriptions").toPandas().sort_values(["user_id", "service"])
+    want = _subs()
+    np.testing.assert_array_equal(subs["start"].to_numpy(), want["start"].to_numpy())
+    assert subs["end"].isna().tolist() == want["end"].isna().tolist()
+    assert subs["end"].dropna().tolist() == want["end"].dropna().tolist()
     with pytest.raises(DataNotFoundError, match="table 'users'"):
         read_table(tmp_path / "nowhere", "users")
 

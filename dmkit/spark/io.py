@@ -119,8 +119,6 @@ def validate(sdf, table: str, *, check_keys: bool = True):
     aggs = [F.count(F.lit(1)).alias("__n")]
     plan: list[tuple[ColumnSpec, str | None, str]] = []  # (spec, check label or None=null, alias)
     for i, s in enumerate(specs):
-        if not _kind_ok(s, kind_of(types[s.name])):
-            continue  # reported below before any value is looked at
         if not s.nullable:
             alias = f"__null{i}"
             aggs.append(F.count_if(F.col(f"`{s.name}`").isNull()).alias(alias))
@@ -137,16 +135,15 @@ def validate(sdf, table: str, *, check_keys: bool = True):
     if counts["__n"] == 0:
         raise schema_error(table=table, column=None, expected="at least one row",
                            found="an empty table")
-    for s in specs:  # dtype kind, then nulls, column by column (as in pandas)
-        found = kind_of(types[s.name])
-        if not _kind_ok(s, found):
-            raise schema_error(table=table, column=s.name, expected=_KIND_LABEL[s.kind],
-                               found=f"dtype {types[s.name].simpleString()}")
+    for s in specs:  # nulls, then dtype kind, column by column (as in pandas)
         for spec, _, alias in plan:
             if spec is s and counts[alias]:
                 raise schema_error(table=table, column=s.name, expected="no missing values",
                                    found=f"{counts[alias]} missing",
                                    rows=_rows(sdf, F.col(f"`{s.name}`").isNull(), keys))
+        if not _kind_ok(s, kind_of(types[s.name])):
+            raise schema_error(table=table, column=s.name, expected=_KIND_LABEL[s.kind],
+                               found=f"dtype {types[s.name].simpleString()}")
     for s, label, failing, alias in value_plan:
         n_bad = counts[alias]
         if n_bad:
@@ -236,6 +233,10 @@ def read_table(
         sdf = reader.parquet(p)
     finally:
         spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", prev)
+    types = {f.name: kind_of(f.dataType) for f in sdf.schema.fields}
+    for spec in COLUMNS[table]:  # TIMESTAMP(NANOS) read as nanoseconds since the epoch
+        if spec.kind == "datetime" and types.get(spec.name) == "int":
+            sdf = sdf.withColumn(spec.name, F.timestamp_micros(F.floor(F.col(f"`{spec.name}`") / 1000)))
     if province is not None and "province" in sdf.columns:
         sdf = sdf.where(F.col("province") == province)
     if months is not None and "month" in sdf.columns:
