@@ -148,40 +148,37 @@ def sequential(
     check_scalar(min_lift, "min_lift", low=0.0, allow_none=True)
     w_days = _window_days(window)
 
-    svc = pd.Categorical(subscriptions["service"].astype(str))
-    names = list(svc.categories)
+    codes, uniques = pd.factorize(subscriptions["service"], sort=True)
+    names = [str(u) for u in uniques]
     k = len(names)
     user = subscriptions["user_id"].to_numpy(dtype=np.int64)
-    t = subscriptions["start"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    code = svc.codes.astype(np.int64)
-    # first start per (user, service)
-    order = np.lexsort((t, code, user))
+    t = subscriptions["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    code = codes.astype(np.int64)
+    # first start per (user, service): a hashed group-by minimum
+    firsts = pd.DataFrame({"g": user * k + code, "t": t}).groupby("g", sort=False)["t"].min()
+    g = firsts.index.to_numpy(dtype=np.int64)
+    user, code, t = g // k, g % k, firsts.to_numpy(dtype=np.int64)
+    # sort by user then time (two stable sorts) and pair each row with the later rows of the user
+    order = np.argsort(t, kind="stable")
+    order = order[np.argsort(user[order], kind="stable")]
     user, code, t = user[order], code[order], t[order]
-    first = np.ones(len(user), dtype=bool)
-    first[1:] = (user[1:] != user[:-1]) | (code[1:] != code[:-1])
-    user, code, t = user[first], code[first], t[first]
-    # sort by user then time and pair each row with later rows of the same user
-    order = np.lexsort((code, t, user))
-    user, code, t = user[order], code[order], t[order]
-    base_users = len(np.unique(user))
+    base_users = int(np.count_nonzero(np.diff(user)) + 1) if len(user) else 0
     if n_users is None:
         n_users = base_users
     check_scalar(n_users, "n_users", kind=int, low=max(1, base_users))
 
     win_ns = int(w_days * 86400e9)
     pair_codes, gaps = [], []
+    i = np.flatnonzero(user[1:] == user[:-1])  # rows with a later row of the same user at offset 1
     d = 1
-    while d < len(user):
-        same = user[d:] == user[:-d]
-        if not same.any():
-            break
-        i = np.flatnonzero(same)
+    while len(i):
         gap = t[i + d] - t[i]
         later = (gap > 0) & (gap <= win_ns)
-        a, b = code[i], code[i + d]
-        pair_codes.append(a[later] * k + b[later])
+        pair_codes.append(code[i[later]] * k + code[i[later] + d])
         gaps.append(gap[later])
         d += 1
+        i = i[i + d < len(user)]
+        i = i[user[i + d] == user[i]]
     pc = np.concatenate(pair_codes) if pair_codes else np.empty(0, np.int64)
     gp = np.concatenate(gaps) if gaps else np.empty(0, np.int64)
     counts = np.bincount(pc, minlength=k * k).reshape(k, k)

@@ -1,0 +1,131 @@
+"""dmkit.rules.sequential: hand-checked orders, a brute-force reference, planted sequences."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dmkit as dm
+import dmkit.rules as R
+from dmkit import catalog
+from dmkit.errors import ParameterError, SchemaError
+
+
+def _subs(rows):
+    df = pd.DataFrame(rows, columns=["user_id", "service", "start"])
+    return df.assign(start=pd.to_datetime(df["start"]), end=pd.NaT, channel="sms", source="organic")
+
+
+def test_hand_checked_order_window_and_gap():
+    subs = _subs([
+        (1, "crbt", "2009-01-01"), (1, "music", "2009-02-01"),   # 31 days: counts
+        (2, "crbt", "2009-01-01"), (2, "music", "2009-06-01"),   # 151 days: outside 90D
+        (3, "music", "2009-01-01"), (3, "crbt", "2009-01-15"),   # reverse order
+        (4, "crbt", "2009-03-01"), (4, "music", "2009-03-21"),   # 20 days: counts
+        (4, "crbt", "2009-05-01"),                               # a later crbt: first start is used
+        (5, "wap", "2009-01-01"),
+    ])
+    r = R.sequential(subs, window="90D", min_support=0.01)
+    ab = r.pair("crbt", "music")
+    assert ab["count"] == 2 and ab["n_first"] == 4
+    assert ab["confidence"] == pytest.approx(0.5)
+    assert ab["support"] == pytest.approx(2 / 5)
+    assert ab["base_rate"] == pytest.approx(4 / 5)
+    assert ab["lift"] == pytest.approx(0.5 / 0.8)
+    assert ab["median_gap_days"] == pytest.approx((31 + 20) / 2)
+    assert ab["reverse_confidence"] == pytest.approx(1 / 4)
+    ba = r.pair("music", "crbt")
+    assert ba["count"] == 1 and ba["median_gap_days"] == pytest.approx(14)
+    longer = R.sequential(subs, window="200D", min_support=0.01)
+    assert longer.pair("crbt", "music")["count"] == 3
+
+
+def test_same_day_starts_are_not_ordered():
+    subs = _subs([(1, "crbt", "2009-01-01"), (1, "music", "2009-01-01")])
+    r = R.sequential(subs, window="90D", min_support=0.01)
+    assert r.rules.empty
+
+
+def _brute_force(subs, window_days, n_users):
+    first = subs.groupby(["user_id", "service"])["start"].min().reset_index()
+    out = {}
+    for _, g in first.groupby("user_id"):
+        for a in g.itertuples():
+            for b in g.itertuples():
+                gap = (b.start - a.start) / pd.Timedelta(days=1)
+                if a.service != b.service and 0 < gap <= window_days:
+                    out.setdefault((a.service, b.service), []).append(gap)
+    n_first = first.groupby("service").size()
+    return {k: (len(v), len(v) / n_first[k[0]], float(np.median(v)), len(v) / n_users) for k, v in out.items()}
+
+
+def test_matches_brute_force_on_random_histories():
+    rng = np.random.default_rng(2)
+    n = 300
+    svc = ["crbt", "music", "wap", "newspaper", "fetion"]
+    rows = []
+    for u in range(n):
+        for s in rng.choice(svc, size=rng.integers(1, 5), replace=True):
+            rows.append((u, s, pd.Timestamp("2009-01-01") + pd.Timedelta(days=int(rng.integers(0, 200)))))
+    subs = _subs(rows).drop_duplicates(["user_id", "service", "start"])
+    r = R.sequential(subs, window="60D", min_support=1e-9)
+    ref = _brute_force(subs, 60, n)
+    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support)
+           for x in r.rules.itertuples()}
+    assert got.keys() == ref.keys()
+    for k, v in ref.items():
+        assert got[k][0] == v[0]
+        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+
+
+def test_thresholds_filter_and_outputs():
+    subs = _subs([(u, "crbt", "2009-01-01") for u in range(10)]
+                 + [(u, "music", "2009-02-01") for u in range(6)]
+                 + [(10, "wap", "2009-01-01"), (10, "music", "2009-01-20")])
+    r = R.sequential(subs, window="90D", min_support=0.2, min_confidence=0.5)
+    assert list(r.rules[["first", "then"]].itertuples(index=False, name=None)) == [("crbt", "music")]
+    assert "crbt → music" in str(r.summary())
+    assert r.plot().get_xlabel().startswith("confidence")
+    assert r.filter(first="wap").rules.empty
+    assert R.sequential(subs, window="90D", min_support=0.01, n_users=100).n_users == 100
+
+
+def test_bad_inputs():
+    subs = _subs([(1, "crbt", "2009-01-01")])
+    with pytest.raises(ParameterError, match="parameter 'window'"):
+        R.sequential(subs, window="soon", min_support=0.1)
+    with pytest.raises(ParameterError, match="parameter 'min_support'"):
+        R.sequential(subs, min_support=0)
+    with pytest.raises(SchemaError, match="start"):
+        R.sequential(subs.drop(columns="start"), min_support=0.1)
+
+
+@pytest.fixture(scope="module")
+def province():
+    return dm.synth.generate("yunnan", month="2009-06", n_users=30_000, seed=3)
+
+
+def test_recovers_planted_sequences(province):
+    truth = province.truth.sequences
+    r = R.sequential(province.subscriptions, window="365D", min_support=0.001,
+                     n_users=len(province.users))
+    for row in truth.itertuples():
+        found = r.pair(row.first, row.then)
+        assert found is not None, f"planted {row.first} -> {row.then} not found"
+        # B follows A more often than B's base rate (crbt is held by most users, so its
+        # lift stays modest), and the reverse order is much weaker
+        assert found["lift"] > 1.05
+        assert found["reverse_confidence"] < 0.2 * found["confidence"]
+        assert found["median_gap_days"] == pytest.approx(row.median_gap_days, rel=0.15)
+        assert found["confidence"] == pytest.approx(row.p_follow, abs=0.03)
+
+
+def test_planted_sequences_rank_high_at_90_days(province):
+    r = R.sequential(province.subscriptions, window="90D", min_support=0.002, min_confidence=0.05,
+                     n_users=len(province.users))
+    planted = set(zip(province.truth.sequences["first"], province.truth.sequences["then"], strict=True))
+    found = set(zip(r.rules["first"], r.rules["then"], strict=True))
+    assert planted <= found
+    assert not ({(b, a) for a, b in planted} & set(zip(r.filter(min_lift=1.5).rules["first"],
+                                                        r.filter(min_lift=1.5).rules["then"], strict=True)))
+    assert set(r.rules["first"]) <= set(catalog.SERVICES)
