@@ -205,7 +205,7 @@ def _subs():
 
 def test_baskets_from_subscriptions_active_at_month_end():
     b = R.baskets_from_subscriptions(_subs(), month="2009-06")
-    assert b.shape == (3, 35) and (b.dtypes == bool).all()
+    assert b.shape == (3, 35) and (b.dtypes == np.dtype(bool)).all()
     assert b.loc[1, "crbt"] and not b.loc[1, "music"]  # music ended in May
     assert not b.loc[2, "fetion"]  # started after June
     ever = R.baskets_from_subscriptions(_subs(), month="2009-06", active_only=False)

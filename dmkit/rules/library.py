@@ -355,14 +355,13 @@ def library(
     brand = customers["brand"].astype(str).to_numpy() if "brand" in cols else None
     pref = customers["preferred_channel"].astype(str).to_numpy() if "preferred_channel" in cols else None
 
-    parts, stats = [], []
+    parts, stats, skipped = [], [], []
     for order, r in enumerate(lib["rules"]):
         where = f"rules[{r['id']!r}]"
         cap = None if r.get("volume") is None else int(round(r["volume"] * volume_scale))
         if r["source"] == "model":
             if score_frame is None or r["score"] not in score_frame.columns:
-                warnings.warn(f"{where}: no scores column {r['score']!r}; the model rule is skipped "
-                              "(pass scores=...)", stacklevel=2)
+                skipped.append(f"{where} (no scores column {r['score']!r})")
                 stats.append((r["id"], r["service"], r["source"], r["priority"], cap, 0, 0))
                 continue
             value = score_frame[r["score"]].to_numpy(dtype=float)
@@ -395,6 +394,9 @@ def library(
         }))
         stats.append((r["id"], r["service"], r["source"], r["priority"], cap, matched, len(idx)))
 
+    if skipped:
+        warnings.warn(f"model rules skipped: {'; '.join(skipped)}. Pass scores=... with those columns",
+                      stacklevel=2)
     cand = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["user_id", "service", "channel", "rule", "source", "priority", "score",
                  "_layer", "_order", "_pos"])

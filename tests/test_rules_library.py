@@ -1,0 +1,214 @@
+"""dmkit.rules.library: the G3 customer–service–channel rule library."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dmkit as dm
+import dmkit.rules as R
+from dmkit.errors import DataNotFoundError, ParameterError, SchemaError
+
+
+@pytest.fixture(scope="module")
+def customers():
+    rng = np.random.default_rng(1)
+    n = 3000
+    return pd.DataFrame({
+        "user_id": np.arange(100, 100 + n),
+        "brand": rng.choice(["gotone", "mzone", "easyown"], n),
+        "student": rng.random(n) < 0.2,
+        "sms_p2p": rng.poisson(30, n) * (rng.random(n) < 0.7),
+        "term_fetion": rng.random(n) < 0.4,
+        "gprs_kb": rng.exponential(2000, n),
+        "preferred_channel": rng.choice(["sms", "hall", "web", "campus"], n),
+    })
+
+
+@pytest.fixture(scope="module")
+def scores(customers):
+    rng = np.random.default_rng(2)
+    return pd.DataFrame({"fetion": rng.random(len(customers)),
+                         "fetion_client": rng.random(len(customers)) - 0.5},
+                        index=customers["user_id"])
+
+
+@pytest.fixture(scope="module")
+def result(customers, scores):
+    return R.library(customers, scores=scores, volume_scale=0.01)
+
+
+def test_packaged_fetion_library_has_the_g3_rows():
+    lib = R.load_rules("fetion")
+    rows = {(r["service"], r["source"], r["priority"], r["volume"], tuple(r["channels"])) for r in lib["rules"]}
+    assert rows == {
+        ("fetion", "model", 1, 100_000, ("hall", "hotline")),
+        ("fetion", "experience", 2, 50_000, ("campus",)),
+        ("fetion", "experience", 3, 100_000, ("sms",)),
+        ("fetion_client", "experience", 3, 100_000, ("sms",)),
+        ("fetion_client", "model", 1, 50_000, ("hall", "hotline")),
+    }
+    assert lib["eligibility"] == {"fetion_client": "term_fetion"}
+
+
+def test_offers_per_customer_are_ranked_unique_and_capped(result):
+    rec = result.recommendations
+    assert list(rec.columns) == ["user_id", "rank", "service", "channel", "rule", "source", "priority", "score"]
+    per = rec.groupby("user_id")
+    assert per.size().max() <= 3
+    assert not rec.duplicated(["user_id", "service"]).any()
+    assert (per["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1)))).all()
+    assert (per["priority"].apply(lambda p: p.is_monotonic_increasing)).all()
+
+
+def test_volume_caps_brand_gate_and_eligibility(customers, result):
+    offered = result.recommendations.groupby("rule").size()
+    caps = {r["id"]: r["volume"] * 0.01 for r in R.load_rules("fetion")["rules"]}
+    for rule, k in offered.items():
+        assert k <= caps[rule]
+    merged = result.recommendations.merge(customers, on="user_id")
+    assert not (merged.query("rule == 'fetion_p2p_sms'")["brand"] == "easyown").any()
+    assert merged.query("service == 'fetion_client'")["term_fetion"].all()
+    assert (merged.query("rule == 'fetion_campus'")["student"]).all()
+
+
+def test_experience_rule_matches_pandas_query_and_ranks_by_column(customers):
+    rules = [{"id": "camp", "service": "fetion", "source": "experience", "rule": "student and sms_p2p > 0",
+              "rank_by": "sms_p2p", "volume": None, "priority": 1, "channels": ["campus"]}]
+    res = R.library(customers, rules=rules)
+    expected = set(customers.query("student and sms_p2p > 0")["user_id"])
+    assert set(res.recommendations["user_id"]) == expected
+    assert res.rule_stats.loc[0, "matched"] == len(expected)
+    capped = R.library(customers, rules=[dict(rules[0], volume=10)])
+    top10 = customers.query("student and sms_p2p > 0").nlargest(10, "sms_p2p", keep="all")["sms_p2p"].min()
+    assert (capped.recommendations.merge(customers, on="user_id")["sms_p2p"] >= top10).all()
+    assert len(capped.recommendations) == 10
+
+
+def test_model_rule_takes_the_top_scores(customers, scores):
+    rules = [{"id": "m", "service": "fetion", "source": "model", "score": "fetion", "volume": 50,
+              "priority": 1, "channels": ["hall"]}]
+    res = R.library(customers, rules=rules, scores=scores)
+    assert set(res.recommendations["user_id"]) == set(scores["fetion"].nlargest(50).index)
+
+
+def test_brand_order_serves_mzone_first(customers):
+    rules = [{"id": "p2p", "service": "fetion", "source": "experience", "brand": ["mzone", "gotone"],
+              "rule": "sms_p2p > 0", "volume": 100, "priority": 1, "channels": ["sms"]}]
+    res = R.library(customers, rules=rules)
+    assert (res.recommendations.merge(customers, on="user_id")["brand"] == "mzone").all()
+
+
+def test_preferred_channel_used_when_listed(customers, result):
+    merged = result.recommendations.merge(customers, on="user_id")
+    hall_rules = merged[merged["rule"].isin(["fetion_model", "fetion_client_model"])]
+    pref_hall = hall_rules["preferred_channel"] == "hall"
+    assert (hall_rules.loc[pref_hall, "channel"] == "hall").all()
+    assert (hall_rules.loc[~pref_hall, "channel"] == "hall").all()  # first listed otherwise
+    camp = merged[merged["rule"] == "fetion_campus"]
+    assert (camp["channel"] == "campus").all()
+
+
+def test_holdings_are_not_offered_again(customers, scores):
+    holdings = pd.DataFrame({"fetion": customers["user_id"].to_numpy() % 2 == 0},
+                            index=customers["user_id"])
+    res = R.library(customers, scores=scores, holdings=holdings, volume_scale=0.01)
+    got = res.recommendations.query("service == 'fetion'")["user_id"]
+    assert (got % 2 == 1).all() and len(got)
+
+
+def test_coverage_table_and_summary(result, customers):
+    cov = result.coverage
+    assert cov["offers"].sum() == len(result.recommendations)
+    assert result.covered == result.recommendations["user_id"].nunique()
+    assert 0 < result.coverage_rate <= 1
+    assert "customers with >= 1 offer" in str(result.summary())
+    assert result.plot().get_xlabel() == "offers"
+    first = result.recommendations["user_id"].iloc[0]
+    assert len(result.offers(first)) >= 1
+
+
+def test_yaml_file_roundtrip(tmp_path, customers):
+    path = tmp_path / "lib.yaml"
+    path.write_text("name: t\nrules:\n  - id: a\n    service: fetion\n    source: segment\n"
+                    "    rule: \"brand == 'mzone'\"\n    volume: 5\n    priority: 2\n    channels: sms\n")
+    res = R.library(customers, rules=path)
+    assert len(res.recommendations) == 5 and res.name == "t"
+
+
+def test_missing_scores_warns_and_skips(customers):
+    with pytest.warns(UserWarning, match=r"model rules skipped: rules\['fetion_model'\] \(no scores column 'fetion'\)"):
+        res = R.library(customers, volume_scale=0.01)
+    assert "fetion_model" not in set(res.recommendations["rule"])
+
+
+# ---------------------------------------------------------------------------- errors
+def _one(**kw):
+    base = {"id": "r1", "service": "fetion", "source": "experience", "rule": "sms_p2p > 0",
+            "priority": 1, "channels": ["sms"]}
+    base.update(kw)
+    return [base]
+
+
+def test_unknown_column_names_the_rule(customers):
+    with pytest.raises(ParameterError, match=r"rules\['r1'\]\.rule.*unknown column 'sms_fee'"):
+        R.library(customers, rules=_one(rule="sms_fee > 3"))
+
+
+@pytest.mark.parametrize("expr, why", [
+    ("sms_p2p >", "syntax error"),
+    ("__import__('os').system('x')", "Call is not allowed"),
+    ("brand.upper() == 'X'", "not allowed"),
+    ("sms_p2p[0] > 1", "Subscript is not allowed"),
+    ("brand in [gprs_kb]", "lists may hold literals only"),
+])
+def test_bad_expressions_are_rejected_naming_the_rule(customers, expr, why):
+    with pytest.raises(ParameterError, match=rf"rules\['r1'\]\.rule.*{why}"):
+        R.library(customers, rules=_one(rule=expr))
+
+
+def test_malformed_rules(customers):
+    with pytest.raises(ParameterError, match=r"rules\['r1'\]\.channels"):
+        R.library(customers, rules=_one(channels=["pigeon"]))
+    with pytest.raises(ParameterError, match=r"rules\['r1'\]\.service"):
+        R.library(customers, rules=_one(service="teleport"))
+    with pytest.raises(ParameterError, match=r"rules\['r1'\]\.brand"):
+        R.library(customers, rules=_one(brand="vip"))
+    with pytest.raises(ParameterError, match=r"rules\['r1'\]\.priority"):
+        R.library(customers, rules=_one(priority=0))
+    with pytest.raises(ParameterError, match=r"rules\['r1'\].*expected fields"):
+        R.library(customers, rules=_one(volumn=5))
+    with pytest.raises(DataNotFoundError, match="no packaged rule library 'nope'"):
+        R.library(customers, rules="nope")
+    with pytest.raises(SchemaError, match="table 'customers'"):
+        R.library(customers.drop(columns="user_id"))
+    with pytest.raises(ParameterError, match="max_offers"):
+        R.library(customers, rules=_one(), max_offers=0)
+
+
+def test_expression_features(customers):
+    from dmkit.rules.expressions import evaluate
+
+    got = evaluate("brand in ['mzone', 'gotone'] and not term_fetion or 100 < sms_p2p * 2 <= 120",
+                   customers, where="t")
+    want = ((customers["brand"].isin(["mzone", "gotone"]) & ~customers["term_fetion"])
+            | ((customers["sms_p2p"] * 2 > 100) & (customers["sms_p2p"] * 2 <= 120))).to_numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(evaluate("(brand == 'mzone') & ~student", customers, where="t"),
+                                  ((customers["brand"] == "mzone") & ~customers["student"]).to_numpy())
+
+
+# ---------------------------------------------------------------------------- simulator
+def test_on_simulated_province():
+    data = dm.synth.generate("guangdong", month="2009-06", n_users=8_000, seed=5)
+    cust = R.customer_table(data.users, data.usage, month="2009-06")
+    assert len(cust) == len(data.users) and "sms_p2p" in cust and "term_fetion" in cust
+    holdings = R.baskets_from_subscriptions(data.subscriptions, month="2009-06", users=data.users["user_id"])
+    basket_rules = R.mine(holdings, min_support=0.005)
+    scores = pd.DataFrame({"fetion": basket_rules.recommend(holdings, "fetion"),
+                           "fetion_client": basket_rules.recommend(holdings, "fetion_client")})
+    res = R.library(cust, scores=scores, holdings=holdings, volume_scale=len(cust) / 12_000_000 * 50)
+    rec = res.recommendations.merge(cust, on="user_id")
+    assert len(rec) and rec.query("service == 'fetion_client'")["term_fetion"].all()
+    held = holdings.reindex(rec["user_id"])
+    assert not np.any(held.to_numpy()[np.arange(len(rec)), held.columns.get_indexer(rec["service"])])
