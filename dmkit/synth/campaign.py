@@ -16,6 +16,7 @@ import pandas as pd
 
 from dmkit import catalog
 from dmkit.synth.calendar import DAY_NS, month_start, shift_month
+from dmkit.synth.profiles import SP_SERVICES
 from dmkit.synth.subscriptions import CHAN, NAT, SubsBuilder
 
 __all__ = ["STEP1", "STEP2", "TARGET_SHARE", "CONTROL_SHARE", "draw_campaign"]
@@ -76,7 +77,8 @@ def _send_times(rng, month, days, weights, k, windows=None):
 
 
 def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.ndarray,
-                  p_mail: np.ndarray, subs: SubsBuilder) -> tuple[pd.DataFrame, dict]:
+                  p_mail: np.ndarray, subs: SubsBuilder,
+                  sp_weights: np.ndarray) -> tuple[pd.DataFrame, dict]:
     """Contacts table rows of both steps; adds the resulting subscriptions to ``subs``."""
     n = len(p_news)
     cid = f"{profile.code}-{month}-worldcup"
@@ -125,8 +127,11 @@ def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.n
         sub = rows["subscribed_at"] != NAT
         ch = np.where(ctrl[sub], CHAN["hall"], CHAN["sms"]).astype(np.int8)
         source = np.where(ctrl[sub], 0, src).astype(np.int16)
+        sp = None
+        if spec["service"] in SP_SERVICES:   # the campaign's content comes from the largest SP
+            sp = np.full(int(sub.sum()), int(np.argmax(sp_weights)), dtype=np.int16)
         subs.add(users[sub], spec["service"], rows["subscribed_at"][sub],
-                 rows["unsubscribed_at"][sub], channel=ch, source=source, main=False)
+                 rows["unsubscribed_at"][sub], channel=ch, source=source, sp=sp, main=False)
     contacts = pd.concat(frames, ignore_index=True)
     for c in ("campaign_id", "service", "group"):
         contacts[c] = contacts[c].astype("category")

@@ -107,7 +107,8 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
     step("subscriptions")
     contacts, camp_truth = campaign.draw_campaign(rngs["campaign"], profile=profile, month=month,
                                                   p_news=p_true["newspaper"],
-                                                  p_mail=p_true["mail_notify"], subs=subs)
+                                                  p_mail=p_true["mail_notify"], subs=subs,
+                                                  sp_weights=sp_plan.weights)
     sub_truth.update(structure_truth(subs, sub_truth))
     step("campaign")
     panel = build_panel(rngs["panel"], base, n_months)
@@ -152,9 +153,7 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
                "mean_sms_contacts": float(base["sms_contacts"][seg == i].mean()) if (seg == i).any() else float("nan")}
         for i, name in enumerate(matrix.SEGMENTS)
     }
-    pen = dict(profile.penetration)
-    for s in RULES:
-        pen[s] = float(p_true[s].mean())
+    pen = {s: float(subs.active_all(s).mean()) for s in catalog.SERVICES}
     cell_names = matrix.CELL_NAMES.ravel().tolist()
     user_truth = pd.DataFrame({
         "user_id": np.arange(n, dtype=np.int32),

@@ -27,7 +27,7 @@ LOADINGS = np.array([
     [0.15, 0.80, 0.00],   # retention
     [0.10, 0.80, 0.30],   # activity
     [0.05, 0.00, 0.90],   # growth
-    [0.20, 0.60, -0.50],  # loyalty
+    [0.20, 0.60, -0.35],  # loyalty
 ])
 #: column = centre + spread * z, clipped to [low, high]
 _MAP = {
@@ -68,6 +68,8 @@ def draw_kpis(rng: np.random.Generator, *, regions: tuple[str, ...], months: lis
         F[:, j, :, 2] += mom * 0.6
     F = F.reshape(-1, 3)
     F = (F - F.mean(0)) / F.std(0)
+    # whiten: the sample factors are exactly uncorrelated with unit variance
+    F = F @ np.linalg.inv(np.linalg.cholesky(np.cov(F, rowvar=False, bias=True))).T
     psi = 1.0 - (LOADINGS**2).sum(1)
     Z = F @ LOADINGS.T + rng.standard_normal((len(F), len(INDICATORS))) * np.sqrt(psi)
     reg = np.repeat(np.arange(R), S * M)

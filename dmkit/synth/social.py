@@ -1,6 +1,6 @@
 """The social-contact graph (交往圈) of the data month.
 
-Circle size = 1 + floor(0.12 * sms_contacts + lognormal), heavy-tailed because
+Circle size = 1 + floor(0.08 * sms_contacts + 1.5 exp(1.1 N(0, 1))), heavy-tailed because
 sms_contacts is (Pareto tail of the heavy SMS users). Peers are distinct by construction:
 peer = (user + cumulative positive gaps) mod n, the gaps summing to less than n, so no
 sort or de-duplication is needed. SMS on an edge ~ sms_p2p / circle size x Exp(1).
@@ -24,8 +24,8 @@ def draw_edges(rng: np.random.Generator, *, month: str, sms_p2p: np.ndarray,
         return pd.DataFrame({"user_id": np.array([], np.int32), "peer_id": np.array([], np.int32),
                              "month": pd.Categorical([], categories=[month]),
                              "sms": np.array([], np.int32), "calls": np.array([], np.int32)}), k
-    ln = np.exp(0.8 * rng.standard_normal(n, dtype=np.float32))
-    k = 1 + np.floor(0.12 * sms_contacts + ln)
+    ln = 1.5 * np.exp(1.1 * rng.standard_normal(n, dtype=np.float32))
+    k = 1 + np.floor(0.08 * sms_contacts + ln)
     k = np.minimum(k, min(CIRCLE_CAP, n - 1)).astype(np.int32)
     total = int(k.sum())
     users = np.repeat(np.arange(n, dtype=np.int32), k)

@@ -128,6 +128,14 @@ class SubsBuilder:
                 m[blk[0]] = True
         return m
 
+    def active_all(self, service: str) -> np.ndarray:
+        """Users with a row of ``service`` still active at the end of the data month."""
+        m = np.zeros(self.n, dtype=bool)
+        for blk, s in zip(self.blocks, self.block_service, strict=True):
+            if s == service:
+                m[blk[0][(blk[3] == NAT) & (blk[2] < self.t_end)]] = True
+        return m
+
     def first_start_all(self, service: str) -> np.ndarray:
         """Earliest start of ``service`` per user over all rows (NaT-as-int64 if none)."""
         big = np.iinfo(np.int64).max
@@ -342,7 +350,7 @@ def _draw_crbt(rng, b, profile, month, users, base, t_end, sp_plan):
         lam *= np.where(x[k], v, 1.0)
     end = _ends(rng, start, lam, t_end)
     s_hat = float(np.mean(end == NAT))
-    p_ever = min(0.95, profile.penetration["crbt"] / s_hat)
+    p_ever = min(0.95, profile.penetration["crbt"] / max(s_hat, 0.2))
     holders = np.flatnonzero(rng.random(n, dtype=np.float32) < p_ever)
     src = np.where(is_camp[holders], camp_codes[which[holders]], 0)
     b.add(holders, "crbt", start[holders], end[holders], source=src)
