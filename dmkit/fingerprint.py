@@ -68,7 +68,7 @@ class FingerprintResult(Result):
         Index user_id. Columns: brand, gender, age, age_band, student, tenure_months,
         channel, channel_confidence, channel_actions, genre, genre_confidence,
         genre_downloads, n_genres, terminal, terminal_score, term_* flags, circle_size,
-        arpu, value_tier, the month's usage columns, and ``sub_<service>`` (bool) for
+        arpu, value_tier, the month's usage columns, sms_mms (P2P SMS + MMS sent), and ``holds_<service>`` (bool) for
         each service held at the month's end.
     month : str
     value_cuts : tuple of float
@@ -127,7 +127,7 @@ class FingerprintResult(Result):
             raise parameter_error("user_id", expected=f"a customer of this profile ({len(self.table):,} ids)",
                                   found=user_id)
         r = self.table.loc[user_id]
-        subs = [c[4:] for c in self.table.columns if c.startswith("sub_") and bool(r[c])]
+        subs = [c[6:] for c in self.table.columns if c.startswith("holds_") and bool(r[c])]
 
         def pct(v: float) -> str:
             return "n/a" if pd.isna(v) else f"{v:.0%}"
@@ -173,7 +173,23 @@ def _argmax_share(pos: np.ndarray, codes: np.ndarray, n: int, m: int, weights=No
 
 
 def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    return pd.Categorical(values, categories=list(categories)).codes.astype(np.int64)
+    """Codes of ``values`` into ``categories`` (-1 if absent), cheap for categorical columns."""
+    cats = pd.Index(list(categories))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        remap = np.append(cats.get_indexer(values.cat.categories.astype(str)), -1)
+        return remap[values.cat.codes.to_numpy()].astype(np.int64)  # code -1 -> last entry, -1
+    return cats.get_indexer(values.astype(str)).astype(np.int64)
+
+
+def _uniques(values: pd.Series) -> set[str]:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return {str(c) for c in values.cat.categories[np.unique(values.cat.codes[values.cat.codes >= 0])]}
+    return {str(v) for v in pd.unique(values.dropna())}
+
+
+def _is(values: pd.Series, value: str) -> np.ndarray:
+    """``values == value`` as a bool array, cheap for categorical columns."""
+    return _codes(values, [value]) == 0
 
 
 def profile(
@@ -185,6 +201,7 @@ def profile(
     *,
     month: str | None = None,
     channel_from: Literal["both", "events", "subscriptions"] = "both",
+    exclude_channels: Sequence[str] = ("sp_push", "outbound"),
     value_cuts: Sequence[float] | None = None,
     age_bands: Sequence[int] = AGE_BANDS,
     validate: bool = True,
@@ -202,6 +219,9 @@ def profile(
         Which actions count for the channel preference: downloads (``events.channel``),
         service orders (``subscriptions.channel``) or both. Customers without any action
         get the CRM field ``users.preferred_channel`` with confidence NaN.
+    exclude_channels : list of str, default ("sp_push", "outbound")
+        Channels that say nothing of the customer's habit (an SP ordering for them, an
+        outbound call) and are not counted.
     value_cuts : two floats, optional
         ARPU cut points low|mid|high; default the tertiles of the month's ARPU.
     age_bands : ints
@@ -224,49 +244,49 @@ def profile(
         for df, name in ((users, "users"), (usage, "usage"), (subscriptions, "subscriptions"),
                          (events, "events"), (edges, "edges")):
             schema.validate(df, name, check_keys=name in ("users", "usage"))
-    months = usage["month"].astype(str)
     if month is None:
-        month = str(months.max())
+        month = max(_uniques(usage["month"]))
     elif not isinstance(month, str) or not schema.MONTH_RE.match(month):
         raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
-    u = usage.loc[(months == month).to_numpy()]
+    u = usage.loc[_is(usage["month"], month)]
     if not len(u):
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
-                           found=f"months {sorted(months.unique())[:6]}")
+                           found=f"months {sorted(_uniques(usage['month']))[:6]}")
     end = pd.Period(month, freq="M").end_time
 
     ids = pd.Index(users["user_id"].to_numpy())
     n = len(ids)
-    t = pd.DataFrame(index=pd.Index(ids, name="user_id"))
+    t: dict[str, object] = {}  # columns, assembled into one frame at the end
     for c in ("brand", "gender", "age", "student", "tenure_months"):
-        t[c] = users[c].to_numpy()
-    t["age_band"] = _age_band(t["age"].to_numpy(), age_bands)
+        t[c] = users[c].array
+    t["age_band"] = _age_band(users["age"].to_numpy(), age_bands)
 
     # channel preference --------------------------------------------------------------
     chans = _channel_categories(users, subscriptions, events)
     pos_parts, code_parts = [], []
-    ev = events.loc[(events["ts"] <= end).to_numpy()]
-    sub_now = subscriptions.loc[(subscriptions["start"] <= end).to_numpy()]
+    ev = events.loc[(events["ts"] <= end).to_numpy(), ["user_id", "channel", "genre"]]
+    subs_upto = subscriptions.loc[(subscriptions["start"] <= end).to_numpy(), ["user_id", "channel", "service", "end"]]
     if channel_from in ("both", "events"):
         pos_parts.append(_positions(ev["user_id"], ids))
         code_parts.append(_codes(ev["channel"], chans))
     if channel_from in ("both", "subscriptions"):
-        pos_parts.append(_positions(sub_now["user_id"], ids))
-        code_parts.append(_codes(sub_now["channel"], chans))
-    best, conf, total, _ = _argmax_share(np.concatenate(pos_parts), np.concatenate(code_parts), n, len(chans))
-    crm = users["preferred_channel"].astype(object).to_numpy()
-    t["channel"] = pd.Categorical(np.where(total > 0, np.asarray(chans, dtype=object)[best], crm), categories=chans)
+        pos_parts.append(_positions(subs_upto["user_id"], ids))
+        code_parts.append(_codes(subs_upto["channel"], chans))
+    codes = np.concatenate(code_parts)
+    codes[np.isin(codes, [chans.index(c) for c in exclude_channels if c in chans])] = -1
+    best, conf, total, _ = _argmax_share(np.concatenate(pos_parts), codes, n, len(chans))
+    crm = _codes(users["preferred_channel"], chans)
+    t["channel"] = pd.Categorical.from_codes(np.where(total > 0, best, crm), categories=chans)
     t["channel_confidence"] = conf
     t["channel_actions"] = total.astype(np.int64)
 
     # genre preference ---------------------------------------------------------------
     from dmkit.catalog import GENRES
 
-    genres = list(GENRES) + sorted(set(ev["genre"].astype(str).unique()) - set(GENRES))
+    genres = list(GENRES) + sorted(_uniques(ev["genre"]) - set(GENRES))
     gbest, gconf, gtotal, ngen = _argmax_share(_positions(ev["user_id"], ids), _codes(ev["genre"], genres), n,
                                                len(genres))
-    t["genre"] = pd.Categorical(np.where(gtotal > 0, np.asarray(genres, dtype=object)[gbest], None),
-                                categories=genres)
+    t["genre"] = pd.Categorical.from_codes(np.where(gtotal > 0, gbest, -1), categories=genres)
     t["genre_confidence"] = gconf
     t["genre_downloads"] = gtotal.astype(np.int64)
     t["n_genres"] = ngen.astype(np.int64)
@@ -285,12 +305,12 @@ def profile(
         t[c] = users[c].to_numpy(dtype=bool)
 
     # social circle ------------------------------------------------------------------
-    e_months = edges["month"].astype(str)
-    e = edges.loc[(e_months == month).to_numpy()]
+    e = edges.loc[_is(edges["month"], month), ["user_id", "sms", "calls"]]
     if not len(e) and len(edges):
-        latest = str(e_months[e_months <= month].max()) if (e_months <= month).any() else str(e_months.max())
+        e_months = sorted(_uniques(edges["month"]))
+        latest = max([m for m in e_months if m <= month] or e_months)
         warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=2)
-        e = edges.loc[(e_months == latest).to_numpy()]
+        e = edges.loc[_is(edges["month"], latest), ["user_id", "sms", "calls"]]
     active = (e["sms"].to_numpy() > 0) | (e["calls"].to_numpy() > 0)
     epos = _positions(e["user_id"].to_numpy()[active], ids)
     t["circle_size"] = np.bincount(epos[epos >= 0], minlength=n).astype(np.int64)
@@ -299,10 +319,12 @@ def profile(
     upos = _positions(u["user_id"], ids)
     keep = upos >= 0
     for c in USAGE_FEATURES:
-        col = np.zeros(n, dtype=np.float64)
-        col[upos[keep]] = u[c].to_numpy(dtype=np.float64)[keep]
+        vals = u[c].to_numpy()
+        col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
+        col[upos[keep]] = vals[keep]
         t[c] = col
-    arpu = t["arpu"].to_numpy()
+    t["sms_mms"] = t["sms_p2p"].astype(np.int64) + t["mms"].astype(np.int64)
+    arpu = t["arpu"]
     if value_cuts is None:
         cuts = tuple(float(q) for q in np.quantile(u["arpu"].to_numpy(dtype=float), [1 / 3, 2 / 3]))
     else:
@@ -313,24 +335,25 @@ def profile(
                                                 categories=["low", "mid", "high"], ordered=True)
 
     # services held at the month's end -------------------------------------------------
-    held = sub_now.loc[(sub_now["end"].isna() | (sub_now["end"] > end)).to_numpy()]
-    services = sorted(held["service"].astype(str).unique())
+    held = subs_upto.loc[(subs_upto["end"].isna() | (subs_upto["end"] > end)).to_numpy()]
+    services = sorted(_uniques(held["service"]))
     if services:
         spos = _positions(held["user_id"], ids)
-        scode = _codes(held["service"].astype(str), services)
+        scode = _codes(held["service"], services)
         ok = spos >= 0
         m = np.zeros((n, len(services)), dtype=bool)
         m[spos[ok], scode[ok]] = True
-        t = pd.concat([t, pd.DataFrame(m, index=t.index, columns=[f"sub_{s}" for s in services])], axis=1)
-    return FingerprintResult(table=t, month=month, value_cuts=cuts)
+        t.update({f"holds_{s}": m[:, i] for i, s in enumerate(services)})
+    table = pd.DataFrame(t, index=pd.Index(ids, name="user_id"))
+    return FingerprintResult(table=table, month=month, value_cuts=cuts)
 
 
 def _channel_categories(users, subscriptions, events) -> list[str]:
     from dmkit.catalog import CHANNELS
 
-    seen = set()
+    seen: set[str] = set()
     for s in (users["preferred_channel"], subscriptions["channel"], events["channel"]):
-        seen |= set(pd.unique(s.astype(str)))
+        seen |= _uniques(s)
     return list(CHANNELS) + sorted(seen - set(CHANNELS))
 
 
@@ -371,10 +394,9 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
             cols[f] = s.to_numpy(dtype=np.float64)
             kinds[f] = ("num", f)
         else:
-            vals = s.astype(str)
-            for v in sorted(vals.unique()):
+            for v in sorted(_uniques(s)):
                 name = f"{f}={v}"
-                cols[name] = (vals == v).to_numpy(dtype=np.float32)
+                cols[name] = _is(s, v).astype(np.float32)
                 kinds[name] = ("cat", f, v)
     return pd.DataFrame(cols, index=table.index), kinds
 
@@ -560,7 +582,11 @@ def preference_rules(
     if not has.any():
         raise schema_error(table="profile", column=target, expected="customers with a preference", found="none")
     X, kinds = _design(table.loc[has], feats)
-    y = y_all[has].astype(str).to_numpy()
+    y_has = y_all[has]
+    if isinstance(y_has.dtype, pd.CategoricalDtype):  # codes -> labels without a per-row str()
+        y = np.asarray(y_has.cat.categories.astype(str), dtype=object)[y_has.cat.codes.to_numpy()]
+    else:
+        y = y_has.astype(str).to_numpy()
     n = len(y)
     counts = pd.Series(y).value_counts()
     if values is None:

@@ -402,7 +402,8 @@ class ClusterResult(Result):
 def _names(z: pd.DataFrame, *, threshold: float = 0.5, max_terms: int = 3) -> list[str]:
     names = []
     for _, row in z.iterrows():  # one row per segment: k rows, not customers
-        terms = row.abs().sort_values(ascending=False, kind="stable").index[:max_terms]
+        strongest = set(row.abs().sort_values(ascending=False, kind="stable").index[:max_terms])
+        terms = [c for c in row.index if c in strongest]  # in feature order: "high volume, wide circle"
         parts = []
         for c in terms:
             v = row[c]

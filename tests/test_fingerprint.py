@@ -128,8 +128,8 @@ def test_value_tiers_terminal_and_services(tables, fp):
     assert (t.loc[none, "terminal"] == "voice/SMS only").all()
     subs = tables["subscriptions"]
     fet = subs[(subs["service"] == "fetion") & subs["end"].isna()]["user_id"]
-    assert set(t.index[t["sub_fetion"]]) == set(fet)
-    assert t["sub_crbt"].sum() == 300
+    assert set(t.index[t["holds_fetion"]]) == set(fet)
+    assert t["holds_crbt"].sum() == 300
 
 
 def test_customers_without_actions_fall_back_to_the_crm_channel(tables):
@@ -212,3 +212,63 @@ def synth():
     if gen is None:
         pytest.skip("dmkit.synth.generate not available yet")
     return gen("yunnan", month="2009-06", n_users=20_000, seed=3)
+
+
+def _feature(name: str) -> str:
+    """The simulator's condition features as profile columns."""
+    if name.startswith("holds:"):
+        return "holds_" + name.split(":", 1)[1]
+    return {"sms_p2p+mms": "sms_mms", "brand": "brand=mzone"}.get(name, name)
+
+
+@pytest.fixture(scope="module")
+def synth_fp(synth):
+    return fingerprint.profile(synth.users, synth.usage, synth.subscriptions, synth.events, synth.edges)
+
+
+def test_channel_preference_follows_the_simulators_realised_preference(synth, synth_fp):
+    pref = synth.users.set_index("user_id")["preferred_channel"].astype(str)
+    got = synth_fp.table["channel"].astype(str).reindex(pref.index)
+    assert (got == pref).mean() > 0.9
+
+
+@pytest.mark.parametrize("target", ["channel", "genre"])
+def test_rules_recover_the_simulators_planted_y4_rules(synth, synth_fp, target):
+    planted = synth.truth.channel_rules if target == "channel" else synth.truth.content_rules
+    rules = fingerprint.preference_rules(synth_fp, target=target)
+    checked = 0
+    for p in planted:
+        if not p["conditions"] or p["preference"] == "pop":  # the fallback rule: no conditions to find
+            continue
+        if p["preference"] == "local":  # 1% of users; only the newspaper condition is sharp enough
+            p = {**p, "conditions": [c for c in p["conditions"] if c[0].startswith("holds:")]}
+        top = rules.top(p["preference"])
+        found = {}
+        for f, op, thr in top["conditions"]:
+            found.setdefault(f, []).append((op, thr))
+        for f, op, v in p["conditions"]:
+            col = _feature(f)
+            assert col in found, f"{p['preference']}: {col} not in {top['rule']}"
+            if isinstance(v, (bool, str)):  # flags and one-hot: the rule must say 'holds' / '=='
+                assert (">", 0.5) in [(o, round(t, 1)) for o, t in found[col]], top["rule"]
+            else:
+                want = ">" if op in (">", ">=") else "<="
+                thr = [t for o, t in found[col] if o == want]
+                assert thr and abs(thr[0] - v) <= max(1.0, 0.05 * abs(v)), (p, top["rule"])
+        assert top["lift"] > 2
+        checked += 1
+    assert checked >= 3
+
+
+def test_sp_push_orders_do_not_count_as_a_channel_habit(tables):
+    users, ev = tables["users"], tables["events"]
+    uid = int(users["user_id"].iloc[0])
+    pushed = pd.DataFrame({"user_id": uid, "service": "weather", "start": pd.date_range("2009-01-01", periods=20),
+                           "end": pd.NaT, "channel": "sp_push", "source": "organic"})
+    subs = pd.concat([tables["subscriptions"], pushed], ignore_index=True)
+    base = fingerprint.profile(**tables).table.loc[uid]
+    t = fingerprint.profile(**{**tables, "subscriptions": subs}).table.loc[uid]
+    assert t["channel"] == base["channel"] and t["channel_actions"] == base["channel_actions"]
+    counted = fingerprint.profile(**{**tables, "subscriptions": subs}, exclude_channels=()).table.loc[uid]
+    assert counted["channel"] == "sp_push"
+    assert len(ev)  # the fixture has events for everyone

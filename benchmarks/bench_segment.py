@@ -1,0 +1,140 @@
+"""Segmentation and fingerprint at province scale, dmkit beside what an analyst would write.
+
+1. ``dm.segment.cluster`` (k given, and k by silhouette) vs a plain scikit-learn pipeline
+   (log1p -> StandardScaler -> KMeans, then a pandas profile) on N rows of skewed SMS usage.
+2. ``dm.fingerprint.profile`` vs a straightforward pandas groupby version (idxmax per user)
+   on N users.
+
+Time (wall, best of ``--repeat``) and peak traced memory (tracemalloc) per run, and ratios.
+
+    .venv/bin/python benchmarks/bench_segment.py --rows 1000000
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dmkit as dm  # noqa: E402
+
+
+def measure(fn, repeat: int):
+    best, peak, out = np.inf, 0, None
+    for _ in range(repeat):
+        gc.collect()
+        tracemalloc.start()
+        t = time.perf_counter()
+        out = fn()
+        dt = time.perf_counter() - t
+        _, pk = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        best, peak = min(best, dt), max(peak, pk)
+    return best, peak / 2**20, out
+
+
+def usage_rows(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    g = rng.choice(3, size=n, p=[0.24, 0.43, 0.33])
+    sms = np.floor(np.exp(rng.normal(np.log([12, 100, 450])[g], np.array([0.7, 0.3, 0.35])[g]))).astype(np.int32)
+    con = np.minimum(sms, np.array([2, 10, 40])[g] + rng.poisson(2, n)).astype(np.int32)
+    mms = rng.poisson(np.array([0.5, 2, 6])[g]).astype(np.int32)
+    X = pd.DataFrame({"sms_p2p": sms, "sms_contacts": con, "mms": mms},
+                     index=pd.Index(np.arange(n, dtype=np.int64), name="user_id"))
+    return X, g
+
+
+def sklearn_pipeline(X: pd.DataFrame, k: int, seed: int):
+    from sklearn.cluster import KMeans
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    pipe = make_pipeline(FunctionTransformer(np.log1p), StandardScaler(),
+                         KMeans(n_clusters=k, n_init=3, random_state=seed))
+    lab = pipe.fit_predict(X)
+    prof = X.groupby(lab).agg(["mean", "median"])
+    prof["size"] = np.bincount(lab)
+    return lab, prof
+
+
+def pandas_fingerprint(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """What one would write by hand: groupby + idxmax per preference."""
+    ev, users = t["events"], t["users"]
+    acts = pd.concat([ev[["user_id", "channel"]], t["subscriptions"][["user_id", "channel"]]])
+    cnt = acts.groupby(["user_id", "channel"], observed=True).size()
+    ch = cnt.groupby(level=0).idxmax().str[1]
+    chc = cnt.groupby(level=0).max() / cnt.groupby(level=0).sum()
+    gc_ = ev.groupby(["user_id", "genre"], observed=True).size()
+    ge = gc_.groupby(level=0).idxmax().str[1]
+    circle = t["edges"].groupby("user_id")["peer_id"].nunique()
+    months = t["usage"]["month"].astype(str)
+    u = t["usage"][(months == months.max()).to_numpy()].set_index("user_id")
+    out = users.set_index("user_id")[["brand", "age"]].join(
+        pd.DataFrame({"channel": ch, "channel_confidence": chc, "genre": ge, "circle_size": circle}))
+    out = out.join(u)
+    out["value_tier"] = pd.qcut(out["arpu"], 3, labels=["low", "mid", "high"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows (customers)")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    from sklearn.metrics import adjusted_rand_score
+
+    X, g = usage_rows(a.rows, a.seed)
+    print(f"# segmentation: {a.rows:,} rows x {X.shape[1]} features (sms_p2p, sms_contacts, mms)")
+    rows = []
+    t_sk, m_sk, (lab_sk, _) = measure(lambda: sklearn_pipeline(X, 3, a.seed), a.repeat)
+    rows.append(("sklearn log1p+scaler+KMeans(k=3) + profile", t_sk, m_sk, adjusted_rand_score(g, lab_sk)))
+    for label, kw in [("dm.segment.cluster(k=3)", {"k": 3}),
+                      ("dm.segment.cluster(k=3, algorithm='minibatch')", {"k": 3, "algorithm": "minibatch"}),
+                      ("dm.segment.cluster(k=None: silhouette on 4k sample)", {})]:
+        t, m, res = measure(lambda kw=kw: dm.segment.cluster(X, seed=a.seed, **kw), a.repeat)
+        rows.append((label, t, m, adjusted_rand_score(g, res.labels)))
+    df = pd.DataFrame(rows, columns=["method", "seconds", "peak_MiB", "ARI"])
+    df["time_ratio_vs_sklearn"] = df["seconds"] / t_sk
+    df["mem_ratio_vs_sklearn"] = df["peak_MiB"] / m_sk
+    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        print(df.to_string(index=False))
+
+    print(f"\n# fingerprint: {a.rows:,} users")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    gen = getattr(dm.synth, "generate", None)
+    if gen is not None:
+        t0 = time.perf_counter()
+        d = gen("yunnan", month="2009-06", n_users=a.rows, seed=a.seed)
+        tables = {k: getattr(d, k) for k in ("users", "usage", "subscriptions", "events", "edges")}
+        src = f"dm.synth.generate ({time.perf_counter() - t0:.1f} s)"
+    else:
+        from test_fingerprint import make_tables
+
+        tables = make_tables(a.rows, a.seed)
+        src = "tests/test_fingerprint.make_tables"
+    print(f"tables from {src}: " + ", ".join(f"{k} {len(v):,}" for k, v in tables.items()))
+    rows = []
+    t_pd, m_pd, _ = measure(lambda: pandas_fingerprint(tables), a.repeat)
+    rows.append(("pandas groupby/idxmax (fewer columns, no validation)", t_pd, m_pd))
+    t1, m1, _ = measure(lambda: dm.fingerprint.profile(**tables, validate=False), a.repeat)
+    rows.append(("dm.fingerprint.profile(validate=False)", t1, m1))
+    t2, m2, fp = measure(lambda: dm.fingerprint.profile(**tables), a.repeat)
+    rows.append(("dm.fingerprint.profile (validates 5 tables)", t2, m2))
+    t3, m3, _ = measure(lambda: dm.fingerprint.preference_rules(fp, target="channel"), a.repeat)
+    rows.append(("dm.fingerprint.preference_rules(channel)", t3, m3))
+    df = pd.DataFrame(rows, columns=["method", "seconds", "peak_MiB"])
+    df["time_ratio_vs_pandas"] = df["seconds"] / t_pd
+    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        print(df.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
