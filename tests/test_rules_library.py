@@ -212,3 +212,16 @@ def test_on_simulated_province():
     assert len(rec) and rec.query("service == 'fetion_client'")["term_fetion"].all()
     held = holdings.reindex(rec["user_id"])
     assert not np.any(held.to_numpy()[np.arange(len(rec)), held.columns.get_indexer(rec["service"])])
+
+
+def test_evaluate_hit_rate_by_hand():
+    cust = pd.DataFrame({"user_id": [1, 2, 3, 4], "brand": ["mzone"] * 4, "sms_p2p": [5, 4, 3, 0]})
+    rules = [{"id": "a", "service": "fetion", "source": "experience", "rule": "sms_p2p > 0",
+              "priority": 1, "channels": ["sms"]}]
+    res = R.library(cust, rules=rules)
+    taken = pd.DataFrame({"fetion": [True, False, False, True]}, index=[1, 2, 3, 4])
+    ev = res.evaluate(taken).set_index("rule")
+    assert ev.loc["a", "offers"] == 3 and ev.loc["a", "hits"] == 1
+    assert ev.loc["a", "hit_rate"] == pytest.approx(1 / 3)
+    assert ev.loc["a", "base_rate"] == pytest.approx(2 / 4)
+    assert ev.loc["all", "lift"] == pytest.approx((1 / 3) / 0.5)

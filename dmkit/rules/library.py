@@ -226,6 +226,44 @@ class LibraryResult(Result):
         """The offers of one customer."""
         return self.recommendations[self.recommendations["user_id"] == user_id].reset_index(drop=True)
 
+    def evaluate(self, taken: pd.DataFrame) -> pd.DataFrame:
+        """Hit rate (命中率) of the offers against services taken afterwards.
+
+        Parameters
+        ----------
+        taken : DataFrame
+            users × services booleans: who took each service after the offers (e.g. held
+            at the next month's end and not before). Customers missing from it took nothing.
+
+        Returns
+        -------
+        DataFrame
+            One row per rule and a last row ``all``: rule, service, offers, hits,
+            hit_rate (hits / offers), base_rate (share of all customers who took the
+            rule's service; for ``all``, the offers-weighted mean), lift (hit_rate / base_rate).
+        """
+        check_frame(taken, table="taken")
+        rec = self.recommendations
+        uid = rec["user_id"].to_numpy()
+        t = taken.reindex(uid, fill_value=False)
+        col = t.columns.get_indexer(rec["service"])
+        hit = np.zeros(len(rec), dtype=bool)
+        ok = col >= 0
+        hit[ok] = t.to_numpy(dtype=bool)[np.flatnonzero(ok), col[ok]]
+        base = {s: float(taken[s].sum()) / self.n_customers if s in taken.columns else 0.0
+                for s in rec["service"].unique()}
+        d = rec.assign(hit=hit, base=rec["service"].map(base).astype(float))
+        per = d.groupby(["rule", "service"], sort=False).agg(offers=("hit", "size"), hits=("hit", "sum"),
+                                                             base_rate=("base", "first")).reset_index()
+        total = pd.DataFrame({"rule": ["all"], "service": ["all"], "offers": [len(d)],
+                              "hits": [int(d["hit"].sum())], "base_rate": [float(d["base"].mean())
+                                                                          if len(d) else np.nan]})
+        out = pd.concat([per, total], ignore_index=True)
+        out["hits"] = out["hits"].astype(np.int64)
+        out["hit_rate"] = out["hits"] / out["offers"].where(out["offers"] > 0)
+        out["lift"] = out["hit_rate"] / out["base_rate"].where(out["base_rate"] > 0)
+        return out[["rule", "service", "offers", "hits", "hit_rate", "base_rate", "lift"]]
+
     def to_frame(self) -> pd.DataFrame:
         """The recommendations (a copy)."""
         return self.recommendations.copy()
