@@ -88,7 +88,8 @@ def synth(
     months: Annotated[int, typer.Option(help="Monthly panels up to --month.")] = 6,
     out: Annotated[Path, typer.Option(help="Dataset root to write into.")] = Path("data/generated"),
     format: Annotated[FileFormat, typer.Option("--format", help="File format of the tables.")] = FileFormat.parquet,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Simulate a province and write its eight tables (validated) plus the planted truth.
 
@@ -106,14 +107,20 @@ def synth(
         check_scalar(users, "users", kind=int, low=1)
         check_scalar(seed, "seed", kind=int, low=0)
         check_scalar(months, "months", kind=int, low=1)
-        _check_writable(out)
         from dmkit import synth as simulator
+        from dmkit._validation import check_choice
+
+        check_choice(province, "province", simulator.PROVINCES)
+        _check_writable(out)
+        if progress is None:
+            progress = sys.stderr.isatty()
 
         steps = ["simulate", *schema.TABLES, "truth"]
         with tqdm(total=len(steps), desc=f"{province} {month}", unit="step",
                   disable=not progress, file=sys.stderr) as bar:
             bar.set_postfix_str("simulating")
-            pdata = simulator.generate(province, month=month, n_users=users, seed=seed, n_months=months)
+            pdata = simulator.generate(province, month=month, n_users=users, seed=seed,
+                                       n_months=months, progress=progress)
             bar.update()
             for table in schema.TABLES:
                 bar.set_postfix_str(table)

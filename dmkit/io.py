@@ -27,6 +27,7 @@ simulator (cached on disk) or from a folder of extracts.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -66,6 +67,8 @@ _SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 _PART_KEY_RE = re.compile(r"^(province|month)=(.+)$")
 _MONTH_LOOSE_RE = re.compile(r"^(\d{4})[-/.]?(\d{1,2})(?:[-/.T ]\d{1,2}.*)?$")
 _CACHE_MARKER = "_COMPLETE.json"
+DEFAULT_CACHE_DIR = "data/generated"
+"""Where :func:`load_province` caches simulated data unless told otherwise."""
 _TRUE = {"1", "y", "yes", "t", "true"}
 _FALSE = {"0", "n", "no", "f", "false"}
 
@@ -196,7 +199,8 @@ def write_table(
 def _write_file(df: pd.DataFrame, path: Path, format: str) -> Path:
     if format == "parquet":
         return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
-    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%d %H:%M:%S"))
+    # default date format: full precision (sub-second timestamps stay distinct keys)
+    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def _partitions(df: pd.DataFrame, table: str, *, province: str | None, month: str | None):
@@ -618,7 +622,7 @@ def _check_month(month: object, name: str = "month") -> str:
 # ---------------------------------------------------------------------------------
 def synth_cache_path(
     *, province: str, month: str, n_users: int, seed: int, n_months: int = 6,
-    cache_dir: str | Path = "data/generated",
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
 ) -> Path:
     """Folder where :func:`load_province` caches simulated data for these parameters.
 
@@ -637,7 +641,7 @@ def load_province(
     n_users: int = 20_000,
     seed: int = 7,
     n_months: int = 6,
-    cache_dir: str | Path = "data/generated",
+    cache_dir: str | Path | None = None,
     mapping: str | Path | Mapping | None = None,
     progress: bool = False,
 ) -> ProvinceData:
@@ -659,8 +663,9 @@ def load_province(
         Data month ``YYYY-MM``.
     n_users, seed, n_months : int
         Simulator size, seed and number of monthly panels (synth only).
-    cache_dir : path, default "data/generated"
-        Root of the simulator cache (synth only).
+    cache_dir : path, optional
+        Root of the simulator cache (synth only); default ``$DMKIT_CACHE_DIR`` if set (the
+        runner sets it for the notebooks it executes), else ``data/generated``.
     mapping : path or dict, optional
         Column mapping for extracts (see :func:`load_mapping`).
     progress : bool, default False
@@ -685,6 +690,8 @@ def load_province(
     if not isinstance(province, str) or not province:
         raise parameter_error("province", expected="a province name, e.g. 'jiangsu'", found=province)
     if isinstance(data, str) and data == "synth":
+        if cache_dir is None:
+            cache_dir = os.environ.get("DMKIT_CACHE_DIR") or DEFAULT_CACHE_DIR
         return _load_synth(province=province, month=month, n_users=n_users, seed=seed,
                            n_months=n_months, cache_dir=Path(cache_dir), progress=progress)
     return _load_extracts(Path(data), province=province, month=month, mapping=mapping)
@@ -722,11 +729,17 @@ def _load_extracts(root: Path, *, province: str, month: str, mapping) -> Provinc
         from dmkit.synth.truth import Truth
 
         truth = Truth.load(tf)
-    return _province_data_cls()(**tables, truth=truth)
+    meta = {"province": province, "month": month, "source": str(root)}
+    if truth is not None:
+        meta.update(months=list(truth.months), n_users=truth.n_users, seed=truth.seed)
+    return _province_data_cls()(**tables, truth=truth, meta=meta)
 
 
+@functools.cache
 def _synth_fingerprint() -> str:
-    """Hash of the simulator's source, so a changed simulator never reads a stale cache."""
+    """Hash of the simulator's source, so a changed simulator never reads a stale cache.
+
+    Computed once per process: the code a process runs does not change under it."""
     h = hashlib.sha256()
     folder = Path(__file__).parent / "synth"
     for f in sorted(folder.rglob("*.py")):
@@ -745,7 +758,8 @@ def _load_synth(*, province, month, n_users, seed, n_months, cache_dir: Path, pr
     cached = _read_cache(final, key)
     if cached is not None:
         return cached
-    pdata = synth.generate(province, month=month, n_users=n_users, seed=seed, n_months=n_months)
+    pdata = synth.generate(province, month=month, n_users=n_users, seed=seed, n_months=n_months,
+                           progress=progress)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

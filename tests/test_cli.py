@@ -183,9 +183,11 @@ def test_synth_writes_valid_tables_that_load_back(capsys, tmp_path):
     direct = synth.generate("yunnan", month="2009-05", n_users=2000, seed=3)
     for table in schema.TABLES:
         keys = list(schema.KEYS[table])
-        got = getattr(pdata, table).sort_values(keys, ignore_index=True)
-        want = getattr(direct, table).sort_values(keys, ignore_index=True)
-        pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False)
+        got, want = getattr(pdata, table), getattr(direct, table)
+        cats = [c for c in want.columns if isinstance(want[c].dtype, pd.CategoricalDtype)]
+        want = want.astype(dict.fromkeys(cats, object))
+        pd.testing.assert_frame_equal(got.sort_values(keys, ignore_index=True),
+                                      want.sort_values(keys, ignore_index=True), check_dtype=False)
     assert pdata.truth is not None and pdata.truth.seed == 3
 
 

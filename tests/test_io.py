@@ -375,3 +375,133 @@ def test_property_round_trip_of_random_usage_tables(tmp_path, n, seed, fmt):
     io.write_table(df, "usage", root, format=fmt, province="p", month="2009-06")
     back = io.read_table(root, "usage").sort_values("user_id", ignore_index=True)
     pd.testing.assert_frame_equal(back, df)
+
+
+# --- load_province -------------------------------------------------------------------
+SMALL = {"province": "yunnan", "month": "2009-05", "n_users": 1500, "seed": 11}
+
+
+@pytest.fixture(scope="module")
+def small_province():
+    from dmkit import synth
+
+    return synth.generate(SMALL["province"], month=SMALL["month"], n_users=SMALL["n_users"],
+                          seed=SMALL["seed"])
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals as text (they sort by category order, text sorts by value)."""
+    cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    return df.astype(dict.fromkeys(cats, object)) if cats else df
+
+
+def _assert_same_tables(a, b, *, exact=True):
+    for t in schema.TABLES:
+        keys = list(schema.KEYS[t])
+        x, y = getattr(a, t), getattr(b, t)
+        if not exact:
+            x, y = _plain(x), _plain(y)
+        x = x.sort_values(keys, ignore_index=True)
+        y = y.sort_values(keys, ignore_index=True)
+        pd.testing.assert_frame_equal(x, y, check_dtype=exact, check_categorical=exact)
+
+
+def test_load_province_synth_generates_once_then_reads_the_cache(tmp_path, monkeypatch, small_province):
+    from dmkit import synth
+
+    calls = []
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: calls.append(k) or small_province)
+    first = io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert first is small_province and len(calls) == 1
+    folder = io.synth_cache_path(cache_dir=tmp_path, **SMALL)
+    assert folder == tmp_path / "yunnan" / "2009-05" / "n1500-s11"
+    assert (folder / "_COMPLETE.json").is_file()
+    assert [p.name for p in folder.parent.iterdir()] == ["n1500-s11"]  # no temp folder left
+
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: pytest.fail("the cache was not used"))
+    again = io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    _assert_same_tables(again, small_province)
+    assert again.truth.seed == 11 and again.truth.months == small_province.truth.months
+
+
+def test_load_province_regenerates_an_incomplete_or_stale_cache(tmp_path, monkeypatch, small_province):
+    from dmkit import synth
+
+    calls = []
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: calls.append(k) or small_province)
+    io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    folder = io.synth_cache_path(cache_dir=tmp_path, **SMALL)
+    (folder / "_COMPLETE.json").unlink()  # as if the process died before the marker
+    io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert len(calls) == 2 and (folder / "_COMPLETE.json").is_file()
+    marker = folder / "_COMPLETE.json"
+    marker.write_text(marker.read_text().replace('"synth": "', '"synth": "old-'))  # older simulator
+    io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert len(calls) == 3
+    (folder / "usage.parquet").unlink()  # damaged cache: regenerated, not an error
+    io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert len(calls) == 4
+
+
+def test_load_province_interrupted_save_leaves_no_cache(tmp_path, monkeypatch, small_province):
+    from dmkit import synth
+
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: small_province)
+
+    def half_save(folder):
+        Path(folder).mkdir(parents=True)
+        (Path(folder) / "users.parquet").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(small_province), "save", lambda self, folder: half_save(folder))
+    with pytest.raises(KeyboardInterrupt):
+        io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert _files(tmp_path) == []
+
+
+def test_load_province_uses_the_cache_dir_of_the_environment(tmp_path, monkeypatch, small_province):
+    from dmkit import synth
+
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: small_province)
+    monkeypatch.setenv("DMKIT_CACHE_DIR", str(tmp_path / "env-cache"))
+    io.load_province("synth", **SMALL)
+    assert (io.synth_cache_path(cache_dir=tmp_path / "env-cache", **SMALL) / "_COMPLETE.json").is_file()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_load_province_reads_a_folder_of_extracts(tmp_path, fmt, small_province):
+    for t in schema.TABLES:
+        io.write_table(getattr(small_province, t), t, tmp_path, format=fmt,
+                       province="yunnan", month="2009-05")
+    got = io.load_province(tmp_path, province="yunnan", month="2009-05")
+    _assert_same_tables(got, small_province, exact=False)
+    assert got.truth is None and got.meta["source"] == str(tmp_path)
+    # a later extract does not leak into this month's view
+    later = small_province.usage[small_province.usage["month"] == "2009-05"].assign(month="2009-06")
+    io.write_table(later, "usage", tmp_path, format=fmt, province="yunnan", month="2009-06")
+    again = io.load_province(tmp_path, province="yunnan", month="2009-05")
+    assert len(again.usage) == len(small_province.usage)
+    assert again.usage["month"].astype(str).max() == "2009-05"
+    with pytest.raises(DataNotFoundError, match=r"table 'users': no .parquet or .csv files under .* for "
+                                                r"province=yunnan, month=2009-04"):
+        io.load_province(tmp_path, province="yunnan", month="2009-04")
+
+
+def test_load_province_extract_errors(tmp_path, small_province):
+    with pytest.raises(DataNotFoundError, match=r"data folder '.*nowhere' does not exist"):
+        io.load_province(tmp_path / "nowhere", province="yunnan", month="2009-05")
+    io.write_table(small_province.users, "users", tmp_path, month="2009-05")
+    with pytest.raises(DataNotFoundError, match=r"has no table\(s\) \['usage', 'subscriptions'"):
+        io.load_province(tmp_path, province="yunnan", month="2009-05")
+    with pytest.raises(ParameterError, match=r"parameter 'month': expected a month 'YYYY-MM'"):
+        io.load_province("synth", province="yunnan", month="May 2009")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sub_second_timestamps_stay_distinct_keys(tmp_path, fmt):
+    ev = frame("events")
+    ev["user_id"] = 2
+    ev["ts"] = pd.to_datetime(["2009-06-01 12:00:00", "2009-06-01 12:00:00.250", "2009-06-01 12:00:00.250001"],
+                              format="ISO8601")
+    io.write_table(ev, "events", tmp_path, format=fmt, province="jiangsu", month="2009-06")
+    pd.testing.assert_frame_equal(io.read_table(tmp_path, "events"), ev)

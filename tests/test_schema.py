@@ -237,3 +237,46 @@ def test_property_months_pass_exactly_when_they_read_yyyy_mm(text):
     else:
         with pytest.raises(SchemaError, match=_col("month")):
             schema.validate(df, "revenue")
+
+
+# --- the documentation of the contract ----------------------------------------------
+def _readme_tables() -> dict[str, dict[str, list[str]]]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    out: dict[str, dict[str, list[str]]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            current = line[4:].strip()
+            out[current] = {}
+        elif current and line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out[current][cells[0].strip("`")] = cells[1:]
+    return out
+
+
+KIND_WORDS = {"int": "integer", "float": "number", "str": "text", "bool": "boolean",
+              "datetime": "timestamp", "month": "month"}
+
+
+@pytest.mark.parametrize("table", schema.TABLES)
+def test_data_readme_documents_every_column_with_type_unit_meaning_and_key(table):
+    doc = _readme_tables()[table]
+    assert list(doc) == [s.name for s in schema.COLUMNS[table]]
+    for s in schema.COLUMNS[table]:
+        kind, unit, meaning, allowed, key, empty = doc[s.name]
+        assert kind == KIND_WORDS[s.kind], s.name
+        assert unit == (s.unit or "—"), s.name
+        assert meaning == s.meaning, s.name
+        assert (key == "key") == (s.name in schema.KEYS[table]), s.name
+        assert (empty == "yes") == s.nullable, s.name
+        if s.allowed is not None and len(s.allowed) <= 3:
+            assert all(f"`{v}`" in allowed for v in s.allowed), s.name
+        if s.low is not None and s.high is not None:
+            assert allowed.replace(".0", "") == f"{s.low:g} to {s.high:g}", s.name
+
+
+def test_data_readme_lists_every_service_code():
+    doc = _readme_tables()["Vocabularies"]
+    assert list(doc) == list(catalog.SERVICES)
