@@ -32,6 +32,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -378,9 +379,8 @@ def prepare_data(params: Sequence[Params], *, pool=None, progress: bool = False)
                 if err:
                     errors[futures[fut]] = err
                 bar.update()
-        except BaseException:
-            for f in futures:
-                f.cancel()
+        except KeyboardInterrupt:
+            _abort(pool, futures)
             raise
     bar.close()
     return errors
@@ -397,6 +397,8 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    if _INTERRUPTED:
+        raise KeyboardInterrupt(f"{job.notebook} not started: the batch was interrupted")
     job.out_dir.mkdir(parents=True, exist_ok=True)
     final = job.out_dir / f"{job.notebook}.ipynb"
     fd, tmp_name = tempfile.mkstemp(dir=job.out_dir, prefix=f".{job.notebook}.tmp.", suffix=".ipynb")
@@ -411,7 +413,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
                              MPLBACKEND=_INLINE):
                 pm.execute_notebook(str(job.source), str(tmp), parameters=dict(job.parameters),
                                     kernel_name=kernel, progress_bar=False, cwd=os.getcwd(),
-                                    execution_timeout=timeout)
+                                    execution_timeout=timeout, **kernel_options())
         except PapermillExecutionError as err:
             if err.ename == "KeyboardInterrupt":
                 raise KeyboardInterrupt(f"{job.notebook} interrupted") from err
@@ -557,9 +559,8 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
             for fut in as_completed(futures):
                 runs.append(fut.result())
                 _tick(bar, runs)
-        except BaseException:
-            for f in futures:
-                f.cancel()
+        except KeyboardInterrupt:
+            _abort(pool, futures)
             raise
     bar.close()
     return runs
@@ -578,7 +579,31 @@ class _InProcess:
 def _pool(jobs: int):
     if jobs == 1:
         return _InProcess()
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+
+
+_INTERRUPTED: list[bool] = []  # set in a pool worker once it saw Ctrl-C
+
+
+def _worker_init() -> None:
+    """In each pool worker: after one Ctrl-C, refuse the notebooks still queued to it."""
+    def on_sigint(signum, frame):
+        first = not _INTERRUPTED
+        _INTERRUPTED.append(True)
+        if first:  # a second Ctrl-C must not break the clean-up of the first
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def _abort(pool, futures) -> None:
+    """Ctrl-C in the batch: cancel what has not started and pass the interrupt to the workers."""
+    for f in futures:
+        f.cancel()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError):
+            os.kill(proc.pid, signal.SIGINT)
 
 
 def _bar(total: int, desc: str, progress: bool):
@@ -608,6 +633,34 @@ def _generate(province: str, month: str, n_users: int, seed: int, cache_dir: str
     except Exception as err:  # reported per notebook; the batch goes on
         return f"{type(err).__name__}: {err}"
     return ""
+
+
+def kernel_options() -> dict[str, object]:
+    """Extra papermill options: kernels talk over private IPC sockets on POSIX.
+
+    Kernels started in parallel over TCP can race for the same free port ("Address already
+    in use", then "Kernel died before replying to kernel_info"), which would fail a healthy
+    notebook; a Unix socket under a unique name per kernel cannot collide.
+    """
+    if os.name != "posix":
+        return {}
+    return {"kernel_manager_class": _ipc_kernel_manager()}
+
+
+def _ipc_kernel_manager() -> type:
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        """A kernel manager whose sockets are ``<tmp>/dmkit-kernel-<uuid>-<n>`` files."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = os.path.join(tempfile.gettempdir(), f"dmkit-kernel-{uuid.uuid4().hex[:12]}")
+
+    return IPCKernelManager
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dmkit.runner import _kernel_env, read_record
+from dmkit.runner import _kernel_env, kernel_options, read_record
 
 __all__ = ["NOTEBOOK_DIR", "execute_notebook", "session_cache"]
 
@@ -91,5 +91,5 @@ def execute_notebook(
         pm.execute_notebook(str(Path(notebook_dir) / f"{name}.ipynb"),
                             str(tmp_path / f"{name}.ipynb"), parameters=parameters,
                             kernel_name=kernel, progress_bar=False, cwd=str(cache),
-                            execution_timeout=timeout)
+                            execution_timeout=timeout, **kernel_options())
     return read_record(tmp_path, name)
