@@ -498,12 +498,15 @@ def compare(
 
 
 # --------------------------------------------------------------------------- SP monitoring
-def _robust_z(x: pd.Series) -> pd.Series:
-    """(x − median) / (1.4826 · MAD); falls back to the standard deviation when MAD is 0."""
+def _robust_z(x: pd.Series, *, floor: float = 0.0) -> pd.Series:
+    """(x − median) / max(1.4826 · MAD, ``floor``): a robust z-score across SPs.
+
+    The floor keeps a practically negligible deviation from looking extreme when most SPs
+    share the same value (MAD = 0), e.g. no bursts at all.
+    """
+    x = x.astype(float)
     med = x.median()
-    scale = 1.4826 * (x - med).abs().median()
-    if not scale or not np.isfinite(scale):
-        scale = x.std()
+    scale = max(1.4826 * float((x - med).abs().median()), floor)
     if not scale or not np.isfinite(scale):
         return pd.Series(0.0, index=x.index)
     return (x - med) / scale
@@ -517,14 +520,15 @@ class SPMonitorResult(Result):
     ----------
     table : DataFrame
         One row per sp_id. Download indicators: ``downloads``, ``users``,
-        ``downloads_per_user``, ``top_user_share`` (share of the SP's downloads made by
-        its top 5% of users), ``repeat_share`` (share of downloads repeating a
-        (user, content) pair), ``peak_day_ratio`` (busiest day / median day); ordering
-        indicators (when subscriptions carry ``sp_id``): ``subscriptions``,
-        ``sp_push_share``, ``quick_unsub_share`` (ended within ``quick_days``),
-        ``complaint_share`` (subscribers with complaints, when usage is given); a
-        ``z_<indicator>`` robust z-score for each; ``chart_boosting``,
-        ``unauthorised_ordering`` (bool flags), ``evidence`` (text).
+        ``burst_share`` (share of the SP's downloads made in bursts: one user downloading
+        ``burst_min`` or more of the SP's items in one day), ``max_user_day`` (most downloads
+        of the SP by one user in one day), ``downloads_per_user``, ``top_user_share``
+        (share made by the SP's top 5% of users), ``repeat_share`` (share repeating a
+        (user, content) pair); ordering indicators: ``subscriptions``, ``sp_push_share``
+        (orders through an SP push), ``quick_unsub_share`` (cancelled within
+        ``quick_days``), ``complaint_share`` (subscribers complaining in the month of the
+        order, when usage is given); ``z_<indicator>`` robust z-scores;
+        ``chart_boosting``, ``unauthorised_ordering`` (flags) and ``evidence`` (text).
     flagged : DataFrame
         Columns ``sp_id``, ``kind``, ``evidence``: one row per flag.
     """
@@ -538,24 +542,49 @@ class SPMonitorResult(Result):
         return self.table
 
     def summary(self) -> Summary:
-        """Flagged SPs with their evidence, then the top of the table."""
+        """Flagged SPs with their evidence, then the indicators of the flagged and top SPs."""
+        cols = [c for c in self.table.columns if not c.startswith("z_") and c != "evidence"]
         return Summary("SP monitoring (SP 监控: 打榜 / 违规定制)",
-                       (("flagged", self.flagged),
-                        ("indicators", self.table.drop(columns=["evidence"]).head(20))),
-                       (f"flag = robust z-score above {self.z_threshold} on the kind's indicators",))
+                       (("flagged", self.flagged), ("indicators", self.table[cols].head(20))),
+                       (f"flag = robust z-score above {self.z_threshold}: chart boosting on the burst "
+                        "share; unauthorised ordering on two of SP-pushed share, quick cancellations "
+                        "and complaints",))
 
     def plot(self, ax=None):
-        """Downloads per user against repeat share, flagged SPs in red and labelled."""
+        """Burst share against SP-pushed share of orders; flagged SPs in red and labelled."""
         ax = get_ax(ax)
         t = self.table
         flag = t["chart_boosting"] | t["unauthorised_ordering"]
-        ax.scatter(t["downloads_per_user"], t["repeat_share"], c=np.where(flag, "tab:red", "tab:gray"), s=18)
+        ax.scatter(t["burst_share"], t["sp_push_share"], c=np.where(flag, "tab:red", "tab:gray"), s=18)
         for _, r in t[flag].iterrows():
-            ax.annotate(str(r["sp_id"]), (r["downloads_per_user"], r["repeat_share"]), fontsize=7)
-        ax.set_xlabel("downloads per user")
-        ax.set_ylabel("share of repeated downloads")
+            ax.annotate(str(r["sp_id"]), (r["burst_share"], r["sp_push_share"]), fontsize=7)
+        ax.set_xlabel("share of downloads in bursts (chart boosting)")
+        ax.set_ylabel("share of orders pushed by the SP (unauthorised ordering)")
         ax.set_title("SPs (red: flagged)")
         return ax
+
+
+_SHARE_FLOOR = 0.01
+
+
+def _download_indicators(ev: pd.DataFrame, burst_min: int) -> pd.DataFrame:
+    day = ev["ts"].dt.floor("D")
+    ud = ev.groupby([ev["sp_id"], ev["user_id"], day], observed=True).size().rename("n").reset_index()
+    per_user = ev.groupby(["sp_id", "user_id"], observed=True).size().rename("n").reset_index()
+    per_user = per_user.sort_values(["sp_id", "n"], ascending=[True, False])
+    rank = per_user.groupby("sp_id").cumcount()
+    n_users = per_user.groupby("sp_id").size()
+    k_top = np.maximum(1, np.ceil(0.05 * n_users))
+    top = per_user[rank.to_numpy() < k_top.reindex(per_user["sp_id"]).to_numpy()].groupby("sp_id")["n"].sum()
+    t = pd.DataFrame({"downloads": ev.groupby("sp_id").size(), "users": n_users})
+    t["burst_share"] = (ud[ud["n"] >= burst_min].groupby("sp_id")["n"].sum()
+                        .reindex(t.index).fillna(0) / t["downloads"])
+    t["max_user_day"] = ud.groupby("sp_id")["n"].max()
+    t["downloads_per_user"] = t["downloads"] / t["users"]
+    t["top_user_share"] = top / t["downloads"]
+    pairs = ev.drop_duplicates(["sp_id", "user_id", "content_id"]).groupby("sp_id").size()
+    t["repeat_share"] = 1 - pairs / t["downloads"]
+    return t
 
 
 def monitor_sps(
@@ -563,19 +592,23 @@ def monitor_sps(
     subscriptions: pd.DataFrame | None = None,
     usage: pd.DataFrame | None = None,
     *,
+    month: str | None = None,
     z_threshold: float = 3.5,
+    burst_min: int = 10,
     quick_days: int = 3,
     min_downloads: int = 30,
     min_subscriptions: int = 20,
 ) -> SPMonitorResult:
-    """Flag SPs whose download or ordering patterns are anomalous among all SPs.
+    """Flag SPs whose download or ordering patterns are anomalous among all SPs (case M).
 
-    Chart boosting (打榜): many downloads from few users — at least two of
-    downloads per user, top-user share, repeat share and peak-day ratio have a robust
-    z-score above ``z_threshold``. Unauthorised ordering (违规定制): the SP-pushed share of
-    its orders, or the quick-unsubscribe share, or the complaint share has a robust
-    z-score above ``z_threshold``. Robust z-scores use the median and MAD across SPs,
-    so a few offenders do not hide themselves by inflating the spread.
+    Chart boosting (打榜): the share of the SP's downloads made in bursts (one user, one
+    day, ``burst_min`` or more of the SP's items) has a robust z-score above
+    ``z_threshold``. Unauthorised ordering (违规定制): at least two of the SP-pushed share
+    of its orders, the share cancelled within ``quick_days`` and the share of its
+    subscribers complaining have robust z-scores above ``z_threshold`` (only the
+    SP-pushed share of downloads when ``subscriptions`` carry no ``sp_id``). Robust
+    z-scores use the median and MAD across SPs, so a few offenders cannot hide by
+    inflating the spread; shares use a floor of one percentage point on the scale.
 
     Parameters
     ----------
@@ -583,11 +616,14 @@ def monitor_sps(
         The ``events`` table (downloads with sp_id).
     subscriptions : DataFrame, optional
         The ``subscriptions`` table with an extra ``sp_id`` column (null for operator
-        services). Without it (or without ``sp_id``) the SP-pushed share is taken from
-        the events' ``channel`` and quick unsubscriptions are not available.
+        services). Without ``sp_id`` the SP-pushed share comes from the events' channel.
     usage : DataFrame, optional
         The ``usage`` table, for complaints of each SP's subscribers.
+    month : str, optional
+        'YYYY-MM': downloads of this month only (orders: pass a filtered table).
     z_threshold : float, default 3.5
+    burst_min : int, default 10
+        Downloads of one SP by one user in one day that make a burst.
     quick_days : int, default 3
         An order cancelled within this many days counts as a quick unsubscription.
     min_downloads, min_subscriptions : int
@@ -600,72 +636,70 @@ def monitor_sps(
     schema.validate(events, "events", check_keys=False)
     check_scalar(z_threshold, "z_threshold", kind=(int, float), low=0, low_inclusive=False)
     check_scalar(quick_days, "quick_days", kind=int, low=0)
-    ev = events[["user_id", "ts", "content_id", "channel", "sp_id"]].copy()
-    ev["sp_id"] = ev["sp_id"].astype(str)
-    per_user = ev.groupby(["sp_id", "user_id"], observed=True).size().rename("n").reset_index()
-    per_user = per_user.sort_values(["sp_id", "n"], ascending=[True, False])
-    per_user["rank"] = per_user.groupby("sp_id").cumcount()
-    n_users = per_user.groupby("sp_id").size()
-    k_top = np.maximum(1, np.ceil(0.05 * n_users)).rename("k")
-    per_user = per_user.join(k_top, on="sp_id")
-    top = per_user[per_user["rank"] < per_user["k"]].groupby("sp_id")["n"].sum()
-    t = pd.DataFrame({"downloads": ev.groupby("sp_id").size(), "users": n_users})
-    t["downloads_per_user"] = t["downloads"] / t["users"]
-    t["top_user_share"] = top / t["downloads"]
-    pairs = ev.groupby("sp_id")[["user_id", "content_id"]].apply(lambda d: len(d.drop_duplicates()))
-    t["repeat_share"] = 1 - pairs / t["downloads"]
-    daily = ev.groupby(["sp_id", ev["ts"].dt.floor("D")]).size()
-    t["peak_day_ratio"] = daily.groupby("sp_id").max() / daily.groupby("sp_id").median()
+    check_scalar(burst_min, "burst_min", kind=int, low=2)
+    ev = events[["user_id", "ts", "content_id", "channel", "sp_id"]]
+    if month is not None:
+        if not isinstance(month, str) or not schema.MONTH_RE.match(month):
+            raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
+        ev = ev[ev["ts"].dt.strftime("%Y-%m") == month]
+        if len(ev) == 0:
+            raise schema_error(table="events", column="ts", expected=f"downloads in {month}", found="none")
+    ev = ev.assign(sp_id=ev["sp_id"].astype(str))
+    t = _download_indicators(ev, burst_min)
     t["sp_push_share"] = (ev["channel"] == "sp_push").groupby(ev["sp_id"]).mean()
-    dl_ok = t["downloads"] >= min_downloads
-    dl_ind = ["downloads_per_user", "top_user_share", "repeat_share", "peak_day_ratio"]
     order_ind = ["sp_push_share"]
-
+    ord_ok = t["downloads"] >= min_downloads
     if subscriptions is not None:
         schema.validate(subscriptions, "subscriptions", check_keys=False)
         if "sp_id" not in subscriptions.columns:
             warnings.warn("subscriptions have no 'sp_id' column: ordering indicators use the events' "
                           "channel only; quick unsubscriptions are not checked", stacklevel=2)
         else:
-            s = subscriptions[subscriptions["sp_id"].notna()].copy()
-            s["sp_id"] = s["sp_id"].astype(str)
+            s = subscriptions[subscriptions["sp_id"].notna()]
+            s = s.assign(sp_id=s["sp_id"].astype(str))
             quick = s["end"].notna() & ((s["end"] - s["start"]) <= pd.Timedelta(days=quick_days))
             g = pd.DataFrame({"subscriptions": s.groupby("sp_id").size(),
                               "sp_push_share": (s["channel"] == "sp_push").groupby(s["sp_id"]).mean(),
                               "quick_unsub_share": quick.groupby(s["sp_id"]).mean()})
             if usage is not None:
                 schema.validate(usage, "usage", check_keys=False)
-                compl = usage.groupby("user_id")["complaints"].sum() > 0
-                s["complained"] = compl.reindex(s["user_id"]).fillna(False).to_numpy()
-                g["complaint_share"] = s.groupby("sp_id")["complained"].mean()
+                compl = usage.set_index(["user_id", "month"])["complaints"] > 0
+                key = pd.MultiIndex.from_arrays([s["user_id"].to_numpy(),
+                                                 s["start"].dt.strftime("%Y-%m").to_numpy()])
+                complained = pd.Series(compl.reindex(key, fill_value=False).to_numpy(dtype=bool), index=s.index)
+                g["complaint_share"] = complained.groupby(s["sp_id"]).mean()
             t = t.drop(columns=["sp_push_share"]).join(g, how="outer")
-            order_ind = [c for c in ("sp_push_share", "quick_unsub_share", "complaint_share") if c in g]
+            order_ind = list(g.columns.drop("subscriptions"))
+            ord_ok = t["subscriptions"].fillna(0) >= min_subscriptions
     t.index.name = "sp_id"
-    for col in dl_ind:
-        t[f"z_{col}"] = np.nan
-        t.loc[dl_ok.reindex(t.index, fill_value=False), f"z_{col}"] = _robust_z(t.loc[dl_ok.reindex(t.index, fill_value=False), col])
-    ord_ok = (t["subscriptions"] >= min_subscriptions) if "subscriptions" in t else dl_ok.reindex(t.index, fill_value=False)
+    dl_ok = t["downloads"].fillna(0) >= min_downloads
+    dl_ind = {"burst_share": _SHARE_FLOOR, "downloads_per_user": None, "top_user_share": _SHARE_FLOOR,
+              "repeat_share": _SHARE_FLOOR}
+    for col, floor in dl_ind.items():
+        vals = t.loc[dl_ok, col]
+        fl = floor if floor is not None else 0.05 * abs(float(vals.median()))
+        t[f"z_{col}"] = _robust_z(vals, floor=fl).reindex(t.index)
     for col in order_ind:
-        t[f"z_{col}"] = np.nan
-        t.loc[ord_ok, f"z_{col}"] = _robust_z(t.loc[ord_ok, col])
-    zdl = t[[f"z_{c}" for c in dl_ind]]
-    t["chart_boosting"] = (zdl > z_threshold).sum(axis=1) >= 2
-    zord = t[[f"z_{c}" for c in order_ind]]
-    t["unauthorised_ordering"] = (zord > z_threshold).any(axis=1)
+        t[f"z_{col}"] = _robust_z(t.loc[ord_ok, col], floor=_SHARE_FLOOR).reindex(t.index)
+    t["chart_boosting"] = (t["z_burst_share"] > z_threshold).fillna(False).astype(bool)
+    n_ord = (t[[f"z_{c}" for c in order_ind]] > z_threshold).sum(axis=1)
+    t["unauthorised_ordering"] = n_ord >= min(2, len(order_ind))
 
-    names = {"downloads_per_user": "downloads per user", "top_user_share": "top-5% users' share",
-             "repeat_share": "repeated downloads", "peak_day_ratio": "peak day / median day",
-             "sp_push_share": "SP-pushed orders", "quick_unsub_share": f"cancelled within {quick_days} days",
+    names = {"burst_share": f"downloads in bursts of {burst_min}+ per user-day",
+             "downloads_per_user": "downloads per user", "top_user_share": "top-5% users' share",
+             "repeat_share": "repeated downloads", "sp_push_share": "SP-pushed orders",
+             "quick_unsub_share": f"cancelled within {quick_days} days",
              "complaint_share": "subscribers complaining"}
-    pct = {"top_user_share", "repeat_share", "sp_push_share", "quick_unsub_share", "complaint_share"}
 
     def evidence(row) -> str:
         bits = []
-        for col in dl_ind + order_ind:
+        for col in [*dl_ind, *order_ind]:
             z = row[f"z_{col}"]
             if pd.notna(z) and z > z_threshold:
-                v = f"{row[col]:.1%}" if col in pct else f"{row[col]:.3g}"
+                v = f"{row[col]:.3g}" if col == "downloads_per_user" else f"{row[col]:.1%}"
                 bits.append(f"{names[col]} {v} (z={z:.1f})")
+        if row["chart_boosting"]:
+            bits.append(f"max {int(row['max_user_day'])} downloads by one user in one day")
         return "; ".join(bits)
 
     t["evidence"] = t.apply(evidence, axis=1)

@@ -192,6 +192,7 @@ def tree_rules(
     max_depth: int = 3,
     min_samples_leaf: int | float = 0.01,
     class_weight: Literal["balanced"] | None = "balanced",
+    merge: bool = True,
     seed: int = 0,
 ) -> TreeRulesResult:
     """Fit a shallow CART and read each leaf as a rule, J2 style.
@@ -209,6 +210,10 @@ def tree_rules(
     class_weight : "balanced" or None, default "balanced"
         "balanced" weighs the classes equally (J2: 100k subscribers vs 10k non-subscribers;
         campaigns: 1-2% responders), so splits are not swamped by the majority class.
+    merge : bool, default True
+        Read a subtree whose leaves all predict the same class as one rule (the tree's
+        last splits often only refine the rate inside a region: "call_days > 28.5 and
+        monternet_sms > 2.5 and sms_fee <= 7.2" and "... sms_fee > 7.2" become one rule).
     seed : int, default 0
         Tie-breaking seed of the tree.
 
@@ -245,18 +250,33 @@ def tree_rules(
     base = pos_all / n_all
 
     rows = []
+    cls = (t.value[:, 0, 1] > t.value[:, 0, 0])  # class-weighted majority per node
+    # a subtree whose leaves all predict the same class reads as one rule (its root's)
+    uniform = np.zeros(t.node_count, dtype=bool)
+    for node in range(t.node_count - 1, -1, -1):  # children have larger ids than parents
+        left, right = t.children_left[node], t.children_right[node]
+        uniform[node] = left == -1 or (uniform[left] and uniform[right] and cls[left] == cls[right])
+    n_node = np.zeros(t.node_count)
+    pos_node = np.zeros(t.node_count)
+    for node in range(t.node_count - 1, -1, -1):
+        left, right = t.children_left[node], t.children_right[node]
+        if left == -1:
+            n_node[node], pos_node[node] = n_by_leaf[node], pos_by_leaf[node]
+        else:
+            n_node[node] = n_node[left] + n_node[right]
+            pos_node[node] = pos_node[left] + pos_node[right]
 
     def walk(node: int, conds: list[tuple[str, str, float]]) -> None:
         left, right = t.children_left[node], t.children_right[node]
-        if left == -1:
-            n, p = int(n_by_leaf[node]), float(pos_by_leaf[node])
+        if left == -1 or (merge and uniform[node]):
+            n, p = int(n_node[node]), float(pos_node[node])
             cs = _simplify(conds)
             text = " and ".join(f"{f} {op} {_fmt_threshold(th)}" for f, op, th in cs) or "(all)"
             prec = p / n if n else np.nan
             rows.append({
                 "rule": text, "conditions": cs, "n": n, "positives": int(p),
                 "support": n / n_all, "precision": prec, "recall": p / pos_all,
-                "lift": prec / base, "positive": bool(np.argmax(t.value[node][0]) == 1),
+                "lift": prec / base, "positive": bool(cls[node]),
             })
             return
         f, th = names[t.feature[node]], float(t.threshold[node])
@@ -474,28 +494,30 @@ class ScoringModel(BaseEstimator):
             raise NotFittedError("this ScoringModel is not fitted yet; call .fit(X, y) or dmkit.propensity.fit(X, y)")
 
     # -- scoring -----------------------------------------------------------------
-    def _align(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _align(self, X: pd.DataFrame) -> list:
+        """Check X's columns against the fitted ones; return X's labels in the model's order."""
         self._check_fitted()
         X = check_frame(X, table="X", min_rows=0)
-        cols = [str(c) for c in X.columns]
-        missing = [c for c in self.feature_names_in_ if c not in cols]
+        label = {str(c): c for c in X.columns}
+        missing = [c for c in self.feature_names_in_ if c not in label]
         if missing:
             raise schema_error(table="X", column=missing[0],
                                expected=f"the {len(self.feature_names_in_)} features the model was fitted on",
                                found=f"missing column(s) {missing}",
                                fix="build X the same way as for fitting (e.g. build_features)")
-        extra = [c for c in cols if c not in set(self.feature_names_in_)]
+        fitted = set(self.feature_names_in_)
+        extra = [c for c in label if c not in fitted]
         if extra:
             raise schema_error(table="X", column=extra[0],
                                expected=f"only the fitted features {list(self.feature_names_in_)}",
                                found=f"extra column(s) {extra}",
                                fix="drop them (X[model.feature_names_in_]) or refit with them")
-        X = X.set_axis(cols, axis=1)[list(self.feature_names_in_)]
-        for c in X.columns:
+        cols = [label[c] for c in self.feature_names_in_]
+        for c in cols:
             if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])):
-                raise schema_error(table="X", column=c, expected="a numeric or boolean feature",
+                raise schema_error(table="X", column=str(c), expected="a numeric or boolean feature",
                                    found=f"dtype {X[c].dtype}")
-        return X
+        return cols
 
     def predict_proba(self, X: pd.DataFrame, *, chunk_size: int = 500_000, progress: bool = False) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2), scored in chunks of ``chunk_size`` rows.
@@ -514,7 +536,7 @@ class ScoringModel(BaseEstimator):
         A full province (5 million rows) is scored ``chunk_size`` rows at a time with a
         tqdm progress bar, so peak memory stays bounded by one chunk's float copy.
         """
-        X = self._align(X)
+        cols = self._align(X)
         check_scalar(chunk_size, "chunk_size", kind=int, low=1)
         out = np.empty(len(X), dtype=np.float64)
         starts = range(0, len(X), chunk_size)
@@ -524,7 +546,7 @@ class ScoringModel(BaseEstimator):
             starts = tqdm(starts, total=len(starts), desc="scoring", unit="chunk")
         with self._threads():
             for s in starts:
-                block = X.iloc[s:s + chunk_size].to_numpy(dtype=np.float64)
+                block = X.iloc[s:s + chunk_size][cols].to_numpy(dtype=np.float64)
                 out[s:s + chunk_size] = self.estimator_.predict_proba(block)[:, 1]
         return pd.Series(out, index=X.index, name="score")
 
@@ -908,8 +930,8 @@ def refit_with_responses(
         c = c[c["delivered"]]
     col = "subscribed_at" if outcome == "subscribed" else "replied_at"
     y = c.groupby("user_id")[col].apply(lambda s: s.notna().any()).astype(np.int8)
-    X = features[list(model.feature_names_in_)] if set(model.feature_names_in_) <= set(map(str, features.columns)) \
-        else model._align(features)
+    check_frame(features, table="features", columns=list(model.feature_names_in_))
+    X = features[list(model.feature_names_in_)]
     common = X.index.intersection(y.index)
     if len(common) == 0:
         raise schema_error(table="features", column="user_id", expected="rows for the contacted users",

@@ -74,34 +74,39 @@ def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = 
 
 
 def covariates(frame: pd.DataFrame, users: pd.DataFrame | None = None,
-               usage: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Add Cox covariates to :func:`durations` output.
+               usage: pd.DataFrame | None = None, *, month: str | None = None) -> pd.DataFrame:
+    """Add Cox covariates to :func:`durations` output (the covariates of ``Truth.hazard``).
 
-    Adds ``campaign`` (1 if ``source`` is not 'organic'), ``sp_push`` (ordered through an SP
-    push); with ``users``: ``age_under_25``, ``brand_mzone``, ``brand_gotone``,
-    ``student``; with ``usage``: ``complaints`` (the user's mean monthly complaints).
+    Adds ``campaign`` (1 if ``source`` is not 'organic') and ``sp_push`` (ordered through an
+    SP push); with ``users``: ``age_under_25`` (age < 25), ``brand_mzone``, ``brand_gotone``,
+    ``student``; with ``usage``: ``complaints`` (1 if the user lodged a complaint in
+    ``month``, default the latest month of ``usage``).
 
     Returns
     -------
     DataFrame
-        ``frame`` with the new 0/1 (or count) columns.
+        ``frame`` with the new 0/1 columns.
     """
     check_frame(frame, table="durations", columns=["user_id", "source", "channel"])
     out = frame.copy()
     out["campaign"] = (out["source"].astype(str) != "organic").astype(np.int8)
     out["sp_push"] = (out["channel"].astype(str) == "sp_push").astype(np.int8)
+    idx = out["user_id"].to_numpy()
     if users is not None:
         schema.validate(users, "users")
         u = users.set_index("user_id")
-        idx = out["user_id"].to_numpy()
         out["age_under_25"] = (u["age"].reindex(idx).to_numpy() < 25).astype(np.int8)
         out["brand_mzone"] = (u["brand"].reindex(idx).to_numpy() == "mzone").astype(np.int8)
         out["brand_gotone"] = (u["brand"].reindex(idx).to_numpy() == "gotone").astype(np.int8)
         out["student"] = u["student"].reindex(idx).fillna(False).astype(bool).to_numpy().astype(np.int8)
     if usage is not None:
         schema.validate(usage, "usage", check_keys=False)
-        comp = usage.groupby("user_id")["complaints"].mean()
-        out["complaints"] = comp.reindex(out["user_id"].to_numpy()).fillna(0).to_numpy()
+        m = month if month is not None else str(usage["month"].max())
+        um = usage.loc[usage["month"] == m]
+        if len(um) == 0:
+            raise schema_error(table="usage", column="month", expected=f"rows for month {m!r}", found="none")
+        comp = um.set_index("user_id")["complaints"]
+        out["complaints"] = (comp.reindex(idx).fillna(0).to_numpy() > 0).astype(np.int8)
     return out
 
 
