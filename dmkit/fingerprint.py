@@ -39,6 +39,7 @@ __all__ = [
     "PreferenceRules",
     "AGE_BANDS",
     "TERMINAL_COLUMNS",
+    "Y4_PUBLISHED",
 ]
 
 AGE_BANDS: tuple[int, ...] = (20, 25, 35, 42)
@@ -48,6 +49,22 @@ bands <20, 20–24, 25–34, 35–41, 42+."""
 TERMINAL_COLUMNS: dict[str, str] = {"term_mms": "mms", "term_wap": "wap", "term_java": "java",
                                     "term_fetion": "fetion"}
 """users columns -> the capability word used in ``terminal``."""
+
+Y4_PUBLISHED: pd.DataFrame = pd.DataFrame(
+    [
+        ("channel", "ivr", "high activity, under 20, close contacts prefer voice, uses the secretary service"),
+        ("channel", "web", "music-club senior member, sets tones on the web, many MMS/SMS, M-Zone, under 20"),
+        ("channel", "wap", "uses Monternet WAP/PDA services"),
+        ("channel", "sms", "the rest (other/SMS channel)"),
+        ("genre", "pop", "downloaded many genres, under 35, changes tone often"),
+        ("genre", "classic", "downloaded classics, over 42, little SMS/MMS"),
+        ("genre", "local", "subscribes a local newspaper, many in-city SMS"),
+        ("genre", "greeting", "students, much SMS/MMS, likes campus songs"),
+        ("genre", "diy", "changes tone often, downloads full songs"),
+    ],
+    columns=["target", "preference", "published"],
+)
+"""Case Y4's CRBT preference rules as the deck states them, to show beside found rules."""
 
 USAGE_FEATURES: tuple[str, ...] = tuple(
     s.name for s in schema.COLUMNS["usage"] if s.name not in ("user_id", "month"))
@@ -481,7 +498,14 @@ class PreferenceRules(Result):
                          f"(support {r['support']:.1%}, precision {r['precision']:.0%}, lift {r['lift']:.1f})")
         return lines
 
+    def beside_published(self) -> pd.DataFrame:
+        """The best rule per preference beside the deck's wording (:data:`Y4_PUBLISHED`)."""
+        pub = Y4_PUBLISHED[Y4_PUBLISHED["target"] == self.target].set_index("preference")["published"]
+        top = self.top()[["rule", "support", "precision", "lift"]]
+        return pub.to_frame().join(top, how="outer").rename(columns={"rule": "found"})
+
     def to_frame(self) -> pd.DataFrame:
+        """The rules table."""
         return self.rules.copy()
 
     def summary(self) -> Summary:

@@ -47,6 +47,7 @@ __all__ = [
     "V_PUBLISHED",
     "Y5_STRATEGIES",
     "assign_strategies",
+    "rank_levels",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -864,3 +865,38 @@ def assign_strategies(
     out = table.iloc[pos].reset_index(drop=True)
     out.index = segments.index
     return out
+
+
+def rank_levels(
+    segments: pd.Series | ClusterResult,
+    *,
+    k: int | None = None,
+    levels: Sequence[str] = ("low", "normal", "high"),
+) -> pd.Series:
+    """Map ordered segment labels 0..k-1 onto ``levels`` (first -> lowest, last -> highest).
+
+    Label ``i`` of ``k`` goes to ``levels[round(i * (L - 1) / (k - 1))]``: with k = 3 and
+    three levels it is the identity; with k = 4 the two middle segments are ``normal``.
+    Use it to give Y5's strategies to any number of segments.
+
+    Returns
+    -------
+    Series
+        The level name per customer, indexed like the labels.
+    """
+    if isinstance(segments, ClusterResult):
+        k = segments.k if k is None else k
+        segments = segments.labels
+    if not isinstance(segments, pd.Series) or not pd.api.types.is_integer_dtype(segments):
+        raise parameter_error("segments", expected="integer segment labels (a Series) or a ClusterResult",
+                              found=type(segments).__name__)
+    k = int(segments.max()) + 1 if k is None else k
+    check_scalar(k, "k", kind=int, low=2)
+    if len(levels) < 2:
+        raise parameter_error("levels", expected="at least two level names", found=list(levels))
+    pos = np.rint(np.arange(k) * (len(levels) - 1) / (k - 1)).astype(int)
+    names = np.asarray(levels, dtype=object)[pos]
+    lab = segments.to_numpy()
+    if lab.min() < 0 or lab.max() >= k:
+        raise parameter_error("segments", expected=f"labels 0..{k - 1}", found=f"{lab.min()}..{lab.max()}")
+    return pd.Series(names[lab], index=segments.index, name="level")

@@ -272,3 +272,9 @@ def test_sp_push_orders_do_not_count_as_a_channel_habit(tables):
     counted = fingerprint.profile(**{**tables, "subscriptions": subs}, exclude_channels=()).table.loc[uid]
     assert counted["channel"] == "sp_push"
     assert len(ev)  # the fixture has events for everyone
+
+
+def test_rules_beside_the_published_wording(fp):
+    b = fingerprint.preference_rules(fp, target="genre").beside_published()
+    assert {"pop", "classic", "local", "greeting", "diy"} <= set(b.index)
+    assert "over 42" in b.loc["classic", "published"] and "age > 41.5" in b.loc["classic", "found"]

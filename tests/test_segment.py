@@ -24,7 +24,7 @@ def three_groups(n: int = 6_000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarra
 @pytest.fixture(scope="module")
 def fixture():
     X, g = three_groups()
-    return X, g, segment.cluster(X, seed=3)
+    return X, g, segment.cluster(X, k_range=range(2, 6), sample_size=2_000, seed=3)
 
 
 # -- cluster ----------------------------------------------------------------------------
@@ -241,3 +241,12 @@ def test_matrix_shares_match_the_planted_matrix(synth):
     planted = synth.truth.sms_matrix.groupby("name")["share"].sum()
     got = m.by_name()["share"].reindex(planted.index)
     assert_allclose(got.to_numpy(), planted.to_numpy(), atol=0.02)
+
+
+def test_rank_levels_spreads_ordered_segments_over_low_normal_high():
+    lab = pd.Series([0, 1, 2, 3, 3], index=list("abcde"))
+    assert segment.rank_levels(lab).tolist() == ["low", "normal", "normal", "high", "high"]
+    assert segment.rank_levels(pd.Series([0, 1, 2])).tolist() == ["low", "normal", "high"]
+    assert segment.rank_levels(pd.Series([0, 1])).tolist() == ["low", "high"]
+    with pytest.raises(ParameterError, match="segments"):
+        segment.rank_levels(pd.Series(["x"]))
