@@ -44,7 +44,7 @@ from typing import Literal
 import pandas as pd
 
 from dmkit._results import Result, Summary, get_ax
-from dmkit.errors import DataNotFoundError, parameter_error
+from dmkit.errors import DataNotFoundError, ParameterError, parameter_error
 from dmkit.io import atomic_write_bytes
 from dmkit.params import Params, load_params
 
@@ -331,6 +331,7 @@ def plan(
     available = sorted(p.stem for p in notebook_dir.glob("*.ipynb")
                        if not p.name.startswith(("_", ".")))
     todo: list[Job] = []
+    declared: dict[str, set[str]] = {}
     for file in params_files:
         params = load_params(file).with_overrides(n_users=n_users)
         if out is not None:
@@ -344,7 +345,10 @@ def plan(
             if name not in available:
                 raise DataNotFoundError(f"no notebook {name!r} in {str(notebook_dir)!r}; "
                                         f"available: {available}")
-            parameters = {**params.notebook_parameters(name), "out_dir": str(out_dir)}
+            if name not in declared:
+                declared[name] = _declared(notebook_dir / f"{name}.ipynb")
+            parameters = _parameters(params, name, declared[name])
+            parameters["out_dir"] = str(out_dir)
             todo.append(Job(notebook=name, source=(notebook_dir / f"{name}.ipynb").resolve(),
                             params=params, out_dir=out_dir, parameters=parameters))
     return todo
@@ -533,6 +537,31 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- internals
+
+def _declared(path: Path) -> set[str]:
+    """The names the notebook's ``parameters`` cell defines."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(path)))
+
+
+def _parameters(params: Params, notebook: str, declared: set[str]) -> dict[str, object]:
+    """What papermill injects: the common names, ``engine`` if declared, the notebook's thresholds.
+
+    A threshold the notebook does not declare is a typo in the params file: an error.
+    """
+    values = params.notebook_parameters(notebook)
+    for key in params.thresholds.get(notebook, {}):
+        if key not in declared:
+            where = str(params.path) if params.path else "params"
+            raise ParameterError(
+                f"{where}: key 'thresholds.{notebook}.{key}': expected a parameter of notebook "
+                f"{notebook!r} (it declares {sorted(declared)}); got {key!r}",
+                parameter=f"thresholds.{notebook}.{key}")
+    if "engine" in declared:
+        values["engine"] = params.engine
+    return values
+
 
 def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel: str,
                  timeout: float | None, progress: bool) -> list[NotebookRun]:

@@ -252,3 +252,13 @@ def test_plan_validates_before_running(workspace):
     assert jobs[0].parameters["n_users"] == 9
     assert jobs[0].parameters["out_dir"] == str(Path("x/jiangsu/2009-06").resolve())
     assert "factor" in jobs[3].parameters and "factor" not in jobs[2].parameters
+    assert "engine" not in jobs[3].parameters       # the fixtures do not declare it
+
+
+def test_a_threshold_the_notebook_does_not_declare_is_an_error(workspace, tmp_path):
+    f = tmp_path / "jiangsu" / "2009-06.yaml"
+    f.parent.mkdir()
+    f.write_text(f"data: {workspace / 'extracts'}\nthresholds:\n  viral_sms: {{factr: 5}}\n")
+    with pytest.raises(ParameterError, match=re.escape(f"{f}: key 'thresholds.viral_sms.factr': "
+                                                       "expected a parameter of notebook 'viral_sms'")):
+        plan(f, notebook_dir=workspace / "notebooks")
