@@ -336,6 +336,9 @@ def table_files(
         Nothing found; the message names the path and the table.
     """
     _check_table(table)
+    for name, value in (("month", month), ("until", until)):
+        if value is not None:
+            _check_month(value, name)
     base = Path(root_or_file)
     if not base.exists():
         raise DataNotFoundError(f"table {table!r}: path {str(base)!r} does not exist")
@@ -359,10 +362,12 @@ def table_files(
     wanted = {"province": province, "month": month}
     files = []
     for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.name.startswith((".", "_")) or f.suffix.lower() not in _SUFFIX:
+        rel = f.relative_to(folder).parts
+        if (any(p.startswith((".", "_")) for p in rel)  # temp files and folders, markers
+                or f.suffix.lower() not in _SUFFIX or not f.is_file()):
             continue
         parts = {}
-        for seg in f.relative_to(folder).parts[:-1]:
+        for seg in rel[:-1]:
             m = _PART_KEY_RE.match(seg)
             if m:
                 parts[m.group(1)] = m.group(2)

@@ -77,6 +77,11 @@ def test_partitions_are_pruned(tmp_path):
     bad = tmp_path / "usage" / "province=guangdong" / "month=2009-06" / "part.parquet"
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not parquet")
+    # nor are temp files and folders of an unfinished write
+    for hidden in ("usage/province=yunnan/.tmp-1/part.parquet", "usage/province=yunnan/month=2009-06/.part.parquet.x.tmp",
+                   "usage/_SUCCESS.parquet"):
+        (tmp_path / hidden).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / hidden).write_bytes(b"junk")
     assert len(io.read_table(tmp_path, "usage", province="yunnan")) == len(yn)
     assert io.table_files(tmp_path, "usage", province="jiangsu") == [
         tmp_path / "usage" / "province=jiangsu" / "month=2009-05" / "part.parquet",
@@ -130,6 +135,8 @@ def test_missing_path_table_or_partition_is_named(tmp_path):
         io.read_table(tmp_path, "usage", province="yunnan")
     with pytest.raises(ParameterError, match=r"parameter 'table': expected one of"):
         io.read_table(tmp_path, "usages")
+    with pytest.raises(ParameterError, match=r"parameter 'until': expected a month 'YYYY-MM'"):
+        io.read_table(tmp_path, "usage", until="2009-6")
     other = tmp_path / "x.txt"
     other.write_text("a,b\n")
     with pytest.raises(DataNotFoundError, match=r"is not a .parquet or .csv file"):
