@@ -85,8 +85,9 @@ def record(out_dir: str | Path, name: str, figures: Mapping[str, object]) -> Non
     name : str
         The notebook's name, e.g. ``"jiangsu_campaign"``.
     figures : mapping of str to scalar
-        int, float, str, bool, None (numpy scalars are converted; NaN and infinities
-        become None), or lists of those.
+        int, float, str, bool, None (numpy scalars are converted; NaN, infinities, pd.NA
+        and NaT become None; dates, timestamps and periods become ISO strings), or lists
+        of those.
 
     Returns nothing, so the notebook's last cell shows no output; read the figures back
     with :func:`read_record`.
@@ -132,6 +133,10 @@ def read_record(out_dir: str | Path, name: str) -> dict[str, object]:
 def _plain(where: str, value: object) -> object:
     if value is None or isinstance(value, (bool, str)):
         return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (_dt.date, pd.Period)):
+        return str(value.isoformat() if isinstance(value, _dt.date) else value)
     item = getattr(value, "item", None)  # numpy scalars, 0-d arrays
     if callable(item) and getattr(value, "ndim", 0) == 0:
         value = item()

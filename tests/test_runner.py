@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 
 import dmkit.io
@@ -35,10 +36,12 @@ def test_record_converts_numpy_and_writes_atomically(tmp_path):
     assert record(tmp_path / "out", "demo", {
         "rate": np.float32(0.25), "n": np.int64(7), "flag": np.bool_(True), "name": "x",
         "nan": float("nan"), "inf": np.inf, "none": None, "shares": [np.float64(0.5), 1, None],
-        "zero_d": np.array(3.5)}) is None
+        "zero_d": np.array(3.5), "na": pd.NA, "when": pd.Timestamp("2009-06-01"),
+        "period": pd.Period("2009-06", freq="M")}) is None
     got = json.loads((tmp_path / "out" / "demo.json").read_text())
     assert got == {"rate": 0.25, "n": 7, "flag": True, "name": "x", "nan": None, "inf": None,
-                   "none": None, "shares": [0.5, 1, None], "zero_d": 3.5}
+                   "none": None, "shares": [0.5, 1, None], "zero_d": 3.5, "na": None,
+                   "when": "2009-06-01T00:00:00", "period": "2009-06"}
     assert type(got["n"]) is int and type(got["flag"]) is bool
     assert read_record(tmp_path / "out", "demo") == got
     assert _leftovers(tmp_path) == []
