@@ -105,7 +105,7 @@ def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.n
     users2 = chosen[nonresp]
     k2 = len(users2)
     control2 = rng.random(k2) < CONTROL_SHARE
-    w2 = 0.5 + 0.5 * p_mail[users2] / max(p_mail[users2].mean(), 1e-9)
+    w2 = 0.5 + 0.5 * p_mail[users2] / max(float(p_mail[users2].mean()) if k2 else 1.0, 1e-9)
     elig2 = ~subs.active(STEP2["service"])[users2]
     rows2 = _step(rng, month, users2, control2, w2, STEP2, t0, t_month_end, eligible=elig2,
                   reply_end_day=None)
@@ -113,17 +113,21 @@ def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.n
     frames = []
     for step, users, ctrl, rows, spec in ((1, chosen, control, rows1, STEP1),
                                           (2, users2, control2, rows2, STEP2)):
+        k_rows = len(users)
         frames.append(pd.DataFrame({
-            "campaign_id": cid, "user_id": users.astype(np.int32), "step": np.int8(step),
-            "service": spec["service"],
-            "group": np.where(ctrl, "control", "target"),
+            "campaign_id": pd.Categorical.from_codes(np.zeros(k_rows, np.int8), categories=[cid]),
+            "user_id": users.astype(np.int32), "step": np.full(k_rows, step, dtype=np.int8),
+            "service": pd.Categorical.from_codes(
+                np.full(k_rows, catalog.SERVICES.index(spec["service"]), dtype=np.int8),
+                categories=list(catalog.SERVICES)),
+            "group": pd.Categorical.from_codes(ctrl.astype(np.int8), categories=["target", "control"]),
             "sent_at": rows["sent_at"].view("datetime64[ns]"),
             "delivered": rows["delivered"],
             "replied_at": rows["replied_at"].view("datetime64[ns]"),
             "reply_valid": rows["reply_valid"],
             "subscribed_at": rows["subscribed_at"].view("datetime64[ns]"),
             "unsubscribed_at": rows["unsubscribed_at"].view("datetime64[ns]"),
-        }))
+        }, copy=False))
         sub = rows["subscribed_at"] != NAT
         ch = np.where(ctrl[sub], CHAN["hall"], CHAN["sms"]).astype(np.int8)
         source = np.where(ctrl[sub], 0, src).astype(np.int16)
@@ -133,9 +137,6 @@ def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.n
         subs.add(users[sub], spec["service"], rows["subscribed_at"][sub],
                  rows["unsubscribed_at"][sub], channel=ch, source=source, sp=sp, main=False)
     contacts = pd.concat(frames, ignore_index=True)
-    for c in ("campaign_id", "service", "group"):
-        contacts[c] = contacts[c].astype("category")
-    contacts["service"] = contacts["service"].cat.set_categories(list(catalog.SERVICES))
     truth = {
         "campaign_id": cid,
         "campaign_ids": [cid],

@@ -68,7 +68,12 @@ def draw_events(rng: np.random.Generator, *, months: list[str], downloads: np.nd
         parts.append((users, ts, item, genre, channel, item_sp[item]))
     if len(boost_users):
         parts.append(_bursts(rng, months[-1], boost_users, n_b, sp_plan, boost_items))
-    cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    parts = [list(p) for p in parts]
+    cols = []
+    for i in range(6):
+        cols.append(np.concatenate([p[i] for p in parts]))
+        for p in parts:
+            p[i] = None
     return pd.DataFrame({
         "user_id": cols[0],
         "ts": cols[1].view("datetime64[ns]"),

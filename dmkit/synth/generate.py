@@ -41,8 +41,8 @@ def _check(province, month, n_users, seed, n_months, progress) -> None:
             raise parameter_error(name, expected="an integer", found=v)
         if v < low:
             raise parameter_error(name, expected=f"an integer >= {low}", found=v)
-    if n_users > 2**31 - 1:
-        raise parameter_error("n_users", expected="at most 2**31 - 1", found=n_users)
+    if n_users > 2**30:
+        raise parameter_error("n_users", expected="at most 2**30", found=n_users)
     if n_months > 120:
         raise parameter_error("n_months", expected="an integer in [1, 120]", found=n_months)
     if not isinstance(progress, bool):
@@ -143,6 +143,7 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
 
     users_df = _users_frame(u, profile, province, pref_ch)
     usage_df = _usage_frame(panel, n, months)
+    pen = {s: float(subs.active_all(s).mean()) for s in catalog.SERVICES}
     subs_df = _subs_frame(rngs["channels"], subs, pref_ch, sp_plan)
     step("frames")
 
@@ -153,7 +154,6 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
                "mean_sms_contacts": float(base["sms_contacts"][seg == i].mean()) if (seg == i).any() else float("nan")}
         for i, name in enumerate(matrix.SEGMENTS)
     }
-    pen = {s: float(subs.active_all(s).mean()) for s in catalog.SERVICES}
     cell_names = matrix.CELL_NAMES.ravel().tolist()
     user_truth = pd.DataFrame({
         "user_id": np.arange(n, dtype=np.int32),
@@ -232,16 +232,26 @@ def _usage_frame(panel, n, months) -> pd.DataFrame:
 
 
 def _subs_frame(rng, subs, pref_ch, sp_plan) -> pd.DataFrame:
-    parts = list(zip(*subs.blocks, strict=False))
-    users, svc, start, end, ch, src, sp = (np.concatenate(p) for p in parts)
-    order = np.argsort(users, kind="stable")
-    users, svc, start, end, ch, src, sp = (a[order] for a in (users, svc, start, end, ch, src, sp))
-    fill = ch < 0
-    k = int(fill.sum())
+    subs.held.clear()
+    blocks = [list(b) for b in subs.blocks]
+    subs.blocks.clear()
+    cols = []
+    for i in range(7):   # one column at a time, freeing the blocks' pieces as we go
+        cols.append(np.concatenate([b[i] for b in blocks]))
+        for b in blocks:
+            b[i] = None
+    del blocks
+    users, svc, start, end, ch, src, sp = cols
+    del cols
     alt = np.array([CHAN[c] for c in _ORDER_CHANNELS], dtype=np.int8)
-    ch = ch.copy()
-    ch[fill] = np.where(rng.random(k) < SUB_CHANNEL_LOYALTY, pref_ch[users[fill]],
-                        alt[rng.integers(0, len(alt), k)])
+    step = 1 << 20
+    for lo in range(0, len(ch), step):   # chunks keep the temporaries small
+        c = ch[lo:lo + step]
+        idx = np.flatnonzero(c < 0)
+        k = len(idx)
+        c[idx] = np.where(rng.random(k, dtype=np.float32) < SUB_CHANNEL_LOYALTY,
+                          pref_ch[users[lo + idx]], alt[rng.integers(0, len(alt), k, dtype=np.int8)])
+    sp = sp.astype(np.int8) if len(sp_plan.sp_ids) < 127 else sp
     return pd.DataFrame({
         "user_id": users,
         "service": pd.Categorical.from_codes(svc, categories=list(catalog.SERVICES)),

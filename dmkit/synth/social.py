@@ -1,9 +1,10 @@
 """The social-contact graph (交往圈) of the data month.
 
-Circle size = 1 + floor(0.08 * sms_contacts + 1.5 exp(1.1 N(0, 1))), heavy-tailed because
-sms_contacts is (Pareto tail of the heavy SMS users). Peers are distinct by construction:
-peer = (user + cumulative positive gaps) mod n, the gaps summing to less than n, so no
-sort or de-duplication is needed. SMS on an edge ~ sms_p2p / circle size x Exp(1).
+Circle size = 1 + floor(0.08 * sms_contacts + 1.5 exp(1.1 N(0, 1))) (capped at 400):
+lognormal-tailed and rising with the user's distinct SMS recipients. Peers are distinct by
+construction: peer = (user + offset) mod n with strictly increasing offsets in [1, n),
+one per slot of width (n - 1) // circle size, so no sort or de-duplication is needed.
+SMS on an edge ~ sms_p2p / circle size x Exp(1); calls ~ voice_minutes / 3 / circle size x Exp(1).
 """
 from __future__ import annotations
 
@@ -29,17 +30,28 @@ def draw_edges(rng: np.random.Generator, *, month: str, sms_p2p: np.ndarray,
     k = np.minimum(k, min(CIRCLE_CAP, n - 1)).astype(np.int32)
     total = int(k.sum())
     users = np.repeat(np.arange(n, dtype=np.int32), k)
-    # gaps in [1, G] with G = (n - 1) // k: k gaps sum to <= n - 1 -> distinct peers != user
-    G = np.maximum(1, (n - 1) // k)[users]
-    gaps = 1 + (rng.random(total, dtype=np.float32) * G).astype(np.int64)
-    gaps = np.minimum(gaps, G)
-    cs = np.cumsum(gaps)
-    starts = np.cumsum(k, dtype=np.int64) - k
-    off = cs - np.repeat(cs[starts] - gaps[starts], k)
-    peers = ((users.astype(np.int64) + off) % n).astype(np.int32)
+    # the j-th peer of a user sits in slot j of width G = (n - 1) // k:
+    # offset = j * G + 1 + floor(u * (G - 1)) is strictly increasing in j and < n,
+    # so the peers are distinct and never the user
+    starts = (np.cumsum(k, dtype=np.int64) - k).astype(np.int32)
+    j = np.arange(total, dtype=np.int32) - np.repeat(starts, k)
+    G = np.repeat(np.maximum(1, (n - 1) // k).astype(np.int32), k)
+    off = j * G + 1 + (rng.random(total, dtype=np.float32) * (G - 1)).astype(np.int32)
+    del j
+    del G
+    peers = off
+    peers += users                 # < 2n: int32 is enough for n < 2**30
+    peers[peers >= n] -= n
+    del off
+    sms_rate = (sms_p2p / k).astype(np.float32)
+    call_rate = (voice_minutes / 3.0 / k).astype(np.float32)
     e = rng.standard_exponential(total, dtype=np.float32)
-    sms = np.floor(sms_p2p[users] / k[users] * e).astype(np.int32)
-    calls = np.floor(voice_minutes[users] / 3.0 / k[users] * rng.standard_exponential(total, dtype=np.float32)).astype(np.int32)
+    e *= sms_rate[users]
+    sms = np.floor(e).astype(np.int32)
+    e = rng.standard_exponential(total, dtype=np.float32)
+    e *= call_rate[users]
+    calls = np.floor(e).astype(np.int32)
+    del e
     df = pd.DataFrame({
         "user_id": users, "peer_id": peers,
         "month": pd.Categorical.from_codes(np.zeros(total, dtype=np.int8), categories=[month]),

@@ -39,16 +39,17 @@ def draw_base(rng: np.random.Generator, users: dict, sp_victim: np.ndarray,
     b["call_scale"] = (7.0 * np.exp(-0.3 * larpu + 0.5 * z[3])).astype(np.float32)
     e = rng.standard_exponential(n, dtype=np.float32)
     b["call_days"] = (31 - np.minimum(31, np.floor(e * b["call_scale"]))).astype(np.int8)
-    b["local_incoming_calls"] = np.floor(55.0 * np.exp(0.8 * z[4] + 0.2 * larpu)).astype(np.int32)
-    mon = np.floor(3.5 * np.exp(0.9 * z[5])) * (u[0] > 0.45)
-    b["monternet_sms"] = mon.astype(np.int32)
+    b["local_incoming_calls"] = np.minimum(
+        np.floor(55.0 * np.exp(0.8 * z[4] + 0.2 * larpu)), 3000).astype(np.int16)
+    mon = np.minimum(np.floor(3.5 * np.exp(0.9 * z[5])), 500) * (u[0] > 0.45)
+    b["monternet_sms"] = mon.astype(np.int16)
     b["sms_fee"] = (0.1 * sms * (0.6 + 0.4 * u[1]) + 0.1 * mon).astype(np.float32)
     term_mms, term_wap = users["term_mms"], users["term_wap"]
     mms = np.floor(2.0 * np.exp(1.0 * z[6]) * (1 + sms_bin)) * (u[2] > 0.4) * term_mms
-    b["mms"] = mms.astype(np.int32)
+    b["mms"] = np.minimum(mms, 2000).astype(np.int16)
     gprs = 800.0 * np.exp(1.5 * z[7]) * (u[3] > 0.4) * term_wap
     b["gprs_kb"] = gprs.astype(np.float32)
-    b["wap_visits"] = np.floor(gprs / 150.0 * np.exp(0.3 * z[8])).astype(np.int32)
+    b["wap_visits"] = np.minimum(np.floor(gprs / 150.0 * np.exp(0.3 * z[8])), 1e6).astype(np.int32)
     prepaid = brand != BRAND_GOTONE
     rech = np.floor(-np.log1p(-u[4]) * 1.8 * np.exp(0.3 * larpu)) * prepaid
     b["recharges"] = rech.astype(np.int16)
@@ -74,8 +75,8 @@ def build_panel(rng: np.random.Generator, base: dict, n_months: int) -> dict[str
     N = n * n_months
     cols = {
         "arpu": np.float32, "voice_minutes": np.float32, "call_days": np.int8,
-        "local_incoming_calls": np.int32, "sms_p2p": np.int32, "sms_contacts": np.int32,
-        "sms_fee": np.float32, "monternet_sms": np.int32, "mms": np.int32,
+        "local_incoming_calls": np.int16, "sms_p2p": np.int32, "sms_contacts": np.int16,
+        "sms_fee": np.float32, "monternet_sms": np.int16, "mms": np.int16,
         "gprs_kb": np.float32, "wap_visits": np.int32, "recharges": np.int16,
         "complaints": np.int16,
     }
