@@ -19,7 +19,11 @@ def spark():
     from dmkit.spark.session import get_session
 
     session = get_session("local[2]", "dmkit-tests",
-                          config={"spark.sql.shuffle.partitions": "2",
-                                  "spark.default.parallelism": "2"})
+                          config={"spark.sql.shuffle.partitions": "1",
+                                  "spark.default.parallelism": "2",
+                                  # tiny test tables: compiling generated code costs more
+                                  # than it saves
+                                  "spark.sql.codegen.wholeStage": "false",
+                                  "spark.sql.adaptive.enabled": "false"})
     yield session
     session.stop()

@@ -247,7 +247,11 @@ def read_table(
 
 
 def from_pandas(df, *, spark=None):
-    """A pandas DataFrame as a Spark DataFrame (through Arrow), categoricals as strings."""
+    """A pandas DataFrame as a Spark DataFrame (through Arrow).
+
+    Categoricals become strings and timestamps are truncated to microseconds (Spark's
+    precision), so Arrow takes the fast path.
+    """
     import pandas as pd
 
     spark = spark or get_session()
@@ -257,4 +261,7 @@ def from_pandas(df, *, spark=None):
             df[c] = df[c].astype(object)
         elif pd.api.types.is_string_dtype(df[c]) and df[c].dtype != object:
             df[c] = df[c].astype(object)
+        elif pd.api.types.is_datetime64_dtype(df[c]) and df[c].dtype != "datetime64[us]":
+            # Spark keeps microseconds; Arrow refuses to drop nanoseconds silently
+            df[c] = df[c].astype("datetime64[us]")
     return spark.createDataFrame(df)
