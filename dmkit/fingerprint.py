@@ -448,7 +448,7 @@ def _render(cond: tuple[str, str, float], kinds: dict) -> str:
         return f if op == ">" else f"not {f}"
     if kind[0] == "cat":
         return f"{kind[1]} == {kind[2]!r}" if op == ">" else f"{kind[1]} != {kind[2]!r}"
-    return f"{f} {op} {thr:g}"
+    return f"{f} {op} {thr:.4g}"
 
 
 def _wilson_low(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> np.ndarray:

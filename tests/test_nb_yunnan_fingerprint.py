@@ -1,0 +1,22 @@
+"""The Y4 fingerprint notebook finds the planted channel and content rules (on Jiangsu's params)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.notebook_helpers import execute_notebook
+
+
+@pytest.mark.slow
+def test_yunnan_fingerprint_on_another_province(tmp_path):
+    f = execute_notebook("yunnan_fingerprint", tmp_path, province="jiangsu", month="2009-06", n_users=5000)
+    assert f["n_customers"] == 5000
+    rules = {r.split(": ", 1)[0]: r.split(": ", 1)[1] for r in f["channel_rules"]}
+    assert "holds_music_club" in rules["web"] and "brand == 'mzone'" in rules["web"]
+    assert "holds_secretary" in rules["ivr"] and "age <= 19.5" in rules["ivr"]
+    assert "holds_wap" in rules["wap"]
+    genre = {r.split(": ", 1)[0]: r.split(": ", 1)[1] for r in f["genre_rules"]}
+    assert "age > 42.5" in genre["classic"]
+    assert "crbt_changes > 2.5" in genre["diy"]
+    assert f["best_channel_lift"] > 3
+    assert 0.5 < f["median_channel_confidence"] <= 1
+    assert 0 < f["share_with_downloads"] < 1
