@@ -177,17 +177,18 @@ def frequent_itemsets(
     if len(sub):
         repacked, w = _unique_rows(_pack(sub, _n_words(len(order))), w.astype(float))
         sub = _unpack(repacked, len(order))
-    # item-major weights: row c holds each distinct basket's count where it has item c
+    # item-major bits (1 byte per distinct basket and item) and the baskets' counts; the
+    # support of prefix + c is the dot product of c's bits and the counts over the prefix's rows
     # (float32 sums of integer counts are exact while the total stays below 2**24)
     ftype = np.float32 if n < 2**24 else np.float64
-    weighted_t = np.zeros((sub.shape[1], sub.shape[0]), dtype=ftype)  # (f, m)
-    for c in range(sub.shape[1]):
-        weighted_t[c, sub[:, c]] = w[sub[:, c]]
+    bits_t = np.ascontiguousarray(sub.T).view(np.uint8)  # (f, m)
     del sub
+    weights = w.astype(ftype)
 
     def extend(prefix: tuple[int, ...], rows: np.ndarray, cand: np.ndarray) -> None:
-        cols = [weighted_t[c].take(rows) for c in cand]
-        sums = np.rint([col.sum() for col in cols]).astype(np.int64)
+        w_rows = weights.take(rows)
+        cols = [bits_t[c].take(rows) for c in cand]
+        sums = np.rint([np.dot(col.astype(ftype), w_rows) for col in cols]).astype(np.int64)
         ok = np.flatnonzero(sums >= c2)
         if not len(ok):
             return
@@ -198,11 +199,11 @@ def frequent_itemsets(
             out_sets.append(tuple(int(order[p]) for p in itemset))
             out_counts.append(int(sums[o]))
             if deeper and j + 1 < len(freq_cand):
-                extend(itemset, rows[cols[o] > 0], freq_cand[j + 1:])
+                extend(itemset, rows[cols[o].view(bool)], freq_cand[j + 1:])
 
     f = len(order)
     for p in range(f - 1):
-        rows = np.flatnonzero(weighted_t[p] > 0)
+        rows = np.flatnonzero(bits_t[p])
         if len(rows):
             extend((p,), rows, np.arange(p + 1, f))
     return out_sets, np.asarray(out_counts, dtype=np.int64)
