@@ -39,6 +39,11 @@ CROSS_SELL: tuple[tuple[str, str, float], ...] = (
     ("kjava_games", "game_together", 4.0),
     ("english", "mobile_reading", 3.0),
 )
+#: consequent, antecedents, odds multiplier per antecedent held: P(consequent) is
+#: proportional to multiplier ** (number of antecedents held) (case Y7, mobile securities)
+MULTI_CROSS_SELL: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    ("securities", ("mobile_payment", "gprs_package", "wap"), 4.0),
+)
 #: first, then, p_follow (share of ``first`` holders who take ``then`` later; None = set by
 #: the propensity rule of ``then``), median gap in days
 SEQUENCES: tuple[tuple[str, str, float | None, float], ...] = (
@@ -228,6 +233,7 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
     special = {"crbt", "sms_p2p", "wap", "mailbox"} | set(RULES)
     special |= {it for _, items, _ in BUNDLES for it in items}
     special |= {c for _, c, _ in CROSS_SELL} | {t for _, t, _, _ in SEQUENCES}
+    special |= {c for c, _, _ in MULTI_CROSS_SELL}
 
     # 1. independent services (incl. cross-sell antecedents)
     for s in catalog.SERVICES:
@@ -291,6 +297,16 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         start = np.concatenate([f_start, _starts(rng, stage[first], len(others), t_end)])
         add_simple(first, holders, start)
         seq_rows.append((first, then, None, gap))
+
+    # 6b. consequents of several antecedents (Y7: securities), drawn once "first" services exist
+    for c, ants, r in MULTI_CROSS_SELL:
+        h = sum(b.ever(a).astype(np.int8) for a in ants)
+        w = np.float32(r) ** h
+        p = np.minimum(0.9, pe(c) * w / w.mean())
+        add_simple(c, np.flatnonzero(rng.random(n, dtype=np.float32) < p))
+        for a in ants:   # expected pairwise lift E[p | a] / E[p], as built
+            ha = b.ever(a)
+            cross_rows.append((a, c, float(p[ha].mean() / p.mean()) if ha.any() else float("nan")))
 
     # 7. sequences with a planted follow-up probability
     for first, then, p_follow, gap in SEQUENCES:

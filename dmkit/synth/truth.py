@@ -62,6 +62,51 @@ revenue : dict
 user_truth : DataFrame
     One row per user: user_id, sms_segment (low/normal/high), matrix_cell (V's name),
     true_channel, true_genre, and p_<service> for each propensity service.
+
+How :mod:`dmkit.synth` fills them (additions; the fields above are unchanged)
+------------------------------------------------------------------------------
+"Ever held" = the user has any ``subscriptions`` row of the service; "active" = a row
+with ``start`` before and ``end`` null or at/after the first instant after the data month.
+
+* ``penetration``: the realised share of users active in each service at the data month
+  (all 35 services; propensity services included, campaign take-ups of the month too).
+* ``kpi_loadings``: 3 factors ``scale`` (penetration, revenue_share, usage_per_user),
+  ``engagement`` (retention, activity, loyalty), ``momentum`` (growth; activity +,
+  loyalty -). Factor scores are whitened (exactly uncorrelated, unit variance) over all
+  rows; each column = centre + spread * indicator z, clipped only in far tails.
+  ``kpi_health`` weights = each factor's share of the summed squared loadings
+  (``dmkit.synth.kpis``).
+* ``bundles``: extra column ``support`` = realised share of users ever holding all items;
+  ``share`` = planted share of users who took the bundle together (same start instant).
+* ``cross_sell``: ``lift`` is realised over ever-held services; extra column
+  ``planted_lift`` (design value, or E[p | antecedent] / E[p] for the securities rows,
+  whose take-up odds are multiplied by 4 per antecedent held among mobile_payment,
+  gprs_package, wap).
+* ``sequences``: ``p_follow`` = realised share of ``first`` holders whose earliest
+  ``then`` start is after their earliest ``first`` start; ``median_gap_days`` = planted
+  lognormal median (sigma 0.5); extra columns ``planted_p_follow`` (NaN/None when
+  ``then`` is a propensity service: then 80% of its holders were given ``first`` earlier),
+  ``share_then_after_first`` and ``realised_median_gap_days``.
+* ``propensity[service]`` also has ``month`` (the data month) and ``table`` ("usage").
+* ``hazard["crbt"]``: ``distribution`` "exponential", ``baseline`` 0.025 per month of
+  30.4375 days, ``hazard_ratios`` {campaign 1.8, age_under_25 1.4, brand_mzone 1.3,
+  complaints 2.0}, ``covariates`` {name: exact definition}, ``duration`` and ``event``
+  definitions, ``campaign_ids`` (the historical CRBT trial campaigns used as sources).
+* ``lifecycle["customer_states"]``: planted CRBT states (heavy / light / silent /
+  pre_churn) with shares, monthly means and definitions; the state per user is
+  ``user_truth.crbt_state`` ("none" for non-holders).
+* ``campaign``: ``campaign_id`` and per-step specs in ``steps`` (service, days, send
+  weights, delivery by day, rates) besides the top-level step-1 rates; ``target_share``,
+  ``control_share``, ``score``.
+* ``channel_rules`` / ``content_rules``: checked in order, first match wins; conditions
+  use users columns, data-month usage columns, ``sms_p2p+mms`` and ``holds:<service>``
+  (active at the data month); the last rule (no conditions) is the default.
+* ``revenue``: ``lines`` {line: total_2008, level, annual_growth, seasonal_amplitude,
+  holiday_effects}, ``shape`` (Jan..Dec), ``holiday_months`` {YYYY-MM: [holidays]},
+  ``noise_sd``, ``formula``, ``revenue_scale``.
+* ``user_truth`` extra columns: preferred_genre (realised genre preference driving the
+  events), crbt_state, circle_size (= out-degree in ``edges``), complainer,
+  sp_victim (ordered without consent by an SP), chart_booster.
 """
 from __future__ import annotations
 
