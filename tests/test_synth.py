@@ -95,6 +95,13 @@ def test_sp_services_carry_an_sp_id(data):
     assert s.loc[~is_sp, "sp_id"].isna().all()
 
 
+def test_numbers_are_older_than_their_subscriptions(data):
+    first = data.subscriptions.groupby("user_id")["start"].min()
+    tenure = data.users.set_index("user_id")["tenure_months"].reindex(first.index)
+    activated = T_END - pd.to_timedelta(tenure * 30.4375, unit="D")
+    assert (first >= activated).all()
+
+
 def test_tiny_sizes_do_not_crash():
     for n in (1, 7):
         d = dm.synth.generate("jiangsu", MONTH, n, 0, n_months=2)

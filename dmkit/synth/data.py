@@ -27,7 +27,7 @@ class ProvinceData:
     edges: pd.DataFrame
     events: pd.DataFrame
     revenue: pd.DataFrame
-    truth: Truth
+    truth: Truth | None
     meta: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -47,7 +47,8 @@ class ProvinceData:
         folder.mkdir(parents=True, exist_ok=True)
         for name, df in self.tables().items():
             write_parquet_atomic(df, folder / f"{name}.parquet")
-        self.truth.save(folder)
+        if self.truth is not None:
+            self.truth.save(folder)
         atomic_write_bytes(folder / "meta.json", json.dumps(self.meta, indent=1).encode())
         return folder
 
@@ -64,3 +65,4 @@ class ProvinceData:
         meta_path = folder / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         return cls(**tables, truth=Truth.load(folder), meta=meta)
+

@@ -10,7 +10,7 @@ from dmkit import catalog
 from dmkit.errors import parameter_error
 from dmkit.schema import MONTH_RE
 from dmkit.synth import campaign, fingerprint, kpis, lifecycle, matrix, revenue, social
-from dmkit.synth.calendar import month_range
+from dmkit.synth.calendar import MONTH_DAYS, month_range
 from dmkit.synth.data import ProvinceData
 from dmkit.synth.events import draw_events
 from dmkit.synth.profiles import PROVINCES
@@ -141,10 +141,15 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
     rev_df, rev_truth = revenue.draw_revenue(rngs["revenue"], month=month, scale=profile.revenue_scale)
     step("revenue")
 
-    users_df = _users_frame(u, profile, province, pref_ch)
     usage_df = _usage_frame(panel, n, months)
     pen = {s: float(subs.active_all(s).mean()) for s in catalog.SERVICES}
     subs_df = _subs_frame(rngs["channels"], subs, pref_ch, sp_plan)
+    # the number is at least as old as its oldest subscription
+    first = np.full(n, subs.t_end, dtype=np.int64)
+    np.minimum.at(first, subs_df["user_id"].to_numpy(), subs_df["start"].to_numpy().view(np.int64))
+    age_months = np.ceil((subs.t_end - first) / (MONTH_DAYS * 86_400e9))
+    u["tenure_months"] = np.maximum(u["tenure_months"], age_months).astype(np.int16)
+    users_df = _users_frame(u, profile, province, pref_ch)
     step("frames")
 
     seg = base["sms_bin"]
