@@ -255,7 +255,7 @@ class UpliftResult(Result):
         ``uplift`` (absolute, rate_target − rate_control), ``uplift_low``, ``uplift_high``
         (Newcombe CI), ``relative_uplift`` (rate_target / rate_control − 1),
         ``relative_low``, ``relative_high`` (log-ratio CI), ``statistic``, ``p_value``
-        (two-sided test of equal proportions).
+        (two-sided Agresti-Caffo test of equal proportions).
     by_bin : DataFrame or None
         With a score: one row per score bin (1 = highest): ``bin``, ``n_target``,
         ``rate_target``, ``n_control``, ``rate_control``, ``uplift``.
@@ -363,9 +363,14 @@ def uplift(
     dlo, dhi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff", alpha=alpha)
     if k0 > 0 and k1 > 0:
         rlo, rhi = confint_proportions_2indep(k1, n1, k0, n0, method="log", compare="ratio", alpha=alpha)
-    else:
+    else:  # no take-up in a group: the ratio is undefined
         rlo, rhi = np.nan, np.nan
-    test = test_proportions_2indep(k1, n1, k0, n0, method="wald", compare="diff")
+    if min(k0, k1) < 5:
+        warnings.warn(f"few take-ups (target {k1}, control {k0}): the uplift's interval is wide and the "
+                      "relative uplift may be undefined", stacklevel=2)
+    # Agresti-Caffo: Wald on counts with one success and one failure added to each group,
+    # reliable with few (or no) control take-ups where the plain Wald test is not
+    test = test_proportions_2indep(k1, n1, k0, n0, method="agresti-caffo", compare="diff")
     r1, r0 = k1 / n1, k0 / n0
     overall = pd.DataFrame([{
         "n_target": n1, "n_control": n0, "rate_target": r1, "rate_control": r0,

@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 ModelKind = Literal["hgb", "logit", "tree"]
+_SMALL_FIT = 100_000  # below this many rows, fit on one thread unless n_threads says otherwise
 
 USAGE_FEATURES: tuple[str, ...] = (
     "arpu", "voice_minutes", "call_days", "local_incoming_calls", "sms_p2p", "sms_contacts",
@@ -376,7 +377,7 @@ def _make_estimator(kind: str, seed: int, class_weight):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, class_weight=class_weight,
-                                              early_stopping=True, validation_fraction=0.15,
+                                              max_bins=63, early_stopping=True, validation_fraction=0.15,
                                               n_iter_no_change=10, random_state=seed)
     if kind == "logit":
         from sklearn.linear_model import LogisticRegression
@@ -407,12 +408,18 @@ class ScoringModel(BaseEstimator):
         Calibrate probabilities with isotonic regression, cross-validated (3 folds) on the
         training part; the final model is refit on the whole training part. Without it,
         balanced class weights leave the probabilities inflated.
-    class_weight : "balanced" or None, default "balanced"
-        Handles class imbalance (rare responders).
+    class_weight : "auto", "balanced" or None, default "auto"
+        Class imbalance (rare responders). "auto": "balanced" for logit and tree (without
+        it they predict the majority class everywhere); None for hgb, whose log-loss
+        boosting ranks rare positives well unweighted — the isotonic calibration then
+        gives the probabilities — while scikit-learn's weighted binning makes a
+        weighted fit about 4x slower on small data (measured 7.0 s vs 1.9 s, 3,500 rows,
+        same held-out AUC). "balanced" forces weighting for every model.
     n_threads : int or None, default None
-        Cap on OpenMP/BLAS threads while fitting and scoring (threadpoolctl); None keeps
-        the libraries' default (all cores). On a machine shared with other jobs, 1 avoids
-        the heavy slow-down of oversubscribed OpenMP threads in gradient boosting.
+        Cap on OpenMP/BLAS threads while fitting and scoring (threadpoolctl). None: one
+        thread to fit on fewer than 100,000 rows (threads do not pay off there, and
+        oversubscribed OpenMP threads slow gradient boosting down tenfold on a busy
+        machine), the libraries' default (all cores) otherwise and for scoring.
 
     Attributes
     ----------
@@ -431,7 +438,7 @@ class ScoringModel(BaseEstimator):
     """
 
     def __init__(self, model: ModelKind = "hgb", *, test_size: float = 0.3, seed: int = 0,
-                 calibrate: bool = True, class_weight: Literal["balanced"] | None = "balanced",
+                 calibrate: bool = True, class_weight: Literal["auto", "balanced"] | None = "auto",
                  n_threads: int | None = None) -> None:
         self.model = model
         self.test_size = test_size
@@ -440,24 +447,27 @@ class ScoringModel(BaseEstimator):
         self.class_weight = class_weight
         self.n_threads = n_threads
 
-    def _threads(self):
+    def _threads(self, n_rows: int | None = None):
         from contextlib import nullcontext
 
-        if self.n_threads is None:
+        limit = self.n_threads
+        if limit is None and n_rows is not None and n_rows < _SMALL_FIT:
+            limit = 1
+        if limit is None:
             return nullcontext()
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(limits=self.n_threads)
+        return threadpool_limits(limits=limit)
 
     # -- fitting -----------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: pd.Series | np.ndarray) -> ScoringModel:
         """Split, fit, calibrate and evaluate on the held-out part; return ``self``."""
         check_choice(self.model, "model", ["hgb", "logit", "tree"])
         check_scalar(self.test_size, "test_size", kind=float, low=0.05, high=0.9)
-        check_choice(self.class_weight, "class_weight", ["balanced", None])
+        check_choice(self.class_weight, "class_weight", ["auto", "balanced", None])
         check_scalar(self.n_threads, "n_threads", kind=int, low=1, allow_none=True)
         X, yv = _check_xy(X, y, allow_nan=self.model == "hgb")
-        with self._threads():
+        with self._threads(len(X)):
             return self._fit(X, yv)
 
     def _fit(self, X: pd.DataFrame, yv: np.ndarray) -> ScoringModel:
@@ -468,7 +478,10 @@ class ScoringModel(BaseEstimator):
                                   found=f"{int(yv[tr].sum())} positives in {len(tr)} rows",
                                   fix="use more data or a smaller test_size")
         Xtr, Xte = X.iloc[tr], X.iloc[te]
-        base = _make_estimator(self.model, self.seed, self.class_weight)
+        cw = self.class_weight
+        if cw == "auto":
+            cw = None if self.model == "hgb" else "balanced"
+        base = _make_estimator(self.model, self.seed, cw)
         if self.calibrate:
             from sklearn.calibration import CalibratedClassifierCV
 
@@ -647,7 +660,7 @@ class ScoringModel(BaseEstimator):
             rng = np.random.default_rng(self.seed)
             keep = rng.choice(len(Xte), max_rows, replace=False)
             Xte, yte = Xte.iloc[keep], yte[keep]
-        with self._threads():
+        with self._threads(len(Xte)):
             r = permutation_importance(self.estimator_, Xte.to_numpy(dtype=np.float64), yte,
                                        scoring="roc_auc", n_repeats=n_repeats, random_state=self.seed)
         return (pd.DataFrame({"feature": self.feature_names_in_, "importance": r.importances_mean,
@@ -691,7 +704,7 @@ def fit(
     test_size: float = 0.3,
     seed: int = 0,
     calibrate: bool = True,
-    class_weight: Literal["balanced"] | None = "balanced",
+    class_weight: Literal["auto", "balanced"] | None = "auto",
     n_threads: int | None = None,
 ) -> ScoringModel:
     """Fit a calibrated scoring model; one-call form of ``ScoringModel(...).fit(X, y)``.
@@ -933,6 +946,9 @@ def refit_with_responses(
     check_frame(features, table="features", columns=list(model.feature_names_in_))
     X = features[list(model.feature_names_in_)]
     common = X.index.intersection(y.index)
+    if 0 < y.loc[common].sum() < 30:
+        warnings.warn(f"only {int(y.loc[common].sum())} responders among {len(common)} contacts: the refit model "
+                      "and the before/after comparison are noisy", stacklevel=2)
     if len(common) == 0:
         raise schema_error(table="features", column="user_id", expected="rows for the contacted users",
                            found="no contacted user in the features' index",
