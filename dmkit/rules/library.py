@@ -112,7 +112,7 @@ def _check_rule(raw: object, i: int, seen: set) -> dict:
     if rid in seen:
         raise parameter_error(f"{where}.id", expected="unique rule ids", found=rid)
     seen.add(rid)
-    extra = sorted(set(raw) - _KEYS)
+    extra = sorted(k for k in set(raw) - _KEYS if not str(k).startswith("_"))
     if extra:
         raise parameter_error(f"{where}", expected=f"fields among {sorted(_KEYS)}", found=extra[0])
     r = dict(raw, id=rid)
@@ -134,8 +134,8 @@ def _check_rule(raw: object, i: int, seen: set) -> dict:
     if not isinstance(brands, list) or not brands or any(b not in catalog.BRANDS for b in brands):
         raise parameter_error(f"{where}.brand", expected=f"'all', one of {list(catalog.BRANDS)} or a list",
                               found=brand)
-    r["brands"] = brands
-    r["brand_ordered"] = brand != "all"
+    r["_brands"] = brands
+    r["_brand_ordered"] = brand != "all"
     check_scalar(r.get("priority"), f"{where}.priority", kind=int, low=1)
     check_scalar(r.get("volume"), f"{where}.volume", kind=int, low=0, allow_none=True)
     ch = r.get("channels")
@@ -374,7 +374,7 @@ def library(
         if r.get("rank_by") is not None and r["rank_by"] not in cols:
             raise parameter_error(f"rules[{r['id']!r}].rank_by", expected="a column of the customer table",
                                   found=r["rank_by"])
-    if any(len(r["brands"]) < len(catalog.BRANDS) or r["brand_ordered"] for r in lib["rules"]):
+    if any(len(r["_brands"]) < len(catalog.BRANDS) or r["_brand_ordered"] for r in lib["rules"]):
         check_frame(customers, table="customers", columns=["brand"])
 
     n = len(customers)
@@ -409,15 +409,15 @@ def library(
             value = (customers[r["rank_by"]].to_numpy(dtype=float) if r.get("rank_by")
                      else np.zeros(n))
         if brand is not None:
-            mask &= np.isin(brand, r["brands"])
+            mask &= np.isin(brand, r["_brands"])
         if r["service"] in gates:
             mask &= gates[r["service"]]
         if held is not None and r["service"] in held.columns:
             mask &= ~held[r["service"]].to_numpy(dtype=bool)
         idx = np.flatnonzero(mask)
         matched = len(idx)
-        brand_rank = (pd.Categorical(brand[idx], categories=r["brands"]).codes
-                      if r["brand_ordered"] else np.zeros(len(idx)))
+        brand_rank = (pd.Categorical(brand[idx], categories=r["_brands"]).codes
+                      if r["_brand_ordered"] else np.zeros(len(idx)))
         idx = idx[np.lexsort((idx, -np.nan_to_num(value[idx]), brand_rank))]
         if cap is not None:
             idx = idx[:cap]
