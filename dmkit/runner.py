@@ -418,8 +418,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     error = ""
     try:
         try:
-            with _kernel_env(DMKIT_CACHE_DIR=str(Path(job.params.cache_dir).resolve()),
-                             MPLBACKEND=_INLINE):
+            with _kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=_INLINE)):
                 pm.execute_notebook(str(job.source), str(tmp), parameters=dict(job.parameters),
                                     kernel_name=kernel, progress_bar=False, cwd=os.getcwd(),
                                     execution_timeout=timeout, **kernel_options())
@@ -544,10 +543,27 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------- internals
 
 def _declared(path: Path) -> set[str]:
-    """The names the notebook's ``parameters`` cell defines."""
-    import papermill as pm
+    """The names the notebook's ``parameters`` cell assigns (read with ``ast``, not run)."""
+    import ast
 
-    return set(pm.inspect_notebook(str(path)))
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells if c.cell_type == "code"
+                 and "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
+        return set()
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
 
 
 def _parameters(params: Params, notebook: str, declared: set[str]) -> dict[str, object]:
@@ -667,6 +683,19 @@ def _generate(province: str, month: str, n_users: int, seed: int, cache_dir: str
     except Exception as err:  # reported per notebook; the batch goes on
         return f"{type(err).__name__}: {err}"
     return ""
+
+
+def kernel_environment(cache_dir: str | Path, *, mplbackend: str = _INLINE) -> dict[str, str]:
+    """Environment of the kernels: the simulator cache, the plot backend, no progress bars.
+
+    Reports do not want tqdm bars (nor tqdm's "IProgress not found" warning in a kernel
+    without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR``.
+    """
+    warn = "ignore:IProgress not found"
+    current = os.environ.get("PYTHONWARNINGS", "")
+    return {"DMKIT_CACHE_DIR": str(Path(cache_dir).resolve()), "MPLBACKEND": mplbackend,
+            "TQDM_DISABLE": "1",
+            "PYTHONWARNINGS": current if warn in current else ",".join(filter(None, [current, warn]))}
 
 
 def kernel_options() -> dict[str, object]:
@@ -827,6 +856,9 @@ def _fmt_figures(figures: dict, limit: int = 8) -> str:
     for key, value in list(figures.items())[:limit]:
         if isinstance(value, float):
             value = f"{value:.4g}"
+        elif isinstance(value, list):
+            value = "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value) + "]"
+        value = str(value) if len(str(value)) <= 60 else str(value)[:57] + "..."
         items.append(f"{html.escape(str(key))} = {html.escape(str(value))}")
     more = f" … (+{len(figures) - limit})" if len(figures) > limit else ""
     return "<br>".join(items) + more

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dmkit.runner import _kernel_env, kernel_options, read_record
+from dmkit.runner import _kernel_env, kernel_environment, kernel_options, read_record
 
 __all__ = ["NOTEBOOK_DIR", "execute_notebook", "session_cache"]
 
@@ -86,8 +86,9 @@ def execute_notebook(
     tmp_path = Path(tmp_path)
     cache = session_cache()
     parameters = {**parameters, "out_dir": str(tmp_path)}
-    with _kernel_env(DMKIT_CACHE_DIR=str(cache / "data" / "generated"),
-                     MPLBACKEND=os.environ.get("MPLBACKEND", "Agg")):
+    env = kernel_environment(cache / "data" / "generated",
+                             mplbackend=os.environ.get("MPLBACKEND", "Agg"))
+    with _kernel_env(**env):
         pm.execute_notebook(str(Path(notebook_dir) / f"{name}.ipynb"),
                             str(tmp_path / f"{name}.ipynb"), parameters=parameters,
                             kernel_name=kernel, progress_bar=False, cwd=str(cache),

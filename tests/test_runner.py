@@ -20,7 +20,7 @@ import dmkit.io
 from dmkit.errors import DataNotFoundError, ParameterError
 from dmkit.params import load_params
 from dmkit.runner import main_cli, plan, prepare_data, read_record, record, run_batch
-from tests.notebook_helpers import execute_notebook
+from tests.notebook_helpers import execute_notebook, session_cache
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 
@@ -81,7 +81,8 @@ def workspace(tmp_path_factory):
     (nbs / "viral_sms.ipynb").write_text(text)
     params = root / "params"
     (params / "jiangsu").mkdir(parents=True)
-    (params / "defaults.yaml").write_text(f"data: {root / 'extracts'}\nn_users: 1000\n")
+    (params / "defaults.yaml").write_text(
+        f"data: {root / 'extracts'}\nn_users: 1000\ncache_dir: {root / 'cache'}\n")
     (params / "jiangsu" / "2009-06.yaml").write_text(
         "province: jiangsu\nmonth: '2009-06'\nthresholds:\n  viral_sms: {factor: 5}\n")
     return root
@@ -110,7 +111,8 @@ def test_one_failure_does_not_stop_the_others(batch):
 
 def test_parameters_reach_the_notebooks(batch, workspace):
     out = workspace / "reports" / "jiangsu" / "2009-06"
-    assert read_record(out, "nb_pass") == {"answer": 42, "province": "jiangsu", "n_users": 321}
+    assert read_record(out, "nb_pass") == {"answer": 42, "province": "jiangsu", "n_users": 321,
+                                           "cache_dir": str(workspace / "cache")}
     # viral_sms got its threshold from the params file: factor 5 instead of the default 2
     assert read_record(out, "viral_sms")["answer"] == 105
 
@@ -128,7 +130,10 @@ def test_failed_notebook_is_kept_with_its_error(batch, workspace):
 def test_reports_are_html_with_plots_and_folded_code(batch, workspace):
     html = (workspace / "reports" / "jiangsu" / "2009-06" / "nb_pass.html").read_text()
     assert "data:image/png;base64" in html            # the plot is embedded
-    assert html.count('<details class="dmkit-code">') == 6  # every code cell folded (incl. injected)
+    executed = nbformat.read(workspace / "reports" / "jiangsu" / "2009-06" / "nb_pass.ipynb", as_version=4)
+    n_code = sum(c.cell_type == "code" for c in executed.cells)  # incl. papermill's injected cell
+    assert n_code == 7
+    assert html.count('<details class="dmkit-code">') == n_code  # every code cell folded
     assert "answer = 21 * factor" in re.sub(r"<[^>]+>", "", html)  # code is there when unfolded
     assert "PosixPath" not in html                    # record() displays nothing
 
@@ -182,7 +187,8 @@ def test_dmkit_run_command_line_errors(workspace, capsys):
 
 def test_execute_notebook_helper_returns_the_recorded_figures(tmp_path):
     figures = execute_notebook("nb_pass", tmp_path, notebook_dir=FIXTURES, factor=3, n_users=77)
-    assert figures == {"answer": 63, "province": "jiangsu", "n_users": 77}
+    assert figures == {"answer": 63, "province": "jiangsu", "n_users": 77,
+                       "cache_dir": str(session_cache() / "data" / "generated")}
     assert (tmp_path / "nb_pass.ipynb").is_file()
 
 
