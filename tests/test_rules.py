@@ -171,6 +171,11 @@ def test_non_boolean_basket_raises_naming_column():
     df = pd.DataFrame({"a": [True, False], "b": [1, 0]})
     with pytest.raises(SchemaError, match=r"column 'b': expected a boolean.*int64"):
         R.mine(df, min_support=0.1)
+    nullable = pd.DataFrame({"a": pd.array([True, None], dtype="boolean")})
+    with pytest.raises(SchemaError, match=r"column 'a': expected a boolean column without missing values"):
+        R.mine(nullable, min_support=0.1)
+    ok = R.mine(nullable.fillna(False), min_support=0.1)
+    assert ok.itemsets["count"].tolist() == [1]
     with pytest.raises(SchemaError, match="expected a pandas DataFrame"):
         R.mine(np.ones((3, 2), dtype=bool), min_support=0.1)
 

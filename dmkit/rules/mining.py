@@ -59,13 +59,19 @@ def check_baskets(baskets: object, *, name: str = "baskets") -> pd.DataFrame:
         raise schema_error(table=name, column=str(dup), expected="unique item (column) names",
                            found=f"column {dup!r} more than once")
     for c in baskets.columns:
-        dt = baskets[c].dtype
-        if dt != np.bool_:
-            hint = ("fill the missing values and cast with baskets.astype(bool)"
-                    if pd.api.types.is_bool_dtype(dt) else
-                    "build a boolean table, e.g. baskets > 0 or dm.rules.baskets_from_subscriptions(...)")
-            raise schema_error(table=name, column=str(c), expected="a boolean (numpy bool) column",
-                               found=f"dtype {dt}", fix=hint)
+        col = baskets[c]
+        if col.dtype == np.bool_:
+            continue
+        if pd.api.types.is_bool_dtype(col.dtype):
+            n_na = int(col.isna().sum())
+            if n_na == 0:
+                continue
+            raise schema_error(table=name, column=str(c), expected="a boolean column without missing values",
+                               found=f"{n_na} missing values", rows=list(col.index[col.isna()][:5]),
+                               fix="fill them (baskets.fillna(False)) and cast with baskets.astype(bool)")
+        raise schema_error(table=name, column=str(c), expected="a boolean column", found=f"dtype {col.dtype}",
+                           fix="build a boolean table, e.g. baskets > 0 or "
+                           "dm.rules.baskets_from_subscriptions(...)")
     return baskets
 
 
