@@ -6,6 +6,7 @@ common names, stored without outputs, thin cells, ``dm.runner.record`` last, and
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import nbformat
@@ -17,9 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_FILES = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
+@functools.cache
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
 def _code_cells(path: Path) -> list:
-    nb = nbformat.read(path, as_version=4)
-    return [c for c in nb.cells if c.cell_type == "code"]
+    return [c for c in _read(path).cells if c.cell_type == "code"]
 
 
 def _parse(source: str) -> ast.Module:
@@ -41,7 +46,7 @@ def test_no_unexpected_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.stem)
 class TestNotebook:
     def test_valid_and_kernel_python3(self, path):
-        nb = nbformat.read(path, as_version=4)
+        nb = _read(path)
         nbformat.validate(nb)
         assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
 
