@@ -20,13 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from dmkit import schema
 from dmkit._validation import check_choice, check_scalar
 from dmkit.errors import DataNotFoundError, parameter_error
 
-__all__ = ["AGGS", "connect", "scan_sql", "read_panel", "monthly_features", "monthly_totals"]
+__all__ = ["AGGS", "KPI_COLUMNS", "connect", "scan_sql", "read_panel", "monthly_features", "monthly_totals",
+           "kpi_calendar", "service_kpis"]
 
 Agg = Literal["mean", "sum", "min", "max", "std", "last", "first", "trend", "months"]
 AGGS: tuple[str, ...] = ("mean", "sum", "min", "max", "std", "last", "first", "trend", "months")
@@ -302,3 +304,116 @@ def monthly_totals(
         return con.execute(sql).df()
     finally:
         con.close()
+
+
+# --------------------------------------------------------------------------------------
+# Service KPIs from the subscription history (the "kpis" indicators that are derivable)
+# --------------------------------------------------------------------------------------
+KPI_COLUMNS: tuple[str, ...] = ("region", "service", "month", "users", "holders", "penetration",
+                                "retention", "growth", "loyalty")
+"""Columns of :func:`service_kpis` (and of :func:`dmkit.spark.health.kpis`)."""
+
+
+def kpi_calendar(months: Sequence[str], *, loyalty_months: int = 6) -> pd.DataFrame:
+    """The instants the KPIs are measured at: one row per month (and the month before the first).
+
+    Columns ``month``, ``prev`` (previous month), ``t`` (start of the next month: a
+    subscription is held at the end of ``month`` when ``start < t`` and ``end`` is null or
+    ``>= t``), ``t_loyal`` (``t`` moved back ``loyalty_months`` months).
+    """
+    months = _check_months(months)
+    if months is None:
+        raise parameter_error("months", expected="a non-empty list of 'YYYY-MM'", found=months)
+    check_scalar(loyalty_months, "loyalty_months", kind=int, low=1)
+    first = pd.Period(months[0], "M")
+    rows = []
+    for m in [str(first - 1)] + months:
+        p = pd.Period(m, "M")
+        rows.append({"month": m, "prev": str(p - 1), "t": (p + 1).start_time,
+                     "t_loyal": (p + 1 - loyalty_months).start_time})
+    return pd.DataFrame(rows)
+
+
+def service_kpis(
+    subscriptions: pd.DataFrame,
+    users: pd.DataFrame,
+    *,
+    months: Sequence[str],
+    loyalty_months: int = 6,
+) -> pd.DataFrame:
+    """Per prefecture × service × month KPIs computed from ``subscriptions`` and ``users``.
+
+    The derivable indicators of the ``kpis`` table (Y1), at each month's end:
+
+    - ``holders``: distinct users holding the service; ``users``: subscribers of the region;
+    - ``penetration`` = holders / users;
+    - ``retention`` = holders of the previous month's end still holding it / holders then;
+    - ``growth`` = holders / holders of the previous month − 1;
+    - ``loyalty`` = holders who have held it since ``loyalty_months`` months before / holders
+      (by the earliest start of a subscription active at the month's end).
+
+    Rows where the previous month had no holder are left out (retention and growth are
+    undefined there). :func:`dmkit.spark.health.kpis` computes the same table in Spark SQL.
+
+    Parameters
+    ----------
+    subscriptions, users : DataFrame
+        Contract tables (validated).
+    months : list of 'YYYY-MM'
+    loyalty_months : int, default 6
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`KPI_COLUMNS`, sorted by region, service, month; ``region`` is the
+        users' prefecture.
+    """
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    schema.validate(users, "users")
+    cal = kpi_calendar(months, loyalty_months=loyalty_months)
+    uid = subscriptions["user_id"].to_numpy(np.int64)
+    svc = subscriptions["service"].astype(str).to_numpy()
+    start = subscriptions["start"].to_numpy()
+    end = subscriptions["end"].to_numpy()
+    held = []
+    for _, r in cal.iterrows():
+        t = np.datetime64(r["t"])
+        ok = (start < t) & (np.isnat(end) | (end >= t))
+        f = pd.DataFrame({"user_id": uid[ok], "service": svc[ok], "start": start[ok]})
+        f = f.groupby(["user_id", "service"], sort=False, as_index=False)["start"].min()
+        f["loyal"] = f["start"] < np.datetime64(r["t_loyal"])
+        f["month"] = r["month"]
+        held.append(f.drop(columns="start"))
+    held = pd.concat(held, ignore_index=True)
+    prev_of = dict(zip(cal["month"], cal["prev"], strict=True))
+    prev = held[["user_id", "service", "month"]].rename(columns={"month": "prev"})
+    prev["kept"] = 1
+    held["prev"] = held["month"].map(prev_of)
+    cur = held.merge(prev, on=["user_id", "service", "prev"], how="left")
+    cur["kept"] = cur["kept"].notna()
+    region = users.set_index("user_id")["prefecture"].astype(str)
+    cur["region"] = region.reindex(cur["user_id"].to_numpy()).to_numpy()
+    cur = cur[cur["region"].notna()]
+    agg = cur.groupby(["region", "service", "month"], sort=True).agg(
+        holders=("user_id", "size"), loyal=("loyal", "sum"), kept=("kept", "sum")).reset_index()
+    agg["prev"] = agg["month"].map(prev_of)
+    before = agg[["region", "service", "month", "holders"]].rename(
+        columns={"month": "prev", "holders": "holders_prev"})
+    out = agg.merge(before, on=["region", "service", "prev"], how="inner")
+    out = out[out["month"].isin(cal["month"].iloc[1:]) & (out["holders_prev"] > 0)]
+    base = region.value_counts()
+    out["users"] = base.reindex(out["region"].to_numpy()).to_numpy().astype(np.int64)
+    return _kpi_rates(out)
+
+
+def _kpi_rates(out: pd.DataFrame) -> pd.DataFrame:
+    """The KPI ratios from counts (shared by the pandas and Spark paths)."""
+    out = out.copy()
+    for c in ("holders", "loyal", "kept", "holders_prev", "users"):
+        out[c] = out[c].astype(np.int64)
+    out["penetration"] = out["holders"] / out["users"]
+    out["retention"] = out["kept"] / out["holders_prev"]
+    out["growth"] = out["holders"] / out["holders_prev"] - 1.0
+    out["loyalty"] = out["loyal"] / out["holders"]
+    out = out.sort_values(["region", "service", "month"], kind="stable").reset_index(drop=True)
+    return out[list(KPI_COLUMNS)]

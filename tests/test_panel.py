@@ -106,3 +106,40 @@ def test_bad_arguments(root, tmp_path):
         panel.monthly_features(root, months=["2009-13"])
     with pytest.raises(DataNotFoundError, match="table 'usage'"):
         panel.monthly_features(tmp_path / "empty", months=MONTHS)
+
+
+def _kpi_fixture() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Four users in region A, one in B; crbt held as worked out by hand in the test."""
+    from tests.contract_frames import users
+
+    u = pd.concat([users()] * 2, ignore_index=True).head(5)
+    u["user_id"] = [1, 2, 3, 4, 5]
+    u["prefecture"] = ["A", "A", "A", "A", "B"]
+    T = pd.Timestamp
+    s = pd.DataFrame({
+        "user_id": [1, 2, 3, 5, 4],
+        "service": ["crbt", "crbt", "crbt", "crbt", "fetion"],
+        "start": [T("2008-01-01"), T("2009-04-15"), T("2009-05-20"), T("2009-03-01"), T("2009-06-30 23:59")],
+        "end": [pd.NaT, T("2009-06-10"), pd.NaT, pd.NaT, pd.NaT],
+        "channel": ["sms"] * 5,
+        "source": ["organic"] * 5,
+    })
+    return s, u
+
+
+def test_service_kpis_by_hand():
+    s, u = _kpi_fixture()
+    k = panel.service_kpis(s, u, months=["2009-05", "2009-06"]).set_index(["region", "service", "month"])
+    # fetion: nobody held it at the end of May -> no row (growth undefined)
+    assert list(k.index) == [("A", "crbt", "2009-05"), ("A", "crbt", "2009-06"),
+                             ("B", "crbt", "2009-05"), ("B", "crbt", "2009-06")]
+    a5, a6 = k.loc[("A", "crbt", "2009-05")], k.loc[("A", "crbt", "2009-06")]
+    # April end {1, 2}; May end {1, 2, 3}; June end {1, 3}
+    assert (a5["users"], a5["holders"]) == (4, 3)
+    np.testing.assert_allclose([a5["penetration"], a5["retention"], a5["growth"], a5["loyalty"]],
+                               [3 / 4, 1.0, 0.5, 1 / 3])
+    np.testing.assert_allclose([a6["penetration"], a6["retention"], a6["growth"], a6["loyalty"]],
+                               [2 / 4, 2 / 3, -1 / 3, 1 / 2])
+    b6 = k.loc[("B", "crbt", "2009-06")]
+    np.testing.assert_allclose([b6["penetration"], b6["retention"], b6["growth"], b6["loyalty"]],
+                               [1.0, 1.0, 0.0, 0.0])

@@ -8,6 +8,7 @@ transfers on, quiet logs). Point it at a cluster with ``master="spark://host:707
 from __future__ import annotations
 
 import os
+import sys
 
 from dmkit.errors import DmkitError, parameter_error
 
@@ -84,6 +85,9 @@ def get_session(
     if master.startswith("local"):
         # keeps Spark from warning about the host name resolving to a loopback address
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers (pandas UDFs, mapInPandas) run this interpreter, with dmkit's
+        # dependencies, not whatever `python3` is first on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = dict(_DEFAULTS)
     if config:
         settings.update({str(k): str(v) for k, v in config.items()})
