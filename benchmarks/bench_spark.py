@@ -79,8 +79,9 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     args = ap.parse_args()
 
-    import dmkit as dm
     from bench_rules import make_baskets
+
+    import dmkit as dm
     from dmkit.spark import get_session
     from dmkit.spark.rules import mine as spark_mine
 
