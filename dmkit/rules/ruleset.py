@@ -170,9 +170,14 @@ class RuleSet(Result):
         check_choice(kind, "kind", ["scatter", "graph"])
         ax = get_ax(ax)
         if kind == "scatter":
-            sc = ax.scatter(self.rules["support"], self.rules["confidence"], c=self.rules["lift"],
-                            cmap="viridis", s=14)
-            ax.figure.colorbar(sc, ax=ax, label="lift")
+            from matplotlib.colors import LogNorm
+
+            lift = self.rules["lift"].to_numpy()
+            pos = lift[lift > 0]
+            norm = LogNorm(vmin=pos.min(), vmax=pos.max()) if len(pos) and pos.min() < pos.max() else None
+            sc = ax.scatter(self.rules["support"], self.rules["confidence"], c=np.clip(lift, 1e-9, None),
+                            cmap="viridis", s=14, norm=norm)
+            ax.figure.colorbar(sc, ax=ax, label="lift (log scale)")
             ax.set_xlabel("support")
             ax.set_ylabel("confidence")
             ax.set_title(f"{len(self.rules)} rules")
