@@ -34,7 +34,9 @@ from dmkit.errors import parameter_error, schema_error
 
 __all__ = [
     "check_contacts",
+    "FUNNEL_EVENTS",
     "funnel",
+    "funnel_rates",
     "FunnelResult",
     "uplift",
     "UpliftResult",
@@ -91,7 +93,33 @@ def _select(contacts: pd.DataFrame, campaign_id: str | None, step: int | None) -
 
 
 # --------------------------------------------------------------------------- funnel
-_COUNTS = ("sent", "delivered", "replied", "valid_replies", "subscribed", "unsubscribed")
+FUNNEL_EVENTS: dict[str, tuple[str, str | None]] = {
+    "sent": ("sent_at", None),
+    "delivered": ("sent_at", "delivered"),
+    "replied": ("replied_at", None),
+    "valid_replies": ("replied_at", "reply_valid"),
+    "subscribed": ("subscribed_at", None),
+    "unsubscribed": ("unsubscribed_at", None),
+}
+"""Funnel stage -> (timestamp column of ``contacts`` that dates it, boolean column that must
+also hold, or None). A stage counts the target rows whose timestamp is set (and whose
+condition holds). Other engines (Spark SQL) build the same counts from this table and
+finish with :func:`funnel_rates`."""
+_COUNTS = tuple(FUNNEL_EVENTS)
+
+
+def funnel_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """Add ``kept`` (if missing) and the funnel's rates to a frame of the six stage counts.
+
+    Columns added: ``kept`` = subscribed − unsubscribed, ``delivery_rate``,
+    ``response_rate``, ``valid_reply_rate``, ``subscription_rate``, ``retention`` (see
+    :class:`FunnelResult`); a zero denominator gives NaN. Returns a new frame.
+    """
+    check_frame(counts, table="counts", columns=list(_COUNTS), min_rows=0)
+    df = counts.copy()
+    if "kept" not in df:
+        df["kept"] = df["subscribed"] - df["unsubscribed"]
+    return _add_rates(df)
 
 
 def _add_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -209,14 +237,9 @@ def funnel(
         rep, sub, uns = rep.where(rep <= t), sub.where(sub <= t), uns.where(uns <= t)
     keys = ["campaign_id", "step"]
     base = c[keys].reset_index(drop=True)
-    events = {
-        "sent": c["sent_at"],
-        "delivered": c["sent_at"].where(c["delivered"]),
-        "replied": rep,
-        "valid_replies": rep.where(c["reply_valid"]),
-        "subscribed": sub,
-        "unsubscribed": uns,
-    }
+    stamps = {"sent_at": c["sent_at"], "replied_at": rep, "subscribed_at": sub, "unsubscribed_at": uns}
+    events = {name: stamps[col] if cond is None else stamps[col].where(c[cond])
+              for name, (col, cond) in FUNNEL_EVENTS.items()}
     if by == "send_date":
         day = c["sent_at"].dt.floor("D").reset_index(drop=True)
         frame = base.assign(date=day)

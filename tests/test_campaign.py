@@ -143,6 +143,14 @@ def test_funnel_exact_j3_published_figures():
     assert kept["06-11"] == 23_267
 
 
+def test_funnel_rates_from_counts_matches_funnel(j3_small):
+    res = campaign.funnel(j3_small)
+    counts = res.overall[["sent", "delivered", "replied", "valid_replies", "subscribed", "unsubscribed"]]
+    again = campaign.funnel_rates(counts)
+    for col in ["kept", "delivery_rate", "response_rate", "subscription_rate", "retention"]:
+        assert_allclose(again[col].to_numpy(dtype=float), res.overall[col].to_numpy(dtype=float))
+
+
 def test_funnel_as_of_ignores_later_events(j3_small):
     res = campaign.funnel(j3_small, as_of="2009-06-08 23:59")
     o = res.overall.iloc[0]
