@@ -418,18 +418,32 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
     return pd.DataFrame(cols, index=table.index), kinds
 
 
-def _leaf_rules(tree, names: list[str]) -> dict[int, list[tuple[str, str, float]]]:
+def _leaf_rules(tree, names: list[str], n_node: np.ndarray, k_node: np.ndarray,
+                positive) -> dict[int, list[tuple[str, str, float]]]:
+    """Rule leaves of a fitted tree with their paths, after merging sibling leaves that
+    say the same thing (both positive or both not): a split that does not change the
+    decision only makes a rule longer. ``n_node``/``k_node`` hold counts per leaf and are
+    filled for internal nodes here (children always have larger ids than their parent)."""
     t = tree.tree_
+    left, right = t.children_left, t.children_right
+    collapsed = np.ones(t.node_count, dtype=bool)
+    for node in range(t.node_count - 1, -1, -1):
+        if left[node] != -1:
+            n_node[node] = n_node[left[node]] + n_node[right[node]]
+            k_node[node] = k_node[left[node]] + k_node[right[node]]
+            lpos, rpos = positive(n_node[left[node]], k_node[left[node]]), positive(n_node[right[node]],
+                                                                                   k_node[right[node]])
+            collapsed[node] = collapsed[left[node]] and collapsed[right[node]] and lpos == rpos
     out: dict[int, list] = {}
     stack = [(0, [])]
     while stack:
         node, path = stack.pop()
-        if t.children_left[node] == -1:
+        if collapsed[node]:
             out[node] = path
             continue
         f, thr = names[t.feature[node]], float(t.threshold[node])
-        stack.append((t.children_left[node], path + [(f, "<=", thr)]))
-        stack.append((t.children_right[node], path + [(f, ">", thr)]))
+        stack.append((left[node], path + [(f, "<=", thr)]))
+        stack.append((right[node], path + [(f, ">", thr)]))
     return out
 
 
@@ -533,10 +547,11 @@ def preference_rules(
     target: Literal["channel", "genre"] | str = "channel",
     features: Sequence[str] | None = None,
     max_depth: int = 3,
-    min_support: float = 0.01,
+    min_support: float = 0.005,
     min_confidence: float | None = None,
     min_lift: float = 1.2,
     values: Sequence[str] | None = None,
+    sample_size: int | None = 200_000,
     seed: int = 0,
 ) -> PreferenceRules:
     """Readable IF-THEN rules that explain each preferred value of ``target``.
@@ -544,7 +559,8 @@ def preference_rules(
     For each value (e.g. channel ``web``) a shallow :class:`sklearn.tree.DecisionTreeClassifier`
     separates the customers who prefer it from the others; every leaf where it is more
     common than overall becomes a rule: the path's conditions (tightest threshold kept
-    per feature and direction), its support and precision.
+    per feature and direction), its support and precision. Sibling leaves on the same
+    side of ``min_lift`` are merged first, so a split that changes nothing is not shown.
 
     Parameters
     ----------
@@ -558,14 +574,17 @@ def preference_rules(
         encoded (``brand == 'mzone'``), booleans read as ``student`` / ``not student``.
     max_depth : int, default 3
         Depth of each tree: at most ``max_depth`` conditions per rule.
-    min_support : float, default 0.01
-        Smallest leaf, as a share of customers.
+    min_support : float, default 0.005
+        Smallest leaf, as a share of customers (of the sample the trees grow on).
     min_confidence : float, optional
         Keep rules with at least this precision.
     min_lift : float, default 1.2
         Keep rules whose precision is at least this multiple of the base rate.
     values : list of str, optional
         Only these preferred values (default every value held by >= ``min_support``).
+    sample_size : int or None, default 200_000
+        Grow the trees on a random sample of this many customers (None: all); support,
+        precision and lift are then counted on every customer.
     seed : int
 
     Returns
@@ -615,9 +634,11 @@ def preference_rules(
     counts = pd.Series(y).value_counts()
     if values is None:
         values = [v for v in counts.index if counts[v] >= min_support * n]
-    min_leaf = max(1, int(np.ceil(min_support * n)))
     names = list(X.columns)
     Xv = X.to_numpy(dtype=np.float32)
+    check_scalar(sample_size, "sample_size", kind=int, low=100, allow_none=True)
+    fit_rows = (np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
+                if sample_size is not None and n > sample_size else slice(None))
     rows = []
     for v in values:
         yy = y == v
@@ -625,18 +646,21 @@ def preference_rules(
         if pos_total == 0:
             continue
         base = pos_total / n
-        tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_leaf, random_state=seed)
-        tree.fit(Xv, yy)
+        tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=float(min_support), random_state=seed)
+        tree.fit(Xv[fit_rows], yy[fit_rows])
         leaf_of = tree.apply(Xv)
-        n_leaf = np.bincount(leaf_of, minlength=tree.tree_.node_count)
-        k_leaf = np.bincount(leaf_of, weights=yy, minlength=tree.tree_.node_count)
-        for leaf, conds in _leaf_rules(tree, names).items():
-            nl, kl = int(n_leaf[leaf]), float(k_leaf[leaf])
-            if nl == 0 or not conds:
+        n_node = np.bincount(leaf_of, minlength=tree.tree_.node_count).astype(np.float64)
+        k_node = np.bincount(leaf_of, weights=yy, minlength=tree.tree_.node_count)
+
+        def positive(nl: float, kl: float, base: float = base) -> bool:
+            prec = kl / nl if nl else 0.0
+            return prec >= base * min_lift and (min_confidence is None or prec >= min_confidence)
+
+        for leaf, conds in _leaf_rules(tree, names, n_node, k_node, positive).items():
+            nl, kl = int(n_node[leaf]), float(k_node[leaf])
+            if nl == 0 or not conds or not positive(nl, kl):
                 continue
             prec = kl / nl
-            if prec < base * min_lift or (min_confidence is not None and prec < min_confidence):
-                continue
             conds = _simplify(conds)
             rows.append({
                 "preference": v,

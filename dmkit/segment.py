@@ -151,7 +151,10 @@ class Segmenter(BaseEstimator):
             raise parameter_error("order_by", expected=f"one of the features {list(X.columns)}",
                                   found=self.order_by)
 
-    def _log_columns(self, X: pd.DataFrame) -> tuple[str, ...]:
+    def choose_log_columns(self, X: pd.DataFrame) -> tuple[str, ...]:
+        """The features ``fit`` would log-transform, given ``log`` ("auto": non-negative,
+        more than two values, skewness > 1 on a sample of at most 100,000 rows). Public so
+        that another engine (Spark) can make the same choice on a sample."""
         cols = list(X.columns)
         if self.log is True:
             chosen = cols
@@ -199,7 +202,7 @@ class Segmenter(BaseEstimator):
         X = _check_features(X, None)
         self._check_params(X)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.log_columns_ = self._log_columns(X)
+        self.log_columns_ = self.choose_log_columns(X)
         R = self._raw(X)
         if self.standardise:
             sd = R.std(axis=0)

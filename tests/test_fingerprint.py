@@ -278,3 +278,17 @@ def test_rules_beside_the_published_wording(fp):
     b = fingerprint.preference_rules(fp, target="genre").beside_published()
     assert {"pop", "classic", "local", "greeting", "diy"} <= set(b.index)
     assert "over 42" in b.loc["classic", "published"] and "age > 41.5" in b.loc["classic", "found"]
+
+
+def test_rules_grown_on_a_sample_are_counted_on_everyone(fp):
+    r = fingerprint.preference_rules(fp, target="channel", sample_size=1_500, seed=1)
+    top = r.top("web")
+    assert "brand == 'mzone'" in top["rule"]
+    # leaves partition all customers: the n of one tree's leaves add up to every customer
+    assert top["n"] > 0 and r.rules["support"].max() <= 1
+    t = fp.table
+    mask = np.ones(len(t), dtype=bool)
+    for f, op, thr in top["conditions"]:
+        col = (t["brand"] == "mzone").to_numpy(float) if f == "brand=mzone" else t[f].to_numpy(float)
+        mask &= (col <= thr) if op == "<=" else (col > thr)
+    assert top["n"] == mask.sum()
