@@ -791,6 +791,17 @@ def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, mo
 def service_target(subscriptions: pd.DataFrame, index: pd.Index, *, service: str, month: str) -> pd.Series:
     """1 if the user holds ``service`` at the end of ``month`` (started before, not ended), else 0.
 
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        The ``subscriptions`` table.
+    index : Index
+        The user ids to label (e.g. ``X.index`` of :func:`build_features`); users without
+        a subscription get 0.
+    service : str
+    month : str
+        'YYYY-MM'.
+
     Returns
     -------
     Series

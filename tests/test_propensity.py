@@ -221,7 +221,7 @@ def _close(found: float, planted: float) -> bool:
 def test_tree_rules_recover_simulator_thresholds(province, service):
     spec = province.truth.propensity[service]
     X = propensity.build_features(province.usage, month=spec.get("month", "2009-06"))
-    y = propensity.service_target(province.subscriptions, X.index, service=service, month="2009-06")
+    y = propensity.service_target(province.subscriptions, index=X.index, service=service, month="2009-06")
     res = propensity.tree_rules(X, y, max_depth=3)
     top = res.rules.iloc[0]
     assert top["positive"]
@@ -237,7 +237,7 @@ def test_tree_rules_recover_simulator_thresholds(province, service):
 def test_scoring_model_on_simulator(province):
     spec = province.truth.propensity["newspaper"]
     X = propensity.build_features(province.usage, province.users, month="2009-06")
-    y = propensity.service_target(province.subscriptions, X.index, service="newspaper", month="2009-06")
+    y = propensity.service_target(province.subscriptions, index=X.index, service="newspaper", month="2009-06")
     m = propensity.fit(X, y, n_threads=1, seed=2)
     # the planted p_newspaper is the best possible score: the model gets close to its AUC
     from sklearn.metrics import roc_auc_score
@@ -270,7 +270,7 @@ def test_churn_model_on_simulator(province):
 
 def test_refit_with_responses(province):
     X = propensity.build_features(province.usage, month="2009-06")
-    y = propensity.service_target(province.subscriptions, X.index, service="newspaper", month="2009-06")
+    y = propensity.service_target(province.subscriptions, index=X.index, service="newspaper", month="2009-06")
     before = propensity.fit(X, y, model="tree", n_threads=1)
     res = propensity.refit_with_responses(before, province.contacts, X)
     comp = res.comparison
