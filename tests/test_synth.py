@@ -187,9 +187,9 @@ def test_sms_segments_are_distinct(data, last):
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
-    x = np.log1p(last[["sms_p2p", "sms_contacts"]].to_numpy(float))
+    x = np.log1p(last[["sms_p2p", "sms_contacts"]].to_numpy(float))[:6000]
     lab = KMeans(3, n_init=3, random_state=0).fit_predict(x)
-    assert adjusted_rand_score(seg.cat.codes, lab) > 0.8
+    assert adjusted_rand_score(seg.cat.codes[:6000], lab) > 0.8
 
 
 def test_other_months_vary_around_the_data_month(data, last):
@@ -426,7 +426,7 @@ def test_kpi_factor_structure_is_recoverable(data):
     implied = P @ P.T
     np.fill_diagonal(implied, 1.0)
     assert np.abs(np.corrcoef(z.T) - implied).max() < 0.1
-    L = FactorAnalysis(P.shape[1], rotation="varimax", random_state=0).fit(z).components_.T
+    L = FactorAnalysis(P.shape[1], rotation="varimax", svd_method="lapack").fit(z).components_.T
     best = 0.0
     for perm in itertools.permutations(range(P.shape[1])):
         cong = [abs(L[:, p] @ P[:, j]) / np.sqrt((L[:, p] ** 2).sum() * (P[:, j] ** 2).sum())

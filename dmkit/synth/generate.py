@@ -90,7 +90,7 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
     months = month_range(month, n_months)
     rngs = {k: np.random.default_rng(s)
             for k, s in zip(_STREAMS, np.random.SeedSequence(int(seed)).spawn(len(_STREAMS)), strict=False)}
-    bar = tqdm(total=11, desc=f"synth {province} {month}", disable=not progress, leave=False)
+    bar = tqdm(total=10, desc=f"synth {province} {month}", disable=not progress, leave=False)
 
     def step(label):
         bar.set_postfix_str(label)
