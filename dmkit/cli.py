@@ -42,6 +42,22 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from dmkit import __version__
+
+        typer.echo(f"dmkit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Show dmkit's version and exit.",
+                                          callback=_show_version, is_eager=True)] = False,
+) -> None:
+    """dmkit's commands (the options here come before the command name)."""
+
+
 class FileFormat(str, Enum):
     parquet = "parquet"
     csv = "csv"

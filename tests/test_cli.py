@@ -37,6 +37,13 @@ def test_help_lists_the_commands(capsys):
     assert code2 == 0 and out2 == out
 
 
+def test_version(capsys):
+    import dmkit
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"dmkit {dmkit.__version__}"
+
+
 @pytest.mark.parametrize("command", ["synth", "validate"])
 def test_command_help(capsys, command):
     code, out, _ = run(capsys, command, "--help")
@@ -67,7 +74,9 @@ def test_bad_arguments_exit_non_zero_with_one_line(capsys, args, code, message):
 def test_unwritable_output_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    monkeypatch.setitem(sys.modules, "dmkit.synth", None)  # the simulator must not even be imported
+    from dmkit import synth
+
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: pytest.fail("simulated before checking --out"))
     code, _, err = run(capsys, "synth", "--out", str(blocker / "sub"), "--users", "100")
     assert code == 2
     line = one_line_error(err, "dmkit synth: error: parameter 'out': expected a writable folder")
