@@ -24,7 +24,7 @@ import pandas as pd
 from dmkit._validation import check_choice, check_scalar
 from dmkit.errors import schema_error
 from dmkit.rules import mining
-from dmkit.rules.ruleset import RuleSet
+from dmkit.rules.ruleset import RuleSet, ruleset_from_itemsets
 from dmkit.spark.session import get_session, require_pyspark
 
 __all__ = ["mine", "distinct_baskets", "item_columns"]
@@ -130,28 +130,6 @@ def _fpgrowth_itemsets(sdf, items: list[str], n: int, *, min_support: float, max
     return out_sets, np.asarray([c for _, c in pairs], dtype=np.int64)
 
 
-def _ruleset(sets, set_counts, *, names, n, n_distinct, min_support, min_confidence, min_lift,
-             max_len, max_consequent_len) -> RuleSet:
-    """The RuleSet of mined itemsets, built as :func:`dmkit.rules.mine` builds it."""
-    itemsets = pd.DataFrame({
-        "itemset": [frozenset(names[i] for i in s) for s in sets],
-        "support": set_counts / float(n),
-        "count": set_counts,
-    })
-    itemsets = itemsets.sort_values(["support"], ascending=False, kind="stable").reset_index(drop=True)
-    ant, con, metrics = mining.association_rules(sets, set_counts, n, min_confidence=float(min_confidence),
-                                                 min_lift=min_lift, max_consequent_len=max_consequent_len)
-    rules = pd.DataFrame({"antecedents": mining.masks_to_frozensets(ant, names),
-                          "consequents": mining.masks_to_frozensets(con, names), **metrics},
-                         columns=list(mining.RULE_COLUMNS))
-    for m in mining.METRICS:
-        rules[m] = rules[m].astype(float)
-    rs = RuleSet(itemsets=itemsets, rules=rules, n_baskets=n, n_distinct=n_distinct,
-                 min_support=min_support, min_confidence=float(min_confidence), min_lift=min_lift,
-                 max_len=max_len, max_consequent_len=max_consequent_len)
-    return rs.sort("lift")
-
-
 def mine(
     baskets,
     *,
@@ -227,6 +205,6 @@ def mine(
                                                     min_support=min_support, max_len=max_len)
     else:
         sets, set_counts = _fpgrowth_itemsets(baskets, names, n, min_support=min_support, max_len=max_len)
-    return _ruleset(sets, set_counts, names=names, n=n, n_distinct=len(masks), min_support=min_support,
-                    min_confidence=min_confidence, min_lift=min_lift, max_len=max_len,
-                    max_consequent_len=max_consequent_len)
+    return ruleset_from_itemsets(sets, set_counts, names=names, n=n, n_distinct=len(masks),
+                                 min_support=min_support, min_confidence=min_confidence, min_lift=min_lift,
+                                 max_len=max_len, max_consequent_len=max_consequent_len)
