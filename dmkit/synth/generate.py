@@ -9,7 +9,7 @@ import pandas as pd
 from dmkit import catalog
 from dmkit.errors import parameter_error
 from dmkit.schema import MONTH_RE
-from dmkit.synth import campaign, fingerprint, kpis, lifecycle, matrix, revenue, social
+from dmkit.synth import campaign, kpis, lifecycle, matrix, preferences, revenue, social
 from dmkit.synth.calendar import MONTH_DAYS, month_range
 from dmkit.synth.data import ProvinceData
 from dmkit.synth.events import draw_events
@@ -24,7 +24,7 @@ from dmkit.synth.users import draw_users
 __all__ = ["generate"]
 
 _STREAMS = ("users", "sp", "usage", "subscriptions", "campaign", "panel", "lifecycle",
-            "fingerprint", "events", "edges", "kpis", "revenue", "channels")
+            "preferences", "events", "edges", "kpis", "revenue", "channels")
 SUB_CHANNEL_LOYALTY = 0.6    # subscription ordered through the preferred channel
 _ORDER_CHANNELS = ("sms", "web", "wap", "hall", "hotline", "ivr", "topup", "retail", "kiosk")
 
@@ -123,10 +123,10 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
         "crbt_changes": panel["crbt_changes"][last], "music_downloads": panel["music_downloads"][last],
         **{f"holds:{s}": subs.active(s) for s in ("secretary", "music_club", "wap", "local_paper")},
     }
-    true_ch, pref_ch = fingerprint.apply_rules(rngs["fingerprint"], fingerprint.CHANNEL_RULES,
-                                               catalog.CHANNELS, fingerprint.CHANNEL_ALTERNATIVES, feats)
-    true_g, pref_g = fingerprint.apply_rules(rngs["fingerprint"], fingerprint.CONTENT_RULES,
-                                             catalog.GENRES, fingerprint.CONTENT_GENRES, feats)
+    true_ch, pref_ch = preferences.apply_rules(rngs["preferences"], preferences.CHANNEL_RULES,
+                                               catalog.CHANNELS, preferences.CHANNEL_ALTERNATIVES, feats)
+    true_g, pref_g = preferences.apply_rules(rngs["preferences"], preferences.CONTENT_RULES,
+                                             catalog.GENRES, preferences.CONTENT_GENRES, feats)
     step("preferences")
     events = draw_events(rngs["events"], months=months, downloads=panel["music_downloads"],
                          genre_pref=pref_g, channel_pref=pref_ch, sp_plan=sp_plan)
@@ -191,7 +191,7 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
         lifecycle={"product_stage": profile.product_stage,
                    "customer_states": lifecycle.customer_state_truth()},
         campaign=camp_truth,
-        channel_rules=fingerprint.CHANNEL_RULES, content_rules=fingerprint.CONTENT_RULES,
+        channel_rules=preferences.CHANNEL_RULES, content_rules=preferences.CONTENT_RULES,
         sp_offenders=sp_plan.offenders(), revenue=rev_truth, user_truth=user_truth,
     )
     bar.close()

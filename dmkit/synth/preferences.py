@@ -1,4 +1,4 @@
-"""Channel and content preferences planted with the Y4 rules.
+"""Channel and content preferences planted with the Y4 rules (customer fingerprint).
 
 Rules are checked in order; the first whose conditions hold gives the rule's preference
 (``true_channel`` / ``true_genre`` in ``user_truth``). The realised preference equals it
