@@ -33,8 +33,9 @@ print(json.dumps({"n": n, "wall_s": wall, "cpu_s": cpu, "import_s": t_import,
 
 
 def run(n: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(n)], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"generate failed at n={n}:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
