@@ -433,6 +433,8 @@ class ScoringModel(BaseEstimator):
         Held-out outcomes and calibrated scores.
     test_index_ : Index
         Row labels of the held-out part.
+    X_test_ : DataFrame
+        The held-out features (for permutation importance and the feedback comparison).
     rules_ : TreeRulesResult
         Depth-3 tree rules on the training part (the readable face of the model).
     """

@@ -19,7 +19,7 @@ def test_jiangsu_campaign(tmp_path):
     assert _within(fig["subscription_rate"], 0.0149, fig["delivered"])
     assert fig["valid_reply_rate"] <= 1
     assert fig["kept_cumulative_last"] == fig["kept"]  # the cumulative column ends at the overall kept
-    assert fig["n_days"] == 6 or fig["n_days"] >= 4    # sends on 6-9 June, late replies after
+    assert fig["n_days"] >= 4  # events on the four send days (6-9 June) and on later reply days
     # uplift's interval brackets the estimate
     assert fig["uplift_low"] <= fig["uplift"]
     # G4's published rates (23.8%, 17.3%, 19.3%, 25.4%) and all above the 3-5% baseline
