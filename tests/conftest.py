@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest -n 2 already fills both cores: one BLAS/OpenMP thread per worker (and per notebook
+# kernel, which inherits the environment) avoids oversubscription that made fits 10x slower.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import matplotlib  # noqa: E402
 
