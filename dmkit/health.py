@@ -174,11 +174,17 @@ def parallel_analysis(
         Index ``component`` (1..p); columns ``random_mean``, ``random_quantile`` (components)
         and ``random_reduced_mean``, ``random_reduced_quantile`` (factors).
     """
+    from scipy.stats import wishart
+
     rng = np.random.default_rng(random_state)
     ev = np.empty((n_iter, p))
     red = np.empty((n_iter, p))
+    # the scatter matrix of n normal rows (mean removed) is Wishart(n - 1, I): drawing it
+    # directly (Bartlett decomposition) costs O(p^2) whatever n is
+    draws = wishart(df=n - 1, scale=np.eye(p)).rvs(size=n_iter, random_state=rng).reshape(n_iter, p, p)
     for i in range(n_iter):
-        r = np.corrcoef(rng.standard_normal((n, p)), rowvar=False)
+        d = 1.0 / np.sqrt(np.diag(draws[i]))
+        r = draws[i] * np.outer(d, d)
         ev[i] = np.sort(np.linalg.eigvalsh(r))[::-1]
         red[i] = _reduced_eigenvalues(r)
     return pd.DataFrame(

@@ -92,6 +92,16 @@ def test_regression_scores_match_r_psych(bfi, method):
     assert np.abs(ours - ref).max() < TOL
 
 
+def test_parallel_analysis_matches_brute_force_simulation():
+    # dmkit draws the random correlation matrices from a Wishart; compare with simulating data
+    a = health.parallel_analysis(300, 8, n_iter=400, random_state=1)
+    rng = np.random.default_rng(2)
+    ev = np.array([np.sort(np.linalg.eigvalsh(np.corrcoef(rng.standard_normal((300, 8)), rowvar=False)))[::-1]
+                   for _ in range(400)])
+    assert_allclose(a["random_mean"], ev.mean(axis=0), atol=0.01)
+    assert_allclose(a["random_quantile"], np.quantile(ev, 0.95, axis=0), atol=0.03)
+
+
 def test_parallel_analysis_is_reproducible_and_decreasing():
     a = health.parallel_analysis(500, 8, n_iter=30, random_state=3)
     b = health.parallel_analysis(500, 8, n_iter=30, random_state=3)
