@@ -86,14 +86,17 @@ def _reset_peak() -> None:
         pass
 
 
-def worker(method: str, n: int, min_support: float, min_confidence: float, synth: bool, out: str) -> None:
+def worker(method: str, baskets_path: str, min_support: float, min_confidence: float, out: str) -> None:
     import fim
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
     import dmkit.rules as R
     from dmkit.rules import mining
 
-    df = make_baskets(n, synth=synth)
+    # the parent built the baskets once and saved them: loading leaves no garbage behind
+    # that would hide this process's peak memory
+    with np.load(baskets_path) as z:
+        df = pd.DataFrame(z["values"], columns=[str(c) for c in z["columns"]])
     names = list(df.columns)
     extra = {}
     gc.collect()
@@ -141,12 +144,12 @@ def worker(method: str, n: int, min_support: float, min_confidence: float, synth
         pickle.dump({"time": elapsed, "cpu": cpu, "peak_mib": peak, **extra, "result": result}, fh)
 
 
-def _run(method, n, args) -> dict | None:
+def _run(method, n, baskets_path, args) -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "res.pkl")
-        cmd = [sys.executable, __file__, "--worker", method, "--sizes", str(n),
+        cmd = [sys.executable, __file__, "--worker", method, "--baskets", baskets_path,
                "--min-support", str(args.min_support), "--min-confidence", str(args.min_confidence),
-               "--out", out] + (["--synth"] if args.synth else [])
+               "--out", out]
         try:
             proc = subprocess.run(cmd, timeout=args.timeout, capture_output=True, text=True)
         except subprocess.TimeoutExpired:
@@ -194,18 +197,25 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--synth", action="store_true", help="baskets from dm.synth.generate")
     ap.add_argument("--worker")
+    ap.add_argument("--baskets")
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, int(args.sizes), args.min_support, args.min_confidence, args.synth, args.out)
+        worker(args.worker, args.baskets, args.min_support, args.min_confidence, args.out)
         return
     rows = []
+    tmpdir = tempfile.TemporaryDirectory()
     for n in [int(s) for s in args.sizes.split(",")]:
-        print(f"n = {n:,} users × 35 services, min_support {args.min_support}, "
-              f"min_confidence {args.min_confidence}", flush=True)
+        print(f"n = {n:,} users × 35 services ({'simulator' if args.synth else 'generator'} baskets), "
+              f"min_support {args.min_support}, min_confidence {args.min_confidence}", flush=True)
+        df = make_baskets(n, synth=args.synth)
+        baskets_path = os.path.join(tmpdir.name, f"baskets_{n}.npz")
+        np.savez(baskets_path, values=df.to_numpy(dtype=bool), columns=np.asarray(df.columns, dtype=str))
+        del df
+        gc.collect()
         res = {}
         for m in args.methods.split(","):
-            r = _run(m, n, args)
+            r = _run(m, n, baskets_path, args)
             res[m] = r
             if r is not None:
                 print(f"  {m}: {r['time']:.2f} s (cpu {r['cpu']:.2f} s), peak +{r['peak_mib']:.0f} MiB", flush=True)
@@ -228,6 +238,7 @@ def main() -> None:
                 "cpu / dmkit": round(r["cpu"] / base["cpu"], 1) if base else np.nan,
                 "memory / dmkit": round(r["peak_mib"] / max(base["peak_mib"], 1), 1) if base else np.nan,
             })
+    tmpdir.cleanup()
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print()
