@@ -35,6 +35,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
+from dmkit._threads import thread_limit
 from dmkit._validation import check_choice, check_frame, check_scalar
 from dmkit.errors import NotFittedError, parameter_error, schema_error
 
@@ -53,7 +54,6 @@ __all__ = [
 ]
 
 ModelKind = Literal["hgb", "logit", "tree"]
-_SMALL_FIT = 100_000  # below this many rows, fit on one thread unless n_threads says otherwise
 
 USAGE_FEATURES: tuple[str, ...] = (
     "arpu", "voice_minutes", "call_days", "local_incoming_calls", "sms_p2p", "sms_contacts",
@@ -450,16 +450,7 @@ class ScoringModel(BaseEstimator):
         self.n_threads = n_threads
 
     def _threads(self, n_rows: int | None = None):
-        from contextlib import nullcontext
-
-        limit = self.n_threads
-        if limit is None and n_rows is not None and n_rows < _SMALL_FIT:
-            limit = 1
-        if limit is None:
-            return nullcontext()
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=limit)
+        return thread_limit(self.n_threads, n_rows)
 
     # -- fitting -----------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: pd.Series | np.ndarray) -> ScoringModel:

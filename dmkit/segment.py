@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from dmkit._results import Result, Summary, get_ax
+from dmkit._threads import thread_limit
 from dmkit._validation import check_choice, check_frame, check_numeric, check_scalar
 from dmkit.errors import NotFittedError, parameter_error, schema_error
 
@@ -217,7 +218,7 @@ class Segmenter(BaseEstimator):
         rng = np.random.default_rng(self.seed)
         if self.k is None:
             idx = rng.choice(n, size=min(self.sample_size, n), replace=False) if n > self.sample_size else np.arange(n)
-            with _threads(self.n_threads, len(idx)):
+            with thread_limit(self.n_threads, len(idx)):
                 self.silhouette_ = _silhouette_curve(Z[idx], list(self.k_range), n_init=self.n_init, seed=self.seed)
             if self.silhouette_["silhouette"].notna().sum() == 0:
                 raise parameter_error("k_range", expected="at least one k below the number of distinct rows",
@@ -228,7 +229,7 @@ class Segmenter(BaseEstimator):
             k = int(self.k)
         use_mb = self.algorithm == "minibatch" or (self.algorithm == "auto" and n > self.minibatch_threshold)
         self.algorithm_ = "minibatch" if use_mb else "kmeans"
-        with _threads(self.n_threads, n):
+        with thread_limit(self.n_threads, n):
             km = _kmeans(k, minibatch=use_mb, n_init=self.n_init, seed=self.seed).fit(Z)
         centers = km.cluster_centers_
         j = 0 if self.order_by is None else list(X.columns).index(self.order_by)
@@ -258,23 +259,6 @@ class Segmenter(BaseEstimator):
             out[c] = np.expm1(out[c])
         out.index.name = "segment"
         return out
-
-
-_SMALL_FIT = 100_000
-
-
-def _threads(limit: int | None, n_rows: int):
-    """Cap OpenMP threads: one below 100,000 rows unless told otherwise (oversubscribed
-    OpenMP threads make KMeans on a few thousand rows ~50x slower on a busy machine)."""
-    from contextlib import nullcontext
-
-    if limit is None and n_rows < _SMALL_FIT:
-        limit = 1
-    if limit is None:
-        return nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=limit)
 
 
 def _kmeans(k: int, *, minibatch: bool, n_init: int, seed: int):
