@@ -439,7 +439,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     report = ""
     if final.is_file():
         try:
-            report = str(to_html(final))
+            report = str(to_html(final, title=f"{job.notebook} · {job.params.province} {job.params.month}"))
         except Exception as err:  # conversion problems are reported, not fatal
             error = error or f"HTML conversion failed: {type(err).__name__}: {err}"
     return NotebookRun(notebook=job.notebook, province=job.params.province,
@@ -448,11 +448,12 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
                        html=report, finished_at=_now())
 
 
-def to_html(notebook: str | Path) -> Path:
+def to_html(notebook: str | Path, *, title: str | None = None) -> Path:
     """Convert an executed notebook to ``<same name>.html`` beside it, atomically.
 
     Code cells are kept but folded away (``<details>``, click "code" to open them);
-    outputs, plots and prose show as in JupyterLab.
+    outputs, plots and prose show as in JupyterLab. ``title`` (the page title) defaults
+    to the notebook's file name.
     """
     import jinja2
     import nbformat
@@ -462,7 +463,8 @@ def to_html(notebook: str | Path) -> Path:
     loader = jinja2.DictLoader({"dmkit_report.html.j2": _REPORT_TEMPLATE})
     exporter = HTMLExporter(template_name="lab", extra_loaders=[loader],
                             template_file="dmkit_report.html.j2")
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    resources = {"metadata": {"name": title or notebook.stem}}
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources=resources)
     return atomic_write_bytes(notebook.with_suffix(".html"), body.encode("utf-8"))
 
 

@@ -136,6 +136,7 @@ def test_reports_are_html_with_plots_and_folded_code(batch, workspace):
     assert html.count('<details class="dmkit-code">') == n_code  # every code cell folded
     assert "answer = 21 * factor" in re.sub(r"<[^>]+>", "", html)  # code is there when unfolded
     assert "PosixPath" not in html                    # record() displays nothing
+    assert "<title>nb_pass · jiangsu 2009-06</title>" in html
 
 
 def test_indexes_link_every_report_with_status(batch, workspace):
