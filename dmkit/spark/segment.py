@@ -129,6 +129,7 @@ def cluster(
     max_iter: int = 40,
     seed: int = 0,
     id_col: str | None = "user_id",
+    n_threads: int | None = None,
     spark=None,
 ) -> ClusterResult:
     """Segment customers with Spark ML KMeans on (log-)standardised usage features.
@@ -146,6 +147,9 @@ def cluster(
         KMeans iterations.
     id_col : str or None, default "user_id"
         Key column of a Spark table (not a feature).
+    n_threads : int, optional
+        Accepted so a pandas notebook's call runs; ignored (Spark's parallelism is the
+        session's).
     spark : SparkSession, optional
 
     Returns
