@@ -44,7 +44,7 @@ from typing import Literal
 import pandas as pd
 
 from dmkit._results import Result, Summary, get_ax
-from dmkit.errors import DataNotFoundError, ParameterError, parameter_error
+from dmkit.errors import DataNotFoundError, DmkitError, ParameterError, parameter_error
 from dmkit.io import atomic_write_bytes
 from dmkit.params import Params, load_params
 
@@ -302,6 +302,7 @@ def run_batch(
         jobs = os.cpu_count() or 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise parameter_error("jobs", expected="an integer >= 1", found=jobs)
+    _require_notebook_tools()
     todo = plan(params_files, notebooks=notebooks, out=out, n_users=n_users,
                 notebook_dir=notebook_dir)
     with _pool(jobs) as pool:
@@ -446,6 +447,17 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
                        month=job.params.month, status="failed" if error else "passed",
                        seconds=seconds, error=error, ipynb=str(final) if final.is_file() else "",
                        html=report, finished_at=_now())
+
+
+def _require_notebook_tools() -> None:
+    """Fail before any work when the ``notebook`` extra (nbconvert, ipykernel) is missing."""
+    import importlib.util
+
+    missing = [m for m in ("nbconvert", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DmkitError(
+            f"dmkit run needs {missing} to execute notebooks and write HTML reports; "
+            'install the notebook extra: pip install "dmkit[notebook]"')
 
 
 def to_html(notebook: str | Path, *, title: str | None = None) -> Path:

@@ -272,3 +272,16 @@ def test_a_threshold_the_notebook_does_not_declare_is_an_error(workspace, tmp_pa
     with pytest.raises(ParameterError, match=re.escape(f"{f}: key 'thresholds.viral_sms.factr': "
                                                        "expected a parameter of notebook 'viral_sms'")):
         plan(f, notebook_dir=workspace / "notebooks")
+
+
+def test_missing_notebook_extra_is_a_clear_error(monkeypatch, tmp_path):
+    import importlib.util
+
+    import dmkit.runner as runner
+    from dmkit.errors import DmkitError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nbconvert" else real(name, *a))
+    with pytest.raises(DmkitError, match=r"nbconvert.*dmkit\[notebook\]"):
+        runner.run_batch([tmp_path / "nothing.yaml"], progress=False)
