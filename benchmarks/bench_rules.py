@@ -16,20 +16,24 @@ pyfim gives single-item consequents only: its rule count is compared with
 reports rules with an empty body ("{} => item" for items above min_confidence), hence
 its few extra rules.
 
-Measured 2026-11-23 (2 cores shared with five other sessions, load average ~16, so the
-wall times are inflated; cpu_s is the process CPU time), min_support 0.005,
-min_confidence 0.3; dmkit and mlxtend identical (max relative metric difference 0):
+Measured 2026-11-23 with this script (2 cores shared with five other sessions, load
+average ~14, so wall times are inflated; cpu_s is the process CPU time), min_support
+0.005, min_confidence 0.3; dmkit and mlxtend identical (max relative metric difference 0):
 
- n_users  method          time_s  cpu_s  peak_MiB  itemsets  rules  rules(1-item)  cpu/dmkit  mem/dmkit
- 1000000  dmkit             5.72   0.58        28      2656   5620           4203        1.0        1.0
- 1000000  mlxtend         143.32  22.52       152      2656   5620           4203       38.7        5.5
- 1000000  pyfim            31.53   4.60       177      2656      -           4207        7.9        6.4
- 1000000  pyfim_weighted   31.21   3.37       281      2656      -           4207        5.8       10.1
- 5000000  dmkit            24.27   2.84       112      4454  18395          10069        1.0        1.0
- 5000000  mlxtend         639.71 103.97       439      4454  18395          10069       36.6        3.9
- 5000000  pyfim           121.60  29.73       942      4454      -          10073       10.5        8.4
- 5000000  pyfim_weighted   57.28  12.08       946      4454      -          10073        4.3        8.4
-(distinct baskets: 268,969 of 1M, 785,977 of 5M)
+ n_users  baskets    method          time_s  cpu_s  peak_MiB  itemsets  rules  rules(1-item)  cpu/dmkit  mem/dmkit
+ 1000000  generator  dmkit             2.51   0.73        37      2656   5620           4203        1.0        1.0
+ 1000000  generator  mlxtend          81.15  23.91       159      2656   5620           4203       32.7        4.3
+ 1000000  generator  pyfim            16.91   5.21       187      2656      -           4207        7.1        5.0
+ 1000000  generator  pyfim_weighted    7.82   3.57       291      2656      -           4207        4.9        7.8
+ 5000000  generator  dmkit             4.56   2.95       113      4454  18395          10069        1.0        1.0
+ 5000000  generator  mlxtend         257.19 106.74       440      4454  18395          10069       36.1        3.9
+ 5000000  generator  pyfim            52.99  30.71       904      4454      -          10073       10.4        8.0
+ 5000000  generator  pyfim_weighted   22.11  11.73       947      4454      -          10073        4.0        8.4
+  500000  simulator  dmkit             1.26   0.35        18      1977   4974           3556        1.0        1.0
+  500000  simulator  mlxtend          32.44   8.77        53      1977   4974           3556       25.2        3.0
+  500000  simulator  pyfim             7.43   2.38        88      1977      -           3561        6.8        5.0
+  500000  simulator  pyfim_weighted    3.51   1.24       118      1977      -           3561        3.6        6.7
+(distinct baskets: 268,969 of 1M, 785,977 of 5M, 111,110 of 500k simulated)
 """
 from __future__ import annotations
 
