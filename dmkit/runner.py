@@ -518,7 +518,11 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
 
     from dmkit.params import select_params
 
-    parser = argparse.ArgumentParser(
+    class _OneLineParser(argparse.ArgumentParser):
+        def error(self, message: str):  # one clear line, like every other dmkit command
+            self.exit(2, f"{self.prog}: error: {message} (see dmkit run --help)\n")
+
+    parser = _OneLineParser(
         prog="dmkit run",
         description="Run the case-study notebooks with papermill into HTML reports under "
                     "<out>/<province>/<month>/ (index.html links them all).",

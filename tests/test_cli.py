@@ -209,3 +209,10 @@ def test_synth_unknown_province_is_one_line(capsys, tmp_path):
     assert code == 2
     line = one_line_error(err, "dmkit synth: error: parameter 'province'")
     assert "atlantis" in line
+
+
+@pytest.mark.parametrize("args", [["run", "--jobs", "x"], ["run", "--bogus"]])
+def test_run_bad_arguments_are_one_line(capsys, args):
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    one_line_error(err, "dmkit run: error:")
