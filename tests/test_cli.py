@@ -8,6 +8,7 @@ import types
 import pandas as pd
 import pytest
 
+import dmkit
 from dmkit import cli, io
 from tests.contract_frames import frame
 
@@ -142,8 +143,11 @@ def test_run_forwards_its_arguments_to_the_runner(capsys, monkeypatch):
         calls.append(argv)
         return 3
 
-    monkeypatch.setitem(sys.modules, "dmkit.runner", types.SimpleNamespace(main_cli=main_cli))
-    monkeypatch.delattr("dmkit.runner", raising=False)
+    fake = types.SimpleNamespace(main_cli=main_cli)
+    # the package attribute first (its old value is the real runner, restored afterwards),
+    # then sys.modules: the other order lets dmkit's lazy __getattr__ cache the fake for good
+    monkeypatch.setattr(dmkit, "runner", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "dmkit.runner", fake)
     code, _, _ = run(capsys, "run", "--province", "jiangsu", "--month", "2009-06", "--jobs", "2")
     assert code == 3
     assert calls == [["--province", "jiangsu", "--month", "2009-06", "--jobs", "2"]]
@@ -157,8 +161,11 @@ def test_run_turns_dmkit_errors_into_one_line(capsys, monkeypatch):
     def main_cli(argv):
         raise DataNotFoundError("params file 'params/mars/2009-06.yaml' does not exist")
 
-    monkeypatch.setitem(sys.modules, "dmkit.runner", types.SimpleNamespace(main_cli=main_cli))
-    monkeypatch.delattr("dmkit.runner", raising=False)
+    fake = types.SimpleNamespace(main_cli=main_cli)
+    # the package attribute first (its old value is the real runner, restored afterwards),
+    # then sys.modules: the other order lets dmkit's lazy __getattr__ cache the fake for good
+    monkeypatch.setattr(dmkit, "runner", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "dmkit.runner", fake)
     code, _, err = run(capsys, "run", "--province", "mars")
     assert code == 1
     one_line_error(err, "dmkit run: error: params file 'params/mars/2009-06.yaml' does not exist")
