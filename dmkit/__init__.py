@@ -21,6 +21,7 @@ __all__ = [
     "health",
     "io",
     "lifecycle",
+    "panel",
     "params",
     "propensity",
     "rules",
