@@ -10,10 +10,7 @@ difference from R psych (bfi) or Tucker congruence with the planted loadings.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -23,21 +20,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _measure import measure  # noqa: E402
+
 from dmkit import health  # noqa: E402
-
-
-def measure(fn, repeat: int):
-    best, peak, out = np.inf, 0, None
-    for _ in range(repeat):
-        gc.collect()
-        tracemalloc.start()
-        t = time.perf_counter()
-        out = fn()
-        dt = time.perf_counter() - t
-        _, pk = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        best, peak = min(best, dt), max(peak, pk)
-    return best, peak / 2**20, out
 
 
 def dmkit_fa(x: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -13,10 +13,8 @@ Time (wall, best of ``--repeat``) and peak traced memory (tracemalloc) per run, 
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +22,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _measure import measure  # noqa: E402
+
 import dmkit as dm  # noqa: E402
-
-
-def measure(fn, repeat: int):
-    best, peak, out = np.inf, 0, None
-    for _ in range(repeat):
-        gc.collect()
-        tracemalloc.start()
-        t = time.perf_counter()
-        out = fn()
-        dt = time.perf_counter() - t
-        _, pk = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        best, peak = min(best, dt), max(peak, pk)
-    return best, peak / 2**20, out
 
 
 def sklearn_pipeline(X: pd.DataFrame, k: int, seed: int):
