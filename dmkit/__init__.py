@@ -31,6 +31,7 @@ __all__ = [
     "spark",
     "survival",
     "synth",
+    "viral",
 ]
 
 
