@@ -741,6 +741,16 @@ def _ipc_kernel_manager() -> type:
             self.transport = "ipc"
             self.ip = os.path.join(tempfile.gettempdir(), f"dmkit-kernel-{uuid.uuid4().hex[:12]}")
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts every kernel before asking it to shut down; an idle
+            # kernel then logs "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel."
+            # over the batch's progress bar. The shutdown request alone ends an idle kernel
+            # (and escalates to SIGTERM/SIGKILL if it hangs); nbclient interrupts a cell that
+            # times out by itself, before shutdown.
+            if getattr(self, "shutting_down", False):
+                return
+            await super()._async_interrupt_kernel()
+
     return IPCKernelManager
 
 

@@ -58,6 +58,16 @@ class TestNotebook:
         missing = sorted(set(NOTEBOOK_PARAMETERS) - assigned)
         assert missing == [], f"parameters cell does not define {missing}"
 
+    def test_papermill_reads_every_parameter(self, path):
+        # papermill's inspector (``papermill --help-notebook``, and type inference when
+        # injecting) skips a line holding two "=" with a warning: keep "=" out of comments.
+        from papermill.translators import PythonTranslator
+
+        first = _code_cells(path)[0]
+        assigned = [t.id for node in _parse(first.source).body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+        assert [p.name for p in PythonTranslator.inspect(first)] == assigned
+
     def test_only_one_parameters_cell(self, path):
         tagged = [c for c in _code_cells(path) if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1

@@ -285,3 +285,40 @@ def test_missing_notebook_extra_is_a_clear_error(monkeypatch, tmp_path):
                         lambda name, *a: None if name == "nbconvert" else real(name, *a))
     with pytest.raises(DmkitError, match=r"nbconvert.*dmkit\[notebook\]"):
         runner.run_batch([tmp_path / "nothing.yaml"], progress=False)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="IPC kernels are POSIX only")
+def test_kernels_are_shut_down_without_an_interrupt(monkeypatch):
+    # jupyter_client interrupts a kernel before shutting it down, and an idle kernel then
+    # logs "KeyboardInterrupt caught in kernel" over the batch's progress bar: the runner's
+    # kernel manager must skip that interrupt yet still end the kernel, and still pass on
+    # an interrupt asked for while the kernel runs.
+    import asyncio
+
+    from jupyter_client.manager import KernelManager
+
+    from dmkit.runner import kernel_options
+
+    sent: list[bool] = []
+    base = KernelManager._async_interrupt_kernel
+
+    async def spy(self):
+        sent.append(self.shutting_down)
+        await base(self)
+
+    monkeypatch.setattr(KernelManager, "_async_interrupt_kernel", spy)
+    km = kernel_options()["kernel_manager_class"](kernel_name="python3")
+
+    async def cycle():
+        await km.start_kernel()
+        try:
+            await km._async_interrupt_kernel()  # as nbclient does when a cell times out
+            await km.shutdown_kernel()
+        finally:
+            if await km.is_alive():
+                await km.shutdown_kernel(now=True)
+        return await km.is_alive()
+
+    alive = asyncio.run(cycle())
+    assert not alive
+    assert sent == [False]  # the running kernel's interrupt went through, none at shutdown
