@@ -71,6 +71,7 @@ KEYS: Mapping[str, str] = MappingProxyType({
     "seed": "an integer >= 0",
     "out_dir": "a string, optionally templated with {province}, {month}, {n_users}, {seed}",
     "engine": "one of ['pandas', 'spark']",
+    "spark_master": "a Spark master URL string (local[2], spark://host:7077, yarn...) or null",
     "notebooks": f"'all' or a list of notebook names from {list(NOTEBOOKS)}",
     "cache_dir": "a string (folder of generated data)",
     "thresholds": "a mapping {notebook name: {parameter name: number, string, bool or list}}",
@@ -99,6 +100,9 @@ class Params:
         Where this run's reports go, with the template already filled in.
     engine : {"pandas", "spark"}
         Execution engine the notebooks may use.
+    spark_master : str or None
+        Spark master URL the notebooks' Spark session connects to (exported to their kernels
+        as ``DMKIT_SPARK_MASTER``); None: the environment's, else ``local[2]``.
     notebooks : "all" or tuple of str
         Which notebooks this params file runs.
     cache_dir : str
@@ -116,6 +120,7 @@ class Params:
     seed: int = 7
     out_dir: str = "reports/{province}/{month}"
     engine: Literal["pandas", "spark"] = "pandas"
+    spark_master: str | None = None
     notebooks: Literal["all"] | tuple[str, ...] = "all"
     cache_dir: str = "data/generated"
     thresholds: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
@@ -130,13 +135,18 @@ class Params:
                   "n_users": self.n_users, "seed": self.seed, "out_dir": self.out_dir}
         return {**common, **dict(self.thresholds.get(notebook, {}))}
 
-    def with_overrides(self, *, n_users: int | None = None, out_dir: str | None = None) -> Params:
-        """A copy with ``n_users`` and/or ``out_dir`` replaced (``None`` keeps the value)."""
+    def with_overrides(self, *, n_users: int | None = None, out_dir: str | None = None,
+                       engine: str | None = None) -> Params:
+        """A copy with ``n_users``, ``out_dir`` and/or ``engine`` replaced (``None`` keeps the value)."""
         where = str(self.path) if self.path else "<override>"
         new = self
         if n_users is not None:
             _check_int("n_users", n_users, where, minimum=1)
             new = replace(new, n_users=int(n_users))
+        if engine is not None:
+            if engine not in ("pandas", "spark"):
+                raise _error(where, "engine", KEYS["engine"], engine)
+            new = replace(new, engine=engine)  # type: ignore[arg-type]
         if out_dir is not None:
             new = replace(new, out_dir=str(out_dir))
         return new
@@ -333,6 +343,9 @@ def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
     engine = raw.get("engine", "pandas")
     if engine not in ("pandas", "spark"):
         raise _error(where, "engine", KEYS["engine"], engine)
+    spark_master = raw.get("spark_master")
+    if spark_master is not None:
+        _check_str("spark_master", spark_master, where)
     notebooks = _check_notebooks(raw.get("notebooks", "all"), where)
     cache_dir = raw.get("cache_dir", Params.cache_dir)
     _check_str("cache_dir", cache_dir, where)
@@ -345,7 +358,7 @@ def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
     except (KeyError, IndexError, ValueError) as err:
         raise _error(where, "out_dir", KEYS["out_dir"], out_template) from err
     return Params(province=province, month=month, data=data, n_users=n_users, seed=seed,  # type: ignore[arg-type]
-                  out_dir=out_dir, engine=engine, notebooks=notebooks, cache_dir=cache_dir,  # type: ignore[arg-type]
+                  out_dir=out_dir, engine=engine, spark_master=spark_master, notebooks=notebooks, cache_dir=cache_dir,  # type: ignore[arg-type]
                   thresholds=thresholds, path=path)
 
 

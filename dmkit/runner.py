@@ -250,6 +250,7 @@ def run_batch(
     kernel: str = "python3",
     out: str | Path | None = None,
     n_users: int | None = None,
+    engine: str | None = None,
     notebook_dir: str | Path = "notebooks",
     timeout: float | None = None,
     progress: bool = True,
@@ -272,6 +273,9 @@ def run_batch(
         file's ``out_dir``.
     n_users : int, optional
         Overrides every params file's ``n_users``.
+    engine : {"pandas", "spark"}, optional
+        Overrides every params file's ``engine`` (notebooks that declare it run their
+        methods on that engine; see :func:`dmkit.spark.engine.dispatch`).
     notebook_dir : str or Path
         Where the notebooks are.
     timeout : float, optional
@@ -303,7 +307,7 @@ def run_batch(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise parameter_error("jobs", expected="an integer >= 1", found=jobs)
     _require_notebook_tools()
-    todo = plan(params_files, notebooks=notebooks, out=out, n_users=n_users,
+    todo = plan(params_files, notebooks=notebooks, out=out, n_users=n_users, engine=engine,
                 notebook_dir=notebook_dir)
     with _pool(jobs) as pool:
         data_errors = prepare_data([j.params for j in todo], pool=pool, progress=progress)
@@ -323,6 +327,7 @@ def plan(
     notebooks: Sequence[str] | None = None,
     out: str | Path | None = None,
     n_users: int | None = None,
+    engine: str | None = None,
     notebook_dir: str | Path = "notebooks",
 ) -> list[Job]:
     """Resolve params files and notebook names into jobs (validating everything first)."""
@@ -339,7 +344,7 @@ def plan(
     todo: list[Job] = []
     declared: dict[str, set[str]] = {}
     for file in params_files:
-        params = load_params(file).with_overrides(n_users=n_users)
+        params = load_params(file).with_overrides(n_users=n_users, engine=engine)
         if out is not None:
             params = params.with_overrides(out_dir=str(Path(out) / params.province / params.month))
         names = list(notebooks) if notebooks is not None else (
@@ -419,7 +424,8 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     error = ""
     try:
         try:
-            with _kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=_INLINE)):
+            with _kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=_INLINE,
+                                                  spark_master=job.params.spark_master)):
                 pm.execute_notebook(str(job.source), str(tmp), parameters=dict(job.parameters),
                                     kernel_name=kernel, progress_bar=False, cwd=os.getcwd(),
                                     execution_timeout=timeout, **kernel_options())
@@ -541,6 +547,9 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
                         help="reports root (default: the params' out_dir, reports/<province>/<month>)")
     parser.add_argument("--users", type=int, default=None, dest="n_users",
                         help="override n_users of every params file (simulated subscribers)")
+    parser.add_argument("--engine", choices=("pandas", "spark"), default=None,
+                        help="override engine of every params file (spark: the notebooks that "
+                             "declare engine run their methods on Apache Spark)")
     parser.add_argument("--params-root", default="params", help="folder of params files (default: params)")
     parser.add_argument("--notebook-dir", default="notebooks", help="folder of notebooks (default: notebooks)")
     parser.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
@@ -552,7 +561,8 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
     files = select_params(province=args.province, month=args.month, all_files=args.all_files,
                           root=args.params_root)
     result = run_batch(files, notebooks=args.notebooks, jobs=args.jobs, kernel=args.kernel,
-                       out=args.out, n_users=args.n_users, notebook_dir=args.notebook_dir,
+                       out=args.out, n_users=args.n_users, engine=args.engine,
+                       notebook_dir=args.notebook_dir,
                        timeout=args.timeout, progress=not args.no_progress)
     sys.stdout.write(str(result.summary()) + "\n")
     return result.exit_code
@@ -703,17 +713,25 @@ def _generate(province: str, month: str, n_users: int, seed: int, cache_dir: str
     return ""
 
 
-def kernel_environment(cache_dir: str | Path, *, mplbackend: str = _INLINE) -> dict[str, str]:
-    """Environment of the kernels: the simulator cache, the plot backend, no progress bars.
+def kernel_environment(cache_dir: str | Path, *, mplbackend: str = _INLINE,
+                       spark_master: str | None = None) -> dict[str, str]:
+    """Environment of the kernels: the simulator cache, the plot backend, no progress bars,
+    and the params' Spark master (``DMKIT_SPARK_MASTER``) when it sets one.
 
     Reports do not want tqdm bars (nor tqdm's "IProgress not found" warning in a kernel
-    without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR``.
+    without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR``;
+    ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``.
     """
+    from dmkit.spark.session import MASTER_ENV
+
     warn = "ignore:IProgress not found"
     current = os.environ.get("PYTHONWARNINGS", "")
-    return {"DMKIT_CACHE_DIR": str(Path(cache_dir).resolve()), "MPLBACKEND": mplbackend,
-            "TQDM_DISABLE": "1",
-            "PYTHONWARNINGS": current if warn in current else ",".join(filter(None, [current, warn]))}
+    env = {"DMKIT_CACHE_DIR": str(Path(cache_dir).resolve()), "MPLBACKEND": mplbackend,
+           "TQDM_DISABLE": "1",
+           "PYTHONWARNINGS": current if warn in current else ",".join(filter(None, [current, warn]))}
+    if spark_master is not None:
+        env[MASTER_ENV] = spark_master
+    return env
 
 
 def kernel_options() -> dict[str, object]:

@@ -65,6 +65,18 @@ def test_defaults_are_merged_and_file_overrides(tmp_path):
         "seed": 11, "out_dir": "out/jiangsu-2009-06-1000", "k": 4, "min_share": 0.1}
     assert set(p.notebook_parameters("yunnan_health")) == set(NOTEBOOK_PARAMETERS)
     assert p.with_overrides(n_users=5).n_users == 5
+    assert (p.engine, p.spark_master) == ("pandas", None)
+    assert p.with_overrides(engine="spark").engine == "spark"
+    with pytest.raises(ParameterError, match="key 'engine'"):
+        p.with_overrides(engine="dask")
+
+
+def test_spark_master_is_read(tmp_path):
+    f = tmp_path / "jiangsu" / "2009-06.yaml"
+    f.parent.mkdir()
+    f.write_text("engine: spark\nspark_master: spark://head:7077\n")
+    p = load_params(f)
+    assert (p.engine, p.spark_master) == ("spark", "spark://head:7077")
 
 
 def test_select_params(tmp_path):
@@ -100,6 +112,8 @@ def _write(tmp_path: Path, text: str, name: str = "jiangsu/2009-06.yaml") -> Pat
     ("seed: -1\n", "seed", "integer >= 0"),
     ("seed: 1.5\n", "seed", "integer >= 0"),
     ("engine: dask\n", "engine", "pandas"),
+    ("spark_master: 7077\n", "spark_master", "master URL"),
+    ("spark_master: ''\n", "spark_master", "master URL"),
     ("notebooks: [viral_sms, no_such_notebook]\n", "notebooks", "notebook names"),
     ("notebooks: viral_sms\n", "notebooks", "'all' or a list"),
     ("data: /no/such/folder/of/extracts\n", "data", "existing folder"),

@@ -265,6 +265,28 @@ def test_plan_validates_before_running(workspace):
     assert "engine" not in jobs[3].parameters       # the fixtures do not declare it
 
 
+def test_engine_override_reaches_the_notebooks_that_declare_it(tmp_path):
+    # the repository's notebooks: yunnan_securities declares engine, yunnan_health does not
+    f = Path(__file__).resolve().parent.parent / "params" / "yunnan" / "2009-06.yaml"
+    nb_dir = Path(__file__).resolve().parent.parent / "notebooks"
+    names = ["yunnan_securities", "yunnan_health"]
+    default, spark = (plan(f, notebooks=names, notebook_dir=nb_dir, out=tmp_path, engine=e)
+                      for e in (None, "spark"))
+    assert [j.parameters.get("engine") for j in default] == ["pandas", None]
+    assert [j.parameters.get("engine") for j in spark] == ["spark", None]
+    with pytest.raises(ParameterError, match="key 'engine'"):
+        plan(f, notebooks=names, notebook_dir=nb_dir, engine="dask")
+    assert main_cli(["-p", "yunnan", "-m", "2009-06", "--engine", "dask"]) == 2
+
+
+def test_kernels_get_the_params_spark_master(tmp_path):
+    from dmkit.runner import kernel_environment
+    from dmkit.spark.session import MASTER_ENV
+
+    assert MASTER_ENV not in kernel_environment(tmp_path)
+    assert kernel_environment(tmp_path, spark_master="spark://head:7077")[MASTER_ENV] == "spark://head:7077"
+
+
 def test_a_threshold_the_notebook_does_not_declare_is_an_error(workspace, tmp_path):
     f = tmp_path / "jiangsu" / "2009-06.yaml"
     f.parent.mkdir()
