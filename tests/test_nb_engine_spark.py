@@ -28,18 +28,23 @@ def _spark_ready():
         pytest.skip("no Java on PATH: Spark tests need a JDK 17+")
 
 
-def test_yunnan_securities_on_spark_records_the_pandas_figures(tmp_path):
+def _on_both_engines(name: str, tmp_path, **parameters) -> tuple[dict, dict]:
+    """The figures ``name`` records on pandas, then on Spark (each run in its own folder)."""
     _spark_ready()
     runs = {}
     for engine in ("pandas", "spark"):
         (tmp_path / engine).mkdir()
-        runs[engine] = execute_notebook("yunnan_securities", tmp_path / engine, province="yunnan",
-                                        month="2009-06", n_users=5000, engine=engine)
+        runs[engine] = execute_notebook(name, tmp_path / engine, engine=engine, **parameters)
+    return runs["pandas"], runs["spark"]
+
+
+def test_yunnan_securities_on_spark_records_the_pandas_figures(tmp_path):
+    pandas, spark = _on_both_engines("yunnan_securities", tmp_path, province="yunnan",
+                                     month="2009-06", n_users=5000)
     executed = nbformat.read(tmp_path / "spark" / "yunnan_securities.ipynb", as_version=4)
     source = "\n".join(c.source for c in executed.cells if c.cell_type == "code")
     assert 'engine = "spark"' in source and "ops.rules.mine(" in source  # the Spark path was taken
 
-    pandas, spark = runs["pandas"], runs["spark"]
     assert pandas["n_rules"] > 0  # not a vacuous comparison
     assert {k: spark[k] for k in RULE_FIGURES} == {k: pandas[k] for k in RULE_FIGURES}
     # the rest does not depend on the engine (the second run reads the simulator's cache,
@@ -64,13 +69,8 @@ def test_yunnan_sms_segments_on_spark_recovers_the_planted_groups(tmp_path):
 
 
 def test_jiangsu_campaign_on_spark_records_the_pandas_funnel(tmp_path):
-    _spark_ready()
-    runs = {}
-    for engine in ("pandas", "spark"):
-        (tmp_path / engine).mkdir()
-        runs[engine] = execute_notebook("jiangsu_campaign", tmp_path / engine, province="jiangsu",
-                                        month="2009-06", n_users=5000, engine=engine)
-    pandas, spark = runs["pandas"], runs["spark"]
+    pandas, spark = _on_both_engines("jiangsu_campaign", tmp_path, province="jiangsu",
+                                     month="2009-06", n_users=5000)
     assert pandas["delivered"] > 0
     funnel = [k for k in pandas if not isinstance(pandas[k], (float, list))]  # counts, flags
     assert {k: spark[k] for k in funnel} == {k: pandas[k] for k in funnel}
