@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose
 
 from dmkit import catalog, fingerprint
 from dmkit.errors import ParameterError, SchemaError
+from dmkit.synth import generate as synth_generate
 
 MONTH = "2009-06"
 
@@ -208,10 +209,7 @@ def test_errors(tables, fp):
 
 @pytest.fixture(scope="module")
 def synth():
-    gen = pytest.importorskip("dmkit.synth").__dict__.get("generate")
-    if gen is None:
-        pytest.skip("dmkit.synth.generate not available yet")
-    return gen("yunnan", month="2009-06", n_users=20_000, seed=3)
+    return synth_generate("yunnan", month="2009-06", n_users=20_000, seed=3)
 
 
 def _feature(name: str) -> str:

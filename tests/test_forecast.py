@@ -7,6 +7,7 @@ import pytest
 
 from dmkit import forecast
 from dmkit.errors import ParameterError, SchemaError
+from dmkit.synth import generate as synth_generate
 
 # --------------------------------------------------------------------------------------
 # G1 effective revenue
@@ -156,8 +157,7 @@ def test_holiday_calendar_moves_with_the_lunar_year():
 
 @pytest.fixture(scope="module")
 def synth_revenue():
-    synth = pytest.importorskip("dmkit.synth")
-    return synth.generate("guangdong", month="2009-06", n_users=5_000, seed=7).revenue
+    return synth_generate("guangdong", month="2009-06", n_users=5_000, seed=7).revenue
 
 
 def test_simulator_g1_shares(synth_revenue):

@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 
 from dmkit import health
 from dmkit.errors import ParameterError, SchemaError
+from dmkit.synth import generate as synth_generate
 
 DATA = Path(__file__).parent / "data"
 TOL = 1e-3  # the bar; the measured agreement is ~1e-5
@@ -377,8 +378,7 @@ def test_congruence_matches_hand_computation():
 
 @pytest.fixture(scope="module")
 def synth_province():
-    synth = pytest.importorskip("dmkit.synth")
-    return synth.generate("jiangsu", month="2009-06", n_users=5_000, seed=7)
+    return synth_generate("jiangsu", month="2009-06", n_users=5_000, seed=7)
 
 
 def test_simulator_loadings_and_health_recovered(synth_province):

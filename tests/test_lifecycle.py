@@ -7,6 +7,7 @@ import pytest
 
 from dmkit import lifecycle, schema
 from dmkit.errors import ParameterError, SchemaError
+from dmkit.synth import generate as synth_generate
 
 # --------------------------------------------------------------------------------------
 # Product stage
@@ -233,8 +234,7 @@ def test_strategy_errors():
 
 @pytest.fixture(scope="module")
 def synth_province():
-    synth = pytest.importorskip("dmkit.synth")
-    return synth.generate("jiangsu", month="2009-06", n_users=8_000, seed=7)
+    return synth_generate("jiangsu", month="2009-06", n_users=8_000, seed=7)
 
 
 def test_simulator_product_stages_recovered(synth_province):

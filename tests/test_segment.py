@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from dmkit import segment
 from dmkit.errors import DmkitError, ParameterError, SchemaError
+from dmkit.synth import generate as synth_generate
 
 
 def three_groups(n: int = 6_000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
@@ -214,10 +215,7 @@ def test_assign_strategies_by_position_and_by_name(fixture):
 
 @pytest.fixture(scope="module")
 def synth():
-    gen = pytest.importorskip("dmkit.synth").__dict__.get("generate")
-    if gen is None:
-        pytest.skip("dmkit.synth.generate not available yet")
-    return gen("yunnan", month="2009-06", n_users=20_000, seed=3)
+    return synth_generate("yunnan", month="2009-06", n_users=20_000, seed=3)
 
 
 def _month_usage(data) -> pd.DataFrame:
