@@ -11,6 +11,7 @@ string or categorical. See ``data/README.md`` for every column's unit and meanin
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +22,7 @@ import pandera.pandas as pa
 from dmkit import catalog
 from dmkit.errors import schema_error
 
-__all__ = ["TABLES", "KEYS", "COLUMNS", "validate", "schema_for", "ColumnSpec"]
+__all__ = ["TABLES", "KEYS", "COLUMNS", "validate", "require_columns", "schema_for", "ColumnSpec"]
 
 Kind = Literal["int", "float", "str", "bool", "datetime", "month"]
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -199,6 +200,19 @@ def schema_for(table: str) -> pa.DataFrameSchema:
     return _SCHEMAS[table]
 
 
+def require_columns(table: str, columns: Iterable[str]) -> None:
+    """Raise :class:`~dmkit.errors.SchemaError` naming the first contract column of ``table``
+    missing from ``columns`` (pandas and Spark tables alike)."""
+    specs = COLUMNS[table]
+    present = set(columns)
+    missing = [s.name for s in specs if s.name not in present]
+    if missing:
+        raise schema_error(table=table, column=missing[0],
+                           expected=f"columns {[s.name for s in specs]}",
+                           found=f"no column(s) {missing}",
+                           fix="rename the extract's columns (dmkit.io mapping YAML) or add them")
+
+
 def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.DataFrame:
     """Check ``df`` against the contract of ``table`` and return it unchanged.
 
@@ -230,12 +244,7 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
                            found=type(df).__name__)
     if len(df) == 0:
         raise schema_error(table=table, column=None, expected="at least one row", found="an empty table")
-    missing = [s.name for s in specs if s.name not in df.columns]
-    if missing:
-        raise schema_error(table=table, column=missing[0],
-                           expected=f"columns {[s.name for s in specs]}",
-                           found=f"no column(s) {missing}",
-                           fix="rename the extract's columns (dmkit.io mapping YAML) or add them")
+    require_columns(table, df.columns)
     keys = list(KEYS[table])
     for s in specs:  # nulls, then dtype kind: clearer messages than a failed range check
         if not s.nullable and df[s.name].isna().any():  # before the kind: NaN makes ints float

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmkit.errors import DataNotFoundError, schema_error
-from dmkit.schema import COLUMNS, KEYS, MONTH_RE, ColumnSpec, schema_for
+from dmkit.schema import COLUMNS, KEYS, MONTH_RE, ColumnSpec, require_columns, schema_for
 from dmkit.spark.session import get_session, require_pyspark
 
 __all__ = ["read_table", "validate", "from_pandas", "kind_of"]
@@ -107,12 +107,7 @@ def validate(sdf, table: str, *, check_keys: bool = True):
     if not isinstance(sdf, DataFrame):
         raise schema_error(table=table, column=None, expected="a Spark DataFrame",
                            found=type(sdf).__name__)
-    missing = [s.name for s in specs if s.name not in sdf.columns]
-    if missing:
-        raise schema_error(table=table, column=missing[0],
-                           expected=f"columns {[s.name for s in specs]}",
-                           found=f"no column(s) {missing}",
-                           fix="rename the extract's columns (dmkit.io mapping YAML) or add them")
+    require_columns(table, sdf.columns)
     types = {f.name: f.dataType for f in sdf.schema.fields}
 
     # one pass: row count, nulls per column, failing values per check

@@ -181,6 +181,14 @@ def _ends(rng, start, hazard_month, t_end):
     return np.where(end < t_end, end, NAT)
 
 
+def _others(rng: np.random.Generator, n: int, members: np.ndarray, q: float) -> np.ndarray:
+    """Users outside ``members`` who also take the service, each with probability ``q``
+    (so that members plus others reach the service's penetration)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[members] = True
+    return np.flatnonzero(~mask & (rng.random(n, dtype=np.float32) < q))
+
+
 def _starts(rng, stage, k, t_end):
     s = t_end - (_days_back(rng, stage, k) * DAY_NS).astype(np.int64)
     return s - s % 1000  # main rows: start ns % 1000 == 0 (keeps keys unique across kinds)
@@ -255,9 +263,7 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         st0 = _starts(rng, stage[items[0]], len(members), t_end)
         for it in items:
             q = max(0.0, (pe(it) - share) / (1.0 - share))
-            mem = np.zeros(n, dtype=bool)
-            mem[members] = True
-            others = np.flatnonzero(~mem & (rng.random(n, dtype=np.float32) < q))
+            others = _others(rng, n, members, q)
             holders = np.concatenate([members, others])
             start = np.concatenate([st0, _starts(rng, stage[it], len(others), t_end)])
             add_simple(it, holders, start)
@@ -290,9 +296,7 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         pf = pe(first)
         fs = forced.sum() / n
         q = max(0.0, (pf - fs) / (1.0 - fs))
-        mask = np.zeros(n, dtype=bool)
-        mask[f_users] = True
-        others = np.flatnonzero(~mask & (rng.random(n, dtype=np.float32) < q))
+        others = _others(rng, n, f_users, q)
         holders = np.concatenate([f_users, others])
         start = np.concatenate([f_start, _starts(rng, stage[first], len(others), t_end)])
         add_simple(first, holders, start)
