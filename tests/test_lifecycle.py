@@ -265,3 +265,25 @@ def test_simulator_crbt_states_recovered(synth_province):
     assert (held["state"].astype(str) == held["crbt_state"]).mean() >= 0.88
     for name, g in held.groupby("crbt_state"):
         assert (g["state"].astype(str) == name).mean() >= 0.8, name
+
+
+def test_simulator_transitions_follow_the_planted_patterns(synth_province):
+    # the simulator plants each CRBT holder's data-month state as a pattern over the panel:
+    # silent = light, then nothing for 3 months; pre-churn = heavy, halved, then nothing.
+    # So three months earlier silent users looked light and pre-churn users heavy, and the
+    # transition matrix must show heavy -> pre-churn and light -> silent moves in the planted
+    # proportions (computed independently: earlier states x planted states).
+    d = synth_province
+    before = lifecycle.customer_states(d.usage, d.subscriptions, service="crbt", month="2009-03")
+    now = lifecycle.customer_states(d.usage, d.subscriptions, service="crbt", month="2009-06")
+    moves = lifecycle.transitions(before, now)
+    planted = d.truth.user_truth.set_index("user_id")["crbt_state"].astype(str)
+    earlier = before.states.set_index("user_id")["state"].astype(str)
+    held = planted[planted != "none"].index.intersection(earlier.index)
+    expected = pd.crosstab(earlier[held], planted[held], normalize="index")
+    for src, dst in [("heavy", "pre_churn"), ("light", "silent")]:  # the planted moves
+        assert expected.loc[src, dst] > 0.2
+        assert moves.shares.loc[src, dst] == pytest.approx(expected.loc[src, dst], abs=0.06), (src, dst)
+    for src, dst in [("heavy", "silent"), ("light", "pre_churn")]:  # not planted
+        assert expected.loc[src, dst] < 0.02 and moves.shares.loc[src, dst] < 0.06, (src, dst)
+    assert (moves.shares.loc["heavy", "heavy"] > 0.5) and (moves.shares.loc["light", "light"] > 0.5)
