@@ -81,9 +81,45 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as one Parquet file at ``path`` atomically (temp file, then rename)."""
-    return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+def write_parquet_atomic(df: pd.DataFrame, path: str | Path, *, table: str | None = None) -> Path:
+    """Write ``df`` as one Parquet file at ``path`` atomically (temp file, then rename).
+
+    Timestamps are stored at microsecond precision (``TIMESTAMP(MICROS)``), which Spark,
+    Hive and most warehouses read; nanosecond ``TIMESTAMP(NANOS)`` they reject.
+
+    Raises
+    ------
+    SchemaError
+        A timestamp column has sub-microsecond parts (they would be lost); nothing is written.
+    """
+    _check_microseconds(df, table or Path(path).stem)
+    return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False, coerce_timestamps="us",
+                                                         allow_truncated_timestamps=False))
+
+
+def read_parquet_file(path: str | Path) -> pd.DataFrame:
+    """Read one Parquet file written by :func:`write_parquet_atomic`, timestamps back at
+    nanosecond unit (pandas' default, as the frame was before writing)."""
+    df = pd.read_parquet(path)
+    for c in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[c]) and getattr(df[c].dt, "unit", "ns") != "ns":
+            df[c] = df[c].dt.as_unit("ns")
+    return df
+
+
+def _check_microseconds(df: pd.DataFrame, table: str) -> None:
+    for c in df.columns:
+        s = df[c]
+        if not pd.api.types.is_datetime64_any_dtype(s) or getattr(s.dt, "unit", "ns") != "ns":
+            continue
+        sub = (s.dropna().array.asi8 % 1000) != 0
+        if sub.any():
+            rows = s.dropna().index[sub][:5].tolist()
+            raise schema_error(table=table, column=str(c),
+                               expected="timestamps in whole microseconds (Parquet is written "
+                                        "as TIMESTAMP(MICROS), the precision Spark and Hive read)",
+                               found=f"{int(sub.sum()):,} value(s) with nanoseconds, rows {rows}",
+                               fix=f"floor them first: df[{str(c)!r}] = df[{str(c)!r}].dt.floor('us')")
 
 
 def _atomic_write(path: str | Path, writer: Callable[[str], object]) -> Path:
@@ -165,12 +201,14 @@ def write_table(
     list of Path
         The files written, in partition order. Each file is written atomically (a temp
         file beside it renamed over it), so an interrupted write leaves every file either
-        as it was or complete, never half-written.
+        as it was or complete, never half-written. Parquet timestamps are stored as
+        ``TIMESTAMP(MICROS)``, which Spark, Hive and most warehouses read.
 
     Raises
     ------
     SchemaError
-        ``df`` breaks the contract.
+        ``df`` breaks the contract, or (Parquet) a timestamp has sub-microsecond parts
+        that the file could not keep; nothing is written then.
     ParameterError
         Unknown table or format, malformed month, a ``province``/``month`` that contradicts
         the rows, or a folder that cannot be written.
@@ -184,6 +222,8 @@ def write_table(
         raise parameter_error("province", expected="a non-empty name without '/'", found=province)
     if validate:
         schema.validate(df, table)
+    if format == "parquet":  # before any partition is written
+        _check_microseconds(df, table)
     parts = _partitions(df, table, province=province, month=month)
     written = []
     for (prov, mon), sub in parts:
@@ -192,13 +232,13 @@ def write_table(
             folder = folder / f"province={prov}"
         if mon is not None:
             folder = folder / f"month={mon}"
-        written.append(_write_file(sub, folder / f"part.{format}", format))
+        written.append(_write_file(sub, folder / f"part.{format}", format, table))
     return written
 
 
-def _write_file(df: pd.DataFrame, path: Path, format: str) -> Path:
+def _write_file(df: pd.DataFrame, path: Path, format: str, table: str) -> Path:
     if format == "parquet":
-        return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+        return write_parquet_atomic(df, path, table=table)
     # default date format: full precision (sub-second timestamps stay distinct keys)
     return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
@@ -550,7 +590,8 @@ def _coerce_column(s: pd.Series, spec: schema.ColumnSpec, table: str) -> pd.Seri
         return pd.Series(is_t, index=s.index, name=s.name)
     if kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(s):
-            return s
+            # Parquet timestamps come back at their stored unit (us): one unit, ns, in memory
+            return s.dt.as_unit("ns") if getattr(s.dt, "unit", "ns") != "ns" else s
         try:
             parsed = pd.to_datetime(s, errors="coerce", format="mixed")
         except (TypeError, ValueError):

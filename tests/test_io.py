@@ -163,6 +163,28 @@ def test_write_table_validates_first_and_writes_nothing_on_failure(tmp_path):
     assert io.read_table(tmp_path, "usage", validate=False).loc[0, "sms_p2p"] == -5
 
 
+def test_parquet_timestamps_are_microseconds_and_nanoseconds_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = frame("subscriptions")
+    paths = io.write_table(df, "subscriptions", tmp_path, province="jiangsu", month="2009-06")
+    fields = pq.read_schema(paths[0])
+    for c in ("start", "end"):  # TIMESTAMP(MICROS): what Spark, Hive and warehouses read
+        assert fields.field(c).type == pa.timestamp("us"), c
+    back = io.read_table(tmp_path, "subscriptions")
+    assert str(back["start"].dtype) == "datetime64[ns]"  # one unit in memory, as written
+    # a timestamp with nanoseconds cannot be kept: named, and nothing written
+    bad = df.copy()
+    bad.loc[bad.index[1], "start"] += pd.Timedelta(1, "ns")
+    with pytest.raises(SchemaError, match=r"column 'start'.*whole microseconds.*1 value") as info:
+        io.write_table(bad, "subscriptions", tmp_path / "bad", province="jiangsu", month="2009-06")
+    assert "dt.floor('us')" in str(info.value)
+    assert not (tmp_path / "bad").exists() or _files(tmp_path / "bad") == []
+    # CSV keeps full precision, so it takes them
+    io.write_table(bad, "subscriptions", tmp_path / "csv", format="csv", province="jiangsu", month="2009-06")
+
+
 @pytest.mark.parametrize(("kw", "message"), [
     ({"month": "2009-6"}, r"parameter 'month': expected a month 'YYYY-MM'"),
     ({"format": "xlsx"}, r"parameter 'format': expected one of \['parquet', 'csv'\]; got 'xlsx'"),

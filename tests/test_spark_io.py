@@ -144,7 +144,10 @@ def test_read_table_partitioned_parquet(spark, tmp_path):  # noqa: F811
     only = read_table(tmp_path / "usage", "usage", months=["2009-07"]).toPandas()
     assert sorted(only["user_id"]) == list(range(7))
     assert set(only["month"]) == {"2009-07"}
-    # pandas writes nanosecond timestamps; they come back as the same instants
+    # dmkit writes TIMESTAMP(MICROS): Spark reads them as timestamps, no conversion needed
+    raw = spark.read.parquet(str(tmp_path / "subscriptions"))
+    # (timestamp_ntz: naive local times, as pandas wrote them)
+    assert {f.name: f.dataType.typeName() for f in raw.schema.fields}["start"] in ("timestamp", "timestamp_ntz")
     subs = read_table(tmp_path, "subscriptions").toPandas().sort_values(["user_id", "service"])
     want = _subs()
     np.testing.assert_array_equal(subs["start"].to_numpy(), want["start"].to_numpy())

@@ -30,8 +30,9 @@ _DEFAULTS: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
-    # pandas writes datetime64[ns] as Parquet TIMESTAMP(NANOS), which Spark cannot read
-    # as a timestamp; read it as a long and let dmkit.spark.io.read_table convert it
+    # dmkit.io writes TIMESTAMP(MICROS); Parquet written by plain pandas (or by earlier dmkit
+    # builds) holds TIMESTAMP(NANOS), which Spark cannot read as a timestamp: read it as a long
+    # and let dmkit.spark.io.read_table convert it
     "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["month_range", "month_start", "DAY_NS", "MONTH_DAYS"]
+__all__ = ["month_range", "month_start", "DAY_NS", "MONTH_DAYS", "floor_to_microseconds"]
 
 DAY_NS = np.int64(86_400 * 10**9)
 MONTH_DAYS = 30.4375
@@ -23,3 +23,15 @@ def month_range(month: str, n_months: int) -> list[str]:
 def shift_month(month: str, k: int) -> str:
     """``month`` shifted by ``k`` months."""
     return str(np.datetime64(month, "M") + k)
+
+
+def floor_to_microseconds(df) -> None:
+    """Floor every timestamp column of ``df`` to whole microseconds, in place.
+
+    The tables are written to Parquet at microsecond precision, the one Spark, Hive and
+    most warehouses read (``TIMESTAMP(NANOS)`` they reject), so simulated timestamps carry
+    no nanoseconds that a write would have to drop.
+    """
+    for c in df.columns:
+        if str(df[c].dtype).startswith("datetime64"):
+            df[c] = df[c].dt.floor("us")

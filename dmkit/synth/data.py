@@ -61,7 +61,9 @@ class ProvinceData:
             raise DataNotFoundError(
                 f"folder {str(folder)!r}: expected the tables {list(TABLES)} as <table>.parquet "
                 f"and truth.json; missing {missing or ['truth.json']}")
-        tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+        from dmkit.io import read_parquet_file
+
+        tables = {t: read_parquet_file(folder / f"{t}.parquet") for t in TABLES}
         meta_path = folder / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         return cls(**tables, truth=Truth.load(folder), meta=meta)

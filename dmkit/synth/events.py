@@ -64,7 +64,7 @@ def draw_events(rng: np.random.Generator, *, months: list[str], downloads: np.nd
         t0 = month_start(m).astype(np.int64)
         days = _days_in(m)
         secs = (rng.random(total) * days * 86_400).astype(np.int64)
-        ts = t0 + secs * 10**9 + rank
+        ts = t0 + secs * 10**9 + rank * 1000  # distinct microseconds per user and second
         parts.append((users, ts, item, genre, channel, item_sp[item]))
     if len(boost_users):
         parts.append(_bursts(rng, months[-1], boost_users, n_b, sp_plan, boost_items))
@@ -102,7 +102,7 @@ def _bursts(rng, month, users, n_b, sp_plan, boost_items):
     day = rng.integers(0, _days_in(month), len(users))
     t_user = month_start(month).astype(np.int64) + day * DAY_NS + np.int64(20 * 3600 * 10**9)
     ts = (np.repeat(t_user, cnt) + (rng.random(total) * 3 * 3600).astype(np.int64) * 10**9
-          + 500_000 + rank)
+          + 500_000_000 + rank * 1000)  # half a second after the same second's regular downloads
     channel = np.full(total, catalog.CHANNELS.index("wap"), dtype=np.int8)
     sp = sp_plan.boosting[k].astype(np.int16)
     return uu, ts, item, genre, channel, sp

@@ -10,7 +10,7 @@ from dmkit import catalog
 from dmkit.errors import parameter_error
 from dmkit.schema import MONTH_RE
 from dmkit.synth import campaign, kpis, lifecycle, matrix, preferences, revenue, social
-from dmkit.synth.calendar import MONTH_DAYS, month_range
+from dmkit.synth.calendar import MONTH_DAYS, floor_to_microseconds, month_range
 from dmkit.synth.data import ProvinceData
 from dmkit.synth.events import draw_events
 from dmkit.synth.profiles import PROVINCES
@@ -195,6 +195,8 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
         sp_offenders=sp_plan.offenders(), revenue=rev_truth, user_truth=user_truth,
     )
     bar.close()
+    for frame in (subs_df, contacts, events):
+        floor_to_microseconds(frame)
     meta = {"province": province, "month": month, "months": list(months), "n_users": n,
             "seed": int(seed), "n_months": n_months, "generator": "dmkit.synth"}
     return ProvinceData(users=users_df, usage=usage_df, subscriptions=subs_df, kpis=kpi_df,
