@@ -100,11 +100,9 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path, *, table: str | Non
 def read_parquet_file(path: str | Path) -> pd.DataFrame:
     """Read one Parquet file written by :func:`write_parquet_atomic`, timestamps back at
     nanosecond unit (pandas' default, as the frame was before writing)."""
-    df = pd.read_parquet(path)
-    for c in df.columns:
-        if pd.api.types.is_datetime64_any_dtype(df[c]) and getattr(df[c].dt, "unit", "ns") != "ns":
-            df[c] = df[c].dt.as_unit("ns")
-    return df
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas(coerce_temporal_nanoseconds=True)
 
 
 def _check_microseconds(df: pd.DataFrame, table: str) -> None:
@@ -517,14 +515,17 @@ def _read_parquet(files: list[Path]) -> pd.DataFrame:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
+    # timestamps straight to nanosecond unit in the conversion (no second copy in pandas)
     if len(files) == 1:
-        return pq.read_table(files[0]).to_pandas()
+        return pq.read_table(files[0]).to_pandas(coerce_temporal_nanoseconds=True)
     schemas = [pq.read_schema(f) for f in files]
     try:
         unified = pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - exotic mixes
-        return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
-    return ds.dataset([str(f) for f in files], format="parquet", schema=unified).to_table().to_pandas()
+        return pd.concat([pq.read_table(f).to_pandas(coerce_temporal_nanoseconds=True) for f in files],
+                         ignore_index=True)
+    return ds.dataset([str(f) for f in files], format="parquet", schema=unified).to_table().to_pandas(
+        coerce_temporal_nanoseconds=True)
 
 
 def _read_csv(files: list[Path], table: str, cols: Mapping[str, str]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit import catalog
-from dmkit.synth.calendar import DAY_NS, month_start, shift_month
+from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
 from dmkit.synth.profiles import SP_SERVICES
 from dmkit.synth.subscriptions import CHAN, NAT, SubsBuilder
 
@@ -114,6 +114,8 @@ def draw_campaign(rng: np.random.Generator, *, profile, month: str, p_news: np.n
     for step, users, ctrl, rows, spec in ((1, chosen, control, rows1, STEP1),
                                           (2, users2, control2, rows2, STEP2)):
         k_rows = len(users)
+        for col in ("sent_at", "replied_at", "subscribed_at", "unsubscribed_at"):
+            floor_to_microseconds(rows[col])
         frames.append(pd.DataFrame({
             "campaign_id": pd.Categorical.from_codes(np.zeros(k_rows, np.int8), categories=[cid]),
             "user_id": users.astype(np.int32), "step": np.full(k_rows, step, dtype=np.int8),

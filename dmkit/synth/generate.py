@@ -195,8 +195,6 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
         sp_offenders=sp_plan.offenders(), revenue=rev_truth, user_truth=user_truth,
     )
     bar.close()
-    for frame in (subs_df, contacts, events):
-        floor_to_microseconds(frame)
     meta = {"province": province, "month": month, "months": list(months), "n_users": n,
             "seed": int(seed), "n_months": n_months, "generator": "dmkit.synth"}
     return ProvinceData(users=users_df, usage=usage_df, subscriptions=subs_df, kpis=kpi_df,
@@ -259,6 +257,8 @@ def _subs_frame(rng, subs, pref_ch, sp_plan) -> pd.DataFrame:
         c[idx] = np.where(rng.random(k, dtype=np.float32) < SUB_CHANNEL_LOYALTY,
                           pref_ch[users[lo + idx]], alt[rng.integers(0, len(alt), k, dtype=np.int8)])
     sp = sp.astype(np.int8) if len(sp_plan.sp_ids) < 127 else sp
+    floor_to_microseconds(start)
+    floor_to_microseconds(end)
     return pd.DataFrame({
         "user_id": users,
         "service": pd.Categorical.from_codes(svc, categories=list(catalog.SERVICES)),
