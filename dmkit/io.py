@@ -93,6 +93,11 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path, *, table: str | Non
         A timestamp column has sub-microsecond parts (they would be lost); nothing is written.
     """
     _check_microseconds(df, table or Path(path).stem)
+    return _write_parquet(df, path)
+
+
+def _write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
+    """The atomic write itself (timestamps already checked by the caller)."""
     return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False, coerce_timestamps="us",
                                                          allow_truncated_timestamps=False))
 
@@ -230,13 +235,13 @@ def write_table(
             folder = folder / f"province={prov}"
         if mon is not None:
             folder = folder / f"month={mon}"
-        written.append(_write_file(sub, folder / f"part.{format}", format, table))
+        written.append(_write_file(sub, folder / f"part.{format}", format))
     return written
 
 
-def _write_file(df: pd.DataFrame, path: Path, format: str, table: str) -> Path:
+def _write_file(df: pd.DataFrame, path: Path, format: str) -> Path:
     if format == "parquet":
-        return write_parquet_atomic(df, path, table=table)
+        return _write_parquet(df, path)  # write_table checked the timestamps of all partitions
     # default date format: full precision (sub-second timestamps stay distinct keys)
     return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
@@ -591,8 +596,7 @@ def _coerce_column(s: pd.Series, spec: schema.ColumnSpec, table: str) -> pd.Seri
         return pd.Series(is_t, index=s.index, name=s.name)
     if kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(s):
-            # Parquet timestamps come back at their stored unit (us): one unit, ns, in memory
-            return s.dt.as_unit("ns") if getattr(s.dt, "unit", "ns") != "ns" else s
+            return s
         try:
             parsed = pd.to_datetime(s, errors="coerce", format="mixed")
         except (TypeError, ValueError):
