@@ -25,7 +25,6 @@ def shift_month(month: str, k: int) -> str:
     return str(np.datetime64(month, "M") + k)
 
 
-
 def floor_to_microseconds(ns: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
     """Floor int64 nanosecond timestamps to whole microseconds in place (NaT stays NaT).
 

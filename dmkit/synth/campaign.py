@@ -17,7 +17,7 @@ import pandas as pd
 from dmkit import catalog
 from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
 from dmkit.synth.profiles import SP_SERVICES
-from dmkit.synth.subscriptions import CHAN, NAT, SubsBuilder
+from dmkit.synth.subscriptions import CHAN, NAT, SubsBuilder, kind_start
 
 __all__ = ["STEP1", "STEP2", "TARGET_SHARE", "CONTROL_SHARE", "draw_campaign"]
 
@@ -193,7 +193,7 @@ def _step(rng, month, users, control, w, spec, t0, t_end, *, eligible, reply_end
     sub_at[c_idx[c_sub]] = c_time[c_sub]
     has = sub_at != NAT
     sub_at[has] = np.minimum(sub_at[has], t_end - 10**9)
-    sub_at[has] = sub_at[has] - sub_at[has] % 1000 + 1          # kind 1: ns % 1000 == 1
+    sub_at[has] = kind_start(sub_at[has], kind=1)
     unsub = np.full(k, NAT, dtype=np.int64)
     drop = has & (rng.random(k) >= spec["retention"])
     un_t = sub_at + (rng.uniform(0.1, 3.0, k) * DAY_NS).astype(np.int64)

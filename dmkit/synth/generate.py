@@ -257,8 +257,7 @@ def _subs_frame(rng, subs, pref_ch, sp_plan) -> pd.DataFrame:
         c[idx] = np.where(rng.random(k, dtype=np.float32) < SUB_CHANNEL_LOYALTY,
                           pref_ch[users[lo + idx]], alt[rng.integers(0, len(alt), k, dtype=np.int8)])
     sp = sp.astype(np.int8) if len(sp_plan.sp_ids) < 127 else sp
-    floor_to_microseconds(start)
-    floor_to_microseconds(end)
+    floor_to_microseconds(end)  # starts are whole microseconds by construction (kind_start)
     return pd.DataFrame({
         "user_id": users,
         "service": pd.Categorical.from_codes(svc, categories=list(catalog.SERVICES)),

@@ -155,6 +155,16 @@ class SubsBuilder:
 NAT = np.datetime64("NaT", "ns").astype(np.int64)
 
 
+def kind_start(t: np.ndarray, kind: int = 0) -> np.ndarray:
+    """``t`` (int64 ns) on a whole millisecond plus ``kind`` microseconds.
+
+    Subscription keys are (user, service, start): rows of different kinds (0 main, 1 from
+    the campaign, 2 unauthorised SP orders) can never share a start, and every start is a
+    whole microsecond, the precision of the Parquet files.
+    """
+    return t - t % 1_000_000 + kind * 1000
+
+
 def _days_back(rng, stage: str, k: int) -> np.ndarray:
     u = rng.random(k)
     if stage == "maturity":
@@ -191,7 +201,7 @@ def _others(rng: np.random.Generator, n: int, members: np.ndarray, q: float) -> 
 
 def _starts(rng, stage, k, t_end):
     s = t_end - (_days_back(rng, stage, k) * DAY_NS).astype(np.int64)
-    return s - s % 1000  # main rows: start ns % 1000 == 0 (keeps keys unique across kinds)
+    return kind_start(s)  # main rows: kind 0
 
 
 def _gaps(rng, median_days, k):
@@ -292,7 +302,7 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         hu, hs, _ = b.held[then]
         forced = rng.random(len(hu)) < SEQ_FORCED
         f_users, f_start = hu[forced], hs[forced] - _gaps(rng, gap, int(forced.sum()))
-        f_start -= f_start % 1000
+        f_start = kind_start(f_start)
         pf = pe(first)
         fs = forced.sum() / n
         q = max(0.0, (pf - fs) / (1.0 - fs))
@@ -319,7 +329,7 @@ def draw_subscriptions(rng: np.random.Generator, *, profile: Profile, month: str
         fu, fs_, _ = b.held[first]
         take = rng.random(len(fu)) < p_follow
         st = fs_[take] + _gaps(rng, gap, int(take.sum()))
-        st -= st % 1000
+        st = kind_start(st)
         keep = st < t_end
         fol_u, fol_s = fu[take][keep], st[keep]
         # a few users take ``then`` without ``first``
@@ -358,7 +368,7 @@ def _draw_crbt(rng, b, profile, month, users, base, t_end, sp_plan):
                            for lag in CRBT_CAMPAIGN_LAGS])
     start = np.where(is_camp, camp_start[which] + (rng.random(n) * 28 * DAY_NS).astype(np.int64),
                      _starts(rng, "maturity", n, t_end))
-    start -= start % 1000
+    start = kind_start(start)
     x = {
         "campaign": is_camp,
         "age_under_25": users["age"] < 25,
@@ -388,7 +398,7 @@ def _draw_unauthorised(rng, b, month, sp_plan, n_months):
     ms = np.array([month_start(shift_month(month, -int(k))).astype(np.int64)
                    for k in range(n_months)])
     start = ms[k_back] + (rng.random(len(vict)) * 27 * DAY_NS).astype(np.int64)
-    start = start - start % 1000 + 2                    # kind 2: ns % 1000 == 2
+    start = kind_start(start, kind=2)
     quick = rng.random(len(vict)) < 0.7
     q_end = start + (rng.uniform(0.05, 3.0, len(vict)) * DAY_NS).astype(np.int64)
     slow_end = _ends(rng, start, 0.1, b.t_end)
