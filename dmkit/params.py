@@ -144,8 +144,7 @@ class Params:
             _check_int("n_users", n_users, where, minimum=1)
             new = replace(new, n_users=int(n_users))
         if engine is not None:
-            if engine not in ("pandas", "spark"):
-                raise _error(where, "engine", KEYS["engine"], engine)
+            _check_engine(engine, where)
             new = replace(new, engine=engine)  # type: ignore[arg-type]
         if out_dir is not None:
             new = replace(new, out_dir=str(out_dir))
@@ -315,6 +314,11 @@ def _check_int(key: str, value: object, where: str, *, minimum: int) -> None:
         raise _error(where, key, f"an integer >= {minimum}", value)
 
 
+def _check_engine(value: object, where: str) -> None:
+    if value not in ("pandas", "spark"):
+        raise _error(where, "engine", KEYS["engine"], value)
+
+
 def _check_str(key: str, value: object, where: str) -> None:
     if not isinstance(value, str) or not value:
         raise _error(where, key, KEYS[key], value)
@@ -341,8 +345,7 @@ def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
     seed = raw.get("seed", Params.seed)
     _check_int("seed", seed, where, minimum=0)
     engine = raw.get("engine", "pandas")
-    if engine not in ("pandas", "spark"):
-        raise _error(where, "engine", KEYS["engine"], engine)
+    _check_engine(engine, where)
     spark_master = raw.get("spark_master")
     if spark_master is not None:
         _check_str("spark_master", spark_master, where)
