@@ -534,3 +534,14 @@ def test_sub_second_timestamps_stay_distinct_keys(tmp_path, fmt):
                               format="ISO8601")
     io.write_table(ev, "events", tmp_path, format=fmt, province="jiangsu", month="2009-06")
     pd.testing.assert_frame_equal(io.read_table(tmp_path, "events"), ev)
+
+
+def test_single_parquet_file_round_trip_and_nanoseconds_refused(tmp_path):
+    df = pd.DataFrame({"user_id": [1, 2], "at": pd.to_datetime(["2009-06-01 10:00:00.000001", None])})
+    io.write_parquet_atomic(df, tmp_path / "t.parquet")
+    back = io.read_parquet_file(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(back, df)  # same values, ns unit again
+    bad = df.assign(at=df["at"] + pd.Timedelta(1, "ns"))
+    with pytest.raises(SchemaError, match=r"table 'u'.*column 'at'"):
+        io.write_parquet_atomic(bad, tmp_path / "u.parquet")
+    assert not (tmp_path / "u.parquet").exists()
