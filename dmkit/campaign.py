@@ -31,6 +31,7 @@ from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_frame, check_scalar
 from dmkit.errors import parameter_error, schema_error
+from dmkit.qini import qini_coefficient, uplift_at_k
 
 __all__ = [
     "check_contacts",
@@ -283,9 +284,10 @@ class UpliftResult(Result):
         With a score: one row per score bin (1 = highest): ``bin``, ``n_target``,
         ``rate_target``, ``n_control``, ``rate_control``, ``uplift``.
     qini_auc : float or None
-        Normalised Qini coefficient of the score (scikit-uplift ``qini_auc_score``).
+        Normalised Qini coefficient of the score (:func:`dmkit.qini.qini_coefficient`,
+        equal to scikit-uplift's ``qini_auc_score``).
     uplift_at_top : float or None
-        Uplift in the top bin share (scikit-uplift ``uplift_at_k``, strategy "by_group").
+        Uplift in the top bin share (:func:`dmkit.qini.uplift_at_k`, strategy "by_group").
     """
 
     overall: pd.DataFrame
@@ -419,10 +421,8 @@ def uplift(
         cb = df[~df["t"]].groupby("bin")["y"].agg(n_control="size", rate_control="mean")
         by_bin = tb.join(cb, how="outer").reset_index()
         by_bin["uplift"] = by_bin["rate_target"] - by_bin["rate_control"]
-        from sklift.metrics import qini_auc_score, uplift_at_k
-
-        qini = float(qini_auc_score(y.astype(int), sv, treat.astype(int)))
-        at_top = float(uplift_at_k(y.astype(int), sv, treat.astype(int), strategy="by_group", k=1 / n_bins))
+        qini = qini_coefficient(y, sv, treat)
+        at_top = uplift_at_k(y, sv, treat, strategy="by_group", k=1 / n_bins)
     return UpliftResult(overall=overall, by_bin=by_bin, qini_auc=qini, uplift_at_top=at_top, alpha=alpha)
 
 
