@@ -5,7 +5,7 @@ from tests.notebook_helpers import execute_notebook
 
 
 def test_yunnan_health(tmp_path):
-    f = execute_notebook("yunnan_health", tmp_path, province="yunnan", month="2009-06", n_users=5000)
+    f = execute_notebook("yunnan_health", tmp_path, province="yunnan", month="2008-06", n_users=5000)
     assert f["kmo"] > 0.6 and f["bartlett_p"] < 1e-6        # adequate for a factor analysis
     assert f["n_factors"] == f["n_factors_parallel"] == 3    # the simulator plants three factors
     assert f["congruence_min"] >= 0.95                        # planted loadings recovered

@@ -5,7 +5,7 @@ from tests.notebook_helpers import execute_notebook
 
 
 def test_yunnan_lifecycle(tmp_path):
-    f = execute_notebook("yunnan_lifecycle", tmp_path, province="yunnan", month="2009-06", n_users=5000)
+    f = execute_notebook("yunnan_lifecycle", tmp_path, province="yunnan", month="2008-06", n_users=5000)
     # Y2's published stages of its four services
     assert (f["stage_sms_p2p"], f["stage_crbt"], f["stage_newspaper"], f["stage_securities"]) == (
         "maturity", "maturity", "growth", "introduction")

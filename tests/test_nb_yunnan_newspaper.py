@@ -5,7 +5,7 @@ from tests.notebook_helpers import execute_notebook
 
 
 def test_yunnan_newspaper(tmp_path):
-    fig = execute_notebook("yunnan_newspaper", tmp_path, province="yunnan", month="2009-06", n_users=5000)
+    fig = execute_notebook("yunnan_newspaper", tmp_path, province="yunnan", month="2008-06", n_users=5000)
     assert fig["n_users"] == 5000
     assert 0 < fig["penetration"] < 0.3
     # the planted propensity has tree thresholds: boosting separates users from non-users, logit less so

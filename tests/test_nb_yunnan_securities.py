@@ -5,7 +5,7 @@ from tests.notebook_helpers import execute_notebook
 
 
 def test_yunnan_securities_finds_bundles_and_planted_orders(tmp_path):
-    fig = execute_notebook("yunnan_securities", tmp_path, province="yunnan", month="2009-06", n_users=5000)
+    fig = execute_notebook("yunnan_securities", tmp_path, province="yunnan", month="2008-06", n_users=5000)
     assert fig["n_users"] == 5000
     # identical baskets repeat: far fewer distinct baskets than subscribers
     assert fig["distinct_baskets"] < 0.8 * fig["n_users"]

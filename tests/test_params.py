@@ -31,7 +31,7 @@ def _months(first: str, last: str) -> list[str]:
 # --------------------------------------------------------------------------- shipped files
 
 @pytest.mark.parametrize("province, first, last", [
-    ("yunnan", "2009-05", "2009-11"),
+    ("yunnan", "2008-05", "2008-11"),
     ("jiangsu", "2009-01", "2009-06"),
     ("guangdong", "2008-09", "2008-12"),
 ])

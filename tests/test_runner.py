@@ -267,7 +267,7 @@ def test_plan_validates_before_running(workspace):
 
 def test_engine_override_reaches_the_notebooks_that_declare_it(tmp_path):
     # the repository's notebooks: yunnan_securities declares engine, yunnan_health does not
-    f = Path(__file__).resolve().parent.parent / "params" / "yunnan" / "2009-06.yaml"
+    f = Path(__file__).resolve().parent.parent / "params" / "yunnan" / "2008-06.yaml"
     nb_dir = Path(__file__).resolve().parent.parent / "notebooks"
     names = ["yunnan_securities", "yunnan_health"]
     default, spark = (plan(f, notebooks=names, notebook_dir=nb_dir, out=tmp_path, engine=e)
@@ -276,7 +276,7 @@ def test_engine_override_reaches_the_notebooks_that_declare_it(tmp_path):
     assert [j.parameters.get("engine") for j in spark] == ["spark", None]
     with pytest.raises(ParameterError, match="key 'engine'"):
         plan(f, notebooks=names, notebook_dir=nb_dir, engine="dask")
-    assert main_cli(["-p", "yunnan", "-m", "2009-06", "--engine", "dask"]) == 2
+    assert main_cli(["-p", "yunnan", "-m", "2008-06", "--engine", "dask"]) == 2
 
 
 def test_kernels_get_the_params_spark_master(tmp_path):
