@@ -23,7 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dmkit.runner import _kernel_env, kernel_environment, kernel_options, read_record
+from dmkit.batch.kernels import kernel_env, kernel_environment, kernel_options
+from dmkit.batch.record import read_record
 
 __all__ = ["NOTEBOOK_DIR", "execute_notebook", "session_cache"]
 
@@ -88,7 +89,7 @@ def execute_notebook(
     parameters = {**parameters, "out_dir": str(tmp_path)}
     env = kernel_environment(cache / "data" / "generated",
                              mplbackend=os.environ.get("MPLBACKEND", "Agg"))
-    with _kernel_env(**env):
+    with kernel_env(**env):
         pm.execute_notebook(str(Path(notebook_dir) / f"{name}.ipynb"),
                             str(tmp_path / f"{name}.ipynb"), parameters=parameters,
                             kernel_name=kernel, progress_bar=False, cwd=str(cache),

@@ -8,7 +8,6 @@ import types
 import pandas as pd
 import pytest
 
-import dmkit
 from dmkit import cli, io
 from tests.contract_frames import frame
 
@@ -136,36 +135,40 @@ def test_validate_bad_paths_and_tables(capsys, args, code, message):
     assert message in one_line_error(err, "dmkit validate: error:")
 
 
-def test_run_forwards_its_arguments_to_the_runner(capsys, monkeypatch):
+def test_run_passes_its_arguments_to_the_batch(capsys, monkeypatch):
+    import dmkit.batch
+    import dmkit.params
+
     calls = []
 
-    def main_cli(argv):
-        calls.append(argv)
-        return 3
+    def select_params(**kwargs):
+        calls.append(("select", kwargs))
+        return ["params/jiangsu/2009-06.yaml"]
 
-    fake = types.SimpleNamespace(main_cli=main_cli)
-    # the package attribute first (its old value is the real runner, restored afterwards),
-    # then sys.modules: the other order lets dmkit's lazy __getattr__ cache the fake for good
-    monkeypatch.setattr(dmkit, "runner", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "dmkit.runner", fake)
-    code, _, _ = run(capsys, "run", "--province", "jiangsu", "--month", "2009-06", "--jobs", "2")
+    def run_batch(files, **kwargs):
+        calls.append(("batch", files, kwargs))
+        return types.SimpleNamespace(summary=lambda: "the pass/fail table", exit_code=3)
+
+    monkeypatch.setattr(dmkit.params, "select_params", select_params)
+    monkeypatch.setattr(dmkit.batch, "run_batch", run_batch)
+    code, out, _ = run(capsys, "run", "--province", "jiangsu", "--month", "2009-06", "--jobs", "2")
     assert code == 3
-    assert calls == [["--province", "jiangsu", "--month", "2009-06", "--jobs", "2"]]
-    code, _, _ = run(capsys, "run", "--help")  # the runner prints its own help
-    assert calls[-1] == ["--help"]
+    assert calls[0] == ("select", {"province": "jiangsu", "month": "2009-06", "all_files": False,
+                                   "root": "params"})
+    assert calls[1][1] == ["params/jiangsu/2009-06.yaml"] and calls[1][2]["jobs"] == 2
+    assert "the pass/fail table" in out
+    code, out, _ = run(capsys, "run", "--help")  # the run command's own help
+    assert code == 0 and "--province" in out and len(calls) == 2
 
 
 def test_run_turns_dmkit_errors_into_one_line(capsys, monkeypatch):
+    import dmkit.params
     from dmkit.errors import DataNotFoundError
 
-    def main_cli(argv):
+    def select_params(**kwargs):
         raise DataNotFoundError("params file 'params/mars/2009-06.yaml' does not exist")
 
-    fake = types.SimpleNamespace(main_cli=main_cli)
-    # the package attribute first (its old value is the real runner, restored afterwards),
-    # then sys.modules: the other order lets dmkit's lazy __getattr__ cache the fake for good
-    monkeypatch.setattr(dmkit, "runner", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "dmkit.runner", fake)
+    monkeypatch.setattr(dmkit.params, "select_params", select_params)
     code, _, err = run(capsys, "run", "--province", "mars")
     assert code == 1
     one_line_error(err, "dmkit run: error: params file 'params/mars/2009-06.yaml' does not exist")

@@ -1,0 +1,103 @@
+"""The Jupyter kernels a batch starts: their environment, IPC sockets, the notebook extra.
+
+:func:`kernel_environment` is what every kernel sees (simulator cache, plot backend, no
+progress bars, the Spark master); :func:`kernel_options` gives papermill a kernel manager
+on private IPC sockets; :func:`kernel_env` sets the environment around a run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from dmkit.errors import DmkitError
+
+__all__ = ["INLINE", "kernel_env", "kernel_environment", "kernel_options", "require_notebook_tools"]
+
+INLINE = "module://matplotlib_inline.backend_inline"
+
+
+def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
+                       spark_master: str | None = None) -> dict[str, str]:
+    """Environment of the kernels: the simulator cache, the plot backend, no progress bars,
+    and the params' Spark master (``DMKIT_SPARK_MASTER``) when it sets one.
+
+    Reports do not want tqdm bars (nor tqdm's "IProgress not found" warning in a kernel
+    without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR``;
+    ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``.
+    """
+    from dmkit.spark.session import MASTER_ENV
+
+    warn = "ignore:IProgress not found"
+    current = os.environ.get("PYTHONWARNINGS", "")
+    env = {"DMKIT_CACHE_DIR": str(Path(cache_dir).resolve()), "MPLBACKEND": mplbackend,
+           "TQDM_DISABLE": "1",
+           "PYTHONWARNINGS": current if warn in current else ",".join(filter(None, [current, warn]))}
+    if spark_master is not None:
+        env[MASTER_ENV] = spark_master
+    return env
+
+
+def kernel_options() -> dict[str, object]:
+    """Extra papermill options: kernels talk over private IPC sockets on POSIX.
+
+    Kernels started in parallel over TCP can race for the same free port ("Address already
+    in use", then "Kernel died before replying to kernel_info"), which would fail a healthy
+    notebook; a Unix socket under a unique name per kernel cannot collide.
+    """
+    if os.name != "posix":
+        return {}
+    return {"kernel_manager_class": _ipc_kernel_manager()}
+
+
+def _ipc_kernel_manager() -> type:
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        """A kernel manager whose sockets are ``<tmp>/dmkit-kernel-<uuid>-<n>`` files."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = os.path.join(tempfile.gettempdir(), f"dmkit-kernel-{uuid.uuid4().hex[:12]}")
+
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts every kernel before asking it to shut down; an idle
+            # kernel then logs "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel."
+            # over the batch's progress bar. The shutdown request alone ends an idle kernel
+            # (and escalates to SIGTERM/SIGKILL if it hangs); nbclient interrupts a cell that
+            # times out by itself, before shutdown.
+            if getattr(self, "shutting_down", False):
+                return
+            await super()._async_interrupt_kernel()
+
+    return IPCKernelManager
+
+
+@contextlib.contextmanager
+def kernel_env(**values: str):
+    """Set environment variables for the kernels started inside the block, then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def require_notebook_tools() -> None:
+    """Fail before any work when the ``notebook`` extra (nbconvert, ipykernel) is missing."""
+    import importlib.util
+
+    missing = [m for m in ("nbconvert", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DmkitError(
+            f"dmkit run needs {missing} to execute notebooks and write HTML reports; "
+            'install the notebook extra: pip install "dmkit[notebook]"')
