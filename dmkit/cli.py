@@ -117,9 +117,10 @@ def synth(
 
     from dmkit import io, schema
     from dmkit._validation import check_scalar
+    from dmkit.contract.months import check_month
 
     with _handled("synth"):
-        io._check_month(month)
+        check_month(month)
         check_scalar(users, "users", kind=int, low=1)
         check_scalar(seed, "seed", kind=int, low=0)
         check_scalar(months, "months", kind=int, low=1)
@@ -162,10 +163,11 @@ def validate(
 ) -> None:
     """Check a table against the data contract: prints OK and the row count, or the problem."""
     from dmkit import io
+    from dmkit.contract.months import check_month
 
     with _handled("validate"):
         if month is not None:
-            io._check_month(month)
+            check_month(month)
         df = io.read_table(path, table, mapping=mapping, province=province, month=month)
         typer.echo(f"OK: table {table!r} keeps the contract: {len(df):,} rows, "
                    f"{df.shape[1]} columns ({path})")

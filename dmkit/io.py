@@ -1,687 +1,58 @@
-"""Reading and writing the data contract's tables (Parquet or CSV), atomically.
+"""``dm.io``: the data facade — a province's tables from real extracts or from the simulator.
 
-Layout written by :func:`write_table` (hive-style, so pyarrow, DuckDB and Spark read it
-with the same meaning)::
+:func:`load_province` (layer 3 of the house, above the contract and the simulator) returns
+every table of a province and month, either simulated (:mod:`dmkit.synth`, cached on disk
+by :mod:`dmkit.synth.cache`) or read from a folder of extracts with :func:`read_table`.
+
+The table I/O and atomic writes it re-exports live in the contract:
+:mod:`dmkit.contract.tables` (``write_table``, ``read_table``, mappings, coercion) and
+:mod:`dmkit.contract.files` (``atomic_write_bytes``, ``write_parquet_atomic``,
+``read_parquet_file``). Layout written by :func:`write_table`::
 
     <root>/<table>/province=<province>/month=<YYYY-MM>/part.parquet   (or part.csv)
-
-A partition folder always holds what its name says:
-
-- tables with a ``month`` column (usage, kpis, edges, revenue) get one folder per month
-  *of their rows*, so a six-month usage panel is six folders, and writing a later extract
-  replaces the months it holds;
-- the other tables (users, subscriptions, contacts, events) are snapshots: one folder for
-  the data month they were extracted at;
-- ``province=`` is the value of the rows' ``province`` column where the table has one
-  (users), otherwise the province the extract belongs to.
-
-The files keep every column (a single ``part`` file is a complete table), and a partition
-value never differs from the column of the same name, so no engine's partition discovery
-can overwrite a row's month.
-
-:func:`read_table` reads such a folder (or a single ``.parquet`` / ``.csv`` file),
-renames a real extract's columns through a YAML mapping (:func:`load_mapping`), coerces
-dtypes to the contract (:data:`dmkit.schema.COLUMNS`) and validates it.
-:func:`load_province` returns every table of a province and month, either from the
-simulator (cached on disk) or from a folder of extracts.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import os
-import re
-import shutil
-import tempfile
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-import numpy as np
-import pandas as pd
 
 from dmkit import schema
-from dmkit.errors import DataNotFoundError, ParameterError, parameter_error, schema_error
-
-if TYPE_CHECKING:  # pragma: no cover
-    from dmkit.synth import ProvinceData
+from dmkit.contract.files import atomic_write_bytes, read_parquet_file, write_parquet_atomic
+from dmkit.contract.months import check_month
+from dmkit.contract.province import ProvinceData
+from dmkit.contract.tables import (
+    apply_mapping,
+    coerce,
+    load_mapping,
+    mapping_for,
+    partitioned_by_month,
+    read_table,
+    table_files,
+    truth_folder,
+    write_table,
+)
+from dmkit.contract.truth import Truth
+from dmkit.errors import DataNotFoundError, parameter_error
+from dmkit.synth.cache import DEFAULT_CACHE_DIR, synth_cache_path
 
 __all__ = [
+    "DEFAULT_CACHE_DIR",
+    "apply_mapping",
     "atomic_write_bytes",
-    "write_parquet_atomic",
-    "write_table",
-    "read_table",
+    "coerce",
     "load_mapping",
     "load_province",
-    "table_files",
+    "mapping_for",
     "partitioned_by_month",
+    "read_parquet_file",
+    "read_table",
     "synth_cache_path",
+    "table_files",
     "truth_folder",
+    "write_parquet_atomic",
+    "write_table",
 ]
-
-Format = Literal["parquet", "csv"]
-_FORMATS: tuple[str, ...] = ("parquet", "csv")
-_SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-_PART_KEY_RE = re.compile(r"^(province|month)=(.+)$")
-_MONTH_LOOSE_RE = re.compile(r"^(\d{4})[-/.]?(\d{1,2})(?:[-/.T ]\d{1,2}.*)?$")
-_CACHE_MARKER = "_COMPLETE.json"
-DEFAULT_CACHE_DIR = "data/generated"
-"""Where :func:`load_province` caches simulated data unless told otherwise."""
-_TRUE = {"1", "y", "yes", "t", "true"}
-_FALSE = {"0", "n", "no", "f", "false"}
-
-
-# ---------------------------------------------------------------------------------
-# atomic primitives
-# ---------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same folder, then rename."""
-    return _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def write_parquet_atomic(df: pd.DataFrame, path: str | Path, *, table: str | None = None) -> Path:
-    """Write ``df`` as one Parquet file at ``path`` atomically (temp file, then rename).
-
-    Timestamps are stored at microsecond precision (``TIMESTAMP(MICROS)``), which Spark,
-    Hive and most warehouses read; nanosecond ``TIMESTAMP(NANOS)`` they reject.
-
-    Raises
-    ------
-    SchemaError
-        A timestamp column has sub-microsecond parts (they would be lost); nothing is written.
-    """
-    _check_microseconds(df, table or Path(path).stem)
-    return _write_parquet(df, path)
-
-
-def _write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    """The atomic write itself (timestamps already checked by the caller)."""
-    return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False, coerce_timestamps="us",
-                                                         allow_truncated_timestamps=False))
-
-
-def read_parquet_file(path: str | Path) -> pd.DataFrame:
-    """Read one Parquet file written by :func:`write_parquet_atomic`, timestamps back at
-    nanosecond unit (pandas' default, as the frame was before writing)."""
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pandas(coerce_temporal_nanoseconds=True)
-
-
-def _check_microseconds(df: pd.DataFrame, table: str) -> None:
-    for c in df.columns:
-        s = df[c]
-        if not pd.api.types.is_datetime64_any_dtype(s) or getattr(s.dt, "unit", "ns") != "ns":
-            continue
-        sub = (s.dropna().array.asi8 % 1000) != 0
-        if sub.any():
-            rows = s.dropna().index[sub][:5].tolist()
-            raise schema_error(table=table, column=str(c),
-                               expected="timestamps in whole microseconds (Parquet is written "
-                                        "as TIMESTAMP(MICROS), the precision Spark and Hive read)",
-                               found=f"{int(sub.sum()):,} value(s) with nanoseconds, rows {rows}",
-                               fix=f"floor them first: df[{str(c)!r}] = df[{str(c)!r}].dt.floor('us')")
-
-
-def _atomic_write(path: str | Path, writer: Callable[[str], object]) -> Path:
-    """Call ``writer(tmp)`` on a temp file beside ``path``, then rename it over ``path``.
-
-    Whatever happens inside ``writer`` (an exception, Ctrl-C), the temp file is removed
-    and an existing ``path`` is left untouched.
-    """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise _unwritable(path, err) from err
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _unwritable(path: Path, err: OSError) -> ParameterError:
-    return parameter_error("out", expected="a writable folder", found=str(path),
-                           fix=f"{err.strerror or err}; choose another folder or fix its permissions")
-
-
-# ---------------------------------------------------------------------------------
-# writing
-# ---------------------------------------------------------------------------------
-def _columns(table: str) -> set[str]:
-    return {c.name for c in schema.COLUMNS[table]}
-
-
-def partitioned_by_month(table: str) -> bool:
-    """True for tables with a ``month`` column (one partition per row month)."""
-    _check_table(table)
-    return "month" in _columns(table)
-
-
-def write_table(
-    df: pd.DataFrame,
-    table: str,
-    root: str | Path,
-    *,
-    format: Format = "parquet",
-    province: str | None = None,
-    month: str | None = None,
-    validate: bool = True,
-) -> list[Path]:
-    """Write one contract table under ``root``, partitioned by province and month.
-
-    Parameters
-    ----------
-    df : DataFrame
-        The table; it is validated against :mod:`dmkit.schema` first (unless
-        ``validate=False``). The index is not written.
-    table : str
-        One of :data:`dmkit.schema.TABLES`.
-    root : path
-        Dataset root. Files go to
-        ``root/<table>/province=<province>/month=<YYYY-MM>/part.<format>``; a partition
-        level is left out when there is nothing to put in it.
-    format : {"parquet", "csv"}, default "parquet"
-    province : str, optional
-        Province of the extract. For ``users`` (which has a ``province`` column) the folders
-        come from the column and ``province``, if given, must be its only value.
-    month : str, optional
-        Data month ``YYYY-MM`` of the extract. Tables with a ``month`` column get one folder
-        per month of their rows and ``month``, if given, must not be earlier than any of
-        them; the other tables go to the folder ``month=<month>``.
-    validate : bool, default True
-        Check the contract before writing.
-
-    Returns
-    -------
-    list of Path
-        The files written, in partition order. Each file is written atomically (a temp
-        file beside it renamed over it), so an interrupted write leaves every file either
-        as it was or complete, never half-written. Parquet timestamps are stored as
-        ``TIMESTAMP(MICROS)``, which Spark, Hive and most warehouses read.
-
-    Raises
-    ------
-    SchemaError
-        ``df`` breaks the contract, or (Parquet) a timestamp has sub-microsecond parts
-        that the file could not keep; nothing is written then.
-    ParameterError
-        Unknown table or format, malformed month, a ``province``/``month`` that contradicts
-        the rows, or a folder that cannot be written.
-    """
-    _check_table(table)
-    if format not in _FORMATS:
-        raise parameter_error("format", expected=f"one of {list(_FORMATS)}", found=format)
-    if month is not None:
-        _check_month(month)
-    if province is not None and (not isinstance(province, str) or not province or "/" in province):
-        raise parameter_error("province", expected="a non-empty name without '/'", found=province)
-    if validate:
-        schema.validate(df, table)
-    if format == "parquet":  # before any partition is written
-        _check_microseconds(df, table)
-    parts = _partitions(df, table, province=province, month=month)
-    written = []
-    for (prov, mon), sub in parts:
-        folder = Path(root) / table
-        if prov is not None:
-            folder = folder / f"province={prov}"
-        if mon is not None:
-            folder = folder / f"month={mon}"
-        written.append(_write_file(sub, folder / f"part.{format}", format))
-    return written
-
-
-def _write_file(df: pd.DataFrame, path: Path, format: str) -> Path:
-    if format == "parquet":
-        return _write_parquet(df, path)  # write_table checked the timestamps of all partitions
-    # default date format: full precision (sub-second timestamps stay distinct keys)
-    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
-
-
-def _partitions(df: pd.DataFrame, table: str, *, province: str | None, month: str | None):
-    """[((province or None, month or None), rows)] in partition order."""
-    cols = _columns(table)
-    by = []
-    if "province" in cols and "province" in df.columns:
-        values = pd.unique(df["province"].astype(object))
-        if province is not None and list(values) != [province]:
-            raise parameter_error("province", expected=f"the only value of {table}.province",
-                                  found=province, fix=f"the rows hold {sorted(map(str, values))[:5]}")
-        bad = [v for v in values if not isinstance(v, str) or not v or "/" in v]
-        if bad:
-            raise parameter_error("province", expected=f"{table}.province values without '/'", found=bad[0])
-        by.append("province")
-    if "month" in cols and "month" in df.columns:
-        if month is not None and len(df):
-            latest = str(pd.Series(df["month"].astype(object)).max())
-            if latest > month:
-                raise parameter_error("month", expected=f"a data month not before the rows' "
-                                      f"latest month {latest!r}", found=month)
-        by.append("month")
-    if not by:
-        return [((province, month), df)]
-    out = []
-    for key, sub in df.groupby(by, sort=True, observed=True, dropna=False):
-        key = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-        out.append(((key.get("province", province),
-                     key.get("month", month)), sub.reset_index(drop=True)))
-    return out
-
-
-# ---------------------------------------------------------------------------------
-# mapping
-# ---------------------------------------------------------------------------------
-def load_mapping(path: str | Path | Mapping) -> dict[str, dict[str, str]]:
-    """Read and check a column mapping ``{table: {their_column: our_column}}``.
-
-    The YAML file looks like::
-
-        usage:
-          MSISDN: user_id
-          STAT_MONTH: month
-          ARPU_AMT: arpu
-
-    Parameters
-    ----------
-    path : path or mapping
-        A YAML file (read with ``yaml.safe_load``) or an already-loaded dict.
-
-    Returns
-    -------
-    dict
-        ``{table: {source column: contract column}}``, only the tables that are mapped.
-
-    Raises
-    ------
-    DataNotFoundError
-        The file does not exist.
-    ParameterError
-        Not valid YAML, not a mapping of mappings, an unknown table, an unknown contract
-        column, or two source columns mapped onto the same contract column.
-    """
-    import yaml
-
-    where = "mapping"
-    if isinstance(path, Mapping):
-        raw = path
-    else:
-        p = Path(path)
-        where = f"mapping file {str(p)!r}"
-        if not p.is_file():
-            raise DataNotFoundError(f"{where} does not exist")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise ParameterError(f"{where}: not valid YAML ({err.__class__.__name__}: "
-                                 f"{str(err).splitlines()[0]})", parameter="mapping") from err
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ParameterError(f"{where}: expected a mapping {{table: {{their_column: our_column}}}}; "
-                             f"found {type(raw).__name__}", parameter="mapping")
-    out: dict[str, dict[str, str]] = {}
-    for table, cols in raw.items():
-        if table not in schema.COLUMNS:
-            raise ParameterError(f"{where}: unknown table {table!r}; expected one of "
-                                 f"{list(schema.TABLES)}", parameter="mapping")
-        if cols is None:
-            cols = {}
-        if not isinstance(cols, Mapping):
-            raise ParameterError(f"{where}, table {table!r}: expected {{their_column: our_column}}; "
-                                 f"found {type(cols).__name__}", parameter="mapping")
-        ours = [s.name for s in schema.COLUMNS[table]]
-        seen: dict[str, str] = {}
-        for theirs, col in cols.items():
-            if not isinstance(theirs, str) or not isinstance(col, str):
-                raise ParameterError(f"{where}, table {table!r}: column names must be strings; "
-                                     f"found {theirs!r}: {col!r}", parameter="mapping")
-            if col not in ours:
-                raise ParameterError(f"{where}, table {table!r}: unknown column {col!r} "
-                                     f"(mapped from {theirs!r}); expected one of {ours}",
-                                     parameter="mapping")
-            if col in seen:
-                raise ParameterError(f"{where}, table {table!r}: columns {seen[col]!r} and "
-                                     f"{theirs!r} are both mapped to {col!r}", parameter="mapping")
-            seen[col] = theirs
-        out[table] = dict(cols)
-    return out
-
-
-# ---------------------------------------------------------------------------------
-# reading
-# ---------------------------------------------------------------------------------
-def table_files(
-    root_or_file: str | Path,
-    table: str,
-    *,
-    province: str | None = None,
-    month: str | None = None,
-    until: str | None = None,
-) -> list[Path]:
-    """The data files of ``table`` under ``root_or_file``, pruned by the partition folders.
-
-    ``root_or_file`` may be a single file, the table's folder (``.../usage``) or the
-    dataset root holding ``<table>/`` (or a ``<table>.parquet`` / ``<table>.csv`` file).
-    ``province`` and ``month`` keep the folders with exactly that value, ``until`` the
-    folders with ``month <= until``.
-
-    Raises
-    ------
-    DataNotFoundError
-        Nothing found; the message names the path and the table.
-    """
-    _check_table(table)
-    for name, value in (("month", month), ("until", until)):
-        if value is not None:
-            _check_month(value, name)
-    base = Path(root_or_file)
-    if not base.exists():
-        raise DataNotFoundError(f"table {table!r}: path {str(base)!r} does not exist")
-    if base.is_file():
-        if base.suffix.lower() not in _SUFFIX:
-            raise DataNotFoundError(f"table {table!r}: {str(base)!r} is not a .parquet or .csv file")
-        if province is not None or month is not None or until is not None:
-            raise parameter_error("province/month/until", expected="None when reading a single "
-                                  "file (they select partition folders)", found=(province, month, until))
-        return [base]
-    if (base / table).is_dir():
-        folder = base / table
-    elif base.name == table:
-        folder = base
-    else:
-        single = [base / f"{table}{suf}" for suf in _SUFFIX if (base / f"{table}{suf}").is_file()]
-        if single and province is None and month is None and until is None:
-            return single[:1]
-        raise DataNotFoundError(f"table {table!r} not found under {str(base)!r} "
-                                f"(expected a folder {str(base / table)!r})")
-    wanted = {"province": province, "month": month}
-    files = []
-    for f in sorted(folder.rglob("*")):
-        rel = f.relative_to(folder).parts
-        if (any(p.startswith((".", "_")) for p in rel)  # temp files and folders, markers
-                or f.suffix.lower() not in _SUFFIX or not f.is_file()):
-            continue
-        parts = {}
-        for seg in rel[:-1]:
-            m = _PART_KEY_RE.match(seg)
-            if m:
-                parts[m.group(1)] = m.group(2)
-        if all(v is None or parts.get(k) == v for k, v in wanted.items()) and (
-                until is None or parts.get("month", "") <= until):
-            files.append(f)
-    if not files:
-        sel = ", ".join([f"{k}={v}" for k, v in wanted.items() if v is not None]
-                        + ([f"month<={until}"] if until is not None else []))
-        raise DataNotFoundError(f"table {table!r}: no .parquet or .csv files under {str(folder)!r}"
-                                + (f" for {sel}" if sel else ""))
-    kinds = {_SUFFIX[f.suffix.lower()] for f in files}
-    if len(kinds) > 1:
-        raise DataNotFoundError(f"table {table!r}: {str(folder)!r} mixes Parquet and CSV files; "
-                                "keep one format per table")
-    return files
-
-
-def read_table(
-    root_or_file: str | Path,
-    table: str,
-    *,
-    mapping: str | Path | Mapping | None = None,
-    province: str | None = None,
-    month: str | None = None,
-    until: str | None = None,
-    validate: bool = True,
-) -> pd.DataFrame:
-    """Read one contract table from Parquet or CSV, mapped, typed and validated.
-
-    Parameters
-    ----------
-    root_or_file : path
-        A dataset root written by :func:`write_table` (holding ``<table>/``), the table's
-        folder, or a single ``.parquet`` / ``.csv`` file.
-    table : str
-        One of :data:`dmkit.schema.TABLES`.
-    mapping : path or dict, optional
-        Column mapping ``{table: {their_column: our_column}}`` (see :func:`load_mapping`);
-        only this table's entry is used.
-    province, month : str, optional
-        Read only the partition folders with these values (pruned before any file is
-        opened): for tables with a ``month`` column the rows of that month, for the others
-        the snapshot extracted at that month. Not allowed with a single file.
-    until : str, optional
-        Read only the partition folders with ``month <= until`` (e.g. a usage panel up to
-        the data month).
-    validate : bool, default True
-        Validate against the contract (:func:`dmkit.schema.validate`).
-
-    Returns
-    -------
-    DataFrame
-        The contract's columns coerced to their kinds: integers, floats, booleans (from
-        True/False, 0/1, Y/N, yes/no), datetimes (parsed), months as ``'YYYY-MM'`` strings
-        (from dates, ``200906``, ``2009/6``...), then any extra columns as read.
-        A fresh RangeIndex.
-
-    Raises
-    ------
-    DataNotFoundError
-        The path or the table does not exist.
-    SchemaError
-        A value cannot be coerced, or the table breaks the contract.
-    """
-    files = table_files(root_or_file, table, province=province, month=month, until=until)
-    cols = mapping_for(mapping, table)
-    fmt = _SUFFIX[files[0].suffix.lower()]
-    if fmt == "parquet":
-        df = _read_parquet(files)
-    else:
-        df = _read_csv(files, table, cols)
-    df = apply_mapping(df, table, cols)
-    df = coerce(df, table)
-    if validate:
-        schema.validate(df, table)
-    return df
-
-
-def mapping_for(mapping: str | Path | Mapping | None, table: str) -> dict[str, str]:
-    """This table's ``{their_column: our_column}`` from a mapping file or dict (or ``{}``)."""
-    if mapping is None:
-        return {}
-    return load_mapping(mapping).get(table, {})
-
-
-def apply_mapping(df: pd.DataFrame, table: str, cols: Mapping[str, str]) -> pd.DataFrame:
-    """Rename ``df``'s columns by ``cols``; a mapped column missing from both sides is an error."""
-    for theirs, ours in cols.items():
-        if theirs not in df.columns and ours not in df.columns:
-            raise schema_error(table=table, column=ours,
-                               expected=f"column {theirs!r} (mapped to {ours!r})",
-                               found=f"neither; the extract has {list(df.columns)[:12]}",
-                               fix="correct the mapping YAML")
-    present = {k: v for k, v in cols.items() if k in df.columns}
-    clash = [v for v in present.values() if v in df.columns and v not in present]
-    if clash:
-        raise schema_error(table=table, column=clash[0],
-                           expected="one source column per contract column",
-                           found=f"both {clash[0]!r} and a column mapped onto it",
-                           fix="drop one of them or remove the mapping entry")
-    return df.rename(columns=present) if present else df
-
-
-def _read_parquet(files: list[Path]) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    # timestamps straight to nanosecond unit in the conversion (no second copy in pandas)
-    if len(files) == 1:
-        return pq.read_table(files[0]).to_pandas(coerce_temporal_nanoseconds=True)
-    schemas = [pq.read_schema(f) for f in files]
-    try:
-        unified = pa.unify_schemas(schemas, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - exotic mixes
-        return pd.concat([pq.read_table(f).to_pandas(coerce_temporal_nanoseconds=True) for f in files],
-                         ignore_index=True)
-    return ds.dataset([str(f) for f in files], format="parquet", schema=unified).to_table().to_pandas(
-        coerce_temporal_nanoseconds=True)
-
-
-def _read_csv(files: list[Path], table: str, cols: Mapping[str, str]) -> pd.DataFrame:
-    back = {ours: theirs for theirs, ours in cols.items()}
-    text_cols = [back.get(s.name, s.name) for s in schema.COLUMNS[table] if s.kind in ("str", "month", "bool")]
-    frames = [pd.read_csv(f, dtype=dict.fromkeys(text_cols, "object"), low_memory=False,
-                          float_precision="round_trip") for f in files]
-    # read_csv ignores dtype entries for absent columns, so the map above is safe
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
-
-def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Coerce the contract's columns of ``df`` to their kinds (see :func:`read_table`).
-
-    Columns that are absent are left for :func:`dmkit.schema.validate` to report.
-
-    Raises
-    ------
-    SchemaError
-        A value cannot be read as the column's kind (names the column, a few values).
-    """
-    _check_table(table)
-    out = {}
-    for spec in schema.COLUMNS[table]:
-        if spec.name in df.columns:
-            new = _coerce_column(df[spec.name], spec, table)
-            if new is not df[spec.name]:
-                out[spec.name] = new
-    if not out:
-        return df
-    df = df.copy(deep=False)
-    for k, v in out.items():
-        df[k] = v
-    return df
-
-
-def _coerce_column(s: pd.Series, spec: schema.ColumnSpec, table: str) -> pd.Series:
-    kind = spec.kind
-    if kind == "int":
-        if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_extension_array_dtype(s):
-            return s
-        num = _to_numeric(s, spec, table, "integers")
-        if num.isna().any():
-            return num  # the schema reports the missing values with their rows
-        frac = num.to_numpy(dtype=float) % 1 != 0
-        if frac.any():
-            raise _coerce_error(s, frac, spec, table, "integers")
-        return num.astype("int64")
-    if kind == "float":
-        if pd.api.types.is_float_dtype(s) and not pd.api.types.is_extension_array_dtype(s):
-            return s
-        return _to_numeric(s, spec, table, "numbers").astype("float64")
-    if kind == "bool":
-        if pd.api.types.is_bool_dtype(s) and not pd.api.types.is_extension_array_dtype(s):
-            return s
-        if s.isna().any():
-            return s
-        text = s.astype(str).str.strip().str.lower()
-        text = text.str.replace(r"\.0$", "", regex=True)
-        is_t, is_f = text.isin(_TRUE).to_numpy(), text.isin(_FALSE).to_numpy()
-        if not (is_t | is_f).all():
-            raise _coerce_error(s, ~(is_t | is_f), spec, table, "booleans (True/False, 1/0, Y/N)")
-        return pd.Series(is_t, index=s.index, name=s.name)
-    if kind == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(s):
-            return s
-        try:
-            parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-        except (TypeError, ValueError):
-            parsed = pd.to_datetime(s.astype(str), errors="coerce", format="mixed")
-        bad = (parsed.isna() & s.notna()).to_numpy()
-        if bad.any():
-            raise _coerce_error(s, bad, spec, table, "dates or timestamps")
-        return parsed
-    if kind == "month":
-        return _to_month(s)
-    return s  # str
-
-
-def _to_numeric(s: pd.Series, spec, table: str, what: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(s):
-        raise schema_error(table=table, column=spec.name, expected=what, found="booleans")
-    num = pd.to_numeric(s, errors="coerce")
-    bad = (num.isna() & s.notna()).to_numpy()
-    if bad.any():
-        raise _coerce_error(s, bad, spec, table, what)
-    return num
-
-
-def _to_month(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
-        return s.dt.strftime("%Y-%m")
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = [_norm_month(c) for c in s.cat.categories]
-        if cats == list(s.cat.categories):
-            return s
-        s = s.astype(object)
-    uniq = pd.unique(s.astype(object))
-    fixed = {v: _norm_month(v) for v in uniq if not _is_missing(v)}
-    if s.dtype == object and all(k == v for k, v in fixed.items()):
-        return s
-    return s.astype(object).map(lambda v: v if _is_missing(v) else fixed[v])
-
-
-def _is_missing(v: object) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
-
-
-def _norm_month(v: object) -> object:
-    """'2009-06' from 2009-06-01, 200906, '2009/6', Period('2009-06')...; anything else unchanged."""
-    if isinstance(v, pd.Timestamp | pd.Period):
-        return v.strftime("%Y-%m")
-    m = _MONTH_LOOSE_RE.match(str(v).strip())
-    if m and 1 <= int(m.group(2)) <= 12:
-        return f"{m.group(1)}-{int(m.group(2)):02d}"
-    return v  # left as is: the schema names the column and the value
-
-
-def _coerce_error(s: pd.Series, bad: np.ndarray, spec, table: str, what: str):
-    vals = s[bad].head(3).tolist()
-    return schema_error(table=table, column=spec.name, expected=what,
-                        found=f"{int(bad.sum())} value(s) that are not, e.g. {vals}",
-                        rows=[{"row": int(i)} for i in np.flatnonzero(bad)[:5]],
-                        fix="clean the column or map the right source column onto it")
-
-
-def _check_table(table: str) -> None:
-    if table not in schema.COLUMNS:
-        raise parameter_error("table", expected=f"one of {list(schema.TABLES)}", found=table)
-
-
-def _check_month(month: object, name: str = "month") -> str:
-    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
-        raise parameter_error(name, expected="a month 'YYYY-MM' (e.g. '2009-06')", found=month)
-    return month
-
-
-# ---------------------------------------------------------------------------------
-# a whole province
-# ---------------------------------------------------------------------------------
-def synth_cache_path(
-    *, province: str, month: str, n_users: int, seed: int, n_months: int = 6,
-    cache_dir: str | Path = DEFAULT_CACHE_DIR,
-) -> Path:
-    """Folder where :func:`load_province` caches simulated data for these parameters.
-
-    ``cache_dir/<province>/<month>/n<n_users>-s<seed>`` (with ``-m<n_months>`` appended
-    when ``n_months`` is not the default 6).
-    """
-    name = f"n{n_users}-s{seed}" + ("" if n_months == 6 else f"-m{n_months}")
-    return Path(cache_dir) / province / month / name
 
 
 def load_province(
@@ -737,26 +108,17 @@ def load_province(
     SchemaError
         An extract breaks the contract.
     """
-    _check_month(month)
+    check_month(month)
     if not isinstance(province, str) or not province:
         raise parameter_error("province", expected="a province name, e.g. 'jiangsu'", found=province)
     if isinstance(data, str) and data == "synth":
         if cache_dir is None:
             cache_dir = os.environ.get("DMKIT_CACHE_DIR") or DEFAULT_CACHE_DIR
-        return _load_synth(province=province, month=month, n_users=n_users, seed=seed,
+        from dmkit.synth import cache
+
+        return cache.load(province=province, month=month, n_users=n_users, seed=seed,
                            n_months=n_months, cache_dir=Path(cache_dir), progress=progress)
     return _load_extracts(Path(data), province=province, month=month, mapping=mapping)
-
-
-def truth_folder(root: str | Path, *, province: str, month: str) -> Path:
-    """Where the simulator's planted truth sits beside tables written under ``root``."""
-    return Path(root) / "truth" / f"province={province}" / f"month={month}"
-
-
-def _province_data_cls():
-    from dmkit.synth import ProvinceData
-
-    return ProvinceData
 
 
 def _load_extracts(root: Path, *, province: str, month: str, mapping) -> ProvinceData:
@@ -777,88 +139,8 @@ def _load_extracts(root: Path, *, province: str, month: str, mapping) -> Provinc
     truth = None
     tf = truth_folder(root, province=province, month=month)
     if (tf / "truth.json").is_file():  # data written by `dmkit synth`
-        from dmkit.synth.truth import Truth
-
         truth = Truth.load(tf)
     meta = {"province": province, "month": month, "source": str(root)}
     if truth is not None:
         meta.update(months=list(truth.months), n_users=truth.n_users, seed=truth.seed)
-    return _province_data_cls()(**tables, truth=truth, meta=meta)
-
-
-@functools.cache
-def _synth_fingerprint() -> str:
-    """Hash of the simulator's source, so a changed simulator never reads a stale cache.
-
-    Computed once per process: the code a process runs does not change under it."""
-    h = hashlib.sha256()
-    folder = Path(__file__).parent / "synth"
-    for f in sorted(folder.rglob("*.py")):
-        h.update(f.relative_to(folder).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _load_synth(*, province, month, n_users, seed, n_months, cache_dir: Path, progress) -> ProvinceData:
-    from dmkit import synth
-
-    key = {"province": province, "month": month, "n_users": n_users, "seed": seed,
-           "n_months": n_months, "synth": _synth_fingerprint()}
-    final = synth_cache_path(province=province, month=month, n_users=n_users, seed=seed,
-                             n_months=n_months, cache_dir=cache_dir)
-    cached = _read_cache(final, key)
-    if cached is not None:
-        return cached
-    pdata = synth.generate(province, month=month, n_users=n_users, seed=seed, n_months=n_months,
-                           progress=progress)
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise _unwritable(final.parent, err) from err
-    tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        pdata.save(tmp)
-        atomic_write_bytes(tmp / _CACHE_MARKER, json.dumps(key, indent=1).encode())
-        _publish(tmp, final, key)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return pdata
-
-
-def _read_cache(folder: Path, key: dict) -> ProvinceData | None:
-    marker = folder / _CACHE_MARKER
-    if not marker.is_file():
-        return None
-    try:
-        if json.loads(marker.read_text()) != key:
-            return None
-        return _province_data_cls().load(folder)
-    except (OSError, ValueError):
-        return None  # unreadable or partial: regenerate
-
-
-def _publish(tmp: Path, final: Path, key: dict) -> None:
-    """Rename the complete ``tmp`` folder to ``final``, replacing a stale or partial one."""
-    if final.exists():
-        if _marker_matches(final, key):
-            return  # another process finished the same cache first
-        trash = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
-        try:
-            os.replace(final, trash)
-        except FileNotFoundError:
-            pass
-        else:
-            shutil.rmtree(trash, ignore_errors=True)
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        if not _marker_matches(final, key):  # lost a race to a process with other content
-            raise
-
-
-def _marker_matches(folder: Path, key: dict) -> bool:
-    try:
-        return json.loads((folder / _CACHE_MARKER).read_text()) == key
-    except (OSError, ValueError):
-        return False
+    return ProvinceData(**tables, truth=truth, meta=meta)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from dmkit.batch.record import read_record
 from dmkit.batch.results import NotebookRun
+from dmkit.contract.files import atomic_write_bytes
 from dmkit.errors import DataNotFoundError
-from dmkit.io import atomic_write_bytes
 
 __all__ = ["MANIFEST", "read_manifest", "to_html", "write_index"]
 

@@ -1,4 +1,9 @@
-"""ProvinceData: the eight tables of one simulated (or loaded) province plus its truth."""
+"""ProvinceData: the eight tables of one province and data month, real or simulated, plus its truth.
+
+The container every loader returns (:func:`dmkit.io.load_province` for extracts,
+:func:`dmkit.synth.generate` for the simulator). Part of the contract
+(:mod:`dmkit.contract`): imports nothing of dmkit above it.
+"""
 from __future__ import annotations
 
 import json
@@ -7,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from dmkit.contract.files import atomic_write_bytes, read_parquet_file, write_parquet_atomic
+from dmkit.contract.truth import Truth
 from dmkit.errors import DataNotFoundError
 from dmkit.schema import TABLES
-from dmkit.synth.truth import Truth
 
 __all__ = ["ProvinceData"]
 
@@ -41,8 +47,6 @@ class ProvinceData:
     def save(self, folder: str | Path) -> Path:
         """Write ``<table>.parquet`` per table, ``truth.json`` + ``truth_users.parquet`` and
         ``meta.json`` into ``folder``, each atomically (temp file, then rename)."""
-        from dmkit.io import atomic_write_bytes, write_parquet_atomic
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, df in self.tables().items():
@@ -61,8 +65,6 @@ class ProvinceData:
             raise DataNotFoundError(
                 f"folder {str(folder)!r}: expected the tables {list(TABLES)} as <table>.parquet "
                 f"and truth.json; missing {missing or ['truth.json']}")
-        from dmkit.io import read_parquet_file
-
         tables = {t: read_parquet_file(folder / f"{t}.parquet") for t in TABLES}
         meta_path = folder / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}

@@ -1,6 +1,7 @@
 """What the province simulator planted: the ground truth that tests check methods against.
 
-:class:`Truth` is the contract between :mod:`dmkit.synth` and every method's tests.
+:class:`Truth` is the contract between :mod:`dmkit.synth` and every method's tests (it
+lives in :mod:`dmkit.contract` because extracts written by ``dmkit synth`` carry it too).
 Small parts are saved as ``truth.json`` beside the data; per-user parts
 (``user_truth``) as ``truth_users.parquet``.
 
@@ -116,6 +117,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from dmkit.contract.files import atomic_write_bytes, write_parquet_atomic
+
+__all__ = ["Truth"]
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -187,8 +192,6 @@ class Truth:
 
     def save(self, folder: str | Path) -> None:
         """Write ``truth.json`` and ``truth_users.parquet`` into ``folder`` atomically."""
-        from dmkit.io import atomic_write_bytes, write_parquet_atomic
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / "truth.json",

@@ -7,17 +7,17 @@ import numpy as np
 import pandas as pd
 
 from dmkit import catalog
+from dmkit.contract.months import check_month
+from dmkit.contract.province import ProvinceData
+from dmkit.contract.truth import Truth
 from dmkit.errors import parameter_error
-from dmkit.schema import MONTH_RE
 from dmkit.synth import campaign, kpis, lifecycle, matrix, preferences, revenue, social
 from dmkit.synth.calendar import MONTH_DAYS, floor_to_microseconds, month_range
-from dmkit.synth.data import ProvinceData
 from dmkit.synth.events import draw_events
 from dmkit.synth.profiles import PROVINCES
 from dmkit.synth.propensity import RULES, true_propensity
 from dmkit.synth.sp import plan_sps
 from dmkit.synth.subscriptions import CHAN, draw_subscriptions, structure_truth
-from dmkit.synth.truth import Truth
 from dmkit.synth.usage import build_panel, draw_base
 from dmkit.synth.users import draw_users
 
@@ -32,8 +32,7 @@ _ORDER_CHANNELS = ("sms", "web", "wap", "hall", "hotline", "ivr", "topup", "reta
 def _check(province, month, n_users, seed, n_months, progress) -> None:
     if not isinstance(province, str) or province not in PROVINCES:
         raise parameter_error("province", expected=f"one of {sorted(PROVINCES)}", found=province)
-    if not isinstance(month, str) or not MONTH_RE.match(month):
-        raise parameter_error("month", expected="a month as 'YYYY-MM', e.g. '2009-06'", found=month)
+    check_month(month)
     if not 1990 <= int(month[:4]) <= 2100:
         raise parameter_error("month", expected="a year between 1990 and 2100", found=month)
     for name, v, low in (("n_users", n_users, 1), ("seed", seed, 0), ("n_months", n_months, 1)):

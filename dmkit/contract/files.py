@@ -1,0 +1,106 @@
+"""Atomic writes: every file dmkit writes goes to a temp file beside it, then is renamed.
+
+An interrupted write (an exception, Ctrl-C, a full disk) leaves the target either as it
+was or complete, never half-written. Parquet timestamps are stored as
+``TIMESTAMP(MICROS)``, which Spark, Hive and most warehouses read.
+
+Part of the contract (:mod:`dmkit.contract`): imports nothing of dmkit above it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from dmkit.errors import ParameterError, parameter_error, schema_error
+
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "check_microseconds",
+    "read_parquet_file",
+    "unwritable_error",
+    "write_parquet_atomic",
+    "write_parquet_unchecked",
+]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temp file in the same folder, then rename."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: str | Path, *, table: str | None = None) -> Path:
+    """Write ``df`` as one Parquet file at ``path`` atomically (temp file, then rename).
+
+    Timestamps are stored at microsecond precision (``TIMESTAMP(MICROS)``), which Spark,
+    Hive and most warehouses read; nanosecond ``TIMESTAMP(NANOS)`` they reject.
+
+    Raises
+    ------
+    SchemaError
+        A timestamp column has sub-microsecond parts (they would be lost); nothing is written.
+    """
+    check_microseconds(df, table or Path(path).stem)
+    return write_parquet_unchecked(df, path)
+
+
+def write_parquet_unchecked(df: pd.DataFrame, path: str | Path) -> Path:
+    """The atomic Parquet write itself, for a caller that ran :func:`check_microseconds` already."""
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False, coerce_timestamps="us",
+                                                         allow_truncated_timestamps=False))
+
+
+def read_parquet_file(path: str | Path) -> pd.DataFrame:
+    """Read one Parquet file written by :func:`write_parquet_atomic`, timestamps back at
+    nanosecond unit (pandas' default, as the frame was before writing)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas(coerce_temporal_nanoseconds=True)
+
+
+def check_microseconds(df: pd.DataFrame, table: str) -> None:
+    """Raise :class:`~dmkit.errors.SchemaError` if a timestamp column of ``df`` has nanoseconds."""
+    for c in df.columns:
+        s = df[c]
+        if not pd.api.types.is_datetime64_any_dtype(s) or getattr(s.dt, "unit", "ns") != "ns":
+            continue
+        sub = (s.dropna().array.asi8 % 1000) != 0
+        if sub.any():
+            rows = s.dropna().index[sub][:5].tolist()
+            raise schema_error(table=table, column=str(c),
+                               expected="timestamps in whole microseconds (Parquet is written "
+                                        "as TIMESTAMP(MICROS), the precision Spark and Hive read)",
+                               found=f"{int(sub.sum()):,} value(s) with nanoseconds, rows {rows}",
+                               fix=f"floor them first: df[{str(c)!r}] = df[{str(c)!r}].dt.floor('us')")
+
+
+def atomic_write(path: str | Path, writer: Callable[[str], object]) -> Path:
+    """Call ``writer(tmp)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    Whatever happens inside ``writer`` (an exception, Ctrl-C), the temp file is removed
+    and an existing ``path`` is left untouched.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise unwritable_error(path, err) from err
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def unwritable_error(path: Path, err: OSError) -> ParameterError:
+    """The error for a folder that cannot be written (names it and the OS reason)."""
+    return parameter_error("out", expected="a writable folder", found=str(path),
+                           fix=f"{err.strerror or err}; choose another folder or fix its permissions")

@@ -1,0 +1,124 @@
+"""The simulator's cache on disk: one folder per province, month, size, seed and simulator version.
+
+:func:`load` returns the cached :class:`~dmkit.contract.ProvinceData` when a complete
+cache of the same key (and the same simulator source, :func:`fingerprint`) is there,
+else simulates and publishes the cache atomically (a temp folder renamed into place, so
+two processes never see half a cache). :func:`dmkit.io.load_province` calls it for
+``data="synth"``.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from dmkit.contract.files import atomic_write_bytes, unwritable_error
+from dmkit.contract.province import ProvinceData
+
+__all__ = ["DEFAULT_CACHE_DIR", "fingerprint", "load", "synth_cache_path"]
+
+_CACHE_MARKER = "_COMPLETE.json"
+
+
+DEFAULT_CACHE_DIR = "data/generated"
+"""Where :func:`load_province` caches simulated data unless told otherwise."""
+
+
+def synth_cache_path(
+    *, province: str, month: str, n_users: int, seed: int, n_months: int = 6,
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
+) -> Path:
+    """Folder where :func:`load_province` caches simulated data for these parameters.
+
+    ``cache_dir/<province>/<month>/n<n_users>-s<seed>`` (with ``-m<n_months>`` appended
+    when ``n_months`` is not the default 6).
+    """
+    name = f"n{n_users}-s{seed}" + ("" if n_months == 6 else f"-m{n_months}")
+    return Path(cache_dir) / province / month / name
+
+
+@functools.cache
+def fingerprint() -> str:
+    """Hash of the simulator's source and of the containers it saves (``ProvinceData``,
+    ``Truth``), so a changed simulator never reads a stale cache.
+
+    Computed once per process: the code a process runs does not change under it."""
+    h = hashlib.sha256()
+    package = Path(__file__).parent.parent
+    files = [*sorted((package / "synth").rglob("*.py")),
+             package / "contract" / "province.py", package / "contract" / "truth.py"]
+    for f in files:
+        h.update(f.relative_to(package).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, cache_dir: Path,
+         progress: bool) -> ProvinceData:
+    """The simulated province of this key: from the cache when complete, else generated and cached."""
+    from dmkit import synth  # the package attribute, so a test can stand in for the simulator
+
+    key = {"province": province, "month": month, "n_users": n_users, "seed": seed,
+           "n_months": n_months, "synth": fingerprint()}
+    final = synth_cache_path(province=province, month=month, n_users=n_users, seed=seed,
+                             n_months=n_months, cache_dir=cache_dir)
+    cached = _read_cache(final, key)
+    if cached is not None:
+        return cached
+    pdata = synth.generate(province, month=month, n_users=n_users, seed=seed, n_months=n_months,
+                           progress=progress)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise unwritable_error(final.parent, err) from err
+    tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        pdata.save(tmp)
+        atomic_write_bytes(tmp / _CACHE_MARKER, json.dumps(key, indent=1).encode())
+        _publish(tmp, final, key)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return pdata
+
+
+def _read_cache(folder: Path, key: dict) -> ProvinceData | None:
+    marker = folder / _CACHE_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        if json.loads(marker.read_text()) != key:
+            return None
+        return ProvinceData.load(folder)
+    except (OSError, ValueError):
+        return None  # unreadable or partial: regenerate
+
+
+def _publish(tmp: Path, final: Path, key: dict) -> None:
+    """Rename the complete ``tmp`` folder to ``final``, replacing a stale or partial one."""
+    if final.exists():
+        if _marker_matches(final, key):
+            return  # another process finished the same cache first
+        trash = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
+        try:
+            os.replace(final, trash)
+        except FileNotFoundError:
+            pass
+        else:
+            shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not _marker_matches(final, key):  # lost a race to a process with other content
+            raise
+
+
+def _marker_matches(folder: Path, key: dict) -> bool:
+    try:
+        return json.loads((folder / _CACHE_MARKER).read_text()) == key
+    except (OSError, ValueError):
+        return False
