@@ -21,6 +21,7 @@ __all__ = [
     "forecast",
     "health",
     "io",
+    "life_circle",
     "lifecycle",
     "panel",
     "params",

@@ -22,7 +22,7 @@ import pandera.pandas as pa
 from dmkit import catalog
 from dmkit.errors import schema_error
 
-__all__ = ["TABLES", "KEYS", "COLUMNS", "validate", "require_columns", "schema_for", "ColumnSpec"]
+__all__ = ["TABLES", "OPTIONAL_TABLES", "KEYS", "COLUMNS", "validate", "require_columns", "schema_for", "ColumnSpec"]
 
 Kind = Literal["int", "float", "str", "bool", "datetime", "month"]
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -137,6 +137,16 @@ COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
         _c("line", "str", "", "revenue line: operating / new_business / data_vas / promo, or a service line"),
         _c("amount", "float", "yuan", "revenue in the month", **COUNT),
     ),
+    "locations": (
+        _c("user_id", "int", "id", "subscriber id", low=0),
+        _c("month", "month", "YYYY-MM", "month of the observations"),
+        _c("cell_id", "int", "id", "cell (小区) or area where the handset was seen (cell-broadcast signalling)", low=0),
+        _c("hall_id", "int", "id", "service hall (营业厅) whose radius (辐射区) holds the cell, from the operator's cell-to-hall map", low=0),
+        _c("n_night", "int", "sightings", "sightings 22:00-07:00, every day (home circle, 家庭圈)", **COUNT),
+        _c("n_workday", "int", "sightings", "sightings 07:00-18:00, Monday to Friday (work circle, 工作圈)", **COUNT),
+        _c("n_evening", "int", "sightings", "sightings 18:00-22:00, every day (leisure circle, 休闲圈)", **COUNT),
+        _c("n_weekend", "int", "sightings", "sightings 07:00-18:00, Saturday and Sunday (leisure circle, 休闲圈)", **COUNT),
+    ),
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -148,8 +158,12 @@ KEYS: dict[str, tuple[str, ...]] = {
     "edges": ("user_id", "peer_id", "month"),
     "events": ("user_id", "ts"),
     "revenue": ("month", "line"),
+    "locations": ("user_id", "month", "cell_id"),
 }
-TABLES: tuple[str, ...] = tuple(COLUMNS)
+OPTIONAL_TABLES: tuple[str, ...] = ("locations",)
+"""Contract tables a province's extracts may lack: ``locations`` (case G4's life-circle
+signalling) is read and validated like the others but is not one of :data:`TABLES`."""
+TABLES: tuple[str, ...] = tuple(t for t in COLUMNS if t not in OPTIONAL_TABLES)
 
 
 def _kind_check(kind: Kind) -> pa.Check:
@@ -190,7 +204,7 @@ def schema_for(table: str) -> pa.DataFrameSchema:
     if table not in COLUMNS:
         from dmkit.errors import parameter_error
 
-        raise parameter_error("table", expected=f"one of {list(TABLES)}", found=table)
+        raise parameter_error("table", expected=f"one of {list(TABLES) + list(OPTIONAL_TABLES)}", found=table)
     if table not in _SCHEMAS:
         cols = {
             s.name: pa.Column(None, checks=_value_checks(s), nullable=s.nullable, required=True)
@@ -221,7 +235,8 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
     df : DataFrame
         The table. Extra columns are allowed and kept.
     table : str
-        One of ``users, usage, subscriptions, kpis, contacts, edges, events, revenue``.
+        One of ``users, usage, subscriptions, kpis, contacts, edges, events, revenue`` or
+        an optional table (:data:`OPTIONAL_TABLES`: ``locations``).
     check_keys : bool, default True
         Also check that the key columns (:data:`KEYS`) are unique.
 

@@ -1,0 +1,602 @@
+"""Life-circle tags (生活圈) of case G4, from the ``locations`` table of cell-broadcast signalling.
+
+Guangzhou turned the signalling of its cell-broadcast platform (小区短信) into customer
+tags "in three levels, for a four-dimension customer view (客户全景视图)", with 70–80% of
+the tags right, and used two of them in campaigns: the service hall a customer frequents
+(营业厅归属: 56 key halls, 126k customers targeted, 35k took part, 27.8%) and the music
+preference shown by the concerts they went to (ringtone offers at 17–25% against the usual
+3–5%).
+
+* :func:`circles` — per customer the home (家庭圈), work (工作圈) and leisure (休闲圈) cells
+  and the frequented hall, from the sightings by time band.
+* :func:`music_tags` — who was at each concert's venue on the concert's month (evening
+  sightings above the customer's usual count there): the event-based music preference.
+* :func:`accuracy` — the share of tags that are right, against any reference frame
+  (the simulator's planted truth, or a survey), with Wilson intervals.
+* :func:`customer_view` — the four dimensions (value, behaviour, preference, life
+  trajectory) as three-level tags: dimension → tag → value.
+* :func:`plan_hall_campaign` — the key halls, the customers in their radius and the
+  targets, and :meth:`HallPlan.evaluate` for who took part.
+
+The deck's own counts are :data:`DECK_HALL_CAMPAIGN` and :data:`DECK_CONCERT_OFFERS`;
+``dm.campaign.compare(DECK_CONCERT_OFFERS)`` sets them against the 3–5% baseline.
+
+Example
+-------
+>>> tags = dm.life_circle.circles(locations)
+>>> tags.table[["home_cell", "work_cell", "leisure_cell", "hall_id"]]
+>>> dm.life_circle.accuracy(tags.table, truth, pairs={"hall_id": "hall_id"}).table
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dmkit import schema
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_frame, check_scalar
+from dmkit.errors import parameter_error, schema_error
+
+__all__ = ["circles", "LifeCircleTags", "music_tags", "MusicTags", "accuracy", "TagAccuracy",
+           "customer_view", "plan_hall_campaign", "HallPlan", "wilson", "BANDS",
+           "DECK_HALL_CAMPAIGN", "DECK_HALLS", "DECK_CONCERT_OFFERS", "DECK_TAG_ACCURACY"]
+
+BANDS: tuple[str, ...] = ("n_night", "n_workday", "n_evening", "n_weekend")
+
+DECK_HALL_CAMPAIGN: Mapping[str, float] = {"halls": 56, "customers_in_radius": 1_025_000,
+                                           "targeted": 126_000, "took_part": 35_000, "rate": 0.278}
+"""G4 case 1 (seed 003): 56 key halls, 102.5万 customers seen in their radius, 12.6万
+targeted by hall attribution and the 一起玩吧 model, 3.5万 took part: 27.8% (35/126 = 27.78%)."""
+
+DECK_HALLS = pd.DataFrame({
+    "branch": ["West", "North", "East", "East", "Central", "Central", "Panyu", "Conghua", "Zengcheng"],
+    "hall": ["宝岗大道南北广场", "太和镇", "天河南二路万佳店", "广园东路", "北京路广百店中店", "中华广场动感厅",
+             "洛溪营业厅", "建设路营业厅", "荔乡服务厅"],
+    "area_type": ["residential, school", "shopping, industrial", "shopping", "residential (urban village)",
+                  "shopping, business", "shopping, business, secondary school", "residential",
+                  "shopping, bars, internet cafés", "government offices, shopping"],
+    "customers_in_radius": [46_000, 31_000, 102_000, 24_000, 83_000, 122_000, 28_000, 33_000, 17_000],
+})
+"""The nine halls the deck lists of its 56 (辐射区客户量, customers in the radius)."""
+
+DECK_CONCERT_OFFERS = pd.DataFrame({
+    "campaign": ["Jacky Cheung tour", "European brass concertos", "Guzheng concert", "Tsai Chin concert"],
+    "genre": ["pop", "classic", "classic", "pop"],
+    "covered": [24_918, 1_775, 1_497, 6_341],
+    "succeeded": [5_921, 308, 289, 1_611],
+    "published_rate": [0.238, 0.173, 0.193, 0.254],
+})
+"""G4 case 2: concert-linked ringtone offers (覆盖量, 成功量, 成功率), against a usual 3–5%."""
+
+DECK_TAG_ACCURACY: tuple[float, float] = (0.70, 0.80)
+"""The deck: "not 100% accurate, but 70%–80% of the data is right"."""
+
+_CIRCLES = ("home_cell", "work_cell", "leisure_cell", "hall_id")
+
+
+def wilson(k, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of ``k`` successes in ``n`` trials (statsmodels'
+    ``proportion_confint``, as :func:`dmkit.campaign.compare`); NaN where n = 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    ok = n > 0
+    lo, hi = np.full(k.shape, np.nan), np.full(k.shape, np.nan)
+    if ok.any():
+        lo[ok], hi[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method="wilson")
+    return lo, hi
+
+
+def _check_locations(locations: pd.DataFrame, months: Sequence[str] | None) -> pd.DataFrame:
+    schema.validate(locations, "locations")
+    loc = locations
+    if months is not None:
+        if isinstance(months, str) or not all(isinstance(m, str) for m in months):
+            raise parameter_error("months", expected="a list of months 'YYYY-MM' or None", found=months)
+        have = set(loc["month"].astype(str).unique())
+        unknown = [m for m in months if m not in have]
+        if unknown:
+            raise parameter_error("months", expected=f"months of the locations table, among {sorted(have)}",
+                                  found=unknown)
+        loc = loc[loc["month"].astype(str).isin(list(months))]
+    return loc
+
+
+def _argmax_by_user(df: pd.DataFrame, value: str, key: str) -> pd.Series:
+    """For each user the ``key`` with the largest ``value`` (ties: larger total, then smaller key);
+    users whose largest value is 0 are left out."""
+    d = df[df[value] > 0].sort_values(["user_id", value, "total", key], ascending=[True, False, False, True],
+                                      kind="stable")
+    first = d.drop_duplicates("user_id")
+    return first.set_index("user_id")[key]
+
+
+# --------------------------------------------------------------------------- circles
+@dataclass(frozen=True)
+class LifeCircleTags(Result):
+    """Home, work and leisure circles and the frequented hall of each customer, from :func:`circles`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Index user_id; columns n_sightings, home_cell, work_cell, leisure_cell, hall_id
+        (nullable integers: missing when the customer was not seen enough), hall_share
+        (the hall's share of the customer's sightings), works_at_home (work cell = home cell).
+    months : tuple of str
+        The months of sightings used.
+    min_sightings : int
+    """
+
+    table: pd.DataFrame
+    months: tuple[str, ...]
+    min_sightings: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tags per customer."""
+        return self.table
+
+    def coverage(self) -> pd.Series:
+        """Share of customers with each tag."""
+        return self.table[list(_CIRCLES)].notna().mean().rename("coverage")
+
+    def levels(self) -> pd.DataFrame:
+        """The tags in three levels: level_1 "life trajectory (生活轨迹)", level_2 the circle,
+        level_3 the value; one row per customer and tag held."""
+        t = self.table[list(_CIRCLES)]
+        long = t.reset_index().melt(id_vars="user_id", var_name="level_2", value_name="level_3").dropna()
+        long.insert(1, "level_1", "life trajectory (生活轨迹)")
+        long["level_2"] = long["level_2"].map({"home_cell": "home circle (家庭圈)", "work_cell": "work circle (工作圈)",
+                                               "leisure_cell": "leisure circle (休闲圈)",
+                                               "hall_id": "hall (营业厅归属)"})
+        return long.sort_values(["user_id", "level_2"], kind="stable").reset_index(drop=True)
+
+    def summary(self) -> Summary:
+        t = self.table
+        cov = self.coverage().to_frame()
+        notes = (f"{len(t):,} customers seen in {', '.join(self.months)}; tags need at least "
+                 f"{self.min_sightings} sightings",
+                 f"{t['works_at_home'].mean():.1%} of the tagged work at (or near) home; median hall "
+                 f"share {t['hall_share'].median():.0%}")
+        return Summary("Life-circle tags (生活圈标签)", (("coverage", cov),), notes)
+
+    def plot(self, ax=None):
+        """Histogram of the hall share: how sure each hall attribution is."""
+        ax = get_ax(ax)
+        ax.hist(self.table["hall_share"].dropna(), bins=20, range=(0, 1))
+        ax.set_xlabel("share of a customer's sightings in the attributed hall's radius")
+        ax.set_ylabel("customers")
+        ax.set_title("Hall attribution (营业厅归属): confidence")
+        return ax
+
+
+def circles(locations: pd.DataFrame, *, months: Sequence[str] | None = None,
+            min_sightings: int = 3) -> LifeCircleTags:
+    """Home, work and leisure cells and the frequented hall of each customer.
+
+    * home cell: the cell with most night sightings (22–07);
+    * work cell: most weekday-daytime sightings (07–18, Monday–Friday); it may be the home
+      cell (``works_at_home``);
+    * leisure cell: most evening and weekend sightings among the other cells;
+    * hall: the hall whose radius holds most of the customer's sightings (summed over its
+      cells and every band), with that share as ``hall_share``.
+
+    Ties go to the cell with more sightings in all, then the smaller id. Months are pooled.
+
+    Parameters
+    ----------
+    locations : DataFrame
+        The ``locations`` table of the contract.
+    months : list of str, optional
+        Months to use; default all.
+    min_sightings : int, default 3
+        Customers seen fewer times get no tags (their row is kept, tags missing).
+
+    Returns
+    -------
+    LifeCircleTags
+
+    Raises
+    ------
+    SchemaError
+        ``locations`` breaks the contract.
+    ParameterError
+        A month not in the table, ``min_sightings`` < 1.
+    """
+    check_scalar(min_sightings, "min_sightings", kind=int, low=1)
+    loc = _check_locations(locations, months)
+    used = tuple(sorted(loc["month"].astype(str).unique()))
+    cols = ["user_id", "cell_id", "hall_id", *BANDS]
+    d = loc[cols].groupby(["user_id", "cell_id"], observed=True, sort=False).agg(
+        {"hall_id": "first", **{b: "sum" for b in BANDS}}).reset_index()
+    d["total"] = d[list(BANDS)].sum(axis=1)
+    d["out"] = d["n_evening"] + d["n_weekend"]
+    n_seen = d.groupby("user_id")["total"].sum()
+    home = _argmax_by_user(d, "n_night", "cell_id")
+    work = _argmax_by_user(d, "n_workday", "cell_id")
+    taken = pd.DataFrame({"home": home, "work": work}).reindex(d["user_id"].unique())
+    own = taken.reindex(d["user_id"].to_numpy())
+    other = (d["cell_id"].to_numpy() != own["home"].to_numpy()) & (d["cell_id"].to_numpy() != own["work"].to_numpy())
+    leisure = _argmax_by_user(d[other], "out", "cell_id")
+    by_hall = d.groupby(["user_id", "hall_id"], sort=False)["total"].sum().reset_index()
+    by_hall = by_hall.rename(columns={"total": "n"}).assign(total=lambda x: x["n"])
+    hall = _argmax_by_user(by_hall, "n", "hall_id")
+    table = pd.DataFrame(index=pd.Index(n_seen.index, name="user_id"))
+    table["n_sightings"] = n_seen.astype(np.int64)
+    for name, s in (("home_cell", home), ("work_cell", work), ("leisure_cell", leisure), ("hall_id", hall)):
+        table[name] = s.reindex(table.index).astype("Int64")
+    hall_n = by_hall.set_index(["user_id", "hall_id"])["n"]
+    pairs = pd.MultiIndex.from_arrays([table.index, table["hall_id"].fillna(-1).astype(np.int64)])
+    table["hall_share"] = hall_n.reindex(pairs).to_numpy() / table["n_sightings"].to_numpy()
+    few = table["n_sightings"] < min_sightings
+    table.loc[few, list(_CIRCLES)] = pd.NA
+    table.loc[few, "hall_share"] = np.nan
+    table["works_at_home"] = (table["work_cell"] == table["home_cell"]).fillna(False).astype(bool)
+    return LifeCircleTags(table=table, months=used, min_sightings=int(min_sightings))
+
+
+# --------------------------------------------------------------------------- music
+@dataclass(frozen=True)
+class MusicTags(Result):
+    """Event-based music preference (音乐偏好) from concert attendance, from :func:`music_tags`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per customer and concert attended: user_id, concert, genre, n_evening (at
+        the venue in the concert's month), usual (mean at the venue in the other months),
+        excess.
+    per_user : DataFrame
+        Index user_id: genre (the most attended genre, ties to the first concert's) and
+        n_concerts.
+    concerts : DataFrame
+        The concerts with ``tagged``: customers tagged by each.
+    """
+
+    table: pd.DataFrame
+    per_user: pd.DataFrame
+    concerts: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table
+
+    def summary(self) -> Summary:
+        return Summary("Music preference from concerts (音乐事件偏好)",
+                       (("", self.concerts.set_index("concert")),),
+                       (f"{len(self.per_user):,} customers tagged with a genre",))
+
+    def plot(self, ax=None):
+        ax = get_ax(ax)
+        c = self.concerts
+        ax.barh(c["concert"], c["tagged"])
+        ax.set_xlabel("customers tagged")
+        ax.set_title("Concert-goers tagged by genre")
+        return ax
+
+
+def music_tags(locations: pd.DataFrame, concerts: pd.DataFrame, *, min_excess: float = 2.0) -> MusicTags:
+    """Tag the customers seen at a concert's venue in the concert's month with its genre.
+
+    A customer is tagged when their evening sightings (18–22) in the venue's cell in the
+    concert's month exceed their usual count there (the mean over the table's other months;
+    0 when there are none) by at least ``min_excess``: people who live, work or go out by
+    the venue are not taken for concert-goers.
+
+    Parameters
+    ----------
+    locations : DataFrame
+        The ``locations`` table.
+    concerts : DataFrame
+        Columns concert, genre, month ('YYYY-MM'), cell_id (the venue).
+    min_excess : float, default 2
+
+    Returns
+    -------
+    MusicTags
+
+    Raises
+    ------
+    SchemaError
+        ``locations`` breaks the contract; ``concerts`` lacks a column.
+    ParameterError
+        ``min_excess`` <= 0.
+    """
+    check_scalar(min_excess, "min_excess", kind=(int, float), low=0, low_inclusive=False)
+    loc = _check_locations(locations, None)
+    check_frame(concerts, table="concerts", columns=["concert", "genre", "month", "cell_id"])
+    months_all = loc["month"].astype(str)
+    n_months = months_all.nunique()
+    rows = []
+    tagged = []
+    for c in concerts.itertuples(index=False):
+        at = loc[loc["cell_id"].to_numpy() == c.cell_id]
+        m = at["month"].astype(str).to_numpy() == str(c.month)
+        now = at[m].groupby("user_id")["n_evening"].sum()
+        before = at[~m].groupby("user_id")["n_evening"].sum() / max(n_months - 1, 1)
+        usual = before.reindex(now.index).fillna(0.0) if n_months > 1 else now * 0.0
+        excess = now - usual
+        hit = excess[excess >= min_excess]
+        tagged.append(len(hit))
+        rows.append(pd.DataFrame({"user_id": hit.index, "concert": c.concert, "genre": c.genre,
+                                  "n_evening": now.reindex(hit.index).to_numpy(),
+                                  "usual": usual.reindex(hit.index).to_numpy(), "excess": hit.to_numpy()}))
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["user_id", "concert", "genre", "n_evening", "usual", "excess"])
+    cnt = table.groupby(["user_id", "genre"], sort=False).size().rename("n").reset_index()
+    cnt = cnt.sort_values(["user_id", "n"], ascending=[True, False], kind="stable")
+    per_user = cnt.drop_duplicates("user_id").set_index("user_id")[["genre"]]
+    per_user["n_concerts"] = table.groupby("user_id").size().reindex(per_user.index)
+    out = concerts[["concert", "genre", "month", "cell_id"]].assign(tagged=tagged).reset_index(drop=True)
+    return MusicTags(table=table, per_user=per_user, concerts=out)
+
+
+# --------------------------------------------------------------------------- accuracy
+@dataclass(frozen=True)
+class TagAccuracy(Result):
+    """Share of tags that are right, from :func:`accuracy`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Index tag; columns n_reference (customers in the reference), n_tagged (tagged and
+        in the reference), coverage (n_tagged / n_reference), n_correct, accuracy
+        (n_correct / n_tagged), ci_low, ci_high (Wilson).
+    overall : float
+        Correct tags / tags, over all tags.
+    """
+
+    table: pd.DataFrame
+    overall: float
+    alpha: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table
+
+    def summary(self) -> Summary:
+        lo, hi = DECK_TAG_ACCURACY
+        return Summary(f"Tag accuracy: {self.overall:.1%} of the tags are right", (("", self.table),),
+                       (f"the deck states {lo:.0%}–{hi:.0%}; intervals Wilson {1 - self.alpha:.0%}",))
+
+    def plot(self, ax=None):
+        ax = get_ax(ax)
+        t = self.table
+        y = np.arange(len(t))
+        ax.errorbar(t["accuracy"], y, xerr=[t["accuracy"] - t["ci_low"], t["ci_high"] - t["accuracy"]], fmt="o")
+        ax.axvspan(*DECK_TAG_ACCURACY, color="grey", alpha=0.25, label="deck: 70–80%")
+        ax.set_yticks(y, t.index)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of tags right")
+        ax.legend()
+        ax.set_title("Tag accuracy against the reference")
+        return ax
+
+
+def accuracy(tags: pd.DataFrame, reference: pd.DataFrame, *, pairs: Mapping[str, str],
+             on: str = "user_id", alpha: float = 0.05) -> TagAccuracy:
+    """Share of each tag that matches a reference (planted truth, a survey, a sample checked by hand).
+
+    Parameters
+    ----------
+    tags : DataFrame
+        One row per customer, ``on`` as a column or the index; missing tag values count as
+        untagged.
+    reference : DataFrame
+        One row per customer with ``on`` as a column or the index.
+    pairs : mapping
+        {tag column: reference column}, e.g. ``{"hall_id": "hall_id"}``.
+    on : str, default "user_id"
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    TagAccuracy
+
+    Raises
+    ------
+    SchemaError
+        A column of ``pairs`` or ``on`` missing, or duplicate customers.
+    ParameterError
+        ``pairs`` empty or not a mapping.
+    """
+    if not isinstance(pairs, Mapping) or not pairs:
+        raise parameter_error("pairs", expected="a mapping {tag column: reference column}", found=pairs)
+    check_scalar(alpha, "alpha", kind=float, low=0, high=0.5, low_inclusive=False)
+
+    def keyed(df, name, cols):
+        check_frame(df, table=name)
+        d = df.reset_index() if on not in df.columns and df.index.name == on else df
+        check_frame(d, table=name, columns=[on, *cols])
+        if d[on].duplicated().any():
+            raise schema_error(table=name, column=on, expected="one row per customer",
+                               found=f"{int(d[on].duplicated().sum())} duplicate ids",
+                               rows=d.loc[d[on].duplicated(), on].head(5).tolist())
+        return d.set_index(on)
+
+    t = keyed(tags, "tags", list(pairs))
+    r = keyed(reference, "reference", list(pairs.values()))
+    rows = {}
+    for tc, rc in pairs.items():
+        tv = t[tc].reindex(r.index)
+        has = tv.notna().to_numpy()
+        a = tv.astype(object).to_numpy(na_value=None)
+        b = r[rc].astype(object).to_numpy()
+        right = has & np.array([x is not None and x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+        n_tag, n_ok = int(has.sum()), int(right.sum())
+        rows[tc] = {"n_reference": len(r), "n_tagged": n_tag, "coverage": n_tag / len(r) if len(r) else np.nan,
+                    "n_correct": n_ok, "accuracy": n_ok / n_tag if n_tag else np.nan}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "tag"
+    table["ci_low"], table["ci_high"] = wilson(table["n_correct"], table["n_tagged"], alpha=alpha)
+    total = table["n_tagged"].sum()
+    overall = float(table["n_correct"].sum() / total) if total else float("nan")
+    return TagAccuracy(table=table, overall=overall, alpha=alpha)
+
+
+# --------------------------------------------------------------------------- four-dimension view
+def customer_view(circles_result: LifeCircleTags, usage: pd.DataFrame, *, month: str,
+                  music: MusicTags | None = None) -> pd.DataFrame:
+    """The four-dimension customer view (四维全景视图) as three-level tags.
+
+    Dimensions (level 1): value (客户价值: spend band of the month), behaviour (消费行为: the
+    P2P SMS band and whether the customer uses GPRS), preference (业务偏好: the concert
+    genre, when tagged), life trajectory (生活轨迹: the circles and the hall). Level 2 names
+    the tag, level 3 holds its value.
+
+    Parameters
+    ----------
+    circles_result : LifeCircleTags
+    usage : DataFrame
+        The ``usage`` table (contract); the rows of ``month`` are used.
+    month : str
+    music : MusicTags, optional
+
+    Returns
+    -------
+    DataFrame
+        Columns user_id, level_1, level_2, level_3; one row per customer and tag.
+    """
+    if not isinstance(circles_result, LifeCircleTags):
+        raise parameter_error("circles_result", expected="a LifeCircleTags from dm.life_circle.circles",
+                              found=type(circles_result).__name__)
+    schema.validate(usage, "usage")
+    u = usage[usage["month"].astype(str) == month]
+    if not len(u):
+        raise parameter_error("month", expected="a month of the usage table", found=month)
+    u = u[u["user_id"].isin(circles_result.table.index)]
+    value = pd.cut(u["arpu"], [-np.inf, 50, 150, np.inf], right=False,
+                   labels=["spend < 50", "spend 50-150", "spend >= 150"]).astype(str)
+    sms = pd.cut(u["sms_p2p"], [-np.inf, 50, 200, np.inf], right=False,
+                 labels=["SMS < 50", "SMS 50-200", "SMS >= 200"]).astype(str)
+    parts = [pd.DataFrame({"user_id": u["user_id"].to_numpy(), "level_1": "value (客户价值)",
+                           "level_2": "spend band", "level_3": value.to_numpy()}),
+             pd.DataFrame({"user_id": u["user_id"].to_numpy(), "level_1": "behaviour (消费行为)",
+                           "level_2": "P2P SMS band", "level_3": sms.to_numpy()}),
+             pd.DataFrame({"user_id": u["user_id"].to_numpy(), "level_1": "behaviour (消费行为)",
+                           "level_2": "GPRS user", "level_3": np.where(u["gprs_kb"] > 0, "yes", "no")})]
+    if music is not None:
+        pu = music.per_user.reset_index()
+        parts.append(pd.DataFrame({"user_id": pu["user_id"].to_numpy(), "level_1": "preference (业务偏好)",
+                                   "level_2": "music genre (concerts)", "level_3": pu["genre"].astype(str).to_numpy()}))
+    lv = circles_result.levels()
+    parts.append(lv.assign(level_3=lv["level_3"].astype(str)))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["user_id", "level_1", "level_2"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- hall campaign
+@dataclass(frozen=True)
+class HallPlan(Result):
+    """The hall campaign (营业厅归属营销) planned by :func:`plan_hall_campaign`.
+
+    Attributes
+    ----------
+    plan : DataFrame
+        The targets: user_id, hall_id (the hall each is invited to), score.
+    halls : DataFrame
+        One row per key hall: hall_id, customers_in_radius, targeted.
+    target_share : float
+    """
+
+    plan: pd.DataFrame
+    halls: pd.DataFrame
+    target_share: float
+
+    @property
+    def customers_in_radius(self) -> int:
+        return int(self.halls["customers_in_radius"].sum())
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.plan
+
+    def evaluate(self, took_part: pd.Series, *, alpha: float = 0.05) -> pd.DataFrame:
+        """Took-part rate per key hall and overall ("all"), with Wilson intervals.
+
+        ``took_part`` is a bool Series aligned with :attr:`plan` (same index).
+        """
+        if not isinstance(took_part, pd.Series) or not took_part.index.equals(self.plan.index):
+            raise parameter_error("took_part", expected="a bool Series with the plan's index",
+                                  found=type(took_part).__name__)
+        d = self.plan.assign(y=took_part.astype(bool).to_numpy())
+        per = d.groupby("hall_id")["y"].agg(targeted="size", took_part="sum")
+        per.loc["all"] = [len(d), int(d["y"].sum())]
+        per["rate"] = per["took_part"] / per["targeted"]
+        per["ci_low"], per["ci_high"] = wilson(per["took_part"], per["targeted"], alpha=alpha)
+        return per
+
+    def summary(self) -> Summary:
+        d = DECK_HALL_CAMPAIGN
+        return Summary(f"Hall campaign: {len(self.halls)} key halls, {self.customers_in_radius:,} customers in "
+                       f"their radius, {len(self.plan):,} targeted", (("", self.halls.head(15)),),
+                       (f"the deck: {d['halls']} halls, {d['customers_in_radius']:,} in radius, "
+                        f"{d['targeted']:,} targeted ({d['targeted'] / d['customers_in_radius']:.1%})",))
+
+    def plot(self, ax=None):
+        ax = get_ax(ax)
+        h = self.halls.sort_values("customers_in_radius", ascending=False)
+        x = np.arange(len(h))
+        ax.bar(x, h["customers_in_radius"], label="in radius")
+        ax.bar(x, h["targeted"], label="targeted")
+        ax.set_xlabel("key hall (by customers in radius)")
+        ax.set_ylabel("customers")
+        ax.legend()
+        ax.set_title("Key halls: customers in radius and targets")
+        return ax
+
+
+def plan_hall_campaign(circles_result: LifeCircleTags, *, n_halls: int = 56,
+                       target_share: float = DECK_HALL_CAMPAIGN["targeted"] / DECK_HALL_CAMPAIGN["customers_in_radius"],
+                       halls: Sequence[int] | None = None, score: pd.Series | None = None) -> HallPlan:
+    """Pick the key halls, the customers in their radius and the targets of a hall campaign.
+
+    The key halls are ``halls`` or the ``n_halls`` halls with most attributed customers
+    (ties to the smaller id); the customers in their radius are those attributed to them;
+    the targets are the top ``target_share`` of those by ``score`` (default: ``hall_share``,
+    how sure the attribution is), each invited to their attributed hall. The deck's share is
+    126k / 1.025M = 12.3%.
+
+    Parameters
+    ----------
+    circles_result : LifeCircleTags
+    n_halls : int, default 56
+    target_share : float in (0, 1]
+    halls : list of int, optional
+    score : Series, optional
+        Indexed by user_id (e.g. a 一起玩吧 propensity score); higher first.
+
+    Returns
+    -------
+    HallPlan
+
+    Raises
+    ------
+    ParameterError
+        ``n_halls`` < 1, ``target_share`` outside (0, 1], no customer in the halls' radius.
+    """
+    if not isinstance(circles_result, LifeCircleTags):
+        raise parameter_error("circles_result", expected="a LifeCircleTags from dm.life_circle.circles",
+                              found=type(circles_result).__name__)
+    check_scalar(n_halls, "n_halls", kind=int, low=1)
+    check_scalar(target_share, "target_share", kind=(int, float), low=0, high=1, low_inclusive=False)
+    t = circles_result.table.dropna(subset=["hall_id"])
+    counts = t["hall_id"].astype(np.int64).value_counts()
+    if halls is None:
+        c = counts.rename_axis("hall_id").reset_index(name="n").sort_values(["n", "hall_id"],
+                                                                             ascending=[False, True])
+        key = c["hall_id"].head(n_halls).tolist()
+    else:
+        key = [int(h) for h in halls]
+    inside = t[t["hall_id"].astype(np.int64).isin(key)]
+    if not len(inside):
+        raise parameter_error("halls", expected="halls with attributed customers", found=key)
+    s = inside["hall_share"] if score is None else score.reindex(inside.index).astype(float)
+    n_target = max(1, int(round(target_share * len(inside))))
+    order = pd.DataFrame({"user_id": inside.index, "hall_id": inside["hall_id"].astype(np.int64).to_numpy(),
+                          "score": s.to_numpy()}).sort_values(["score", "user_id"], ascending=[False, True],
+                                                               kind="stable", na_position="last")
+    plan = order.head(n_target).reset_index(drop=True)
+    per = pd.DataFrame({"hall_id": key})
+    per["customers_in_radius"] = per["hall_id"].map(counts).fillna(0).astype(np.int64)
+    per["targeted"] = per["hall_id"].map(plan["hall_id"].value_counts()).fillna(0).astype(np.int64)
+    return HallPlan(plan=plan, halls=per, target_share=float(target_share))

@@ -1,0 +1,385 @@
+"""Case G4's life circles (生活圈) planted on a simulated province: where each customer lives,
+works and spends leisure time, which service hall's radius they frequent, which concerts they
+attend, and the cell-broadcast signalling (小区短信) that sees them, with a known accuracy.
+
+The geography is a square grid of cells (``n_cells``, 1 km apart); ``n_halls`` service halls
+(营业厅) sit on commercial and business cells and every cell belongs to the radius (辐射区) of
+its nearest hall (the operator's cell-to-hall map, ``hall_id`` of the ``locations`` table).
+Cells have a kind (residential, business, industrial, campus, commercial, leisure) that
+decides who lives, works and goes out there.
+
+What is planted, per customer (``LocationData.truth``)
+------------------------------------------------------
+* ``home_cell`` (a residential cell), ``work_cell`` (business or industrial; campus for
+  students; the home cell itself for the :data:`HOME_BASED` share with no separate workplace),
+  ``leisure_cell`` (commercial or leisure, within :data:`LEISURE_RADIUS_KM` of home when
+  possible);
+* ``hall_id``: the frequented hall (营业厅归属) — the hall whose radius holds the largest
+  expected share of the customer's sightings (:data:`PLACE_BY_BAND`);
+* ``music_genre``: the music taste that drives concert attendance and ringtone take-up — the
+  simulator's ``user_truth.preferred_genre`` when ``pdata.truth`` holds it (the same taste
+  drives the ``events`` downloads), else drawn;
+* ``attended``: the concerts the customer went to (``LocationData.attendance``).
+
+The signal
+----------
+Every month a customer is seen ``Poisson(lambda)`` times, lambda ~ Gamma(shape
+:data:`SIGHTING_SHAPE`) with mean ``sightings`` (some handsets are rarely seen). Each
+sighting falls in a time band (:data:`BAND_SHARES`), then at home, work or leisure with the
+band's probabilities (:data:`PLACE_BY_BAND`), and is recorded at that cell with probability
+``accuracy`` — else at a neighbouring cell within 2 km (a handover to another tower): the
+known accuracy of the signal. A concert adds :data:`CONCERT_SIGHTINGS` evening sightings at
+its venue for each attendee (recorded with the same accuracy). Fans of a concert's genre
+attend with probability ``p_fan``, others with ``p_other``.
+
+Responses to the two G4 campaigns (``respond_hall_campaign``, ``respond_offers``) are
+planted too: a customer invited to the hall they really frequent takes part with
+probability :data:`P_HALL_TRUE` (:data:`P_HALL_OTHER` for another hall); a ringtone offer of
+the customer's own genre is taken with :data:`P_OFFER_MATCH`, another genre with
+:data:`P_OFFER_OTHER` (the deck's 3–5% baseline, midpoint).
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dmkit import catalog
+from dmkit.errors import parameter_error, schema_error
+
+__all__ = ["simulate_locations", "LocationData", "respond_hall_campaign", "respond_offers",
+           "CONCERTS", "BANDS", "BAND_SHARES", "PLACE_BY_BAND", "CELL_KINDS"]
+
+BANDS: tuple[str, ...] = ("n_night", "n_workday", "n_evening", "n_weekend")
+"""The ``locations`` count columns: night 22–07, weekday daytime 07–18, evening 18–22,
+weekend daytime 07–18."""
+
+BAND_SHARES = np.array([0.30, 0.35, 0.20, 0.15])
+"""Share of a customer's sightings in each band (night, workday, evening, weekend)."""
+
+PLACE_BY_BAND = np.array([
+    [1.00, 0.00, 0.00],   # night: at home
+    [0.10, 0.85, 0.05],   # workday: at work
+    [0.45, 0.05, 0.50],   # evening: home or out
+    [0.40, 0.05, 0.55],   # weekend: home or out
+])
+"""Probability of being at (home, work, leisure) in each band."""
+
+CELL_KINDS: tuple[str, ...] = ("residential", "business", "industrial", "campus", "commercial", "leisure")
+_KIND_SHARES = np.array([0.45, 0.17, 0.08, 0.05, 0.15, 0.10])
+HOME_BASED = 0.20
+"""Share of non-student customers with no separate workplace (work cell = home cell)."""
+LEISURE_RADIUS_KM = 6.0
+SIGHTING_SHAPE = 1.2
+CONCERT_SIGHTINGS = 3
+P_HALL_TRUE, P_HALL_OTHER = 0.30, 0.03
+P_OFFER_MATCH, P_OFFER_OTHER = 0.25, 0.04
+
+CONCERTS = pd.DataFrame({
+    "concert": ["Jacky Cheung tour", "European brass concertos", "Guzheng concert", "Tsai Chin concert"],
+    "genre": ["pop", "classic", "classic", "pop"],
+    "original": ["张学友“好久不见”2008巡回演唱会", "欧洲经典管乐协奏曲专场音乐会", "周廷甲周望周展古筝音乐会",
+                 "蔡琴演唱会"],
+})
+"""The four concerts of G4's table (2008), with the genre of ``dmkit.catalog.GENRES`` each
+reveals (the deck: pop / symphonic / classical guzheng / pop)."""
+
+
+@dataclass(frozen=True)
+class LocationData:
+    """What :func:`simulate_locations` returns.
+
+    Attributes
+    ----------
+    locations : DataFrame
+        The contract table ``locations`` (``dmkit.schema.validate(df, "locations")`` passes).
+    cells : DataFrame
+        cell_id, x_km, y_km, kind, hall_id: the grid and the operator's cell-to-hall map.
+    halls : DataFrame
+        hall_id, cell_id, x_km, y_km, kind (of its cell), n_cells.
+    concerts : DataFrame
+        concert, genre, original, month, cell_id (the venue).
+    truth : DataFrame
+        One row per customer: user_id, home_cell, work_cell, leisure_cell, hall_id,
+        music_genre, home_based, lam (expected sightings a month).
+    attendance : DataFrame
+        user_id, concert: who attended which concert.
+    planted : dict
+        The parameters used (accuracy, sightings, p_fan, p_other, band shares, response
+        probabilities, months, seed).
+    """
+
+    locations: pd.DataFrame
+    cells: pd.DataFrame
+    halls: pd.DataFrame
+    concerts: pd.DataFrame
+    truth: pd.DataFrame
+    attendance: pd.DataFrame
+    planted: dict = field(default_factory=dict)
+
+
+def _check(pdata, n_cells, n_halls, accuracy, sightings, p_fan, p_other, n_months, seed):
+    for name in ("users",):
+        if not hasattr(pdata, name):
+            raise parameter_error("pdata", expected="a ProvinceData (dm.io.load_province or dm.synth.generate)",
+                                  found=type(pdata).__name__)
+    for name, v, low in (("n_cells", n_cells, 4), ("n_halls", n_halls, 1), ("n_months", n_months, 1),
+                         ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            raise parameter_error(name, expected=f"an integer >= {low}", found=v)
+    if n_halls > n_cells:
+        raise parameter_error("n_halls", expected=f"at most n_cells ({n_cells})", found=n_halls)
+    for name, v in (("accuracy", accuracy), ("p_fan", p_fan), ("p_other", p_other)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= 1:
+            raise parameter_error(name, expected="a probability in [0, 1]", found=v)
+    if isinstance(sightings, bool) or not isinstance(sightings, numbers.Real) or not sightings > 0:
+        raise parameter_error("sightings", expected="a number > 0 (mean sightings a month)", found=sightings)
+
+
+def simulate_locations(
+    pdata,
+    *,
+    n_cells: int = 3600,
+    n_halls: int = 300,
+    accuracy: float = 0.75,
+    sightings: float = 12.0,
+    p_fan: float = 0.05,
+    p_other: float = 0.004,
+    n_months: int = 3,
+    seed: int = 0,
+) -> LocationData:
+    """Plant life circles, halls and concerts on ``pdata``'s customers and draw their signalling.
+
+    Parameters
+    ----------
+    pdata : ProvinceData
+        A simulated province (``dm.synth.generate`` or ``dm.io.load_province("synth", ...)``);
+        its ``users`` give the customers and students, ``truth.user_truth.preferred_genre``
+        the music taste (drawn from the genre shares when there is no truth).
+    n_cells, n_halls : int
+        Cells of the square grid (rounded down to a square) and service halls.
+    accuracy : float, default 0.75
+        Probability that a sighting is recorded at the cell the customer is really in (the
+        deck: "70%–80% of the data is right").
+    sightings : float, default 12
+        Mean sightings per customer and month.
+    p_fan, p_other : float
+        Probability that a fan of a concert's genre, or anyone else, attends it.
+    n_months : int, default 3
+        Months of observations, ending at the data month (``pdata.meta["month"]``); the four
+        concerts are held in the last one.
+    seed : int, default 0
+
+    Returns
+    -------
+    LocationData
+
+    Raises
+    ------
+    ParameterError
+        A parameter out of range or ``pdata`` not a ProvinceData.
+    """
+    _check(pdata, n_cells, n_halls, accuracy, sightings, p_fan, p_other, n_months, seed)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 4]))
+    users = pdata.users
+    uid = users["user_id"].to_numpy()
+    n = len(uid)
+    month = str(pdata.meta.get("month") or pdata.usage["month"].astype(str).max())
+    months = [str(np.datetime64(month, "M") - k) for k in range(n_months - 1, -1, -1)]
+
+    # -- geography
+    side = int(np.floor(np.sqrt(n_cells)))
+    nc = side * side
+    xy = np.stack(np.divmod(np.arange(nc), side), axis=1).astype(float)
+    kind = rng.choice(len(CELL_KINDS), size=nc, p=_KIND_SHARES)
+    hall_pool = np.flatnonzero(np.isin(kind, [1, 4]))
+    if len(hall_pool) < n_halls:
+        hall_pool = np.arange(nc)
+    hall_cells = np.sort(rng.choice(hall_pool, size=n_halls, replace=False))
+    d2 = ((xy[:, None, :] - xy[hall_cells][None, :, :]) ** 2).sum(-1)
+    cell_hall = d2.argmin(axis=1).astype(np.int32)
+    cells = pd.DataFrame({"cell_id": np.arange(nc, dtype=np.int32), "x_km": xy[:, 1], "y_km": xy[:, 0],
+                          "kind": pd.Categorical.from_codes(kind, categories=list(CELL_KINDS)),
+                          "hall_id": cell_hall})
+    halls = pd.DataFrame({"hall_id": np.arange(n_halls, dtype=np.int32), "cell_id": hall_cells.astype(np.int32),
+                          "x_km": xy[hall_cells, 1], "y_km": xy[hall_cells, 0],
+                          "kind": pd.Categorical.from_codes(kind[hall_cells], categories=list(CELL_KINDS)),
+                          "n_cells": np.bincount(cell_hall, minlength=n_halls)})
+
+    # -- circles
+    def pick(kinds, size):
+        pool = np.flatnonzero(np.isin(kind, kinds))
+        return pool[rng.integers(0, len(pool), size)] if len(pool) else rng.integers(0, nc, size)
+
+    student = users["student"].to_numpy(dtype=bool) if "student" in users else np.zeros(n, bool)
+    home = pick([0], n)
+    work = np.where(student, pick([3], n), pick([1, 2], n))
+    home_based = ~student & (rng.random(n) < HOME_BASED)
+    work = np.where(home_based, home, work)
+    leisure = pick([4, 5], n)
+    near = _near_leisure(rng, xy, kind, home)
+    leisure = np.where((near >= 0) & (rng.random(n) < 0.7), near, leisure)
+    # the frequented hall: largest expected share of sightings
+    place_share = BAND_SHARES @ PLACE_BY_BAND            # home, work, leisure
+    cand = np.stack([cell_hall[home], cell_hall[work], cell_hall[leisure]], axis=1)
+    score = np.zeros((n, 3))
+    for j in range(3):
+        for k in range(3):
+            score[:, j] += np.where(cand[:, k] == cand[:, j], place_share[k], 0.0)
+    true_hall = cand[np.arange(n), score.argmax(axis=1)]
+    genre = _music_genre(pdata, rng, n)
+    lam = rng.gamma(SIGHTING_SHAPE, sightings / SIGHTING_SHAPE, n)
+
+    # -- concerts in the data month, at leisure/commercial venues
+    venues = rng.choice(np.flatnonzero(np.isin(kind, [4, 5])), size=len(CONCERTS), replace=False)
+    concerts = CONCERTS.assign(month=month, cell_id=venues.astype(np.int32))
+    att_u, att_c = [], []
+    for i, g in enumerate(concerts["genre"]):
+        p = np.where(genre == g, p_fan, p_other)
+        who = np.flatnonzero(rng.random(n) < p)
+        att_u.append(who)
+        att_c.append(np.full(len(who), i))
+    att_u, att_c = np.concatenate(att_u), np.concatenate(att_c)
+
+    # -- sightings
+    places = np.stack([home, work, leisure], axis=1)
+    frames = []
+    for mi, m in enumerate(months):
+        counts = rng.poisson(lam[:, None] * BAND_SHARES[None, :])          # n x 4
+        rows_u, rows_b = [], []
+        for b in range(4):
+            rows_u.append(np.repeat(np.arange(n), counts[:, b]))
+            rows_b.append(np.full(int(counts[:, b].sum()), b, dtype=np.int8))
+        su, sb = np.concatenate(rows_u), np.concatenate(rows_b)
+        cum = PLACE_BY_BAND.cumsum(axis=1)[sb]
+        place = (rng.random(len(su))[:, None] > cum).sum(axis=1).clip(0, 2)
+        cell = places[su, place]
+        if mi == len(months) - 1 and len(att_u):
+            su = np.concatenate([su, np.repeat(att_u, CONCERT_SIGHTINGS)])
+            sb = np.concatenate([sb, np.full(len(att_u) * CONCERT_SIGHTINGS, 2, dtype=np.int8)])
+            cell = np.concatenate([cell, np.repeat(venues[att_c], CONCERT_SIGHTINGS)])
+        cell = _noisy(rng, cell, accuracy, side)
+        key = (su.astype(np.int64) * nc + cell) * 4 + sb
+        k, c = np.unique(key, return_counts=True)
+        ub, b = np.divmod(k, 4)
+        u, ce = np.divmod(ub, nc)
+        wide = np.zeros((len(np.unique(ub)), 4), dtype=np.int32)
+        pair, inv = np.unique(ub, return_inverse=True)
+        np.add.at(wide, (inv, b), c)
+        pu, pc = np.divmod(pair, nc)
+        frames.append(pd.DataFrame({"user_id": uid[pu], "month": m, "cell_id": pc.astype(np.int32),
+                                    "hall_id": cell_hall[pc], **{band: wide[:, j] for j, band in enumerate(BANDS)}}))
+    loc = pd.concat(frames, ignore_index=True)
+    loc["month"] = pd.Categorical(loc["month"], categories=months)
+
+    truth = pd.DataFrame({"user_id": uid, "home_cell": home.astype(np.int32), "work_cell": work.astype(np.int32),
+                          "leisure_cell": leisure.astype(np.int32), "hall_id": true_hall.astype(np.int32),
+                          "music_genre": pd.Categorical(genre, categories=list(catalog.GENRES)),
+                          "home_based": home_based, "lam": lam})
+    attendance = pd.DataFrame({"user_id": uid[att_u], "concert": concerts["concert"].to_numpy()[att_c]})
+    planted = {"accuracy": float(accuracy), "sightings": float(sightings), "p_fan": float(p_fan),
+               "p_other": float(p_other), "band_shares": BAND_SHARES.tolist(),
+               "place_by_band": PLACE_BY_BAND.tolist(), "p_hall_true": P_HALL_TRUE, "p_hall_other": P_HALL_OTHER,
+               "p_offer_match": P_OFFER_MATCH, "p_offer_other": P_OFFER_OTHER, "months": months,
+               "seed": int(seed), "n_cells": nc, "n_halls": int(n_halls)}
+    return LocationData(locations=loc, cells=cells, halls=halls, concerts=concerts, truth=truth,
+                        attendance=attendance, planted=planted)
+
+
+def _near_leisure(rng, xy, kind, home):
+    """A random commercial/leisure cell within LEISURE_RADIUS_KM of each home (-1 if none)."""
+    pool = np.flatnonzero(np.isin(kind, [4, 5]))
+    out = np.full(len(home), -1)
+    for h in np.unique(home):
+        d = np.abs(xy[pool] - xy[h]).max(axis=1)
+        near = pool[d <= LEISURE_RADIUS_KM]
+        idx = np.flatnonzero(home == h)
+        if len(near):
+            out[idx] = near[rng.integers(0, len(near), len(idx))]
+    return out
+
+
+def _noisy(rng, cell, accuracy, side):
+    """Record each sighting at its cell with probability ``accuracy``, else at a neighbour
+    cell within 2 km (Chebyshev), staying on the grid."""
+    wrong = rng.random(len(cell)) >= accuracy
+    k = int(wrong.sum())
+    if not k:
+        return cell
+    r, c = np.divmod(cell[wrong], side)
+    off = np.array([(i, j) for i in range(-2, 3) for j in range(-2, 3) if (i, j) != (0, 0)])
+    d = off[rng.integers(0, len(off), k)]
+    dr, dc = d[:, 0], d[:, 1]
+    r2 = np.clip(r + dr, 0, side - 1)
+    c2 = np.clip(c + dc, 0, side - 1)
+    out = cell.copy()
+    out[wrong] = r2 * side + c2
+    return out
+
+
+def _music_genre(pdata, rng, n) -> np.ndarray:
+    ut = getattr(getattr(pdata, "truth", None), "user_truth", None)
+    if ut is not None and len(ut) and "preferred_genre" in ut:
+        g = ut.set_index("user_id")["preferred_genre"].astype(str).reindex(pdata.users["user_id"])
+        if g.notna().all():
+            return g.to_numpy(dtype=object)
+    return rng.choice(np.array(["pop", "classic", "local", "greeting", "diy"], dtype=object), size=n,
+                      p=[0.35, 0.15, 0.2, 0.15, 0.15])
+
+
+def _plan(plan: pd.DataFrame, table: str, columns: list[str]) -> pd.DataFrame:
+    if not isinstance(plan, pd.DataFrame):
+        raise schema_error(table=table, column=None, expected="a DataFrame", found=type(plan).__name__)
+    missing = [c for c in columns if c not in plan.columns]
+    if missing:
+        raise schema_error(table=table, column=missing[0], expected=f"columns {columns}",
+                           found=f"no column(s) {missing}; it has {list(plan.columns)}")
+    return plan
+
+
+def respond_hall_campaign(data: LocationData, plan: pd.DataFrame, *, seed: int = 0) -> pd.Series:
+    """Who takes part when invited to a hall (G4's 一起玩吧 campaign), as planted.
+
+    Parameters
+    ----------
+    data : LocationData
+    plan : DataFrame
+        Columns user_id, hall_id: each targeted customer and the hall they are invited to.
+    seed : int
+
+    Returns
+    -------
+    Series of bool
+        Aligned with ``plan``: took part. Probability :data:`P_HALL_TRUE` when ``hall_id``
+        is the customer's planted hall, :data:`P_HALL_OTHER` otherwise.
+    """
+    _plan(plan, "plan", ["user_id", "hall_id"])
+    true = data.truth.set_index("user_id")["hall_id"].reindex(plan["user_id"]).to_numpy()
+    p = np.where(true == plan["hall_id"].to_numpy(), P_HALL_TRUE, P_HALL_OTHER)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 41]))
+    return pd.Series(rng.random(len(plan)) < p, index=plan.index, name="took_part")
+
+
+def respond_offers(data: LocationData, plan: pd.DataFrame, *, seed: int = 0) -> pd.Series:
+    """Who takes a ringtone offer of a genre (G4's concert-linked offers), as planted.
+
+    Parameters
+    ----------
+    data : LocationData
+    plan : DataFrame
+        Columns user_id, genre: each customer offered a tone and the tone's genre.
+    seed : int
+
+    Returns
+    -------
+    Series of bool
+        Aligned with ``plan``: took the offer. Probability :data:`P_OFFER_MATCH` when the
+        genre is the customer's planted taste, :data:`P_OFFER_OTHER` otherwise.
+    """
+    _plan(plan, "plan", ["user_id", "genre"])
+    true = data.truth.set_index("user_id")["music_genre"].astype(str).reindex(plan["user_id"]).to_numpy()
+    p = np.where(true == plan["genre"].astype(str).to_numpy(), P_OFFER_MATCH, P_OFFER_OTHER)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 42]))
+    return pd.Series(rng.random(len(plan)) < p, index=plan.index, name="took_offer")

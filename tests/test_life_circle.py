@@ -1,0 +1,191 @@
+"""dm.life_circle (case G4): circles, hall attribution and music tags on hand-made sightings and
+on the simulator's planted life circles (dmkit.synth.location)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dmkit as dm
+from dmkit import schema
+from dmkit.errors import ParameterError, SchemaError
+from dmkit.synth import location as synth_location
+
+lc = dm.life_circle
+
+
+def _loc(rows):
+    """rows: (user, month, cell, hall, night, workday, evening, weekend)."""
+    df = pd.DataFrame(rows, columns=["user_id", "month", "cell_id", "hall_id", *lc.BANDS])
+    return df.astype({c: "int64" for c in ["user_id", "cell_id", "hall_id", *lc.BANDS]})
+
+
+HAND = _loc([
+    # user 1: home 10 (hall 0), work 20 (hall 1), out at 30 (hall 1)
+    (1, "2008-11", 10, 0, 6, 1, 2, 1),
+    (1, "2008-11", 20, 1, 0, 5, 0, 0),
+    (1, "2008-11", 30, 1, 0, 0, 3, 2),
+    (1, "2008-11", 11, 0, 1, 0, 0, 0),
+    # user 2: works at home (cell 40), goes out at 41; seen twice only
+    (2, "2008-11", 40, 2, 1, 0, 0, 0),
+    (2, "2008-11", 41, 2, 0, 0, 1, 0),
+])
+
+
+def test_circles_on_a_hand_made_table():
+    t = lc.circles(HAND).table
+    one = t.loc[1]
+    assert (one["home_cell"], one["work_cell"], one["leisure_cell"]) == (10, 20, 30)
+    # hall 1 holds 5 + 5 = 10 of the 21 sightings, hall 0 holds 10 + 1 = 11: hall 0
+    assert one["hall_id"] == 0 and one["n_sightings"] == 21
+    assert one["hall_share"] == pytest.approx(11 / 21)
+    # user 2 is seen twice, below min_sightings=3: no tags
+    assert t.loc[2, ["home_cell", "work_cell", "leisure_cell", "hall_id"]].isna().all()
+    t1 = lc.circles(HAND, min_sightings=1).table
+    assert t1.loc[2, "home_cell"] == 40 and pd.isna(t1.loc[2, "work_cell"]) and t1.loc[2, "leisure_cell"] == 41
+
+
+def test_levels_are_three_deep():
+    lv = lc.circles(HAND).levels()
+    assert list(lv.columns) == ["user_id", "level_1", "level_2", "level_3"]
+    assert set(lv.loc[lv["user_id"] == 1, "level_2"]) == {"home circle (家庭圈)", "work circle (工作圈)",
+                                                          "leisure circle (休闲圈)", "hall (营业厅归属)"}
+
+
+def test_accuracy_by_hand():
+    tags = pd.DataFrame({"user_id": [1, 2, 3, 4], "hall_id": pd.array([5, 6, None, 8], dtype="Int64")})
+    ref = pd.DataFrame({"user_id": [1, 2, 3, 4, 5], "hall": [5, 7, 1, 8, 9]})
+    a = lc.accuracy(tags, ref, pairs={"hall_id": "hall"})
+    row = a.table.loc["hall_id"]
+    assert (row["n_reference"], row["n_tagged"], row["n_correct"]) == (5, 3, 2)
+    assert row["accuracy"] == pytest.approx(2 / 3) and row["coverage"] == pytest.approx(3 / 5)
+    assert row["ci_low"] < 2 / 3 < row["ci_high"]
+    with pytest.raises(SchemaError, match="column 'nope'"):
+        lc.accuracy(tags, ref, pairs={"nope": "hall"})
+    with pytest.raises(SchemaError, match="one row per customer"):
+        lc.accuracy(pd.concat([tags, tags]), ref, pairs={"hall_id": "hall"})
+
+
+def test_music_tags_need_an_excess_over_the_usual_evenings():
+    loc = _loc([
+        (1, "2008-10", 99, 0, 0, 0, 0, 0), (1, "2008-11", 99, 0, 0, 0, 3, 0),   # concert-goer
+        (2, "2008-10", 99, 0, 0, 0, 3, 0), (2, "2008-11", 99, 0, 0, 0, 4, 0),   # lives it up there anyway
+        (3, "2008-11", 98, 0, 0, 0, 3, 0),                                       # another cell
+    ])
+    loc = loc[loc[list(lc.BANDS)].sum(axis=1) > 0]
+    concerts = pd.DataFrame({"concert": ["tour"], "genre": ["pop"], "month": ["2008-11"], "cell_id": [99]})
+    m = lc.music_tags(loc, concerts, min_excess=2)
+    assert m.per_user.index.tolist() == [1] and m.per_user.loc[1, "genre"] == "pop"
+    assert m.concerts.loc[0, "tagged"] == 1
+
+
+def test_locations_contract_and_errors():
+    bad = HAND.copy()
+    bad.loc[0, "n_night"] = -1
+    with pytest.raises(SchemaError, match="table 'locations', column 'n_night'"):
+        lc.circles(bad)
+    with pytest.raises(SchemaError, match="unique keys"):
+        lc.circles(pd.concat([HAND, HAND.head(1)]))
+    with pytest.raises(ParameterError, match="months"):
+        lc.circles(HAND, months=["2009-01"])
+    assert "locations" in schema.OPTIONAL_TABLES and "locations" not in schema.TABLES
+
+
+def test_data_readme_documents_the_locations_table():
+    from tests.test_schema import KIND_WORDS, _readme_tables
+
+    doc = _readme_tables()["locations"]
+    assert list(doc) == [s.name for s in schema.COLUMNS["locations"]]
+    for s in schema.COLUMNS["locations"]:
+        kind, unit, meaning, _allowed, key, empty = doc[s.name]
+        assert (kind, unit, meaning) == (KIND_WORDS[s.kind], s.unit or "—", s.meaning)
+        assert (key == "key") == (s.name in schema.KEYS["locations"]) and empty == "no"
+
+
+def test_hall_plan_by_hand():
+    tags = lc.LifeCircleTags(table=pd.DataFrame(
+        {"n_sightings": [10] * 6, "home_cell": 1, "work_cell": 1, "leisure_cell": 1,
+         "hall_id": pd.array([7, 7, 7, 8, 8, 9], dtype="Int64"), "hall_share": [0.9, 0.5, 0.7, 0.8, 0.6, 0.9],
+         "works_at_home": True}, index=pd.Index([1, 2, 3, 4, 5, 6], name="user_id")),
+        months=("2008-11",), min_sightings=3)
+    p = lc.plan_hall_campaign(tags, n_halls=2, target_share=0.4)
+    assert p.halls["hall_id"].tolist() == [7, 8] and p.customers_in_radius == 5
+    assert p.plan["user_id"].tolist() == [1, 4]          # round(0.4 * 5) = 2, by hall share
+    took = pd.Series([True, False], index=p.plan.index)
+    ev = p.evaluate(took)
+    assert ev.loc["all", "rate"] == 0.5 and ev.loc[7, "took_part"] == 1
+    with pytest.raises(ParameterError, match="target_share"):
+        lc.plan_hall_campaign(tags, target_share=0)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    d = dm.synth.generate("guangdong", month="2008-11", n_users=6000, seed=3)
+    return d, synth_location.simulate_locations(d, n_cells=900, n_halls=80, seed=2)
+
+
+def test_simulated_locations_keep_the_contract_and_plant_the_taste(sim):
+    d, L = sim
+    schema.validate(L.locations, "locations")
+    assert set(L.locations["month"].astype(str)) == set(L.planted["months"])
+    genre = d.truth.user_truth.set_index("user_id")["preferred_genre"].astype(str)
+    assert (L.truth.set_index("user_id")["music_genre"].astype(str) == genre).all()
+    # the operator's map: every cell of a hall's radius is nearer that hall than any other
+    cells = L.cells.set_index("cell_id")
+    assert (L.locations["hall_id"].to_numpy() == cells.loc[L.locations["cell_id"], "hall_id"].to_numpy()).all()
+
+
+def test_tags_recover_the_planted_circles(sim):
+    _, L = sim
+    tags = lc.circles(L.locations)
+    acc = lc.accuracy(tags.table, L.truth, pairs={c: c for c in ("home_cell", "work_cell", "leisure_cell", "hall_id")})
+    assert acc.table.loc["home_cell", "accuracy"] > 0.9       # nights are at home
+    assert acc.table["accuracy"].min() > 0.7                  # the deck's floor
+    # with a perfect signal and many sightings, home and work are always right
+    d, _ = sim
+    exact = synth_location.simulate_locations(d, n_cells=900, n_halls=80, accuracy=1.0, sightings=200, seed=2)
+    acc1 = lc.accuracy(lc.circles(exact.locations).table, exact.truth, pairs={"home_cell": "home_cell",
+                                                                                "work_cell": "work_cell"})
+    assert (acc1.table["accuracy"] > 0.995).all()
+    # a noisier signal gives worse tags
+    noisy = synth_location.simulate_locations(d, n_cells=900, n_halls=80, accuracy=0.4, seed=2)
+    acc_n = lc.accuracy(lc.circles(noisy.locations).table, noisy.truth, pairs={"hall_id": "hall_id"})
+    assert acc_n.table.loc["hall_id", "accuracy"] < acc.table.loc["hall_id", "accuracy"]
+
+
+def test_music_tags_find_the_fans(sim):
+    _, L = sim
+    m = lc.music_tags(L.locations, L.concerts)
+    acc = lc.accuracy(m.per_user, L.truth, pairs={"genre": "music_genre"})
+    # precision against the planted taste; attendees' taste is a fan's w.p. fan share * p_fan / (...)
+    assert acc.table.loc["genre", "accuracy"] > 0.6
+    went = set(L.attendance["user_id"])
+    assert len(set(m.per_user.index) & went) / len(m.per_user) > 0.8
+
+
+def test_hall_campaign_rate_is_the_planted_mix(sim):
+    _, L = sim
+    tags = lc.circles(L.locations)
+    plan = lc.plan_hall_campaign(tags, n_halls=20, target_share=0.5)
+    took = synth_location.respond_hall_campaign(L, plan.plan, seed=1)
+    right = (L.truth.set_index("user_id")["hall_id"].reindex(plan.plan["user_id"]).to_numpy()
+             == plan.plan["hall_id"].to_numpy()).mean()
+    expected = right * synth_location.P_HALL_TRUE + (1 - right) * synth_location.P_HALL_OTHER
+    ev = plan.evaluate(took)
+    assert ev.loc["all", "ci_low"] - 0.02 < expected < ev.loc["all", "ci_high"] + 0.02
+
+
+def test_customer_view_has_four_dimensions(sim):
+    d, L = sim
+    view = lc.customer_view(lc.circles(L.locations), d.usage, month="2008-11",
+                            music=lc.music_tags(L.locations, L.concerts))
+    assert set(view["level_1"]) == {"value (客户价值)", "behaviour (消费行为)", "preference (业务偏好)",
+                                    "life trajectory (生活轨迹)"}
+
+
+def test_deck_concert_offers_beat_the_baseline():
+    cmp = dm.campaign.compare(lc.DECK_CONCERT_OFFERS)
+    t = cmp.table
+    np.testing.assert_allclose(t["rate"], lc.DECK_CONCERT_OFFERS["published_rate"], atol=0.0006)
+    assert t["beats_baseline"].all()
+    assert lc.DECK_HALL_CAMPAIGN["took_part"] / lc.DECK_HALL_CAMPAIGN["targeted"] == pytest.approx(0.278, abs=5e-4)
