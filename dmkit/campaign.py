@@ -30,6 +30,7 @@ import pandas as pd
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_frame, check_scalar
+from dmkit.contract.months import check_month
 from dmkit.errors import parameter_error, schema_error
 from dmkit.qini import qini_coefficient, uplift_at_k
 
@@ -667,8 +668,7 @@ def monitor_sps(
     check_scalar(burst_min, "burst_min", kind=int, low=2)
     ev = events[["user_id", "ts", "content_id", "channel", "sp_id"]]
     if month is not None:
-        if not isinstance(month, str) or not schema.MONTH_RE.match(month):
-            raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
+        check_month(month)
         ev = ev[ev["ts"].dt.strftime("%Y-%m") == month]
         if len(ev) == 0:
             raise schema_error(table="events", column="ts", expected=f"downloads in {month}", found="none")

@@ -29,7 +29,9 @@ import pandas as pd
 
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
+from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_scalar
+from dmkit.contract.months import check_month, month_end
 from dmkit.errors import parameter_error, schema_error
 
 __all__ = [
@@ -263,13 +265,13 @@ def profile(
             schema.validate(df, name, check_keys=name in ("users", "usage"))
     if month is None:
         month = max(_uniques(usage["month"]))
-    elif not isinstance(month, str) or not schema.MONTH_RE.match(month):
-        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
+    else:
+        check_month(month)
     u = usage.loc[_is(usage["month"], month)]
     if not len(u):
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
                            found=f"months {sorted(_uniques(usage['month']))[:6]}")
-    end = pd.Period(month, freq="M").end_time
+    end = month_end(month)  # exclusive: midnight starting the next month
 
     ids = pd.Index(users["user_id"].to_numpy())
     n = len(ids)
@@ -281,8 +283,8 @@ def profile(
     # channel preference --------------------------------------------------------------
     chans = _channel_categories(users, subscriptions, events)
     pos_parts, code_parts = [], []
-    ev = events.loc[(events["ts"] <= end).to_numpy(), ["user_id", "channel", "genre"]]
-    subs_upto = subscriptions.loc[(subscriptions["start"] <= end).to_numpy(), ["user_id", "channel", "service", "end"]]
+    ev = events.loc[(events["ts"] < end).to_numpy(), ["user_id", "channel", "genre"]]
+    subs_upto = subscriptions.loc[(subscriptions["start"] < end).to_numpy(), ["user_id", "channel", "service", "end"]]
     if channel_from in ("both", "events"):
         pos_parts.append(_positions(ev["user_id"], ids))
         code_parts.append(_codes(ev["channel"], chans))
@@ -352,7 +354,7 @@ def profile(
                                                 categories=["low", "mid", "high"], ordered=True)
 
     # services held at the month's end -------------------------------------------------
-    held = subs_upto.loc[(subs_upto["end"].isna() | (subs_upto["end"] > end)).to_numpy()]
+    held = subs_upto.loc[(subs_upto["end"].isna() | (subs_upto["end"] >= end)).to_numpy()]
     services = sorted(_uniques(held["service"]))
     if services:
         spos = _positions(held["user_id"], ids)
@@ -416,43 +418,6 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
                 cols[name] = _is(s, v).astype(np.float32)
                 kinds[name] = ("cat", f, v)
     return pd.DataFrame(cols, index=table.index), kinds
-
-
-def _leaf_rules(tree, names: list[str], n_node: np.ndarray, k_node: np.ndarray,
-                positive) -> dict[int, list[tuple[str, str, float]]]:
-    """Rule leaves of a fitted tree with their paths, after merging sibling leaves that
-    say the same thing (both positive or both not): a split that does not change the
-    decision only makes a rule longer. ``n_node``/``k_node`` hold counts per leaf and are
-    filled for internal nodes here (children always have larger ids than their parent)."""
-    t = tree.tree_
-    left, right = t.children_left, t.children_right
-    collapsed = np.ones(t.node_count, dtype=bool)
-    for node in range(t.node_count - 1, -1, -1):
-        if left[node] != -1:
-            n_node[node] = n_node[left[node]] + n_node[right[node]]
-            k_node[node] = k_node[left[node]] + k_node[right[node]]
-            lpos, rpos = positive(n_node[left[node]], k_node[left[node]]), positive(n_node[right[node]],
-                                                                                   k_node[right[node]])
-            collapsed[node] = collapsed[left[node]] and collapsed[right[node]] and lpos == rpos
-    out: dict[int, list] = {}
-    stack = [(0, [])]
-    while stack:
-        node, path = stack.pop()
-        if collapsed[node]:
-            out[node] = path
-            continue
-        f, thr = names[t.feature[node]], float(t.threshold[node])
-        stack.append((left[node], path + [(f, "<=", thr)]))
-        stack.append((right[node], path + [(f, ">", thr)]))
-    return out
-
-
-def _simplify(conds: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
-    best: dict[tuple[str, str], float] = {}
-    for f, op, thr in conds:
-        k = (f, op)
-        best[k] = min(best.get(k, thr), thr) if op == "<=" else max(best.get(k, thr), thr)
-    return [(f, op, thr) for (f, op), thr in best.items()]
 
 
 def _render(cond: tuple[str, str, float], kinds: dict) -> str:
@@ -648,20 +613,17 @@ def preference_rules(
         base = pos_total / n
         tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=float(min_support), random_state=seed)
         tree.fit(Xv[fit_rows], yy[fit_rows])
-        leaf_of = tree.apply(Xv)
-        n_node = np.bincount(leaf_of, minlength=tree.tree_.node_count).astype(np.float64)
-        k_node = np.bincount(leaf_of, weights=yy, minlength=tree.tree_.node_count)
+        n_node, k_node = node_counts(tree, tree.apply(Xv), yy)
+        prec_node = np.divide(k_node, n_node, out=np.zeros_like(k_node), where=n_node > 0)
+        positive = (prec_node >= base * min_lift) & (
+            True if min_confidence is None else prec_node >= min_confidence)
 
-        def positive(nl: float, kl: float, base: float = base) -> bool:
-            prec = kl / nl if nl else 0.0
-            return prec >= base * min_lift and (min_confidence is None or prec >= min_confidence)
-
-        for leaf, conds in _leaf_rules(tree, names, n_node, k_node, positive).items():
+        for leaf, path in read_rules(tree, names, positive):
             nl, kl = int(n_node[leaf]), float(k_node[leaf])
-            if nl == 0 or not conds or not positive(nl, kl):
+            if nl == 0 or not path or not positive[leaf]:
                 continue
             prec = kl / nl
-            conds = _simplify(conds)
+            conds = list(path)
             rows.append({
                 "preference": v,
                 "rule": " and ".join(_render(c, kinds) for c in conds),

@@ -25,6 +25,7 @@ import pandas as pd
 
 from dmkit import schema
 from dmkit._validation import check_choice, check_scalar
+from dmkit.contract.months import check_month
 from dmkit.errors import DataNotFoundError, parameter_error
 
 __all__ = ["AGGS", "KPI_COLUMNS", "connect", "scan_sql", "read_panel", "monthly_features", "monthly_totals",
@@ -86,9 +87,8 @@ def _check_months(months: Sequence[str] | None) -> list[str] | None:
         return None
     if isinstance(months, str) or not len(months):
         raise parameter_error("months", expected="a non-empty list of 'YYYY-MM'", found=months)
-    bad = [m for m in months if not isinstance(m, str) or not schema.MONTH_RE.match(m)]
-    if bad:
-        raise parameter_error("months", expected="months as 'YYYY-MM'", found=bad[0])
+    for m in months:
+        check_month(m, "months")
     return sorted(set(months))
 
 

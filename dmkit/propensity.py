@@ -36,7 +36,9 @@ from sklearn.tree import DecisionTreeClassifier
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._threads import thread_limit
+from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_frame, check_scalar
+from dmkit.contract.months import check_month, month_end
 from dmkit.errors import NotFittedError, parameter_error, schema_error
 
 __all__ = [
@@ -168,20 +170,6 @@ class TreeRulesResult(Result):
         return ax
 
 
-def _simplify(conds: list[tuple[str, str, float]]) -> tuple[tuple[str, str, float], ...]:
-    """Keep the tightest bound per (feature, op): x > 5 and x > 10 -> x > 10."""
-    best: dict[tuple[str, str], float] = {}
-    order: list[tuple[str, str]] = []
-    for f, op, t in conds:
-        k = (f, op)
-        if k not in best:
-            order.append(k)
-            best[k] = t
-        else:
-            best[k] = max(best[k], t) if op == ">" else min(best[k], t)
-    return tuple((f, op, best[(f, op)]) for f, op in order)
-
-
 def _fmt_threshold(t: float) -> str:
     return f"{t:.4g}" if abs(t) < 1e4 else f"{t:.0f}"
 
@@ -242,49 +230,21 @@ def tree_rules(
                                   class_weight=class_weight, random_state=seed)
     Xv = X.to_numpy(dtype=np.float64)
     tree.fit(Xv, yv)
-    t = tree.tree_
     names = [str(c) for c in X.columns]
-    leaf_of = tree.apply(Xv)
-    n_by_leaf = np.bincount(leaf_of, minlength=t.node_count)
-    pos_by_leaf = np.bincount(leaf_of, weights=yv, minlength=t.node_count)
+    n_node, pos_node = node_counts(tree, tree.apply(Xv), yv)
     n_all, pos_all = len(yv), float(yv.sum())
     base = pos_all / n_all
-
+    cls = (tree.tree_.value[:, 0, 1] > tree.tree_.value[:, 0, 0])  # class-weighted majority per node
     rows = []
-    cls = (t.value[:, 0, 1] > t.value[:, 0, 0])  # class-weighted majority per node
-    # a subtree whose leaves all predict the same class reads as one rule (its root's)
-    uniform = np.zeros(t.node_count, dtype=bool)
-    for node in range(t.node_count - 1, -1, -1):  # children have larger ids than parents
-        left, right = t.children_left[node], t.children_right[node]
-        uniform[node] = left == -1 or (uniform[left] and uniform[right] and cls[left] == cls[right])
-    n_node = np.zeros(t.node_count)
-    pos_node = np.zeros(t.node_count)
-    for node in range(t.node_count - 1, -1, -1):
-        left, right = t.children_left[node], t.children_right[node]
-        if left == -1:
-            n_node[node], pos_node[node] = n_by_leaf[node], pos_by_leaf[node]
-        else:
-            n_node[node] = n_node[left] + n_node[right]
-            pos_node[node] = pos_node[left] + pos_node[right]
-
-    def walk(node: int, conds: list[tuple[str, str, float]]) -> None:
-        left, right = t.children_left[node], t.children_right[node]
-        if left == -1 or (merge and uniform[node]):
-            n, p = int(n_node[node]), float(pos_node[node])
-            cs = _simplify(conds)
-            text = " and ".join(f"{f} {op} {_fmt_threshold(th)}" for f, op, th in cs) or "(all)"
-            prec = p / n if n else np.nan
-            rows.append({
-                "rule": text, "conditions": cs, "n": n, "positives": int(p),
-                "support": n / n_all, "precision": prec, "recall": p / pos_all,
-                "lift": prec / base, "positive": bool(cls[node]),
-            })
-            return
-        f, th = names[t.feature[node]], float(t.threshold[node])
-        walk(left, conds + [(f, "<=", th)])
-        walk(right, conds + [(f, ">", th)])
-
-    walk(0, [])
+    for node, cs in read_rules(tree, names, cls, merge=merge):
+        n, p = int(n_node[node]), float(pos_node[node])
+        text = " and ".join(f"{f} {op} {_fmt_threshold(th)}" for f, op, th in cs) or "(all)"
+        prec = p / n if n else np.nan
+        rows.append({
+            "rule": text, "conditions": cs, "n": n, "positives": int(p),
+            "support": n / n_all, "precision": prec, "recall": p / pos_all,
+            "lift": prec / base, "positive": bool(cls[node]),
+        })
     rules = pd.DataFrame(rows).sort_values(["lift", "support"], ascending=[False, False],
                                            kind="stable").reset_index(drop=True)
     return TreeRulesResult(rules=rules, base_rate=base, tree=tree)
@@ -729,12 +689,6 @@ def fit(
 
 
 # --------------------------------------------------------------------------- feature and target helpers
-def _month_end(month: str) -> pd.Timestamp:
-    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
-        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
-    return pd.Period(month, "M").end_time.normalize() + pd.Timedelta(days=1)  # exclusive end
-
-
 def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, month: str,
                    columns: tuple[str, ...] = USAGE_FEATURES) -> pd.DataFrame:
     """The feature matrix X of ``month``: usage columns, plus users' attributes when given.
@@ -758,7 +712,7 @@ def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, mo
         Index ``user_id``; float/int/bool columns only.
     """
     schema.validate(usage, "usage", check_keys=False)
-    _month_end(month)
+    check_month(month)
     u = usage.loc[usage["month"] == month]
     if len(u) == 0:
         months = sorted(usage["month"].unique())
@@ -801,7 +755,7 @@ def service_target(subscriptions: pd.DataFrame, index: pd.Index, *, service: str
         int8 on ``index`` (user ids), name ``service``.
     """
     schema.validate(subscriptions, "subscriptions", check_keys=False)
-    end = _month_end(month)
+    end = month_end(month)
     s = subscriptions[subscriptions["service"] == service]
     active = s[(s["start"] < end) & (s["end"].isna() | (s["end"] >= end))]
     y = pd.Series(np.isin(np.asarray(index), active["user_id"].to_numpy()).astype(np.int8),
@@ -820,8 +774,8 @@ def churn_target(subscriptions: pd.DataFrame, *, service: str, as_of: str, horiz
     """
     schema.validate(subscriptions, "subscriptions", check_keys=False)
     check_scalar(horizon, "horizon", kind=int, low=1, high=36)
-    t0 = _month_end(as_of)
-    t1 = (pd.Period(as_of, "M") + horizon).end_time.normalize() + pd.Timedelta(days=1)
+    t0 = month_end(as_of, "as_of")
+    t1 = month_end((pd.Period(as_of, "M") + horizon).strftime("%Y-%m"))
     data_end = subscriptions[["start", "end"]].max().max()
     if pd.notna(data_end) and data_end < t1 - pd.Timedelta(days=1):
         warnings.warn(f"the data end at {data_end:%Y-%m-%d}, before the {horizon}-month horizon after "

@@ -21,6 +21,7 @@ import pandas as pd
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame, check_numeric, check_scalar
+from dmkit.contract.months import month_end
 from dmkit.errors import ConvergenceError, parameter_error, schema_error
 
 __all__ = ["durations", "covariates", "retention", "RetentionResult", "cox", "CoxResult",
@@ -28,12 +29,6 @@ __all__ = ["durations", "covariates", "retention", "RetentionResult", "cox", "Co
 
 DAYS_PER_MONTH = 30.4375
 """Average days in a month: durations are in months of this length."""
-
-
-def _month_end(month: str) -> pd.Timestamp:
-    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
-        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
-    return pd.Period(month, "M").end_time.normalize() + pd.Timedelta(days=1)
 
 
 def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = None) -> pd.DataFrame:
@@ -56,7 +51,7 @@ def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = 
         (1 = unsubscribed by the end of ``month``, 0 = censored).
     """
     schema.validate(subscriptions, "subscriptions", check_keys=False)
-    end = _month_end(month)
+    end = month_end(month)
     s = subscriptions
     if service is not None:
         s = s[s["service"] == service]

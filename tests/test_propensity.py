@@ -67,11 +67,6 @@ def test_tree_rules_errors():
         propensity.tree_rules(X, y * 2)
 
 
-def test_simplify_keeps_tightest_bound():
-    assert propensity._simplify([("a", ">", 1.0), ("b", "<=", 5.0), ("a", ">", 3.0), ("b", "<=", 4.0)]) == (
-        ("a", ">", 3.0), ("b", "<=", 4.0))
-
-
 @pytest.fixture(scope="module")
 def fitted():
     X, y, inside = _j2_like(n=20_000, p_in=0.3, p_out=0.02, seed=5)

@@ -5,16 +5,10 @@ import numpy as np
 import pandas as pd
 
 from dmkit import catalog, schema
+from dmkit.contract.months import month_end
 from dmkit.errors import parameter_error
 
-__all__ = ["baskets_from_subscriptions", "month_end"]
-
-
-def month_end(month: str) -> pd.Timestamp:
-    """Last instant of a 'YYYY-MM' month."""
-    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
-        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
-    return pd.Period(month, freq="M").end_time
+__all__ = ["baskets_from_subscriptions"]
 
 
 def baskets_from_subscriptions(
@@ -59,10 +53,10 @@ def baskets_from_subscriptions(
                               found=bad[0])
     start = subscriptions["start"]
     end_t = month_end(month) if month is not None else month_end(start.max().strftime("%Y-%m"))
-    keep = (start <= end_t).to_numpy()
+    keep = (start < end_t).to_numpy()  # month_end is exclusive: the next month's first midnight
     if active_only:
         end = subscriptions["end"]
-        keep &= (end.isna() | (end > end_t)).to_numpy()
+        keep &= (end.isna() | (end >= end_t)).to_numpy()
     sub = subscriptions.loc[keep, ["user_id", "service"]]
     if users is None:
         index = pd.Index(np.unique(subscriptions["user_id"].to_numpy()), name="user_id")
