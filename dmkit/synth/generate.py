@@ -11,7 +11,7 @@ from dmkit.contract.months import check_month
 from dmkit.contract.province import ProvinceData
 from dmkit.contract.truth import Truth
 from dmkit.errors import parameter_error
-from dmkit.synth import campaign, kpis, lifecycle, matrix, preferences, revenue, social
+from dmkit.synth import campaign, kpis, lifecycle, matrix, preferences, revenue, revenue_parts, social
 from dmkit.synth.calendar import MONTH_DAYS, floor_to_microseconds, month_range
 from dmkit.synth.events import draw_events
 from dmkit.synth.profiles import PROVINCES
@@ -24,7 +24,7 @@ from dmkit.synth.users import draw_users
 __all__ = ["generate"]
 
 _STREAMS = ("users", "sp", "usage", "subscriptions", "campaign", "panel", "lifecycle",
-            "preferences", "events", "edges", "kpis", "revenue", "channels")
+            "preferences", "events", "edges", "kpis", "revenue", "channels", "revenue_parts")
 SUB_CHANNEL_LOYALTY = 0.6    # subscription ordered through the preferred channel
 _ORDER_CHANNELS = ("sms", "web", "wap", "hall", "hotline", "ivr", "topup", "retail", "kiosk")
 
@@ -138,6 +138,9 @@ def generate(province: str, month: str, n_users: int, seed: int, *, n_months: in
                                        penetration=profile.penetration, stage=profile.product_stage)
     step("kpis")
     rev_df, rev_truth = revenue.draw_revenue(rngs["revenue"], month=month, scale=profile.revenue_scale)
+    parts_df, rev_truth["parts"] = revenue_parts.draw_parts(rngs["revenue_parts"], month=month,
+                                                            scale=profile.revenue_scale)
+    rev_df = pd.concat([rev_df.astype({"line": str}), parts_df], ignore_index=True).astype({"line": "category"})
     step("revenue")
 
     usage_df = _usage_frame(panel, n, months)
