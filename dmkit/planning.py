@@ -153,16 +153,9 @@ def effective_revenue(
     """
     rules = G1_RULES if rules is None else rules
     if isinstance(amounts, pd.DataFrame):
-        schema.validate(amounts, "revenue")
-        months = amounts["month"].astype(str)
-        years = months.str[:4]
-        if year is None:
-            full = [y for y, n in months.groupby(years).nunique().items() if n == 12]
-            if not full:
-                raise schema_error(table="revenue", column="month", expected="a complete calendar year",
-                                   found=f"months {months.min()}..{months.max()}", fix="pass year=")
-            year = full[-1]
-        sel = amounts[years == str(year)]
+        # forecast.effective_revenue validates the table and picks the year (the last complete one)
+        year = forecast.effective_revenue(amounts, keep_rates={}, year=year).period
+        sel = amounts[amounts["month"].astype(str).str[:4] == year]
         a = sel.groupby(sel["line"].astype(str))["amount"].sum()
     else:
         a = pd.Series(dict(amounts), dtype=float)
