@@ -36,6 +36,8 @@ __all__ = [
     "survival",
     "synth",
     "viral",
+    "viral_ledger",
+    "viral_spread",
 ]
 
 
