@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -249,67 +248,16 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
     ------
     SchemaError
         Empty table, missing column, wrong dtype kind, value out of range or not
-        allowed, null in a non-nullable column, or duplicate key. The message names the
-        table and column and shows up to five offending row keys.
+        allowed, null in a non-nullable column, or duplicate key. Every failing column
+        and check is found at once (pandera's lazy validation): the message starts with the
+        first (its table, column and up to five offending row keys are the error's
+        attributes) and lists the others; ``err.report`` is the whole
+        :class:`dmkit.contract.checks.ValidationReport`. Codes are checked against the
+        active catalog (:func:`dmkit.catalog.use_catalog`).
     """
-    specs = COLUMNS.get(table)
-    schema = schema_for(table)  # raises ParameterError for an unknown table
-    if not isinstance(df, pd.DataFrame):
-        raise schema_error(table=table, column=None, expected="a pandas DataFrame",
-                           found=type(df).__name__)
-    if len(df) == 0:
-        raise schema_error(table=table, column=None, expected="at least one row", found="an empty table")
-    require_columns(table, df.columns)
-    keys = list(KEYS[table])
-    for s in specs:  # nulls, then dtype kind: clearer messages than a failed range check
-        if not s.nullable and df[s.name].isna().any():  # before the kind: NaN makes ints float
-            bad = np.flatnonzero(df[s.name].isna().to_numpy())
-            raise schema_error(table=table, column=s.name, expected="no missing values",
-                               found=f"{len(bad)} missing", rows=_row_keys(df, bad, keys))
-        if not _kind_check(s.kind)(df[s.name]).check_passed:
-            raise schema_error(table=table, column=s.name, expected=_kind_check(s.kind).error,
-                               found=f"dtype {df[s.name].dtype}")
-    try:
-        schema.validate(df, lazy=False)
-    except pa.errors.SchemaError as err:
-        col = getattr(err, "schema", None)
-        col_name = getattr(col, "name", None) if col is not None else None
-        fc = err.failure_cases
-        idx = []
-        if fc is not None and "index" in fc:
-            labels = [i for i in fc["index"].tolist() if i is not None][:5]
-            idx = [p for p in df.index.get_indexer(labels) if p >= 0] if df.index.is_unique else []
-        n_bad = len(fc) if fc is not None else 0
-        expected = err.check.error if getattr(err, "check", None) is not None and getattr(err.check, "error", None) else str(err.check)
-        sample = fc["failure_case"].head(3).tolist() if fc is not None and "failure_case" in fc else []
-        raise schema_error(table=table, column=col_name, expected=expected,
-                           found=f"{n_bad} failing value(s), e.g. {sample}",
-                           rows=_row_keys(df, idx, keys)) from err
-    if check_keys:
-        dup = df.duplicated(subset=keys, keep=False).to_numpy()
-        if dup.any():
-            bad = np.flatnonzero(dup)
-            raise schema_error(table=table, column=", ".join(keys), expected=f"unique keys {keys}",
-                               found=f"{int(dup.sum())} rows sharing a key",
-                               rows=_row_keys(df, bad, keys),
-                               fix="aggregate or deduplicate the extract")
-    if table == "subscriptions":
-        ended = df["end"].notna().to_numpy()
-        bad = ended & (df["end"].to_numpy() < df["start"].to_numpy())
-        if bad.any():
-            raise schema_error(table=table, column="end", expected="end >= start",
-                               found=f"{int(bad.sum())} subscriptions ending before they start",
-                               rows=_row_keys(df, np.flatnonzero(bad), keys))
+    from dmkit.contract.checks import check
+
+    report = check(df, table, check_keys=check_keys)
+    if not report.ok:
+        raise report.error()
     return df
-
-
-def _row_keys(df: pd.DataFrame, positions, keys: list[str]) -> list[dict]:
-    """Key values of the rows at ``positions`` (integer positions), at most five."""
-    pos = list(positions)[:5]
-    if not pos:
-        return []
-    sub = df.iloc[pos][keys]
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-        for row in sub.to_dict("records")
-    ]

@@ -50,16 +50,24 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path, *, table: str | Non
 
 def write_parquet_unchecked(df: pd.DataFrame, path: str | Path) -> Path:
     """The atomic Parquet write itself, for a caller that ran :func:`check_microseconds` already."""
+    # page checksums (CRC32): a flipped byte in a data page is refused on read, not read as a value
     return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False, coerce_timestamps="us",
-                                                         allow_truncated_timestamps=False))
+                                                         allow_truncated_timestamps=False,
+                                                         write_page_checksum=True))
 
 
 def read_parquet_file(path: str | Path) -> pd.DataFrame:
     """Read one Parquet file written by :func:`write_parquet_atomic`, timestamps back at
-    nanosecond unit (pandas' default, as the frame was before writing)."""
-    import pyarrow.parquet as pq
+    nanosecond unit (pandas' default, as the frame was before writing), page checksums verified.
 
-    return pq.read_table(path).to_pandas(coerce_temporal_nanoseconds=True)
+    Raises
+    ------
+    SchemaError
+        A zero-byte, truncated, corrupt or non-Parquet file (names it).
+    """
+    from dmkit.contract.ingest import read_parquet_files
+
+    return read_parquet_files([Path(path)], table=Path(path).stem)[0]
 
 
 def check_microseconds(df: pd.DataFrame, table: str) -> None:
@@ -93,11 +101,27 @@ def atomic_write(path: str | Path, writer: Callable[[str], object]) -> Path:
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process umask: from /proc on Linux (no race with other threads), else by setting
+    and restoring it (there is no getter)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def unwritable_error(path: Path, err: OSError) -> ParameterError:

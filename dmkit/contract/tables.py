@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from dmkit import schema
@@ -63,15 +62,6 @@ _SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
 _PART_KEY_RE = re.compile(r"^(province|month)=(.+)$")
-
-
-_MONTH_LOOSE_RE = re.compile(r"^(\d{4})[-/.]?(\d{1,2})(?:[-/.T ]\d{1,2}.*)?$")
-
-
-_TRUE = {"1", "y", "yes", "t", "true"}
-
-
-_FALSE = {"0", "n", "no", "f", "false"}
 
 
 def _columns(table: str) -> set[str]:
@@ -223,28 +213,24 @@ def load_mapping(path: str | Path | Mapping) -> dict[str, dict[str, str]]:
         Not valid YAML, not a mapping of mappings, an unknown table, an unknown contract
         column, or two source columns mapped onto the same contract column.
     """
-    import yaml
+    from dmkit.contract import ingest
 
     where = "mapping"
     if isinstance(path, Mapping):
         raw = path
     else:
-        p = Path(path)
-        where = f"mapping file {str(p)!r}"
-        if not p.is_file():
-            raise DataNotFoundError(f"{where} does not exist")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise ParameterError(f"{where}: not valid YAML ({err.__class__.__name__}: "
-                                 f"{str(err).splitlines()[0]})", parameter="mapping") from err
+        where = f"mapping file {str(Path(path))!r}"
+        raw = ingest.load_yaml(path, what="mapping file")  # any encoding; a key twice is refused
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ParameterError(f"{where}: expected a mapping {{table: {{their_column: our_column}}}}; "
                              f"found {type(raw).__name__}", parameter="mapping")
     out: dict[str, dict[str, str]] = {}
+    ingest.read_options(raw if isinstance(path, Mapping) else path)  # encoding/date options checked
     for table, cols in raw.items():
+        if table in ingest.OPTION_KEYS:
+            continue
         if table not in schema.COLUMNS:
             raise ParameterError(f"{where}: unknown table {table!r}; expected one of "
                                  f"{list(schema.TABLES)}", parameter="mapping")
@@ -351,8 +337,15 @@ def read_table(
     month: str | None = None,
     until: str | None = None,
     validate: bool = True,
+    catalog: str | Path | Mapping | None = None,
 ) -> pd.DataFrame:
     """Read one contract table from Parquet or CSV, mapped, typed and validated.
+
+    Files go through :mod:`dmkit.contract.ingest`: detected or declared encodings (UTF-8,
+    GBK/GB18030, UTF-16), every CSV field read as text and converted strictly, Parquet
+    page checksums verified; an empty, ragged, truncated or corrupt file, a number out of
+    int64 or infinite, an ambiguous date is a :class:`~dmkit.errors.SchemaError` naming the
+    file, line or row and column.
 
     Parameters
     ----------
@@ -373,6 +366,10 @@ def read_table(
         the data month).
     validate : bool, default True
         Validate against the contract (:func:`dmkit.schema.validate`).
+    catalog : path or dict, optional
+        The operator's catalog YAML to check code columns against (see
+        :mod:`dmkit.contract.catalog_yaml`); default the mapping's ``catalog:`` entry,
+        else the active catalog.
 
     Returns
     -------
@@ -389,17 +386,26 @@ def read_table(
     SchemaError
         A value cannot be coerced, or the table breaks the contract.
     """
+    from dmkit.contract import ingest
+    from dmkit.contract.catalog_yaml import mapping_catalog, use_catalog
+
     files = table_files(root_or_file, table, province=province, month=month, until=until)
     cols = mapping_for(mapping, table)
+    options = ingest.read_options(mapping)
     fmt = _SUFFIX[files[0].suffix.lower()]
     if fmt == "parquet":
-        df = _read_parquet(files)
+        df, where = ingest.read_parquet_files(files, table=table)
     else:
-        df = _read_csv(files, table, cols)
+        df, where = ingest.read_csv_files(files, table=table, encoding=options.encoding)
     df = apply_mapping(df, table, cols)
-    df = coerce(df, table)
+    df = ingest.convert(df, table, options=options, provenance=where)
     if validate:
-        schema.validate(df, table)
+        cat = catalog if catalog is not None else mapping_catalog(mapping)
+        if cat is None:
+            schema.validate(df, table)
+        else:
+            with use_catalog(cat):
+                schema.validate(df, table)
     return df
 
 
@@ -412,11 +418,13 @@ def mapping_for(mapping: str | Path | Mapping | None, table: str) -> dict[str, s
 
 def apply_mapping(df: pd.DataFrame, table: str, cols: Mapping[str, str]) -> pd.DataFrame:
     """Rename ``df``'s columns by ``cols``; a mapped column missing from both sides is an error."""
+    from dmkit.contract.checks import shorten
+
     for theirs, ours in cols.items():
         if theirs not in df.columns and ours not in df.columns:
             raise schema_error(table=table, column=ours,
                                expected=f"column {theirs!r} (mapped to {ours!r})",
-                               found=f"neither; the extract has {list(df.columns)[:12]}",
+                               found=f"neither; the extract has {shorten(list(df.columns), 12)}",
                                fix="correct the mapping YAML")
     present = {k: v for k, v in cols.items() if k in df.columns}
     clash = [v for v in present.values() if v in df.columns and v not in present]
@@ -426,33 +434,6 @@ def apply_mapping(df: pd.DataFrame, table: str, cols: Mapping[str, str]) -> pd.D
                            found=f"both {clash[0]!r} and a column mapped onto it",
                            fix="drop one of them or remove the mapping entry")
     return df.rename(columns=present) if present else df
-
-
-def _read_parquet(files: list[Path]) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    # timestamps straight to nanosecond unit in the conversion (no second copy in pandas)
-    if len(files) == 1:
-        return pq.read_table(files[0]).to_pandas(coerce_temporal_nanoseconds=True)
-    schemas = [pq.read_schema(f) for f in files]
-    try:
-        unified = pa.unify_schemas(schemas, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - exotic mixes
-        return pd.concat([pq.read_table(f).to_pandas(coerce_temporal_nanoseconds=True) for f in files],
-                         ignore_index=True)
-    return ds.dataset([str(f) for f in files], format="parquet", schema=unified).to_table().to_pandas(
-        coerce_temporal_nanoseconds=True)
-
-
-def _read_csv(files: list[Path], table: str, cols: Mapping[str, str]) -> pd.DataFrame:
-    back = {ours: theirs for theirs, ours in cols.items()}
-    text_cols = [back.get(s.name, s.name) for s in schema.COLUMNS[table] if s.kind in ("str", "month", "bool")]
-    frames = [pd.read_csv(f, dtype=dict.fromkeys(text_cols, "object"), low_memory=False,
-                          float_precision="round_trip") for f in files]
-    # read_csv ignores dtype entries for absent columns, so the map above is safe
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -465,109 +446,10 @@ def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
     SchemaError
         A value cannot be read as the column's kind (names the column, a few values).
     """
+    from dmkit.contract.ingest import convert
+
     check_table(table)
-    out = {}
-    for spec in schema.COLUMNS[table]:
-        if spec.name in df.columns:
-            new = _coerce_column(df[spec.name], spec, table)
-            if new is not df[spec.name]:
-                out[spec.name] = new
-    if not out:
-        return df
-    df = df.copy(deep=False)
-    for k, v in out.items():
-        df[k] = v
-    return df
-
-
-def _coerce_column(s: pd.Series, spec: schema.ColumnSpec, table: str) -> pd.Series:
-    kind = spec.kind
-    if kind == "int":
-        if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_extension_array_dtype(s):
-            return s
-        num = _to_numeric(s, spec, table, "integers")
-        if num.isna().any():
-            return num  # the schema reports the missing values with their rows
-        frac = num.to_numpy(dtype=float) % 1 != 0
-        if frac.any():
-            raise _coerce_error(s, frac, spec, table, "integers")
-        return num.astype("int64")
-    if kind == "float":
-        if pd.api.types.is_float_dtype(s) and not pd.api.types.is_extension_array_dtype(s):
-            return s
-        return _to_numeric(s, spec, table, "numbers").astype("float64")
-    if kind == "bool":
-        if pd.api.types.is_bool_dtype(s) and not pd.api.types.is_extension_array_dtype(s):
-            return s
-        if s.isna().any():
-            return s
-        text = s.astype(str).str.strip().str.lower()
-        text = text.str.replace(r"\.0$", "", regex=True)
-        is_t, is_f = text.isin(_TRUE).to_numpy(), text.isin(_FALSE).to_numpy()
-        if not (is_t | is_f).all():
-            raise _coerce_error(s, ~(is_t | is_f), spec, table, "booleans (True/False, 1/0, Y/N)")
-        return pd.Series(is_t, index=s.index, name=s.name)
-    if kind == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(s):
-            return s
-        try:
-            parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-        except (TypeError, ValueError):
-            parsed = pd.to_datetime(s.astype(str), errors="coerce", format="mixed")
-        bad = (parsed.isna() & s.notna()).to_numpy()
-        if bad.any():
-            raise _coerce_error(s, bad, spec, table, "dates or timestamps")
-        return parsed
-    if kind == "month":
-        return _to_month(s)
-    return s  # str
-
-
-def _to_numeric(s: pd.Series, spec, table: str, what: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(s):
-        raise schema_error(table=table, column=spec.name, expected=what, found="booleans")
-    num = pd.to_numeric(s, errors="coerce")
-    bad = (num.isna() & s.notna()).to_numpy()
-    if bad.any():
-        raise _coerce_error(s, bad, spec, table, what)
-    return num
-
-
-def _to_month(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
-        return s.dt.strftime("%Y-%m")
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = [_norm_month(c) for c in s.cat.categories]
-        if cats == list(s.cat.categories):
-            return s
-        s = s.astype(object)
-    uniq = pd.unique(s.astype(object))
-    fixed = {v: _norm_month(v) for v in uniq if not _is_missing(v)}
-    if s.dtype == object and all(k == v for k, v in fixed.items()):
-        return s
-    return s.astype(object).map(lambda v: v if _is_missing(v) else fixed[v])
-
-
-def _is_missing(v: object) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
-
-
-def _norm_month(v: object) -> object:
-    """'2009-06' from 2009-06-01, 200906, '2009/6', Period('2009-06')...; anything else unchanged."""
-    if isinstance(v, pd.Timestamp | pd.Period):
-        return v.strftime("%Y-%m")
-    m = _MONTH_LOOSE_RE.match(str(v).strip())
-    if m and 1 <= int(m.group(2)) <= 12:
-        return f"{m.group(1)}-{int(m.group(2)):02d}"
-    return v  # left as is: the schema names the column and the value
-
-
-def _coerce_error(s: pd.Series, bad: np.ndarray, spec, table: str, what: str):
-    vals = s[bad].head(3).tolist()
-    return schema_error(table=table, column=spec.name, expected=what,
-                        found=f"{int(bad.sum())} value(s) that are not, e.g. {vals}",
-                        rows=[{"row": int(i)} for i in np.flatnonzero(bad)[:5]],
-                        fix="clean the column or map the right source column onto it")
+    return convert(df, table)  # strict: no int64 wrap, no inf, no guessed dates
 
 
 def check_table(table: str) -> None:
