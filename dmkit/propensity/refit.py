@@ -1,0 +1,154 @@
+"""The feedback stage (J1's fourth step): refit a scoring model on a campaign's outcomes and
+show what changed.
+
+Part of :mod:`dmkit.propensity`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_choice, check_frame
+from dmkit.errors import schema_error
+from dmkit.propensity.gains import gains_table
+from dmkit.propensity.scoring import ScoringModel
+
+__all__ = [
+    "refit_with_responses",
+    "RefitResult",
+]
+
+
+@dataclass(frozen=True)
+class RefitResult(Result):
+    """What changed when the model was retrained on campaign outcomes (J1 step 4, M feedback).
+
+    Attributes
+    ----------
+    before, after : ScoringModel
+        The original model and the model refit on the campaign's contacts.
+    comparison : DataFrame
+        Index ``before`` / ``after``; columns ``auc``, ``top_decile_lift``,
+        ``top_decile_rate``, evaluated on the same held-out contacts.
+    rules_before, rules_after : DataFrame
+        The positive tree rules of each model.
+    importance : DataFrame
+        Columns ``feature``, ``before``, ``after``, ``change`` (permutation importance).
+    """
+
+    before: ScoringModel
+    after: ScoringModel
+    comparison: pd.DataFrame
+    rules_before: pd.DataFrame
+    rules_after: pd.DataFrame
+    importance: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """The before/after comparison."""
+        return self.comparison
+
+    def summary(self) -> Summary:
+        """Comparison, rules before and after, importance change."""
+        return Summary("Feedback: model revised from campaign responses (模型修正)", (
+            ("held-out contacts", self.comparison),
+            ("rules before", self.rules_before.drop(columns=["conditions"]).set_index("rule")),
+            ("rules after", self.rules_after.drop(columns=["conditions"]).set_index("rule")),
+            ("permutation importance", self.importance.set_index("feature")),
+        ))
+
+    def plot(self, ax=None):
+        """Gains curves of both models on the same held-out contacts."""
+        ax = get_ax(ax)
+        for name, p in (("before", self._p_before), ("after", self.after.p_test_)):
+            g = gains_table(self.after.y_test_, p).table
+            ax.plot(np.r_[0, g["cum_share"]], np.r_[0, g["cum_gain"]], marker="o", label=name)
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+        ax.set_xlabel("share of contacts targeted")
+        ax.set_ylabel("share of responders captured")
+        ax.set_title("Before vs after refit (held-out contacts)")
+        ax.legend()
+        return ax
+
+    @property
+    def _p_before(self) -> np.ndarray:
+        return self.before.score(self.after.X_test_, progress=False).to_numpy()
+
+
+def refit_with_responses(
+    model: ScoringModel,
+    contacts: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    outcome: Literal["subscribed", "replied"] = "subscribed",
+    delivered_only: bool = True,
+    seed: int = 0,
+) -> RefitResult:
+    """Retrain ``model`` on a campaign's outcomes and show what changed.
+
+    Parameters
+    ----------
+    model : ScoringModel
+        The fitted model that chose the targets.
+    contacts : DataFrame
+        The ``contacts`` table (target-group rows are used).
+    features : DataFrame
+        Features on index ``user_id`` with at least the model's columns (extra columns
+        are dropped), e.g. :func:`build_features` of the month before the campaign.
+    outcome : {"subscribed", "replied"}
+        Label: the contact subscribed (``subscribed_at`` set) or replied at all.
+    delivered_only : bool, default True
+        Learn only from delivered messages (an undelivered offer says nothing).
+    seed : int
+        Seed of the new model's split.
+
+    Returns
+    -------
+    RefitResult
+    """
+    model._check_fitted()
+    check_choice(outcome, "outcome", ["subscribed", "replied"])
+    _check_contacts(contacts)
+    c = contacts[contacts["group"] == "target"]
+    if delivered_only:
+        c = c[c["delivered"]]
+    col = "subscribed_at" if outcome == "subscribed" else "replied_at"
+    y = c.groupby("user_id")[col].apply(lambda s: s.notna().any()).astype(np.int8)
+    check_frame(features, table="features", columns=list(model.feature_names_in_))
+    X = features[list(model.feature_names_in_)]
+    common = X.index.intersection(y.index)
+    if 0 < y.loc[common].sum() < 30:
+        warnings.warn(f"only {int(y.loc[common].sum())} responders among {len(common)} contacts: the refit model "
+                      "and the before/after comparison are noisy", stacklevel=2)
+    if len(common) == 0:
+        raise schema_error(table="features", column="user_id", expected="rows for the contacted users",
+                           found="no contacted user in the features' index",
+                           fix="index the features by user_id (build_features does)")
+    after = clone(model).set_params(seed=seed).fit(X.loc[common], y.loc[common])
+    p_before = model.score(after.X_test_, progress=False).to_numpy()
+    rows = {}
+    for name, p in (("before", p_before), ("after", after.p_test_)):
+        g = gains_table(after.y_test_, p).table
+        rows[name] = {"auc": roc_auc_score(after.y_test_, p), "top_decile_lift": g["lift"].iloc[0],
+                      "top_decile_rate": g["rate"].iloc[0]}
+    comp = pd.DataFrame(rows).T
+    ib = model.importance(max_rows=5000).set_index("feature")["importance"]
+    ia = after.importance(max_rows=5000).set_index("feature")["importance"]
+    imp = pd.DataFrame({"before": ib, "after": ia})
+    imp["change"] = imp["after"] - imp["before"]
+    imp = imp.sort_values("after", ascending=False).rename_axis("feature").reset_index()
+    return RefitResult(before=model, after=after, comparison=comp,
+                       rules_before=model.rules_.positive_rules(), rules_after=after.rules_.positive_rules(),
+                       importance=imp)
+
+
+def _check_contacts(contacts: pd.DataFrame) -> None:
+    from dmkit.campaign import check_contacts
+
+    check_contacts(contacts)

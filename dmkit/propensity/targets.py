@@ -1,0 +1,151 @@
+"""Inputs from the data contract in one call: :func:`build_features` (usage of a month, optionally
+users' attributes), :func:`service_target` (subscribed at the month's end),
+:func:`churn_target` ("unsubscribes within N months", G3) and :func:`fit_churn`.
+
+Part of :mod:`dmkit.propensity`.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from dmkit import schema
+from dmkit._validation import check_scalar
+from dmkit.contract.months import check_month, month_end
+from dmkit.errors import parameter_error, schema_error
+from dmkit.propensity.scoring import ModelKind, ScoringModel, fit
+
+__all__ = [
+    "build_features",
+    "churn_target",
+    "fit_churn",
+    "service_target",
+    "USAGE_FEATURES",
+]
+
+
+USAGE_FEATURES: tuple[str, ...] = (
+    "arpu", "voice_minutes", "call_days", "local_incoming_calls", "sms_p2p", "sms_contacts",
+    "sms_fee", "monternet_sms", "mms", "gprs_kb", "wap_visits", "recharges", "complaints",
+    "crbt_changes", "music_downloads",
+)
+"""The numeric ``usage`` columns :func:`build_features` uses by default."""
+
+
+def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, month: str,
+                   columns: tuple[str, ...] = USAGE_FEATURES) -> pd.DataFrame:
+    """The feature matrix X of ``month``: usage columns, plus users' attributes when given.
+
+    Parameters
+    ----------
+    usage : DataFrame
+        The ``usage`` table (validated).
+    users : DataFrame, optional
+        The ``users`` table; adds ``age``, ``tenure_months``, ``student``, the ``term_*``
+        flags and one-hot ``brand_<name>`` columns (J2 used behaviour only: leave it out
+        to reproduce that).
+    month : str
+        'YYYY-MM'.
+    columns : tuple of str
+        Usage columns to keep.
+
+    Returns
+    -------
+    DataFrame
+        Index ``user_id``; float/int/bool columns only.
+    """
+    schema.validate(usage, "usage", check_keys=False)
+    check_month(month)
+    u = usage.loc[usage["month"] == month]
+    if len(u) == 0:
+        months = sorted(usage["month"].unique())
+        raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
+                           found=f"months {months[:3]}...{months[-3:]}" if len(months) > 6 else f"months {months}")
+    bad = [c for c in columns if c not in u.columns]
+    if bad:
+        raise parameter_error("columns", expected="columns of the usage table", found=bad)
+    X = u.set_index("user_id")[list(columns)]
+    if users is not None:
+        schema.validate(users, "users")
+        a = users.set_index("user_id")
+        extra = a[["age", "tenure_months", "student", "term_mms", "term_wap", "term_java", "term_fetion"]].copy()
+        for b in ("gotone", "mzone", "easyown"):
+            extra[f"brand_{b}"] = (a["brand"] == b)
+        X = X.join(extra, how="left")
+        if X[extra.columns].isna().any().any():
+            raise schema_error(table="users", column="user_id", expected="a users row for every usage user",
+                               found="users missing from the users table")
+    return X
+
+
+def service_target(subscriptions: pd.DataFrame, index: pd.Index, *, service: str, month: str) -> pd.Series:
+    """1 if the user holds ``service`` at the end of ``month`` (started before, not ended), else 0.
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        The ``subscriptions`` table.
+    index : Index
+        The user ids to label (e.g. ``X.index`` of :func:`build_features`); users without
+        a subscription get 0.
+    service : str
+    month : str
+        'YYYY-MM'.
+
+    Returns
+    -------
+    Series
+        int8 on ``index`` (user ids), name ``service``.
+    """
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    end = month_end(month)
+    s = subscriptions[subscriptions["service"] == service]
+    active = s[(s["start"] < end) & (s["end"].isna() | (s["end"] >= end))]
+    y = pd.Series(np.isin(np.asarray(index), active["user_id"].to_numpy()).astype(np.int8),
+                  index=index, name=service)
+    return y
+
+
+def churn_target(subscriptions: pd.DataFrame, *, service: str, as_of: str, horizon: int = 3) -> pd.Series:
+    """G3's churn-warning target: among holders of ``service`` at the end of ``as_of``, 1 if
+    they unsubscribe within ``horizon`` months after, else 0.
+
+    Returns
+    -------
+    Series
+        int8 indexed by user_id (holders only), name ``churn_<horizon>m``.
+    """
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    check_scalar(horizon, "horizon", kind=int, low=1, high=36)
+    t0 = month_end(as_of, "as_of")
+    t1 = month_end((pd.Period(as_of, "M") + horizon).strftime("%Y-%m"))
+    data_end = subscriptions[["start", "end"]].max().max()
+    if pd.notna(data_end) and data_end < t1 - pd.Timedelta(days=1):
+        warnings.warn(f"the data end at {data_end:%Y-%m-%d}, before the {horizon}-month horizon after "
+                      f"{as_of}: late churn is missed; use an earlier as_of", stacklevel=2)
+    s = subscriptions[subscriptions["service"] == service]
+    held = s[(s["start"] < t0) & (s["end"].isna() | (s["end"] >= t0))]
+    if len(held) == 0:
+        raise schema_error(table="subscriptions", column="service",
+                           expected=f"holders of {service!r} at the end of {as_of}", found="none")
+    churned = held["end"].notna() & (held["end"] < t1)
+    y = churned.groupby(held["user_id"].to_numpy()).max().astype(np.int8)
+    y.index.name = "user_id"
+    y.name = f"churn_{horizon}m"
+    return y
+
+
+def fit_churn(usage: pd.DataFrame, subscriptions: pd.DataFrame, users: pd.DataFrame | None = None, *,
+              service: str, as_of: str, horizon: int = 3, model: ModelKind = "hgb",
+              test_size: float = 0.3, seed: int = 0, n_threads: int | None = None) -> ScoringModel:
+    """Churn-warning model: features of ``as_of`` -> unsubscribes ``service`` within ``horizon`` months.
+
+    Same API as :func:`fit` (the returned model scores P(churn)).
+    """
+    y = churn_target(subscriptions, service=service, as_of=as_of, horizon=horizon)
+    X = build_features(usage, users, month=as_of)
+    common = X.index.intersection(y.index)
+    return fit(X.loc[common], y.loc[common], model=model, test_size=test_size, seed=seed,
+               n_threads=n_threads)
