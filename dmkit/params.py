@@ -57,6 +57,8 @@ NOTEBOOKS: tuple[str, ...] = (
     "guangzhou_rule_library",
     "music_four_stages",
     "viral_sms",
+    "guangzhou_life_circle",
+    "viral_mechanics",
 )
 
 #: Names every notebook's ``parameters`` cell defines; the runner injects them all.
