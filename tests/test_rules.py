@@ -1,7 +1,9 @@
 """dmkit.rules.mine and baskets_from_subscriptions: hand-checked baskets, mlxtend equality, errors."""
 from __future__ import annotations
 
+import math
 import warnings
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -25,9 +27,23 @@ def _key(rules: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["_a", "_c"]).reset_index(drop=True)
 
 
+def _exact_reference_thresholds(n, min_support, min_confidence):
+    """The thresholds to give mlxtend so that it decides on integer counts as dmkit does.
+
+    mlxtend prunes multi-item itemsets at ceil(min_support * n) and compares float
+    confidences, so 0.07 * 100 = 7.000000000000001 drops itemsets held by exactly 7 of 100
+    baskets. Half a basket below the exact count c (and a confidence 1e-9 lower, far below
+    the gap between ratios of small counts) keeps exactly the itemsets and rules with
+    count >= min_support * n and count(AC) >= min_confidence * count(A).
+    """
+    c = mining.min_count(min_support, n)
+    return (c - 0.5) / n, min_confidence * (1 - 1e-9)
+
+
 def _assert_same_as_mlxtend(df, min_support, min_confidence=0.0, max_len=None):
     rs = R.mine(df, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
-    fp = fpgrowth(df, min_support=min_support, use_colnames=True, max_len=max_len)
+    ref_support, ref_confidence = _exact_reference_thresholds(len(df), min_support, min_confidence)
+    fp = fpgrowth(df, min_support=ref_support, use_colnames=True, max_len=max_len)
     ours = dict(zip(rs.itemsets["itemset"], rs.itemsets["support"], strict=True))
     theirs = dict(zip(fp["itemsets"], fp["support"], strict=True))
     assert ours.keys() == theirs.keys()
@@ -40,7 +56,7 @@ def _assert_same_as_mlxtend(df, min_support, min_confidence=0.0, max_len=None):
         return rs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        ar = association_rules(fp, num_itemsets=len(df), metric="confidence", min_threshold=min_confidence)
+        ar = association_rules(fp, num_itemsets=len(df), metric="confidence", min_threshold=ref_confidence)
     assert list(rs.rules.columns) == list(ar.columns)
     x, y = _key(rs.rules), _key(ar)
     assert len(x) == len(y)
@@ -159,6 +175,76 @@ def test_same_as_mlxtend_on_many_users_few_items():
     rs = _assert_same_as_mlxtend(df, 0.01, 0.3)
     assert rs.n_distinct < n
     assert frozenset(["svc7", "svc9"]) in set(rs.itemsets["itemset"])
+
+
+# ---------------------------------------------------------------------------- exact thresholds
+def _brute_force_itemsets(df: pd.DataFrame, min_count: int) -> dict:
+    x = df.to_numpy(dtype=bool)
+    out = {}
+    for size in range(1, x.shape[1] + 1):
+        for cols in combinations(range(x.shape[1]), size):
+            c = int(x[:, list(cols)].all(axis=1).sum())
+            if c >= min_count:
+                out[frozenset(df.columns[list(cols)])] = c
+    return out
+
+
+def _boundary_baskets(seed: int = 0) -> pd.DataFrame:
+    """100 baskets of 8 items with pairs and a triple held by exactly 7 baskets."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((100, 8)) < 0.2
+    x[:, :4] = False
+    x[0:7, [0, 1]] = True      # ab: exactly 7
+    x[10:17, [2, 3]] = True    # cd: exactly 7
+    x[20:27, [0, 2, 3]] = True  # acd: exactly 7 (cd then in 14)
+    x[30:36, [1, 3]] = True    # bd: 6, below the threshold
+    return pd.DataFrame(x, columns=list("abcdefgh"))
+
+
+def test_support_threshold_is_exact_at_the_boundary():
+    # 0.07 * 100 == 7.000000000000001: the itemsets held by exactly 7 baskets must stay
+    assert 0.07 * 100 > 7 and mining.min_count(0.07, 100) == 7
+    df = _boundary_baskets()
+    rs = R.mine(df, min_support=0.07)
+    ours = dict(zip(rs.itemsets["itemset"], rs.itemsets["count"], strict=True))
+    ref = _brute_force_itemsets(df, 7)
+    assert ours == ref
+    assert ours[frozenset("ab")] == 7 and ours[frozenset("acd")] == 7 and frozenset("bd") not in ours
+    assert min(ours.values()) == 7
+    # Borgelt's apriori (absolute support 7) agrees
+    fim = pytest.importorskip("fim")
+    tracts = [[c for c in df.columns if row[c]] for _, row in df.iterrows()]
+    borgelt = {frozenset(s): int(c) for s, c in fim.apriori(tracts, target="s", supp=-7, zmin=1, report="a")}
+    assert ours == borgelt
+    # mlxtend given the share itself drops them (the bug dmkit does not copy)
+    fp = fpgrowth(df, min_support=0.07, use_colnames=True)
+    assert frozenset("ab") not in set(fp["itemsets"]) and len(fp) < len(ref)
+
+
+@pytest.mark.parametrize("n,share", [(100, 0.07), (1000, 0.007), (30, 0.1), (70, 0.1), (3, 1 / 3), (49, 0.29)])
+def test_min_count_is_the_smallest_count_reaching_the_share(n, share):
+    from fractions import Fraction
+
+    c = mining.min_count(share, n)
+    exact = Fraction(share) * n                      # the share as the float it is, times n
+    # the tolerance only forgives the float rounding: c is ceil of the exact product, or
+    # one below it when the product is an integer plus a rounding error
+    assert c == math.ceil(exact) or (c == math.ceil(exact) - 1 and float(exact - c) < 1e-9 * float(exact))
+    assert mining.reaches(c, share, n) and not mining.reaches(c - 1, share, n)
+
+
+def test_confidence_threshold_is_exact_at_the_boundary():
+    # 50 baskets: a in 7, ab in 5. mlxtend's float confidence 0.7142857142857142 is below
+    # 5 / 7 = 0.7142857142857143; on counts the rule reaches min_confidence = 5 / 7
+    df = _baskets(["ab"] * 5 + ["a"] * 2 + ["b"] * 10 + ["c"] * 33, items="abc")
+    rs = R.mine(df, min_support=0.05, min_confidence=5 / 7)
+    a_b = rs.rules[(rs.rules["antecedents"] == frozenset("a")) & (rs.rules["consequents"] == frozenset("b"))]
+    assert len(a_b) == 1
+    assert not len(R.mine(df, min_support=0.05, min_confidence=5 / 7 + 1e-6).rules.pipe(
+        lambda r: r[r["antecedents"] == frozenset("a")]))
+    fp = fpgrowth(df, min_support=0.05, use_colnames=True)
+    ar = association_rules(fp, num_itemsets=len(df), metric="confidence", min_threshold=5 / 7)
+    assert not ((ar["antecedents"] == frozenset("a")) & (ar["consequents"] == frozenset("b"))).any()
 
 
 # ---------------------------------------------------------------------------- errors

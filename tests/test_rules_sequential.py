@@ -129,3 +129,16 @@ def test_planted_sequences_rank_high_at_90_days(province):
     assert not ({(b, a) for a, b in planted} & set(zip(r.filter(min_lift=1.5).rules["first"],
                                                         r.filter(min_lift=1.5).rules["then"], strict=True)))
     assert set(r.rules["first"]) <= set(catalog.SERVICES)
+
+
+def test_support_and_confidence_thresholds_are_exact_counts():
+    # 100 users; 7 take crbt then music (7 / 100 = min_support 0.07, whose product with 100
+    # is 7.000000000000001 in floating point); crbt is held by 49: confidence 7 / 49 = 1 / 7
+    rows = [(u, "crbt", "2009-01-01") for u in range(49)] + [(u, "music", "2009-02-01") for u in range(7)]
+    rows += [(u, "wap", "2009-01-01") for u in range(49, 100)]
+    subs = _subs(rows)
+    assert 0.07 * 100 > 7
+    r = R.sequential(subs, window="90D", min_support=0.07, min_confidence=1 / 7)
+    assert r.pair("crbt", "music")["count"] == 7
+    assert R.sequential(subs, window="90D", min_support=0.0701).pair("crbt", "music") is None
+    assert R.sequential(subs, window="90D", min_support=0.07, min_confidence=1 / 7 + 1e-6).rules.empty

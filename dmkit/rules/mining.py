@@ -9,6 +9,13 @@ the prefix. Rules are generated for all itemsets of one size at a time with bit
 masks. The output is the same as mlxtend's ``fpgrowth`` followed by
 ``association_rules(..., num_itemsets=len(baskets))``: the same itemsets, the same
 supports and the same rule metrics computed with the same floating-point formulas.
+
+Thresholds are decided on integer counts (:func:`min_count`, :func:`reaches`): an itemset
+is kept when ``count >= min_support * n`` and a rule when ``count(A ∪ C) >=
+min_confidence * count(A)``, each up to a relative tolerance of 1e-9 for the rounding of
+the product. Where ``min_support * n`` is an integer that rounds above itself in floating
+point (``0.07 * 100 = 7.000000000000001``) mlxtend drops the multi-item itemsets held by
+exactly that many baskets; dmkit keeps them, as Borgelt's apriori and a brute force do.
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ import pandas as pd
 from dmkit._validation import check_scalar
 from dmkit.errors import schema_error
 
-__all__ = ["RULE_COLUMNS", "METRICS", "frequent_itemsets", "association_rules", "distinct_baskets"]
+__all__ = ["METRICS", "REL_TOL", "RULE_COLUMNS", "association_rules", "distinct_baskets", "frequent_itemsets",
+           "min_count", "reaches"]
 
 METRICS: tuple[str, ...] = (
     "antecedent support",
@@ -139,16 +147,38 @@ def distinct_baskets(baskets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- itemsets
-def _min_counts(min_support: float, n: int) -> tuple[int, int]:
-    """Smallest counts kept for single items and for longer itemsets, as mlxtend decides.
+REL_TOL: float = 1e-9
+"""Relative tolerance of every share threshold: ``count >= share * total * (1 - REL_TOL)``.
 
-    mlxtend keeps an itemset when ``count / n >= min_support`` and, past single items,
-    prunes its FP-tree at ``ceil(min_support * n)``.
+``0.07 * 100`` is ``7.000000000000001`` in floating point; without the tolerance an itemset
+held by exactly 7 of 100 baskets would miss ``min_support=0.07``."""
+
+
+def min_count(share: float, total: int | float) -> int:
+    """Smallest integer count that reaches ``share`` of ``total``.
+
+    ``count >= share * total`` decided on integers, with a relative tolerance of
+    :data:`REL_TOL` for the rounding of ``share * total`` (``0.07 * 100`` keeps 7).
     """
-    c1 = max(0, math.floor(min_support * n) - 2)
-    while c1 / float(n) < min_support:
-        c1 += 1
-    return c1, max(c1, math.ceil(min_support * n))
+    return max(0, math.ceil(share * total * (1.0 - REL_TOL)))
+
+
+def reaches(count: np.ndarray, share: float, total: np.ndarray | float) -> np.ndarray:
+    """``count >= share * total`` on counts, up to the relative tolerance :data:`REL_TOL`."""
+    return np.asarray(count, dtype=float) >= share * np.asarray(total, dtype=float) * (1.0 - REL_TOL)
+
+
+def _min_counts(min_support: float, n: int) -> tuple[int, int]:
+    """Smallest counts kept for single items and for longer itemsets: both :func:`min_count`.
+
+    An itemset is kept when ``count >= min_support * n`` (up to :data:`REL_TOL`), whatever
+    its size. (mlxtend's fpgrowth prunes itemsets past single items at
+    ``ceil(min_support * n)``, which drops those held by exactly ``min_support * n``
+    baskets when that product rounds above an integer; Borgelt's apriori and a brute force
+    keep them, and so does dmkit.)
+    """
+    c = min_count(min_support, n)
+    return c, c
 
 
 def frequent_itemsets(
@@ -326,9 +356,11 @@ def association_rules(
     ant, con = np.concatenate(ants), np.concatenate(cons)
     metrics = _mlxtend_metrics(np.concatenate(cAC).astype(float), np.concatenate(cA).astype(float),
                                np.concatenate(cC).astype(float), n)
-    keep = metrics["confidence"] >= min_confidence
+    # thresholds on the integer counts: confidence = cAC / cA, lift = cAC * n / (cA * cC)
+    c_ac, c_a, c_c = np.concatenate(cAC), np.concatenate(cA), np.concatenate(cC)
+    keep = reaches(c_ac, min_confidence, c_a)
     if min_lift is not None:
-        keep &= metrics["lift"] >= min_lift
+        keep &= reaches(c_ac.astype(float) * n, min_lift, c_a.astype(float) * c_c)
     return ant[keep], con[keep], {k: v[keep] for k, v in metrics.items()}
 
 

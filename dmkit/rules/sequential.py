@@ -10,7 +10,7 @@ from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_scalar
 from dmkit.errors import parameter_error
-from dmkit.rules.mining import check_min_support
+from dmkit.rules.mining import check_min_support, reaches
 
 __all__ = ["SequentialRules", "sequential"]
 
@@ -189,10 +189,12 @@ def sequential(
     with np.errstate(divide="ignore", invalid="ignore"):
         lift = conf / base[None, :]
     support = counts / float(n_users)
-    keep = (support >= min_support) & (conf >= min_confidence)
+    # thresholds on the integer counts (up to mining.REL_TOL): count >= min_support * n_users,
+    # count >= min_confidence * n_first
+    keep = reaches(counts, min_support, n_users) & reaches(counts, min_confidence, n_first[:, None])
     np.fill_diagonal(keep, False)
     if min_lift is not None:
-        keep &= lift >= min_lift
+        keep &= reaches(counts * float(n_users), min_lift, n_first[:, None] * n_first[None, :].astype(float))
     a_idx, b_idx = np.nonzero(keep)
 
     med = np.full(len(a_idx), np.nan)
