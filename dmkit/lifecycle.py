@@ -9,9 +9,12 @@ Three tools:
 * :func:`customer_states` — each user's Y3 state for one service (heavy 重度, light 轻度,
   silent 沉默, pre-churn 预流失, returned 回家, permanently churned 永久流失, potential 潜在,
   non-potential 非潜在) from the three yes/no tests of the deck (activity, growth,
-  loyalty), thresholds as parameters; :func:`transitions` between two months.
+  loyalty), thresholds as parameters, placed by the combination table
+  :data:`STATE_TABLE` (data: ``lifecycle_states.yaml``); :func:`state_matrix` counts the
+  users per combination; :func:`transitions` between two months.
 * :func:`strategy` — the Y2 product × customer lifecycle matrix as data
-  (:data:`STRATEGY_MATRIX`, an editable table) and each user's strategy, with a heatmap.
+  (:data:`STRATEGY_MATRIX`, an editable table; :data:`DECK_STRATEGY_MATRIX`, the deck's
+  16 cells as it lays them out) and each user's strategy, with a heatmap.
 
 Example
 -------
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -39,18 +43,24 @@ from dmkit.errors import parameter_error, schema_error
 __all__ = [
     "ACTIVITY_COLUMNS",
     "CUSTOMER_STAGE",
+    "DECK_STRATEGY_MATRIX",
+    "DECK_STRATEGY_MATRIX_ZH",
     "PRODUCT_STAGES",
     "STAGE_RULE",
     "STATES",
     "STATE_NAMES",
+    "STATE_TABLE",
+    "STATE_TESTS",
     "STRATEGY_MATRIX",
     "CustomerStatesResult",
     "ProductStageResult",
     "StrategyResult",
     "TransitionResult",
     "active_users",
+    "assign_states",
     "customer_states",
     "product_stage",
+    "state_matrix",
     "strategy",
     "transitions",
 ]
@@ -340,6 +350,92 @@ ACTIVITY_COLUMNS: dict[str, tuple[str, ...]] = {
 """``usage`` columns whose monthly sum is a service's "use" (the activity of Y3); for other
 services pass ``activity_columns=``."""
 
+_STATES_YAML = Path(__file__).with_name("lifecycle_states.yaml")
+STATE_TESTS: tuple[str, ...] = ("holder", "held_before", "loyalty", "activity", "growth", "heavy_use")
+"""Columns of the combination table: the deck's three tests (loyalty 忠诚度, activity 活跃度,
+growth 增长度) and the facts the state names carry (holder, held_before, heavy_use)."""
+_YES_NO = {"yes": True, "no": False, "-": None}
+
+
+def _load_states_yaml() -> dict:
+    import yaml
+
+    return yaml.safe_load(_STATES_YAML.read_text(encoding="utf-8"))
+
+
+def _state_table(spec: dict) -> pd.DataFrame:
+    cols = spec["columns"]
+    rows = [dict(zip(cols, r, strict=True)) for r in spec["rows"]]
+    t = pd.DataFrame(rows).set_index("state")
+    return t.map(lambda v: _YES_NO[str(v).strip().lower()])
+
+
+STATE_TABLE: pd.DataFrame = _state_table(_load_states_yaml())
+"""The Y3 combination table (彩铃健康度&用户生命周期矩阵图), from ``lifecycle_states.yaml``:
+one row per state (index), columns :data:`STATE_TESTS` holding True (Yes), False (No) or
+None (either). A user takes the first row all of whose given values match. The YAML keeps
+the deck's 24 scraped Yes/No marks beside it (their layout is lost in the scrape)."""
+
+
+def _check_state_table(table: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(table, pd.DataFrame):
+        raise parameter_error("table", expected="a DataFrame like dmkit.lifecycle.STATE_TABLE",
+                              found=type(table).__name__)
+    bad_cols = [c for c in table.columns if c not in STATE_TESTS]
+    if bad_cols:
+        raise parameter_error("table", expected=f"columns among {list(STATE_TESTS)}", found=bad_cols)
+    bad_states = [st for st in table.index if st not in STATES]
+    if bad_states:
+        raise parameter_error("table", expected=f"states (index) among {list(STATES)}", found=bad_states)
+    for c in table.columns:
+        odd = [v for v in table[c] if v is not None and not isinstance(v, (bool, np.bool_))]
+        if odd:
+            raise parameter_error("table", expected=f"True, False or None in column {c!r}", found=odd[:3])
+    return table
+
+
+def assign_states(tests: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.Series:
+    """Place each user in a state from the yes/no tests by the combination table.
+
+    Parameters
+    ----------
+    tests : DataFrame
+        One row per user, a boolean column per column of ``table``.
+    table : DataFrame, optional
+        Default :data:`STATE_TABLE`. First matching row wins.
+
+    Returns
+    -------
+    Series
+        The state of each row (categorical over :data:`STATES`), index of ``tests``.
+
+    Raises
+    ------
+    ParameterError
+        A malformed table, or users that no row of the table matches.
+    SchemaError
+        ``tests`` lacks a column the table uses.
+    """
+    table = _check_state_table(STATE_TABLE if table is None else table)
+    missing = [c for c in table.columns if c not in tests.columns]
+    if missing:
+        raise schema_error(table="tests", column=missing[0], expected=f"boolean columns {list(table.columns)}",
+                           found=f"columns {list(tests.columns)}")
+    out = np.full(len(tests), None, dtype=object)
+    free = np.ones(len(tests), dtype=bool)
+    for state, row in table.iterrows():
+        hit = free.copy()
+        for c, v in row.items():
+            if v is not None:
+                hit &= tests[c].to_numpy(dtype=bool) == bool(v)
+        out[hit] = state
+        free &= ~hit
+    if free.any():
+        first = tests.loc[free, list(table.columns)].iloc[0].to_dict()
+        raise parameter_error("table", expected="a row for every combination of the tests",
+                              found=f"{int(free.sum())} user(s) unmatched, e.g. {first}")
+    return pd.Series(pd.Categorical(out, categories=list(STATES)), index=tests.index, name="state")
+
 
 @dataclass(frozen=True)
 class CustomerStatesResult(Result):
@@ -384,7 +480,8 @@ class CustomerStatesResult(Result):
                        (("states", c), ("thresholds", th)),
                        ("tests: activity = any use in the last silent_months months; growth = data-month "
                         "use >= decline_ratio x the prior months' mean (or that mean < min_prior); loyalty "
-                        "= no earlier subscription that ended before the current one (else: returned)",))
+                        "= not a recent returner (no earlier subscription ended before a current one started "
+                        "within return_months); states placed by the combination table (STATE_TABLE)",))
 
     def plot(self, ax=None):
         """Bar chart of users per state."""
@@ -410,6 +507,7 @@ def customer_states(
     min_prior: float = 2.0,
     silent_months: int = 3,
     return_months: int = 3,
+    table: pd.DataFrame | None = None,
 ) -> CustomerStatesResult:
     """Each user's Y3 lifecycle state for one service in the data month.
 
@@ -419,15 +517,18 @@ def customer_states(
     * growth: use in the data month >= ``decline_ratio`` × the mean use of the
       ``window - 1`` months before it — or that prior mean is below ``min_prior`` (nothing
       to decline from);
-    * loyalty: the user has no earlier subscription of the service that ended before the
-      current one started (a user who left and came back fails it).
+    * loyalty: the user is not a recent returner — no earlier subscription of the service
+      ended before the current one, if the current one started within the last
+      ``return_months`` months (a user who left and came back lately fails it).
 
-    States, in this order of precedence:
+    The combination table :data:`STATE_TABLE` (the deck's matrix as data, with the facts
+    holder, held before and heavy use beside the three tests) places each user; its
+    default rows read, in this order of precedence:
 
     ========================  =========================================================
     holders (active subscription at the end of the data month)
-    returned (回家)            loyalty fails and the current subscription started within
-                              the last ``return_months`` months
+    returned (回家)            loyalty fails (came back within the last ``return_months``
+                              months)
     silent (沉默)              activity fails
     pre-churn (预流失)         growth fails
     heavy (重度)               mean use over the last ``window`` months >= ``heavy``
@@ -460,12 +561,14 @@ def customer_states(
         Prior mean use below which there is nothing to decline from.
     silent_months : int, default 3
     return_months : int, default 3
+    table : DataFrame, optional
+        The combination table (default :data:`STATE_TABLE`).
 
     Returns
     -------
     CustomerStatesResult
-        ``.states`` columns: user_id, state, holder, use, use_mean, prior_mean, activity,
-        growth, loyalty, months_held.
+        ``.states`` columns: user_id, state, holder, held_before, use, use_mean, prior_mean,
+        activity, growth, loyalty, heavy_use, months_held.
 
     Raises
     ------
@@ -529,25 +632,59 @@ def customer_states(
     start = cur.reindex(population)
     prev_end = last_end.reindex(population)
     came_back = holder & prev_end.notna().to_numpy() & (prev_end.to_numpy() <= start.to_numpy())
-    loyalty = ~came_back
     recent = (start >= (m + 1 - return_months).to_timestamp()).to_numpy()
+    loyalty = ~(came_back & recent)
     ever = population.isin(subs["user_id"].unique())
     held_days = (t_end - start).dt.days.to_numpy(dtype=float)
-    state = np.select(
-        [holder & came_back & recent, holder & ~activity, holder & ~growth, holder & (use_mean >= heavy), holder,
-         ever, activity],
-        ["returned", "silent", "pre_churn", "heavy", "light", "churned", "potential"],
-        default="non_potential",
-    )
     states = pd.DataFrame({
-        "user_id": population.to_numpy(), "state": pd.Categorical(state, categories=list(STATES)),
-        "holder": holder, "use": this, "use_mean": use_mean, "prior_mean": prior, "activity": activity,
-        "growth": growth, "loyalty": loyalty, "months_held": np.round(held_days / 30.4375, 1),
+        "user_id": population.to_numpy(), "state": None,
+        "holder": holder, "held_before": ever & ~holder, "use": this, "use_mean": use_mean, "prior_mean": prior,
+        "activity": activity, "growth": growth, "loyalty": loyalty, "heavy_use": use_mean >= heavy,
+        "months_held": np.round(held_days / 30.4375, 1),
     })
+    states["state"] = assign_states(states, table).to_numpy()
     return CustomerStatesResult(states=states, service=service, month=str(m), thresholds={
         "activity_columns": tuple(activity_columns), "window": window, "heavy": heavy,
         "decline_ratio": decline_ratio, "min_prior": min_prior, "silent_months": silent_months,
         "return_months": return_months})
+
+
+def state_matrix(states: CustomerStatesResult, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The Y3 matrix with counts: each state's row of the combination table and its users.
+
+    Parameters
+    ----------
+    states : CustomerStatesResult
+    table : DataFrame, optional
+        The combination table used (default :data:`STATE_TABLE`).
+
+    Returns
+    -------
+    DataFrame
+        Index state (:data:`STATES` order, English and Chinese names in ``name``); one
+        column per test holding "Yes", "No" or "–" (either), then ``users``, ``share`` (of
+        all users) and ``share_of_holders``; and ``mismatched``: users in the state whose
+        tests do not all match the state's row (0 when the states came from this table).
+    """
+    if not isinstance(states, CustomerStatesResult):
+        raise parameter_error("states", expected="a CustomerStatesResult", found=type(states).__name__)
+    table = _check_state_table(STATE_TABLE if table is None else table)
+    cells = table.map(lambda v: "–" if v is None else ("Yes" if v else "No")).reindex(list(STATES), fill_value="")
+    counts = states.counts
+    st = states.states
+    mism = {}
+    for state, row in table.iterrows():
+        sel = st[st["state"] == state]
+        ok = np.ones(len(sel), dtype=bool)
+        for c, v in row.items():
+            if v is not None:
+                ok &= sel[c].to_numpy(dtype=bool) == bool(v)
+        mism[state] = int((~ok).sum())
+    out = cells.assign(users=counts["users"], share=counts["share"], share_of_holders=counts["share_of_holders"],
+                       mismatched=pd.Series(mism).reindex(list(STATES)).fillna(0).astype(int))
+    out.insert(0, "name", [STATE_NAMES[x] for x in out.index])
+    out.index.name = "state"
+    return out
 
 
 @dataclass(frozen=True)
@@ -657,6 +794,23 @@ The twelve strategies are the deck's; their placement in the cells is our readin
 (introduction products win users by promotion, trials and binding; growth and mature
 products cross-sell and bundle, retain their declining users; declining products move
 users to a substitute and finally exit). It is data: copy, edit and pass ``matrix=``."""
+
+
+def _deck_strategy(col: int) -> pd.DataFrame:
+    cells = _load_states_yaml()["strategy_cells"]
+    m = pd.DataFrame(index=pd.Index(list(PRODUCT_STAGES), name="product_stage"),
+                     columns=pd.Index(list(CUSTOMER_STAGES), name="customer_stage"), dtype=object)
+    for cell in cells:
+        m.loc[cell[0], cell[1]] = cell[col]
+    return m
+
+
+DECK_STRATEGY_MATRIX: pd.DataFrame = _deck_strategy(3)
+"""The Y2 PCL strategy matrix as the deck lays it out (``lifecycle_states.yaml``): its 16
+cells, product stage (rows) × customer stage (columns), in English; 15 distinct strategies
+(the decline product: substitute, substitute, value conversion, exit). Pass ``matrix=``."""
+DECK_STRATEGY_MATRIX_ZH: pd.DataFrame = _deck_strategy(2)
+"""The same cells in the deck's words."""
 
 
 @dataclass(frozen=True)

@@ -287,3 +287,60 @@ def test_simulator_transitions_follow_the_planted_patterns(synth_province):
     for src, dst in [("heavy", "silent"), ("light", "pre_churn")]:  # not planted
         assert expected.loc[src, dst] < 0.02 and moves.shares.loc[src, dst] < 0.06, (src, dst)
     assert (moves.shares.loc["heavy", "heavy"] > 0.5) and (moves.shares.loc["light", "light"] > 0.5)
+
+
+# --------------------------------------------------------------------------------------
+# Y3 combination table (lifecycle_states.yaml) and the deck's PCL matrix
+# --------------------------------------------------------------------------------------
+
+def test_state_table_is_the_data_the_states_come_from():
+    t = lifecycle.STATE_TABLE
+    assert sorted(t.index) == sorted(lifecycle.STATES) and list(t.columns) == list(lifecycle.STATE_TESTS)
+    res = lifecycle.customer_states(usage_frame(), subs_frame(), service="crbt", month="2009-06")
+    m = lifecycle.state_matrix(res)
+    assert (m["users"] == 1).all() and (m["mismatched"] == 0).all()
+    assert m.loc["silent", ["holder", "loyalty", "activity"]].tolist() == ["Yes", "Yes", "No"]
+    assert m.loc["churned", "growth"] == "–" and "沉默" in m.loc["silent", "name"]
+    # the scraped deck marks kept beside the table: 8 states x 3 tests, 7 of them Yes
+    marks = lifecycle._load_states_yaml()["deck"]["marks_in_scrape_order"]
+    assert len(marks) == 24 and sum(v is True or v == "Yes" for v in marks) == 7
+
+
+def test_an_edited_table_moves_users():
+    u, s = usage_frame(), subs_frame()
+    t = lifecycle.STATE_TABLE.copy()
+    t.loc["heavy", "heavy_use"] = None          # heavy = every holder who passes the three tests
+    res = lifecycle.customer_states(u, s, service="crbt", month="2009-06", table=t)
+    got = res.states.set_index("user_id")["state"].astype(str)
+    assert got[2] == "heavy" and got[1] == "heavy" and (got.drop([2]) == pd.Series(EXPECTED).drop(2)).all()
+    # the matrix with the original table shows user 2 as a mismatch of the heavy row
+    assert lifecycle.state_matrix(res).at["heavy", "mismatched"] == 1
+
+
+def test_state_table_errors():
+    u, s = usage_frame(), subs_frame()
+    with pytest.raises(ParameterError, match="unmatched"):
+        lifecycle.customer_states(u, s, service="crbt", month="2009-06",
+                                  table=lifecycle.STATE_TABLE.drop(index="non_potential"))
+    bad = lifecycle.STATE_TABLE.rename(index={"heavy": "very_heavy"})
+    with pytest.raises(ParameterError, match="very_heavy"):
+        lifecycle.customer_states(u, s, service="crbt", month="2009-06", table=bad)
+    odd = lifecycle.STATE_TABLE.astype(object)
+    odd.loc["heavy", "growth"] = "Yes"
+    with pytest.raises(ParameterError, match="True, False or None"):
+        lifecycle.assign_states(pd.DataFrame({c: [True] for c in lifecycle.STATE_TESTS}), odd)
+    with pytest.raises(SchemaError, match="table 'tests', column 'held_before'"):
+        lifecycle.assign_states(pd.DataFrame({"holder": [True]}))
+
+
+def test_deck_strategy_matrix_as_laid_out():
+    m = lifecycle.DECK_STRATEGY_MATRIX
+    assert m.shape == (4, 4) and m.notna().all().all()
+    assert m.loc["decline"].tolist() == ["recommend a substitute service", "recommend a substitute service",
+                                         "value conversion to a substitute", "product exit / give up the customer"]
+    assert lifecycle.DECK_STRATEGY_MATRIX_ZH.loc["maturity", "decline"] == "精确营销客户挽留"
+    assert len(set(m.to_numpy().ravel())) == 15          # 16 cells, the substitute twice
+    res = lifecycle.customer_states(usage_frame(), subs_frame(), service="crbt", month="2009-06")
+    plan = lifecycle.strategy("maturity", res, matrix=m).assignments.set_index("user_id")
+    assert plan.at[4, "strategy"] == "precision marketing & retention"     # pre-churn user of a mature service
+    assert plan.at[7, "strategy"] == "cross-sell to potential customers"
