@@ -1,11 +1,14 @@
 """Retention of subscribers (客户保有): Kaplan-Meier curves and Cox models (lifelines).
 
-* :func:`durations` builds one row per subscription — duration in months and an event
-  flag, censored at the end of the data month — from the ``subscriptions`` table.
+* :func:`durations` builds one row per subscription — duration (in months by default, or
+  days, weeks, years: ``unit=``) and an event flag, censored at the end of the data month —
+  from the ``subscriptions`` table. The unit is kept in the frame's
+  ``attrs["duration_unit"]`` and every result says it.
 * :func:`covariates` adds the covariates the simulator plants hazard ratios on
   (``campaign``, ``age_under_25``, ``brand_mzone``, ``complaints``, ...).
 * :func:`retention` gives Kaplan-Meier curves per group, the median, retention at
-  1/3/6/12 months with confidence intervals and a log-rank test.
+  given times (1/3/6/12 months by default) with confidence intervals and a log-rank test;
+  columns are named by the durations' unit (``retention_3m``, ``retention_90d``).
 * :func:`cox` fits a Cox proportional-hazards model: hazard ratios with CIs, the
   proportional-hazards test, a readable summary.
 """
@@ -14,24 +17,50 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
-from dmkit._validation import check_frame, check_numeric, check_scalar
+from dmkit._validation import check_choice, check_frame, check_numeric, check_scalar
 from dmkit.contract.months import month_end
 from dmkit.errors import ConvergenceError, parameter_error, schema_error
 
 __all__ = ["durations", "covariates", "retention", "RetentionResult", "cox", "CoxResult",
-           "DAYS_PER_MONTH"]
+           "DAYS_PER_MONTH", "UNIT_DAYS", "DEFAULT_TIMES"]
 
 DAYS_PER_MONTH = 30.4375
-"""Average days in a month: durations are in months of this length."""
+"""Average days in a month: durations in months are in months of this length."""
+
+Unit = Literal["days", "weeks", "months", "years"]
+UNIT_DAYS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": DAYS_PER_MONTH, "years": 365.25}
+"""Days in one unit of duration (a month is :data:`DAYS_PER_MONTH`, a year 365.25 days)."""
+_SUFFIX = {"days": "d", "weeks": "w", "months": "m", "years": "y"}
+DEFAULT_TIMES: dict[str, tuple[float, ...]] = {
+    "days": (30, 90, 180, 365), "weeks": (4, 13, 26, 52), "months": (1, 3, 6, 12), "years": (0.5, 1, 2, 3)}
+"""The times :func:`retention` reports by default, in each unit."""
+UNIT_ATTR = "duration_unit"
+"""Key of ``DataFrame.attrs`` / ``Series.attrs`` where :func:`durations` records the unit."""
 
 
-def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = None) -> pd.DataFrame:
+def _unit_of(data: object, unit: str | None, *, param: str = "unit") -> str:
+    """The durations' unit: ``unit`` if given (checked against what ``data`` records), else
+    the unit recorded in ``data.attrs`` by :func:`durations`, else months."""
+    recorded = getattr(data, "attrs", {}).get(UNIT_ATTR) if hasattr(data, "attrs") else None
+    if unit is None:
+        return recorded or "months"
+    check_choice(unit, param, tuple(UNIT_DAYS))
+    if recorded is not None and recorded != unit:
+        raise parameter_error(param, expected=f"the unit the durations are in ({recorded!r}, recorded by "
+                              "survival.durations)", found=unit,
+                              fix=f"pass {param}={recorded!r}, or rebuild the durations with unit={unit!r}")
+    return unit
+
+
+def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = None,
+              unit: Unit = "months") -> pd.DataFrame:
     """Duration and event per subscription, censored at the end of ``month``.
 
     Parameters
@@ -43,13 +72,17 @@ def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = 
         later) are censored there; subscriptions starting after it are dropped.
     service : str, optional
         Keep one service.
+    unit : {"months", "days", "weeks", "years"}, default "months"
+        Unit of ``duration`` (a month is :data:`DAYS_PER_MONTH` days, a year 365.25).
 
     Returns
     -------
     DataFrame
-        The subscriptions' columns plus ``duration`` (months, float >= 0) and ``event``
-        (1 = unsubscribed by the end of ``month``, 0 = censored).
+        The subscriptions' columns plus ``duration`` (in ``unit``, float >= 0) and ``event``
+        (1 = unsubscribed by the end of ``month``, 0 = censored). ``attrs["duration_unit"]``
+        records the unit; :func:`retention` and :func:`cox` read it from there.
     """
+    check_choice(unit, "unit", tuple(UNIT_DAYS))
     schema.validate(subscriptions, "subscriptions", check_keys=False)
     end = month_end(month)
     s = subscriptions
@@ -63,8 +96,9 @@ def durations(subscriptions: pd.DataFrame, *, month: str, service: str | None = 
     ended = s["end"].notna() & (s["end"] < end)
     stop = s["end"].where(ended, end)
     out = s.copy()
-    out["duration"] = (stop - s["start"]).dt.total_seconds().to_numpy() / 86400.0 / DAYS_PER_MONTH
+    out["duration"] = (stop - s["start"]).dt.total_seconds().to_numpy() / 86400.0 / UNIT_DAYS[unit]
     out["event"] = ended.astype(np.int8).to_numpy()
+    out.attrs[UNIT_ATTR] = unit
     return out
 
 
@@ -132,20 +166,31 @@ class RetentionResult(Result):
     Attributes
     ----------
     table : DataFrame
-        One row per group: ``group``, ``n``, ``events``, ``median`` (months; inf if never
-        reached), ``median_low``, ``median_high``, and for each t in ``times``:
-        ``retention_<t>m``, ``retention_<t>m_low``, ``retention_<t>m_high``.
+        One row per group: ``group``, ``n``, ``events``, ``median`` (in ``unit``; inf if
+        never reached), ``median_low``, ``median_high``, and for each t in ``times``:
+        ``retention_<t><u>``, ``retention_<t><u>_low``, ``retention_<t><u>_high``, where
+        ``<u>`` is the unit's letter: ``m`` months, ``d`` days, ``w`` weeks, ``y`` years
+        (``retention_3m``, ``retention_90d``).
     logrank : DataFrame or None
         With two or more groups: one row, ``statistic``, ``df``, ``p_value`` (multivariate
         log-rank test).
     fitters : dict
         Group -> fitted lifelines ``KaplanMeierFitter``.
+    times : tuple of float
+        The reported times, in ``unit``.
+    unit : str
+        Unit of the durations, the median and ``times``.
     """
 
     table: pd.DataFrame
     logrank: pd.DataFrame | None
     fitters: dict
     times: tuple[float, ...]
+    unit: str = "months"
+
+    def column(self, t: float) -> str:
+        """Name of the retention column at time ``t`` (in ``unit``), e.g. ``"retention_90d"``."""
+        return f"retention_{t:g}{_SUFFIX[self.unit]}"
 
     def to_frame(self) -> pd.DataFrame:
         """The per-group table."""
@@ -154,7 +199,7 @@ class RetentionResult(Result):
     def summary(self) -> Summary:
         """Per-group table and the log-rank test."""
         tabs = [("Kaplan-Meier retention", self.table.set_index("group"))]
-        notes = []
+        notes = [f"durations, median and times in {self.unit}"]
         if self.logrank is not None:
             tabs.append(("log-rank test", self.logrank))
             notes.append(f"log-rank p = {self.logrank['p_value'].iloc[0]:.3g}")
@@ -165,7 +210,7 @@ class RetentionResult(Result):
         ax = get_ax(ax)
         for g, kmf in self.fitters.items():
             kmf.plot_survival_function(ax=ax, label=str(g), ci_show=True)
-        ax.set_xlabel("months since subscription")
+        ax.set_xlabel(f"{self.unit} since subscription")
         ax.set_ylabel("share still subscribed")
         ax.set_ylim(0, 1.02)
         ax.set_title("Retention (Kaplan-Meier)")
@@ -177,7 +222,8 @@ def retention(
     events: Sequence[int] | pd.Series | np.ndarray,
     groups: Sequence | pd.Series | np.ndarray | None = None,
     *,
-    times: tuple[float, ...] = (1, 3, 6, 12),
+    times: tuple[float, ...] | None = None,
+    unit: Unit | None = None,
     alpha: float = 0.05,
 ) -> RetentionResult:
     """Kaplan-Meier retention per group, with the median, retention at ``times`` and a log-rank test.
@@ -185,14 +231,19 @@ def retention(
     Parameters
     ----------
     durations : array-like of float
-        Months subscribed (>= 0), e.g. ``durations(subscriptions, month=...)["duration"]``.
+        Time subscribed (>= 0) in ``unit``, e.g. ``durations(subscriptions, month=...)["duration"]``.
     events : array-like of 0/1
         1 = unsubscribed, 0 = censored (still subscribed at the data month's end).
     groups : array-like, optional
         Group label per row (e.g. source: organic / campaign).
-    times : tuple of float, default (1, 3, 6, 12)
-        Months at which to report retention. Beyond the longest follow-up the value is the
-        last estimate (lifelines' convention) — check ``n`` at risk.
+    times : tuple of float, optional
+        Times (in ``unit``) at which to report retention; default :data:`DEFAULT_TIMES` of
+        the unit (1/3/6/12 months, 30/90/180/365 days, ...). Beyond the longest follow-up
+        the value is the last estimate (lifelines' convention) — check ``n`` at risk.
+    unit : {"months", "days", "weeks", "years"}, optional
+        Unit of ``durations``; it names the columns (``retention_3m``, ``retention_90d``).
+        Default: the unit :func:`durations` recorded in ``durations.attrs``, else months.
+        A unit that contradicts the recorded one raises ParameterError.
     alpha : float, default 0.05
 
     Returns
@@ -203,11 +254,15 @@ def retention(
     ------
     SchemaError
         Negative or missing durations; events not 0/1.
+    ParameterError
+        An unknown unit, or one that contradicts the durations' recorded unit.
     """
     from lifelines import KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
     from lifelines.utils import median_survival_times
 
+    unit = _unit_of(durations, unit)
+    times = DEFAULT_TIMES[unit] if times is None else tuple(times)
     d = np.asarray(durations, dtype=float)
     e_raw = np.asarray(events)
     _check_surv(d, e_raw, table="durations", dcol="durations", ecol="events")
@@ -234,7 +289,7 @@ def retention(
             sf = float(kmf.survival_function_at_times(t).iloc[0])
             idx = ci.index.searchsorted(t, side="right") - 1
             lo, hi = (ci.iloc[max(idx, 0), 0], ci.iloc[max(idx, 0), 1])
-            key = f"retention_{t:g}m"
+            key = f"retention_{t:g}{_SUFFIX[unit]}"
             row[key], row[f"{key}_low"], row[f"{key}_high"] = sf, float(lo), float(hi)
         rows.append(row)
     lr = None
@@ -242,7 +297,7 @@ def retention(
         res = multivariate_logrank_test(d, g, e)
         lr = pd.DataFrame([{"statistic": float(res.test_statistic), "df": int(res.degrees_of_freedom),
                             "p_value": float(res.p_value)}])
-    return RetentionResult(table=pd.DataFrame(rows), logrank=lr, fitters=fitters, times=tuple(times))
+    return RetentionResult(table=pd.DataFrame(rows), logrank=lr, fitters=fitters, times=tuple(times), unit=unit)
 
 
 # --------------------------------------------------------------------------- Cox
@@ -261,6 +316,9 @@ class CoxResult(Result):
     concordance : float
     n, events : int
     fitter : lifelines.CoxPHFitter
+    unit : str
+        Unit of the durations (hazard ratios do not depend on it; the fitter's baseline
+        hazard and survival are per this unit).
     """
 
     hazard_ratios: pd.DataFrame
@@ -270,6 +328,7 @@ class CoxResult(Result):
     events: int
     alpha: float
     fitter: object
+    unit: str = "months"
 
     def to_frame(self) -> pd.DataFrame:
         """Hazard ratios with the PH test columns."""
@@ -277,7 +336,8 @@ class CoxResult(Result):
 
     def summary(self) -> Summary:
         """Readable hazard ratios, e.g. 'campaign: 1.80x the hazard of unsubscribing'."""
-        notes = [f"{self.n} subscriptions, {self.events} unsubscriptions; concordance {self.concordance:.3f}"]
+        notes = [f"{self.n} subscriptions, {self.events} unsubscriptions; concordance {self.concordance:.3f}; "
+                 f"durations in {self.unit}"]
         for cov, r in self.hazard_ratios.iterrows():
             notes.append(f"{cov}: hazard of unsubscribing x{r['hr']:.2f} "
                          f"({1 - self.alpha:.0%} CI {r['hr_low']:.2f}-{r['hr_high']:.2f}, p = {r['p_value']:.2g})")
@@ -312,6 +372,7 @@ def cox(
     strata: Sequence[str] | None = None,
     penalizer: float = 0.0,
     alpha: float = 0.05,
+    unit: Unit | None = None,
 ) -> CoxResult:
     """Cox proportional-hazards model with hazard ratios, CIs and the PH test (lifelines).
 
@@ -329,6 +390,9 @@ def cox(
     penalizer : float, default 0.0
         L2 penalty (lifelines); try 0.01 when the fit does not converge.
     alpha : float, default 0.05
+    unit : {"months", "days", "weeks", "years"}, optional
+        Unit of ``duration_col``, kept in the result (default: the unit :func:`durations`
+        recorded in ``df.attrs``, else months).
 
     Returns
     -------
@@ -345,6 +409,7 @@ def cox(
     from lifelines.statistics import proportional_hazard_test
 
     check_frame(df, table="df", columns=[duration_col, event_col], min_rows=2)
+    unit = _unit_of(df, unit)
     _check_surv(df[duration_col].to_numpy(dtype=float, na_value=np.nan), df[event_col].to_numpy(),
                 table="df", dcol=duration_col, ecol=event_col)
     strata = list(strata or [])
@@ -387,4 +452,4 @@ def cox(
                           index=pd.Index([i if isinstance(i, str) else i[0] for i in ph.index], name="covariate"))
     ph_tab["ph_ok"] = ph_tab["p_value"] >= alpha
     return CoxResult(hazard_ratios=hr, ph_test=ph_tab, concordance=float(cph.concordance_index_),
-                     n=len(data), events=int(data[event_col].sum()), alpha=alpha, fitter=cph)
+                     n=len(data), events=int(data[event_col].sum()), alpha=alpha, fitter=cph, unit=unit)

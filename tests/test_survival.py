@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from dmkit import survival
-from dmkit.errors import SchemaError
+from dmkit.errors import ParameterError, SchemaError
 
 
 def _subs(n=4_000, seed=0, hr_campaign=2.0, base=0.08):
@@ -63,6 +63,49 @@ def test_retention_equals_lifelines_directly():
     kmf = KaplanMeierFitter().fit(d["duration"], d["event"])
     assert_allclose(res.table["retention_3m"].iloc[0], kmf.predict(3))
     assert res.logrank is None
+
+
+def test_units_name_columns_and_are_kept():
+    from lifelines import KaplanMeierFitter
+
+    s = _subs(n=800, seed=4)
+    months = survival.durations(s, month="2009-06")
+    days = survival.durations(s, month="2009-06", unit="days")
+    assert months.attrs["duration_unit"] == "months" and days.attrs["duration_unit"] == "days"
+    assert_allclose(days["duration"], months["duration"] * survival.DAYS_PER_MONTH)
+    # days: the unit is read from the frame; columns in days, values those of lifelines at those days
+    res = survival.retention(days["duration"], days["event"], times=(90, 180))
+    assert res.unit == "days" and res.column(180) == "retention_180d"
+    assert {"retention_90d", "retention_180d_low"} <= set(res.table.columns)
+    assert not any(c.endswith("m") or "m_" in c for c in res.table.columns if c.startswith("retention_"))
+    kmf = KaplanMeierFitter().fit(days["duration"], days["event"])
+    assert_allclose(res.table["retention_180d"].iloc[0], kmf.predict(180))
+    # the same curve in months at the same instants
+    in_months = survival.retention(months["duration"], months["event"], times=(180 / survival.DAYS_PER_MONTH,))
+    assert_allclose(in_months.table.iloc[0, -3], res.table["retention_180d"].iloc[0])
+    assert_allclose(res.table["median"].iloc[0], in_months.table["median"].iloc[0] * survival.DAYS_PER_MONTH)
+    # default times follow the unit
+    assert survival.retention(days["duration"], days["event"]).times == (30, 90, 180, 365)
+    assert survival.retention(np.asarray(days["duration"]), days["event"], unit="days").column(30) == "retention_30d"
+    assert "days" in str(res.summary()) and res.plot().get_xlabel() == "days since subscription"
+    # a plain array with no unit given is in months (the documented default)
+    assert "retention_3m" in survival.retention(np.asarray(months["duration"]), months["event"]).table
+    # Cox keeps the unit; hazard ratios do not depend on it
+    cm = survival.cox(survival.covariates(months), "duration", "event", covariates=["campaign"])
+    cd = survival.cox(survival.covariates(days), "duration", "event", covariates=["campaign"])
+    assert cm.unit == "months" and cd.unit == "days" and "durations in days" in str(cd.summary())
+    assert_allclose(cd.hazard_ratios["hr"], cm.hazard_ratios["hr"], rtol=1e-6)
+
+
+def test_unit_errors():
+    s = _subs(n=200, seed=1)
+    days = survival.durations(s, month="2009-06", unit="days")
+    with pytest.raises(ParameterError, match=r"parameter 'unit'.*'days'.*recorded"):
+        survival.retention(days["duration"], days["event"], unit="months")
+    with pytest.raises(ParameterError, match=r"parameter 'unit'.*one of"):
+        survival.durations(s, month="2009-06", unit="fortnights")
+    with pytest.raises(ParameterError, match=r"parameter 'unit'"):
+        survival.cox(survival.covariates(days), "duration", "event", covariates=["campaign"], unit="years")
 
 
 def test_cox_recovers_planted_hazard_ratio():
