@@ -495,17 +495,18 @@ class HallPlan(Result):
     plan : DataFrame
         The targets: user_id, hall_id (the hall each is invited to), score.
     halls : DataFrame
-        One row per key hall: hall_id, customers_in_radius, targeted.
+        One row per key hall: hall_id, attributed (customers whose hall it is),
+        seen_in_radius (seen in a cell of its radius; only with ``locations``), targeted.
     target_share : float
+    customers_in_radius : int
+        Customers attributed to the key halls or, with ``locations``, seen in their radius
+        (a customer seen in two halls' radius counts once).
     """
 
     plan: pd.DataFrame
     halls: pd.DataFrame
     target_share: float
-
-    @property
-    def customers_in_radius(self) -> int:
-        return int(self.halls["customers_in_radius"].sum())
+    customers_in_radius: int
 
     def to_frame(self) -> pd.DataFrame:
         return self.plan
@@ -534,9 +535,10 @@ class HallPlan(Result):
 
     def plot(self, ax=None):
         ax = get_ax(ax)
-        h = self.halls.sort_values("customers_in_radius", ascending=False)
+        col = "seen_in_radius" if "seen_in_radius" in self.halls else "attributed"
+        h = self.halls.sort_values(col, ascending=False)
         x = np.arange(len(h))
-        ax.bar(x, h["customers_in_radius"], label="in radius")
+        ax.bar(x, h[col], label=col.replace("_", " "))
         ax.bar(x, h["targeted"], label="targeted")
         ax.set_xlabel("key hall (by customers in radius)")
         ax.set_ylabel("customers")
@@ -547,14 +549,17 @@ class HallPlan(Result):
 
 def plan_hall_campaign(circles_result: LifeCircleTags, *, n_halls: int = 56,
                        target_share: float = DECK_HALL_CAMPAIGN["targeted"] / DECK_HALL_CAMPAIGN["customers_in_radius"],
-                       halls: Sequence[int] | None = None, score: pd.Series | None = None) -> HallPlan:
+                       halls: Sequence[int] | None = None, score: pd.Series | None = None,
+                       locations: pd.DataFrame | None = None) -> HallPlan:
     """Pick the key halls, the customers in their radius and the targets of a hall campaign.
 
     The key halls are ``halls`` or the ``n_halls`` halls with most attributed customers
-    (ties to the smaller id); the customers in their radius are those attributed to them;
-    the targets are the top ``target_share`` of those by ``score`` (default: ``hall_share``,
-    how sure the attribution is), each invited to their attributed hall. The deck's share is
-    126k / 1.025M = 12.3%.
+    (ties to the smaller id). The customers in their radius are those attributed to them or,
+    when ``locations`` is given, everyone seen in a cell of their radius (the deck's
+    "在其辐射区域出现的客户"). The targets are ``round(target_share × customers in radius)``
+    of the customers attributed to a key hall (at most all of them), the highest ``score``
+    first (default: ``hall_share``, how sure the attribution is), each invited to their
+    attributed hall. The deck's share is 126k / 1.025M = 12.3%.
 
     Parameters
     ----------
@@ -564,6 +569,9 @@ def plan_hall_campaign(circles_result: LifeCircleTags, *, n_halls: int = 56,
     halls : list of int, optional
     score : Series, optional
         Indexed by user_id (e.g. a 一起玩吧 propensity score); higher first.
+    locations : DataFrame, optional
+        The ``locations`` table the tags were built from: counts the customers seen in the
+        key halls' radius (``HallPlan.halls["seen_in_radius"]``).
 
     Returns
     -------
@@ -591,12 +599,22 @@ def plan_hall_campaign(circles_result: LifeCircleTags, *, n_halls: int = 56,
     if not len(inside):
         raise parameter_error("halls", expected="halls with attributed customers", found=key)
     s = inside["hall_share"] if score is None else score.reindex(inside.index).astype(float)
-    n_target = max(1, int(round(target_share * len(inside))))
+    seen = None
+    if locations is not None:
+        loc = _check_locations(locations, list(circles_result.months))
+        near = loc[loc["hall_id"].isin(key)]
+        seen = near.drop_duplicates(["user_id", "hall_id"])["hall_id"].value_counts()
+        n_radius = int(near["user_id"].nunique())
+    else:
+        n_radius = len(inside)
+    n_target = min(len(inside), max(1, int(round(target_share * n_radius))))
     order = pd.DataFrame({"user_id": inside.index, "hall_id": inside["hall_id"].astype(np.int64).to_numpy(),
                           "score": s.to_numpy()}).sort_values(["score", "user_id"], ascending=[False, True],
                                                                kind="stable", na_position="last")
     plan = order.head(n_target).reset_index(drop=True)
     per = pd.DataFrame({"hall_id": key})
-    per["customers_in_radius"] = per["hall_id"].map(counts).fillna(0).astype(np.int64)
+    per["attributed"] = per["hall_id"].map(counts).fillna(0).astype(np.int64)
+    if seen is not None:
+        per["seen_in_radius"] = per["hall_id"].map(seen).fillna(0).astype(np.int64)
     per["targeted"] = per["hall_id"].map(plan["hall_id"].value_counts()).fillna(0).astype(np.int64)
-    return HallPlan(plan=plan, halls=per, target_share=float(target_share))
+    return HallPlan(plan=plan, halls=per, target_share=float(target_share), customers_in_radius=n_radius)

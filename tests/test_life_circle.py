@@ -110,6 +110,7 @@ def test_hall_plan_by_hand():
         months=("2008-11",), min_sightings=3)
     p = lc.plan_hall_campaign(tags, n_halls=2, target_share=0.4)
     assert p.halls["hall_id"].tolist() == [7, 8] and p.customers_in_radius == 5
+    assert p.halls["attributed"].tolist() == [3, 2]
     assert p.plan["user_id"].tolist() == [1, 4]          # round(0.4 * 5) = 2, by hall share
     took = pd.Series([True, False], index=p.plan.index)
     ev = p.evaluate(took)
@@ -163,6 +164,30 @@ def test_music_tags_find_the_fans(sim):
     assert len(set(m.per_user.index) & went) / len(m.per_user) > 0.8
 
 
+def test_hall_plan_counts_the_customers_seen_in_the_radius(sim):
+    _, L = sim
+    tags = lc.circles(L.locations)
+    plan = lc.plan_hall_campaign(tags, n_halls=10, locations=L.locations)
+    key = plan.halls["hall_id"].tolist()
+    seen = L.locations.loc[L.locations["hall_id"].isin(key), "user_id"].nunique()
+    assert plan.customers_in_radius == seen >= plan.halls["attributed"].sum()
+    assert len(plan.plan) == round(lc.DECK_HALL_CAMPAIGN["targeted"] / lc.DECK_HALL_CAMPAIGN["customers_in_radius"] * seen)
+    assert set(plan.plan["hall_id"]) <= set(key)
+
+
+def test_locations_read_from_an_operator_extract_with_a_mapping(tmp_path):
+    csv = tmp_path / "signalling.csv"
+    csv.write_text("SERV_NUMBER,STAT_MONTH,LAC_CI,HALL_CODE,NIGHT_CNT,WORK_CNT,EVENING_CNT,WEEKEND_CNT\n"
+                   "1,200811,10,0,6,1,2,1\n1,200811,20,1,0,5,0,0\n", encoding="utf-8")
+    mapping = {"locations": {"SERV_NUMBER": "user_id", "STAT_MONTH": "month", "LAC_CI": "cell_id",
+                             "HALL_CODE": "hall_id", "NIGHT_CNT": "n_night", "WORK_CNT": "n_workday",
+                             "EVENING_CNT": "n_evening", "WEEKEND_CNT": "n_weekend"}}
+    loc = dm.io.read_table(csv, "locations", mapping=mapping)
+    assert loc["month"].astype(str).tolist() == ["2008-11", "2008-11"]
+    t = lc.circles(loc).table
+    assert (t.loc[1, "home_cell"], t.loc[1, "work_cell"]) == (10, 20)
+
+
 def test_hall_campaign_rate_is_the_planted_mix(sim):
     _, L = sim
     tags = lc.circles(L.locations)
@@ -189,3 +214,13 @@ def test_deck_concert_offers_beat_the_baseline():
     np.testing.assert_allclose(t["rate"], lc.DECK_CONCERT_OFFERS["published_rate"], atol=0.0006)
     assert t["beats_baseline"].all()
     assert lc.DECK_HALL_CAMPAIGN["took_part"] / lc.DECK_HALL_CAMPAIGN["targeted"] == pytest.approx(0.278, abs=5e-4)
+
+
+def test_simulator_parameters_are_checked(sim):
+    d, L = sim
+    with pytest.raises(ParameterError, match="accuracy"):
+        synth_location.simulate_locations(d, accuracy=1.5)
+    with pytest.raises(ParameterError, match="n_halls"):
+        synth_location.simulate_locations(d, n_cells=100, n_halls=200)
+    with pytest.raises(SchemaError, match="column 'hall_id'"):
+        synth_location.respond_hall_campaign(L, pd.DataFrame({"user_id": [1]}))

@@ -170,3 +170,11 @@ def test_club_ledger_pool_is_a_fifth_of_the_fees(club):
     paid = V.members.groupby("month")["fee"].sum()
     np.testing.assert_allclose(led.pool["pool"], 0.2 * paid.reindex(led.pool.index))
     assert led.pool_share == pytest.approx(0.2)
+
+
+def test_club_parameters_are_checked(club):
+    d, _, _ = club
+    with pytest.raises(ParameterError, match="seeds"):
+        synth_viral.simulate_club(d, seeds=[])
+    with pytest.raises(ParameterError, match="n_months"):
+        synth_viral.simulate_club(d, seeds=[1], n_months=0)
