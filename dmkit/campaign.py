@@ -191,6 +191,29 @@ class FunnelResult(Result):
         return ax
 
 
+def _check_sent(target: pd.DataFrame) -> None:
+    """Refuse target rows with a reply, subscription or delivery but no ``sent_at``.
+
+    A funnel stage is a subset of the one before: such a row would count as replied or
+    subscribed but not sent (a response rate above 100 % in a small campaign). Control
+    rows are not sent by design and are not checked here.
+    """
+    unsent = target["sent_at"].isna()
+    for col, what in (("subscribed_at", "subscriptions"), ("replied_at", "replies"),
+                      ("delivered", "deliveries")):
+        bad = (unsent & (target[col].fillna(False).astype(bool) if col == "delivered"
+                         else target[col].notna())).to_numpy()
+        if bad.any():
+            pos = np.flatnonzero(bad)
+            rows = target.iloc[pos[:5]][["campaign_id", "user_id", "step"]].to_dict("records")
+            raise schema_error(
+                table="contacts", column=col, expected=f"target rows with {col} set only when sent_at is set",
+                found=f"{len(pos)} {what} of target rows without sent_at", rows=rows,
+                fix="a target that was never sent cannot respond to the offer: set its sent_at from the "
+                    "send log, or drop the unsent rows (contacts[contacts['sent_at'].notna()]) to count "
+                    "only the offers sent; to measure what unsent users did anyway, make them control rows")
+
+
 def funnel(
     contacts: pd.DataFrame,
     *,
@@ -224,7 +247,9 @@ def funnel(
     ------
     SchemaError
         Contract violations; subscriptions or replies before sends; unsubscriptions
-        before subscriptions.
+        before subscriptions; a target row with a subscription, reply or delivery but no
+        ``sent_at`` (it would count as subscribed but not sent: set its send time or drop
+        the unsent rows first).
     """
     check_contacts(contacts)
     check_choice(by, "by", ["event_date", "send_date"])
@@ -233,6 +258,7 @@ def funnel(
     if len(c) == 0:
         raise schema_error(table="contacts", column="group", expected="rows of the target group",
                            found="only control rows")
+    _check_sent(c)
     rep, sub, uns = c["replied_at"], c["subscribed_at"], c["unsubscribed_at"]
     if as_of is not None:
         t = pd.Timestamp(as_of)

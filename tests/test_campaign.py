@@ -356,3 +356,36 @@ def test_uplift_on_simulator(province):
     o = res.overall.iloc[0]
     assert o["uplift"] > 0 and o["p_value"] < 0.05
     assert abs(o["rate_control"] - province.truth.campaign["steps"][0]["control_rate"]) < 0.004
+
+
+@pytest.mark.parametrize("col,what", [("subscribed_at", "subscriptions"), ("replied_at", "replies")])
+def test_funnel_refuses_a_response_without_a_send(j3_small, col, what):
+    # a target row with no sent_at but a subscription would count as subscribed but not sent
+    bad = j3_small.copy()
+    i = int(np.flatnonzero(bad[col].notna() & (bad["group"] == "target"))[0])
+    bad.loc[i, "sent_at"] = pd.NaT
+    bad.loc[i, "delivered"] = False
+    with pytest.raises(SchemaError, match=rf"column '{col}'.*1 {what} of target rows without sent_at.*"
+                                          rf"user_id.*{int(bad.loc[i, 'user_id'])}"):
+        campaign.funnel(bad)
+    # dropping the unsent rows, as the message says, gives a funnel whose stages nest
+    ok = campaign.funnel(bad[bad["sent_at"].notna() | (bad["group"] != "target")]).overall.iloc[0]
+    assert ok["subscribed"] <= ok["delivered"] <= ok["sent"] == int((bad["sent_at"].notna()
+                                                                      & (bad["group"] == "target")).sum())
+
+
+def test_funnel_refuses_a_delivery_without_a_send(j3_small):
+    bad = j3_small.copy()
+    i = int(np.flatnonzero(bad["delivered"].to_numpy() & bad["replied_at"].isna().to_numpy()
+                           & bad["subscribed_at"].isna().to_numpy())[0])
+    bad.loc[i, "sent_at"] = pd.NaT
+    with pytest.raises(SchemaError, match=r"column 'delivered'.*deliveries of target rows without sent_at"):
+        campaign.funnel(bad)
+
+
+def test_funnel_ignores_unsent_control_rows():
+    contacts, *_ = _ab_contacts(n_t=500, n_c=500)
+    assert contacts.loc[contacts["group"] == "control", "sent_at"].isna().all()
+    assert contacts.loc[contacts["group"] == "control", "subscribed_at"].notna().any()
+    o = campaign.funnel(contacts).overall.iloc[0]
+    assert o["sent"] == 500 and o["subscribed"] == int(contacts.loc[:499, "subscribed_at"].notna().sum())
