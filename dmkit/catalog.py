@@ -2,6 +2,11 @@
 
 Service and channel codes are short English ids; the original Chinese terms are
 kept in :data:`SERVICE_NAMES` so an analyst can map a BI extract onto them.
+
+These are the simulator's catalog, the default one. An operator with its own product,
+channel or brand codes supplies a catalog YAML: :func:`load_catalog`, :func:`use_catalog`,
+:func:`active_catalog` (see :mod:`dmkit.contract.catalog_yaml`); the contract's code
+columns are then checked against it and the methods take its codes.
 """
 from __future__ import annotations
 
@@ -72,3 +77,17 @@ REVENUE_LINES: tuple[str, ...] = ("operating", "new_business", "data_vas", "prom
 revenue, and the promotional-package part of data VAS revenue."""
 
 CONTACT_GROUPS: tuple[str, ...] = ("target", "control")
+
+_OPERATOR_CATALOG = ("Catalog", "load_catalog", "use_catalog", "active_catalog", "simulator_catalog")
+"""The operator's catalog (codes, names, groups from a YAML file): :mod:`dmkit.contract.catalog_yaml`.
+The codes above are the simulator's catalog, the default one."""
+
+
+def __getattr__(name: str):
+    """``dm.catalog.load_catalog`` and friends, from :mod:`dmkit.contract.catalog_yaml` (imported
+    on first use: that module reads this one's codes)."""
+    if name in _OPERATOR_CATALOG:
+        from dmkit.contract import catalog_yaml
+
+        return getattr(catalog_yaml, name)
+    raise AttributeError(f"module 'dmkit.catalog' has no attribute {name!r}")

@@ -160,17 +160,57 @@ def validate(
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping {table: {their_column: our_column}}.")] = None,
     province: Annotated[str | None, typer.Option(help="Only the province=... partition.")] = None,
     month: Annotated[str | None, typer.Option(help="Only the month=... partition (YYYY-MM).")] = None,
+    catalog: Annotated[Path | None, typer.Option(
+        help="The operator's catalog YAML (service, channel, brand codes); default the mapping's "
+             "catalog: entry, else the simulator's 35 services.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
-    """Check a table against the data contract: prints OK and the row count, or the problem."""
-    from dmkit import io
+    """Check a table against the data contract: every failing column and check at once.
+
+    Prints OK and the row count (exit 0), or one line per failing check with its count and
+    a few example row keys (exit 1; 2 for a bad argument). With --json the report (or the
+    error) is one JSON object on stdout, with the same exit codes.
+    """
+    from dmkit.contract.checks import check_files
     from dmkit.contract.months import check_month
 
+    if json_out:
+        _validate_json(path, table, mapping=mapping, catalog=catalog, province=province, month=month)
+        return
     with _handled("validate"):
         if month is not None:
             check_month(month)
-        df = io.read_table(path, table, mapping=mapping, province=province, month=month)
-        typer.echo(f"OK: table {table!r} keeps the contract: {len(df):,} rows, "
-                   f"{df.shape[1]} columns ({path})")
+        report = check_files(path, table, mapping=mapping, catalog=catalog, province=province, month=month)
+    if report.ok:
+        typer.echo(f"OK: table {table!r} keeps the contract: {report.n_rows:,} rows ({path}; "
+                   f"catalog: {report.catalog})")
+        return
+    if len(report.failures) == 1:  # one line, as every other error
+        _fail("validate", report.failures[0].message(table), code=1)
+    typer.echo(f"dmkit validate: error: table {table!r} breaks the contract: {len(report.failures)} "
+               f"failing checks in {report.n_rows:,} rows ({path}):", err=True)
+    for f in report.failures:
+        typer.echo(f"  - {' '.join(f.message(table).split())}", err=True)
+    raise typer.Exit(1)
+
+
+def _validate_json(path: Path, table: str, **kw) -> None:
+    """``dmkit validate --json``: the report, or the error, as one JSON object on stdout."""
+    import json
+
+    from dmkit.contract.checks import check_files
+    from dmkit.contract.months import check_month
+
+    try:
+        if kw.get("month") is not None:
+            check_month(kw["month"])
+        report = check_files(path, table, **kw)
+    except (DmkitError, OSError) as err:
+        typer.echo(json.dumps({"table": table, "ok": False, "error": " ".join(str(err).split()),
+                               "error_type": type(err).__name__, "failures": []}, ensure_ascii=False))
+        raise typer.Exit(2 if isinstance(err, ParameterError) else 1) from None
+    typer.echo(report.to_json())
+    raise typer.Exit(0 if report.ok else 1)
 
 
 class Engine(str, Enum):

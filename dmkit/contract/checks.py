@@ -24,7 +24,7 @@ import pandera.pandas as pa
 
 from dmkit.errors import SchemaError, schema_error
 
-__all__ = ["Failure", "ValidationReport", "check", "shorten"]
+__all__ = ["Failure", "ValidationReport", "check", "check_files", "shorten"]
 
 _EXAMPLES = 5
 
@@ -339,3 +339,50 @@ def _pandera_failures(df, table, catalog, columns, row_keys) -> list[Failure]:
     order = {c: i for i, c in enumerate(columns)}
     out.sort(key=lambda f: order.get(f.column, len(order)))
     return out
+
+
+def check_files(path, table: str, *, mapping=None, catalog=None, province: str | None = None,
+                month: str | None = None) -> ValidationReport:
+    """Read an extract as :func:`dmkit.io.read_table` does and report every failure at once.
+
+    Values that cannot be read as their column's kind (``parse`` failures, naming the file
+    and line) and the contract's checks (:func:`check`) are reported together.
+
+    Parameters
+    ----------
+    path : path
+        A file, a table folder or a dataset root.
+    table : str
+    mapping : path or dict, optional
+        The mapping YAML (columns, encoding, date formats, ``catalog:``).
+    catalog : path, dict or Catalog, optional
+        The catalog to check codes against; default the mapping's, else the active one.
+    province, month : str, optional
+        Partition folders to read.
+
+    Raises
+    ------
+    DataNotFoundError
+        Nothing to read.
+    SchemaError
+        A file that cannot be read at all (empty, ragged, corrupt, undecodable).
+    ParameterError
+        A bad mapping or catalog file.
+    """
+    from dmkit.contract import ingest
+    from dmkit.contract.catalog_yaml import Catalog, load_catalog, mapping_catalog
+    from dmkit.contract.tables import read_mapped
+
+    if catalog is not None and not isinstance(catalog, Catalog):
+        catalog = load_catalog(catalog)
+    catalog = catalog or mapping_catalog(mapping)
+    df, options, where = read_mapped(path, table, mapping=mapping, province=province, month=month)
+    errors: list[SchemaError] = []
+    df = ingest.convert(df, table, options=options, provenance=where, errors=errors)
+    report = check(df, table, catalog=catalog)
+    parsed = [Failure(e.column, "parse", getattr(e, "expected", "values of the column's kind"),
+                      getattr(e, "found", str(e)), getattr(e, "count", len(e.rows)),
+                      tuple(_plain(v) for v in getattr(e, "values", [])), tuple(e.rows)) for e in errors]
+    bad = {f.column for f in parsed}
+    rest = [f for f in report.failures if not (f.column in bad and f.check != "not_null")]  # no double count
+    return ValidationReport(table, report.n_rows, tuple(parsed + rest), catalog=report.catalog)

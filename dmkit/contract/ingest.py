@@ -54,6 +54,8 @@ __all__ = [
     "OPTION_KEYS",
     "read_options",
     "load_yaml",
+    "parse_yaml",
+    "decode_text",
     "detect_encoding",
     "read_csv_files",
     "read_parquet_files",
@@ -206,21 +208,31 @@ def load_yaml(path: str | Path, *, what: str = "YAML file") -> object:
     ParameterError
         Not decodable, not valid YAML, or a key given twice (names the key and lines).
     """
-    import yaml
-
     p = Path(path)
     where = f"{what} {str(p)!r}"
     if not p.is_file():
         raise DataNotFoundError(f"{where} does not exist")
-    text = decode_text(p.read_bytes(), where=where)
+    return parse_yaml(decode_text(p.read_bytes(), where=where), where=where, parameter=what.split()[0])
+
+
+def parse_yaml(text: str, *, where: str, parameter: str = "file") -> object:
+    """Parse YAML text safely, refusing a key given twice.
+
+    Raises
+    ------
+    ParameterError
+        Not valid YAML, or a key given twice (names ``where``, the key and both lines).
+    """
+    import yaml
+
     try:
         return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as dup:
         raise ParameterError(f"{where}: key {dup.key!r} is given twice (lines {dup.first} and "
-                             f"{dup.again}); keep one", parameter=what.split()[0]) from None
+                             f"{dup.again}); keep one", parameter=parameter) from None
     except yaml.YAMLError as err:
         raise ParameterError(f"{where}: not valid YAML ({err.__class__.__name__}: "
-                             f"{str(err).splitlines()[0]})", parameter=what.split()[0]) from err
+                             f"{str(err).splitlines()[0]})", parameter=parameter) from err
 
 
 # ---------------------------------------------------------------------------------
@@ -435,16 +447,27 @@ def read_parquet_files(files: Sequence[Path], *, table: str) -> tuple[pd.DataFra
 # conversion to the contract's kinds
 # ---------------------------------------------------------------------------------
 def convert(df: pd.DataFrame, table: str, *, options: ReadOptions | None = None,
-            provenance: Provenance | None = None) -> pd.DataFrame:
-    """Convert the contract columns of ``df`` to their kinds (see :func:`coerce_column`)."""
+            provenance: Provenance | None = None, errors: list | None = None) -> pd.DataFrame:
+    """Convert the contract columns of ``df`` to their kinds (see :func:`coerce_column`).
+
+    With ``errors`` (a list), a column that cannot be converted is left as read and its
+    :class:`~dmkit.errors.SchemaError` appended, so every such column is found at once;
+    without it the first one is raised.
+    """
     from dmkit import schema
 
     options = options or ReadOptions()
     out = {}
     for spec in schema.COLUMNS[table]:
         if spec.name in df.columns:
-            new = coerce_column(df[spec.name], spec, table, fmt=options.format_for(spec.name, spec.kind),
-                                provenance=provenance)
+            try:
+                new = coerce_column(df[spec.name], spec, table, fmt=options.format_for(spec.name, spec.kind),
+                                    provenance=provenance)
+            except SchemaError as err:
+                if errors is None:
+                    raise
+                errors.append(err)
+                continue
             if new is not df[spec.name]:
                 out[spec.name] = new
     if not out:
@@ -501,9 +524,11 @@ class _Ctx:
                  else "")
         found = f"{len(pos):,} value(s) that are not, e.g. {vals}{where}" if what is None else \
             f"{len(pos):,} {what}, e.g. {vals}{where}"
-        return schema_error(table=self.table, column=self.column, expected=expected, found=found,
-                            rows=[{"row": int(i)} for i in pos[:5]],
-                            fix=fix or "clean the column or map the right source column onto it")
+        err = schema_error(table=self.table, column=self.column, expected=expected, found=found,
+                           rows=[{"row": int(i)} for i in pos[:5]],
+                           fix=fix or "clean the column or map the right source column onto it")
+        err.expected, err.found, err.count, err.values = expected, found, len(pos), list(vals)
+        return err
 
 
 def _is_text(s: pd.Series) -> bool:

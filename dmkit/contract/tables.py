@@ -46,6 +46,7 @@ __all__ = [
     "load_mapping",
     "mapping_for",
     "partitioned_by_month",
+    "read_mapped",
     "read_table",
     "table_files",
     "truth_folder",
@@ -389,15 +390,8 @@ def read_table(
     from dmkit.contract import ingest
     from dmkit.contract.catalog_yaml import mapping_catalog, use_catalog
 
-    files = table_files(root_or_file, table, province=province, month=month, until=until)
-    cols = mapping_for(mapping, table)
-    options = ingest.read_options(mapping)
-    fmt = _SUFFIX[files[0].suffix.lower()]
-    if fmt == "parquet":
-        df, where = ingest.read_parquet_files(files, table=table)
-    else:
-        df, where = ingest.read_csv_files(files, table=table, encoding=options.encoding)
-    df = apply_mapping(df, table, cols)
+    df, options, where = read_mapped(root_or_file, table, mapping=mapping, province=province,
+                                     month=month, until=until)
     df = ingest.convert(df, table, options=options, provenance=where)
     if validate:
         cat = catalog if catalog is not None else mapping_catalog(mapping)
@@ -407,6 +401,25 @@ def read_table(
             with use_catalog(cat):
                 schema.validate(df, table)
     return df
+
+
+def read_mapped(root_or_file: str | Path, table: str, *, mapping=None, province: str | None = None,
+                month: str | None = None, until: str | None = None):
+    """The files of ``table`` read and renamed by the mapping, not yet converted.
+
+    Returns ``(frame, read options, provenance)`` for :func:`dmkit.contract.ingest.convert`
+    (what :func:`read_table` does next, and ``dmkit validate`` column by column).
+    """
+    from dmkit.contract import ingest
+
+    files = table_files(root_or_file, table, province=province, month=month, until=until)
+    cols = mapping_for(mapping, table)
+    options = ingest.read_options(mapping)
+    if _SUFFIX[files[0].suffix.lower()] == "parquet":
+        df, where = ingest.read_parquet_files(files, table=table)
+    else:
+        df, where = ingest.read_csv_files(files, table=table, encoding=options.encoding)
+    return apply_mapping(df, table, cols), options, where
 
 
 def mapping_for(mapping: str | Path | Mapping | None, table: str) -> dict[str, str]:

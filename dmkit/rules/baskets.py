@@ -38,7 +38,9 @@ def baskets_from_subscriptions(
         these rows, so pass every subscriber (``users.user_id``) for penetration-based
         supports.
     services : tuple of str, optional
-        Columns, default every service of :data:`dmkit.catalog.SERVICES`.
+        Columns, default every service of the active catalog
+        (:func:`dmkit.catalog.active_catalog`: the simulator's 35 unless an operator's
+        catalog YAML is in use).
 
     Returns
     -------
@@ -46,11 +48,12 @@ def baskets_from_subscriptions(
         Index ``user_id``, one numpy-bool column per service.
     """
     schema.validate(subscriptions, "subscriptions")
-    services = tuple(catalog.SERVICES if services is None else services)
-    bad = [s for s in services if s not in catalog.SERVICES]
+    known = catalog.active_catalog().service_codes
+    services = tuple(known if services is None else services)
+    bad = [s for s in services if s not in known]
     if bad:
-        raise parameter_error("services", expected=f"codes of dmkit.catalog.SERVICES, e.g. {catalog.SERVICES[:4]}",
-                              found=bad[0])
+        raise parameter_error("services", expected=f"service codes of the active catalog, e.g. {known[:4]}",
+                              found=bad[0], fix="load the operator's catalog: dm.catalog.use_catalog(path)")
     start = subscriptions["start"]
     end_t = month_end(month) if month is not None else month_end(start.max().strftime("%Y-%m"))
     keep = (start < end_t).to_numpy()  # month_end is exclusive: the next month's first midnight

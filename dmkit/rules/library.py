@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from dmkit import catalog, schema
 from dmkit._results import Result, Summary, get_ax
@@ -80,10 +79,9 @@ def load_rules(rules: object) -> dict:
             raise DataNotFoundError(f"rule library file {str(path)!r} does not exist")
         else:
             text = path.read_text(encoding="utf-8")
-        try:
-            spec = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise parameter_error("rules", expected="valid YAML", found=str(rules), fix=str(err)) from err
+        from dmkit.contract.ingest import parse_yaml
+
+        spec = parse_yaml(text, where=f"rule library {str(rules)!r}", parameter="rules")  # no key twice
     else:
         spec = rules
     if isinstance(spec, list):
@@ -94,9 +92,10 @@ def load_rules(rules: object) -> dict:
     elig = spec.get("eligibility") or {}
     if not isinstance(elig, dict):
         raise parameter_error("rules.eligibility", expected="a mapping service -> expression", found=elig)
+    services = catalog.active_catalog().service_codes  # an operator's catalog YAML, or the simulator's
     for svc in elig:
-        if svc not in catalog.SERVICES:
-            raise parameter_error(f"eligibility[{svc!r}]", expected="a service of dmkit.catalog.SERVICES",
+        if svc not in services:
+            raise parameter_error(f"eligibility[{svc!r}]", expected="a service of the active catalog",
                                   found=svc)
     out, seen = [], set()
     for i, raw in enumerate(spec["rules"]):
@@ -116,8 +115,9 @@ def _check_rule(raw: object, i: int, seen: set) -> dict:
     if extra:
         raise parameter_error(f"{where}", expected=f"fields among {sorted(_KEYS)}", found=extra[0])
     r = dict(raw, id=rid)
-    if r.get("service") not in catalog.SERVICES:
-        raise parameter_error(f"{where}.service", expected="a service of dmkit.catalog.SERVICES",
+    cat = catalog.active_catalog()
+    if r.get("service") not in cat.service_codes:
+        raise parameter_error(f"{where}.service", expected="a service of the active catalog",
                               found=r.get("service"))
     if r.get("source") not in LAYERS:
         raise parameter_error(f"{where}.source", expected=f"one of {list(LAYERS)}", found=r.get("source"))
@@ -130,9 +130,10 @@ def _check_rule(raw: object, i: int, seen: set) -> dict:
     elif "rule" not in r:
         raise parameter_error(f"{where}.rule", expected="an expression such as \"sms_p2p > 0\"", found=None)
     brand = r.get("brand", "all")
-    brands = list(catalog.BRANDS) if brand == "all" else [brand] if isinstance(brand, str) else brand
-    if not isinstance(brands, list) or not brands or any(b not in catalog.BRANDS for b in brands):
-        raise parameter_error(f"{where}.brand", expected=f"'all', one of {list(catalog.BRANDS)} or a list",
+    known = cat.codes("brands")
+    brands = list(known) if brand == "all" else [brand] if isinstance(brand, str) else brand
+    if not isinstance(brands, list) or not brands or any(b not in known for b in brands):
+        raise parameter_error(f"{where}.brand", expected=f"'all', one of {list(known)} or a list",
                               found=brand)
     r["_brands"] = brands
     r["_brand_ordered"] = brand != "all"
@@ -140,8 +141,8 @@ def _check_rule(raw: object, i: int, seen: set) -> dict:
     check_scalar(r.get("volume"), f"{where}.volume", kind=int, low=0, allow_none=True)
     ch = r.get("channels")
     ch = [ch] if isinstance(ch, str) else ch
-    if not isinstance(ch, list) or not ch or any(c not in catalog.CHANNELS for c in ch):
-        raise parameter_error(f"{where}.channels", expected=f"a non-empty list of {list(catalog.CHANNELS)}",
+    if not isinstance(ch, list) or not ch or any(c not in cat.codes("channels") for c in ch):
+        raise parameter_error(f"{where}.channels", expected=f"a non-empty list of {list(cat.codes('channels'))}",
                               found=r.get("channels"))
     r["channels"] = ch
     return r
@@ -374,7 +375,8 @@ def library(
         if r.get("rank_by") is not None and r["rank_by"] not in cols:
             raise parameter_error(f"rules[{r['id']!r}].rank_by", expected="a column of the customer table",
                                   found=r["rank_by"])
-    if any(len(r["_brands"]) < len(catalog.BRANDS) or r["_brand_ordered"] for r in lib["rules"]):
+    if any(len(r["_brands"]) < len(catalog.active_catalog().codes("brands")) or r["_brand_ordered"]
+           for r in lib["rules"]):
         check_frame(customers, table="customers", columns=["brand"])
 
     n = len(customers)
