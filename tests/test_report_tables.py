@@ -1,0 +1,89 @@
+"""dm.report.tables: counts with separators, rates as percentages, money with units, no index noise."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dmkit.errors import ParameterError
+from dmkit.report.tables import (
+    column_kinds,
+    format_count,
+    format_money,
+    format_number,
+    format_percent,
+    table,
+)
+
+
+def test_counts_never_float_or_scientific():
+    assert format_count(6497.0) == "6,497"
+    assert format_count(np.int64(4_710_081)) == "4,710,081"
+    assert format_number(50000.0) == "50,000"
+    assert format_number(33170.0) == "33,170"
+    assert format_number(1.2e-05) == "0.000012"
+    assert "e" not in format_number(123456789.123)
+    assert format_count(None) == "" and format_count(float("nan")) == ""
+
+
+def test_percent_precision_follows_size():
+    assert format_percent(0.356063) == "35.6%"
+    assert format_percent(0.0049) == "0.49%"
+    assert format_percent(0.00049) == "0.049%"
+    assert format_percent(0.0179, decimals=2) == "1.79%"
+
+
+def test_money_has_its_unit():
+    assert format_money(1234.5) == "1,234.50 yuan"
+    assert format_money(4_710_081, unit="yuan") == "4.71 million yuan"
+    assert format_money(2.5e9) == "25.00 hundred million yuan"
+
+
+def test_kinds_guessed_from_name_and_values_and_overridden():
+    df = pd.DataFrame({"sent": [6497.0, 12.0], "response_rate": [0.0179, 0.3], "arpu": [45.2, 88.0],
+                       "auc": [0.586, 0.487], "lift": [2.0, 3.0], "name": ["a", "b"],
+                       "holders": [502.0, 3.0]})
+    kinds = column_kinds(df)
+    assert kinds == {"sent": "count", "response_rate": "percent", "arpu": "money", "auc": "number",
+                     "lift": "number", "name": "text", "holders": "count"}
+    assert column_kinds(df, percents=["auc"])["auc"] == "percent"
+    with pytest.raises(ParameterError, match="percents.*nope"):
+        column_kinds(df, percents=["nope"])
+
+
+def test_a_rate_outside_0_1_is_not_a_percent():
+    assert column_kinds(pd.DataFrame({"growth_rate": [12.5, 3.2]}))["growth_rate"] == "number"
+
+
+def test_table_hides_a_row_number_index_and_keeps_a_real_one():
+    df = pd.DataFrame({"sent": [6497.0, 12000.0], "response_rate": [0.0179, 0.356]})
+    t = table(df)
+    assert not t.show_index
+    assert t.frame.to_dict("list") == {"sent": ["6,497", "12,000"], "response_rate": ["1.8%", "35.6%"]}
+    html = t._repr_html_()
+    assert "overflow-x:auto" in html and "e+0" not in html and "<th></th>" not in html
+    named = table(df.set_index(pd.Index(["kunming", "dali"], name="prefecture")))
+    assert named.show_index and "kunming" in named._repr_html_()
+    # a filtered frame keeps gaps in its row numbers: still noise, still hidden
+    assert not table(df.set_index(pd.Index([3, 4]))).show_index
+
+
+def test_series_and_summary():
+    from dmkit._results import Summary
+
+    s = table(pd.Series({"sent": 6497.0, "retention": 0.813, "p_value": 0.03}, name="step 2"))
+    assert s.frame["step 2"].tolist() == ["6,497", "81.3%", "0.03"]
+    summ = table(Summary("Rules", (("rules", pd.DataFrame({"baskets": [50000.0], "support": [0.0123]})),),
+                         ("a note",)))
+    html = summ._repr_html_()
+    assert "50,000" in html and "1.2%" in html and "a note" in html and "5e+04" not in html
+
+
+def test_long_tables_say_what_was_left_out():
+    t = table(pd.DataFrame({"n": range(100)}), max_rows=10)
+    assert len(t.frame) == 10 and t.notes == ("first 10 of 100 rows",)
+
+
+def test_bad_input_named():
+    with pytest.raises(ParameterError, match="data"):
+        table([1, 2, 3])
