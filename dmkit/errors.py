@@ -16,6 +16,7 @@ __all__ = [
     "NotFittedError",
     "ConvergenceError",
     "NotebookRunError",
+    "NoTwinError",
 ]
 
 
@@ -76,6 +77,10 @@ class ConvergenceError(DmkitError, RuntimeError):
 
 class NotebookRunError(DmkitError, RuntimeError):
     """One or more notebooks of a batch failed."""
+
+
+class NoTwinError(DmkitError, AttributeError):
+    """A method was asked of an engine (``dm.engines.dispatch``) that has no twin of it there."""
 
 
 def schema_error(

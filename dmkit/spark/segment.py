@@ -125,7 +125,7 @@ def cluster(
     k_range: Sequence[int] = range(2, 9),
     log: bool | Literal["auto"] | Sequence[str] = "auto",
     standardise: bool = True,
-    sample_size: int = 4_000,
+    sample_size: int = 2_000,
     max_iter: int = 40,
     n_init: int = 3,
     seed: int = 0,
