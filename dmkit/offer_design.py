@@ -1,0 +1,244 @@
+"""Offer design from a campaign's cells (case M's feedback stage, 回馈): what, how many, when, which channel.
+
+A campaign that sends different offers to comparable users — one campaign code per
+treatment cell, ``<campaign>|<level>|<level>|...`` — tells, per segment, which content,
+how many items, which time and which channel sell best. :func:`fit` reads the cells from
+the ``contacts`` table, fits one logistic response model per segment on the delivered
+offers (treatment coding: the first level of each factor is the baseline), and returns
+the model's key weights before (the prior) and after the feedback, with each segment's
+best cell (推荐内容, 推荐数量, 推荐时间, 推荐渠道).
+
+Example
+-------
+>>> camp = dm.synth.music_campaign.music_campaign(pdata, seed=7)
+>>> res = dm.offer_design.fit(camp.contacts, camp.segments, levels=dm.synth.music_campaign.LEVELS)
+>>> res.plan          # per segment: content, items, slot, channel, predicted take-up
+>>> res.weights       # before / after / se / change per segment and term
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+import pandas as pd
+
+from dmkit import schema
+from dmkit._results import Result, Summary, get_ax
+from dmkit.errors import ConvergenceError, parameter_error, schema_error
+
+__all__ = ["FACTORS", "OfferDesignResult", "fit", "parse_cells"]
+
+FACTORS: tuple[str, ...] = ("channel", "content", "items", "slot")
+"""Default factor names of the cell code ``<campaign>|channel|content|items|slot``."""
+
+
+def parse_cells(contacts: pd.DataFrame, *, factors: Sequence[str] = FACTORS, campaign: str | None = None) -> pd.DataFrame:
+    """The offer of each contact, read from its cell code.
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        The ``contacts`` table; rows whose campaign_id has ``len(factors)`` ``|``-separated
+        levels after the campaign name are read, target group only.
+    factors : sequence of str
+        Names of the levels, in the code's order.
+    campaign : str, optional
+        Keep only cells of this campaign (the part before the first ``|``).
+
+    Returns
+    -------
+    DataFrame
+        user_id, campaign, one column per factor (numbers where every level is a number),
+        delivered, took (subscribed).
+
+    Raises
+    ------
+    SchemaError
+        No contact has a cell code with that many levels.
+    """
+    schema.validate(contacts, "contacts", check_keys=False)
+    factors = list(factors)
+    ids = contacts["campaign_id"].astype(str)
+    ok = (ids.str.count(r"\|") == len(factors)).to_numpy() & (contacts["group"].astype(str) == "target").to_numpy()
+    if campaign is not None:
+        ok &= (ids.str.split("|", n=1).str[0] == campaign).to_numpy()
+    if not ok.any():
+        raise schema_error(table="contacts", column="campaign_id",
+                           expected=f"cell codes '<campaign>|{'|'.join(factors)}'" +
+                                    (f" of campaign {campaign!r}" if campaign else ""),
+                           found=f"codes like {sorted(ids.unique())[:3]}")
+    p = ids[ok].str.split("|", expand=True, regex=False)
+    c = contacts[ok]
+    out = pd.DataFrame({"user_id": c["user_id"].to_numpy(), "campaign": p[0].to_numpy()})
+    for i, f in enumerate(factors, start=1):
+        v = p[i]
+        num = pd.to_numeric(v, errors="coerce")
+        out[f] = num.to_numpy() if num.notna().all() else v.to_numpy()
+    out["delivered"] = c["delivered"].to_numpy(dtype=bool)
+    out["took"] = c["subscribed_at"].notna().to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class OfferDesignResult(Result):
+    """Per-segment response models of a cell campaign (see :func:`fit`).
+
+    Attributes
+    ----------
+    weights : DataFrame
+        Index (segment, term); columns before (prior), after (estimate), se, change.
+    plan : DataFrame
+        Index segment: the best cell's levels (one column per factor), p_after (its
+        predicted take-up), observed (take-up of the delivered offers in that cell), n,
+        and the prior's best cell as ``<factor>_before`` columns.
+    cells : DataFrame
+        Observed take-up per segment and cell: n (delivered), took, rate.
+    levels : dict
+    """
+
+    weights: pd.DataFrame
+    plan: pd.DataFrame
+    cells: pd.DataFrame
+    levels: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        """The plan."""
+        return self.plan.copy()
+
+    def summary(self) -> Summary:
+        """Plan per segment and the key weights before and after the feedback."""
+        return Summary("Offer design per segment (推荐内容, 数量, 时间, 渠道)",
+                       (("plan", self.plan), ("key weights (log-odds)", self.weights)),
+                       ("weights: effect of each level against the baseline (first level) on the log-odds "
+                        "of take-up, per segment; before = the prior, after = fitted on the delivered offers",))
+
+    def plot(self, ax=None):
+        """Key weights before and after the feedback, per segment and term."""
+        ax = get_ax(ax, figsize=(10, 4.5))
+        w = self.weights.drop(index="const", level="term", errors="ignore")
+        x = np.arange(len(w))
+        ax.bar(x - 0.2, w["before"], 0.4, label="before (prior)", color="lightgrey")
+        ax.bar(x + 0.2, w["after"], 0.4, yerr=1.96 * w["se"], label="after feedback", color="tab:blue")
+        ax.set_xticks(x, [f"{s}: {t}" for s, t in w.index], rotation=90, fontsize=7)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_ylabel("log-odds weight")
+        ax.set_title("Key weights of the response model, before and after the campaign")
+        ax.legend(fontsize=8)
+        return ax
+
+
+def _terms(levels: Mapping[str, Sequence]) -> list[str]:
+    return [f"{f}={v}" for f, lv in levels.items() for v in list(lv)[1:]]
+
+
+def _design(df: pd.DataFrame, levels: Mapping[str, Sequence]) -> pd.DataFrame:
+    x = pd.DataFrame({"const": 1.0}, index=df.index)
+    for f, lv in levels.items():
+        for v in list(lv)[1:]:
+            x[f"{f}={v}"] = (df[f] == v).astype(float)
+    return x
+
+
+def fit(
+    contacts: pd.DataFrame,
+    segments: pd.Series,
+    *,
+    factors: Sequence[str] = FACTORS,
+    levels: Mapping[str, Sequence] | None = None,
+    prior: Mapping[str, Mapping[str, float]] | None = None,
+    campaign: str | None = None,
+) -> OfferDesignResult:
+    """Fit one logistic response model per segment on a cell campaign and plan the best offer.
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        The ``contacts`` table with cell codes (see :func:`parse_cells`).
+    segments : Series
+        Segment of each user (index user_id); contacts of users without one are dropped.
+    factors : sequence of str
+        The cell code's level names.
+    levels : mapping, optional
+        Factor -> its levels, the baseline first (default: each factor's sorted levels).
+    prior : mapping, optional
+        Segment -> {term: weight} before the feedback (default: every weight 0 — before any
+        response every cell is judged alike). Terms are ``"<factor>=<level>"``.
+    campaign : str, optional
+
+    Returns
+    -------
+    OfferDesignResult
+
+    Raises
+    ------
+    SchemaError
+        No cell codes; a segment without delivered offers in some level.
+    ParameterError
+        ``levels`` that leave out a level seen in the data, or name unknown factors.
+    ConvergenceError
+        A segment's model does not converge (e.g. a level with no take-up at all).
+    """
+    import statsmodels.api as sm
+
+    d = parse_cells(contacts, factors=factors, campaign=campaign)
+    if not isinstance(segments, pd.Series):
+        raise parameter_error("segments", expected="a Series of segments indexed by user_id",
+                              found=type(segments).__name__)
+    d["segment"] = segments.reindex(d["user_id"]).to_numpy()
+    d = d[d["segment"].notna() & d["delivered"]]
+    if levels is None:
+        levels = {f: sorted(d[f].unique()) for f in factors}
+    levels = {f: list(v) for f, v in levels.items()}
+    unknown = [f for f in levels if f not in factors]
+    if unknown:
+        raise parameter_error("levels", expected=f"factors among {list(factors)}", found=unknown)
+    for f in factors:
+        extra = sorted(set(d[f].unique()) - set(levels[f]), key=str)
+        if extra:
+            raise parameter_error("levels", expected=f"every level of {f!r} seen in the cells",
+                                  found=f"{levels[f]}; the data also has {extra}")
+    terms = _terms(levels)
+    rows, plans, cell_rows = [], [], []
+    grid = pd.DataFrame(list(product(*levels.values())), columns=list(levels))
+    for seg, g in d.groupby("segment", sort=True):
+        for f in factors:
+            missing = [v for v in levels[f] if not (g[f] == v).any()]
+            if missing:
+                raise schema_error(table="contacts", column="campaign_id",
+                                   expected=f"delivered offers of every {f} level in segment {seg!r}",
+                                   found=f"none with {missing}")
+        X = _design(g, levels)
+        try:
+            res = sm.Logit(g["took"].to_numpy(float), X).fit(disp=0, maxiter=200)
+        except (np.linalg.LinAlgError, ValueError) as err:
+            raise ConvergenceError(f"segment {seg!r}: the response model did not fit ({err}); merge levels or "
+                                   "segments with few take-ups") from err
+        if not np.isfinite(res.params).all() or not res.mle_retvals.get("converged", True):
+            raise ConvergenceError(f"segment {seg!r}: the response model did not converge; a level may have no "
+                                   "take-up at all: merge it with another")
+        before = dict((prior or {}).get(seg, {}))
+        for t in ["const", *terms]:
+            b = float(before.get(t, 0.0)) if t != "const" else float("nan")
+            rows.append((seg, t, b, float(res.params[t]), float(res.bse[t])))
+        xg = _design(grid, levels)
+        p_after = np.asarray(res.predict(xg))
+        w_before = np.array([float(before.get(t, 0.0)) for t in terms])
+        score_before = xg[terms].to_numpy() @ w_before
+        best, best_b = int(np.argmax(p_after)), int(np.argmax(score_before))
+        cell = grid.iloc[best]
+        sel = np.ones(len(g), dtype=bool)
+        for f in factors:
+            sel &= (g[f] == cell[f]).to_numpy()
+        plans.append({"segment": seg, **cell.to_dict(), "p_after": float(p_after[best]),
+                      "observed": float(g.loc[sel, "took"].mean()) if sel.any() else float("nan"),
+                      "n": int(sel.sum()), **{f"{f}_before": grid.iloc[best_b][f] for f in factors}})
+        cr = g.groupby(list(factors), observed=True)["took"].agg(["size", "sum"]).rename(
+            columns={"size": "n", "sum": "took"}).reset_index()
+        cell_rows.append(cr.assign(segment=seg, rate=cr["took"] / cr["n"]))
+    weights = pd.DataFrame(rows, columns=["segment", "term", "before", "after", "se"]).set_index(["segment", "term"])
+    weights["change"] = weights["after"] - weights["before"]
+    plan = pd.DataFrame(plans).set_index("segment")
+    cells = pd.concat(cell_rows, ignore_index=True).set_index(["segment", *factors])
+    return OfferDesignResult(weights=weights, plan=plan, cells=cells, levels=levels)

@@ -1,0 +1,118 @@
+"""dmkit.offer_design on case M's planted music campaign (dmkit.synth.music_campaign) and by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dmkit as dm
+from dmkit import offer_design, schema
+from dmkit.errors import ParameterError, SchemaError
+from dmkit.synth import music_campaign as mc
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    d = dm.synth.generate("jiangsu", "2009-06", 40_000, 7)
+    return d, mc.music_campaign(d, seed=7)
+
+
+def _true_p(segment, cell):
+    return 1 / (1 + np.exp(-mc._logit(segment, cell)))
+
+
+def test_planted_campaign_is_a_contract_table_apart_from_j3(campaign):
+    d, camp = campaign
+    c = camp.contacts
+    schema.validate(c, "contacts")
+    assert c["campaign_id"].astype(str).str.startswith("JS-2009-06-music|").all()
+    assert not set(c["campaign_id"].astype(str)) & set(d.contacts["campaign_id"].astype(str))
+    assert set(camp.segments[c["user_id"]]) == set(mc.SEGMENTS)
+    # half of each segment offered, on the 15th, in the slot of its cell
+    for s in mc.SEGMENTS:
+        n_seg = int((camp.segments == s).sum())
+        assert (camp.segments[c["user_id"]] == s).sum() == pytest.approx(0.5 * n_seg, abs=1)
+    hours = c["sent_at"].dt.hour
+    evening = c["campaign_id"].astype(str).str.endswith("|evening")
+    assert hours[evening].between(19, 20).all() and hours[~evening].between(10, 11).all()
+    assert (c["sent_at"].dt.day == 15).all()
+
+
+def test_feedback_recovers_the_planted_key_weights(campaign):
+    _, camp = campaign
+    r = offer_design.fit(camp.contacts, camp.segments, levels=mc.LEVELS)
+    w = r.weights
+    for s in mc.SEGMENTS:
+        for term, truth in mc.WEIGHTS[s].items():
+            est, se = w.at[(s, term), "after"], w.at[(s, term), "se"]
+            assert abs(est - truth) < 3.5 * se, (s, term, est, truth, se)
+        assert abs(w.at[(s, "const"), "after"] - mc.BASE[s]) < 3.5 * w.at[(s, "const"), "se"]
+    # before the feedback every weight is 0; after, the changes are the estimates
+    assert (w["before"].drop(index="const", level="term") == 0).all()
+    assert np.allclose(w["change"].dropna(), w["after"].drop(index="const", level="term"))
+
+
+def test_plan_per_segment_is_near_the_planted_best_cell(campaign):
+    _, camp = campaign
+    r = offer_design.fit(camp.contacts, camp.segments, levels=mc.LEVELS)
+    exact = 0
+    for s, best in camp.truth["best_cell"].items():
+        row = r.plan.loc[s]
+        chosen = (row["content"], int(row["items"]), row["slot"], row["channel"])
+        # the chosen cell's true take-up is within 10 % of the planted best
+        assert _true_p(s, chosen) >= 0.9 * best["p"], (s, chosen, best)
+        exact += chosen == (best["content"], best["items"], best["slot"], best["channel"])
+    assert exact >= 3
+    # per segment: what (genre), how many (5 for the loyal, 1 for those needing activation), when, which channel
+    assert r.plan.at["loyal", "items"] == 5 and r.plan.at["activation", "items"] == 1
+    assert r.plan.at["activation", "channel"] == "ivr" and r.plan.at["loyal", "channel"] == "wap_push"
+    assert (r.plan["content"] == "genre").all()
+    assert r.plot() is not None and "推荐" in str(r.summary())
+
+
+def _hand_contacts():
+    # two segments, two channels: A answers sms 3/4 and wap 1/4; B the reverse
+    rows = []
+    uid = 0
+    for seg, rates in (("A", {"sms": 3, "wap": 1}), ("B", {"sms": 1, "wap": 3})):
+        for ch, k in rates.items():
+            for i in range(4):
+                rows.append((f"T|{ch}", uid, seg, i < k))
+                uid += 1
+    t0 = pd.Timestamp("2009-06-15 10:00")
+    c = pd.DataFrame({
+        "campaign_id": [r[0] for r in rows], "user_id": [r[1] for r in rows], "step": 1, "service": "full_song",
+        "group": "target", "sent_at": t0, "delivered": True,
+        "replied_at": [t0 + pd.Timedelta(hours=1) if r[3] else pd.NaT for r in rows],
+        "reply_valid": [r[3] for r in rows],
+        "subscribed_at": [t0 + pd.Timedelta(hours=1) if r[3] else pd.NaT for r in rows],
+        "unsubscribed_at": pd.NaT,
+    })
+    c["unsubscribed_at"] = pd.to_datetime(c["unsubscribed_at"])
+    return c, pd.Series([r[2] for r in rows], index=[r[1] for r in rows])
+
+
+def test_fit_by_hand():
+    c, seg = _hand_contacts()
+    r = offer_design.fit(c, seg, factors=["channel"], levels={"channel": ["sms", "wap"]},
+                         prior={"A": {"channel=wap": 0.5}})
+    # logit(1/4) - logit(3/4) = -2 ln 3 for A, +2 ln 3 for B
+    assert r.weights.at[("A", "channel=wap"), "after"] == pytest.approx(-2 * np.log(3), abs=1e-4)
+    assert r.weights.at[("B", "channel=wap"), "after"] == pytest.approx(2 * np.log(3), abs=1e-4)
+    assert r.weights.at[("A", "channel=wap"), "change"] == pytest.approx(-2 * np.log(3) - 0.5, abs=1e-4)
+    assert r.plan.loc["A", "channel"] == "sms" and r.plan.loc["B", "channel"] == "wap"
+    assert r.plan.loc["A", "channel_before"] == "wap"          # the prior preferred wap for A
+    assert r.plan.loc["A", "observed"] == 0.75 and r.plan.loc["A", "n"] == 4
+
+
+def test_fit_errors():
+    c, seg = _hand_contacts()
+    with pytest.raises(SchemaError, match="cell codes"):
+        offer_design.fit(c, seg, factors=["channel", "items"])
+    with pytest.raises(ParameterError, match="also has"):
+        offer_design.fit(c, seg, factors=["channel"], levels={"channel": ["sms"]})
+    with pytest.raises(SchemaError, match="every channel level in segment 'A'"):
+        offer_design.fit(c[~((c["campaign_id"] == "T|wap") & (c["user_id"] < 8))], seg, factors=["channel"],
+                         levels={"channel": ["sms", "wap"]})
+    with pytest.raises(ParameterError, match="segments"):
+        offer_design.fit(c, seg.to_dict(), factors=["channel"])
