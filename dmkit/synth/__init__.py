@@ -15,5 +15,6 @@ from dmkit.contract.province import ProvinceData
 from dmkit.contract.truth import Truth
 from dmkit.synth.generate import generate
 from dmkit.synth.profiles import PROVINCES
+from dmkit.synth.respond import Responses, respond, take_up_probability
 
-__all__ = ["generate", "ProvinceData", "PROVINCES", "Truth"]
+__all__ = ["generate", "respond", "take_up_probability", "Responses", "ProvinceData", "PROVINCES", "Truth"]
