@@ -34,7 +34,9 @@ attend with probability ``p_fan``, others with ``p_other``.
 
 Responses to the two G4 campaigns (``respond_hall_campaign``, ``respond_offers``) are
 planted too: a customer invited to the hall they really frequent takes part with
-probability :data:`P_HALL_TRUE` (:data:`P_HALL_OTHER` for another hall); a ringtone offer of
+probability :data:`P_HALL_TRUE` (:data:`P_HALL_OTHER` for another hall) times their game
+affinity (``game_affinity``: higher for the under-30s, KJava handsets and M-Zone, mean 1 —
+what a 一起玩吧 model can learn from a pilot); a ringtone offer of
 the customer's own genre is taken with :data:`P_OFFER_MATCH`, another genre with
 :data:`P_OFFER_OTHER` (the deck's 3–5% baseline, midpoint).
 """
@@ -49,7 +51,7 @@ import pandas as pd
 from dmkit import catalog
 from dmkit.errors import parameter_error, schema_error
 
-__all__ = ["simulate_locations", "LocationData", "respond_hall_campaign", "respond_offers",
+__all__ = ["simulate_locations", "LocationData", "respond_hall_campaign", "respond_offers", "hall_probability",
            "CONCERTS", "BANDS", "BAND_SHARES", "PLACE_BY_BAND", "CELL_KINDS"]
 
 BANDS: tuple[str, ...] = ("n_night", "n_workday", "n_evening", "n_weekend")
@@ -74,7 +76,7 @@ HOME_BASED = 0.20
 LEISURE_RADIUS_KM = 6.0
 SIGHTING_SHAPE = 1.2
 CONCERT_SIGHTINGS = 3
-P_HALL_TRUE, P_HALL_OTHER = 0.30, 0.03
+P_HALL_TRUE, P_HALL_OTHER = 0.22, 0.02
 P_OFFER_MATCH, P_OFFER_OTHER = 0.25, 0.04
 
 CONCERTS = pd.DataFrame({
@@ -103,7 +105,7 @@ class LocationData:
         concert, genre, original, month, cell_id (the venue).
     truth : DataFrame
         One row per customer: user_id, home_cell, work_cell, leisure_cell, hall_id,
-        music_genre, home_based, lam (expected sightings a month).
+        music_genre, home_based, lam (expected sightings a month), game_affinity.
     attendance : DataFrame
         user_id, concert: who attended which concert.
     planted : dict
@@ -230,6 +232,11 @@ def simulate_locations(
             score[:, j] += np.where(cand[:, k] == cand[:, j], place_share[k], 0.0)
     true_hall = cand[np.arange(n), score.argmax(axis=1)]
     genre = _music_genre(pdata, rng, n)
+    age = users["age"].to_numpy() if "age" in users else np.full(n, 35)
+    java = users["term_java"].to_numpy(dtype=bool) if "term_java" in users else np.zeros(n, bool)
+    mzone = (users["brand"].astype(str).to_numpy() == "mzone") if "brand" in users else np.zeros(n, bool)
+    aff = 1.0 / (1.0 + np.exp(-(-1.5 + 1.5 * (age < 30) + 1.2 * java + 0.8 * mzone)))
+    aff = aff / aff.mean()
     lam = rng.gamma(SIGHTING_SHAPE, sightings / SIGHTING_SHAPE, n)
 
     # -- concerts in the data month, at leisure/commercial venues
@@ -277,7 +284,7 @@ def simulate_locations(
     truth = pd.DataFrame({"user_id": uid, "home_cell": home.astype(np.int32), "work_cell": work.astype(np.int32),
                           "leisure_cell": leisure.astype(np.int32), "hall_id": true_hall.astype(np.int32),
                           "music_genre": pd.Categorical(genre, categories=list(catalog.GENRES)),
-                          "home_based": home_based, "lam": lam})
+                          "home_based": home_based, "lam": lam, "game_affinity": aff})
     attendance = pd.DataFrame({"user_id": uid[att_u], "concert": concerts["concert"].to_numpy()[att_c]})
     planted = {"accuracy": float(accuracy), "sightings": float(sightings), "p_fan": float(p_fan),
                "p_other": float(p_other), "band_shares": BAND_SHARES.tolist(),
@@ -352,14 +359,22 @@ def respond_hall_campaign(data: LocationData, plan: pd.DataFrame, *, seed: int =
     Returns
     -------
     Series of bool
-        Aligned with ``plan``: took part. Probability :data:`P_HALL_TRUE` when ``hall_id``
-        is the customer's planted hall, :data:`P_HALL_OTHER` otherwise.
+        Aligned with ``plan``: took part, with :func:`hall_probability`.
     """
-    _plan(plan, "plan", ["user_id", "hall_id"])
-    true = data.truth.set_index("user_id")["hall_id"].reindex(plan["user_id"]).to_numpy()
-    p = np.where(true == plan["hall_id"].to_numpy(), P_HALL_TRUE, P_HALL_OTHER)
+    p = hall_probability(data, plan)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 41]))
     return pd.Series(rng.random(len(plan)) < p, index=plan.index, name="took_part")
+
+
+def hall_probability(data: LocationData, plan: pd.DataFrame) -> np.ndarray:
+    """The planted probability that each planned customer takes part in the hall campaign:
+    (:data:`P_HALL_TRUE` at the customer's own hall, else :data:`P_HALL_OTHER`) times their
+    game affinity (``truth.game_affinity``, mean 1 over the province), at most 1."""
+    _plan(plan, "plan", ["user_id", "hall_id"])
+    t = data.truth.set_index("user_id")
+    true = t["hall_id"].reindex(plan["user_id"]).to_numpy()
+    base = np.where(true == plan["hall_id"].to_numpy(), P_HALL_TRUE, P_HALL_OTHER)
+    return np.minimum(1.0, base * t["game_affinity"].reindex(plan["user_id"]).to_numpy())
 
 
 def respond_offers(data: LocationData, plan: pd.DataFrame, *, seed: int = 0) -> pd.Series:
