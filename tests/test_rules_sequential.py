@@ -142,3 +142,109 @@ def test_support_and_confidence_thresholds_are_exact_counts():
     assert r.pair("crbt", "music")["count"] == 7
     assert R.sequential(subs, window="90D", min_support=0.0701).pair("crbt", "music") is None
     assert R.sequential(subs, window="90D", min_support=0.07, min_confidence=1 / 7 + 1e-6).rules.empty
+
+
+# ---------------------------------------------------------------------------- any log, SPADE's count
+# Zaki (2001), "SPADE: an efficient algorithm for mining frequent sequences", Machine Learning
+# 42, Figure 1: customers (sid), event times (eid) and the items bought together
+SPADE_DB = [(1, 10, "CD"), (1, 15, "ABC"), (1, 20, "ABF"), (1, 25, "ACDF"), (2, 15, "ABF"), (2, 20, "E"),
+            (3, 10, "ABF"), (4, 10, "DGH"), (4, 20, "BF"), (4, 25, "AGH")]
+
+
+def _spade_log() -> pd.DataFrame:
+    return pd.DataFrame([(sid, eid, it) for sid, eid, items in SPADE_DB for it in items],
+                        columns=["sid", "eid", "item"])
+
+
+def test_spade_paper_example_every_occurrence():
+    log = _spade_log()
+    r = R.sequential(log, user="sid", item="item", time="eid", window=None, min_support=0.5,
+                     occurrences="all")
+    # the paper's frequent 2-sequences with min_sup 2 of 4 customers: B->A, D->A, F->A, D->B, D->F
+    got = {(x.first, x.then): x.count for x in r.rules.itertuples()}
+    assert got == {("B", "A"): 2, ("D", "A"): 2, ("F", "A"): 2, ("D", "B"): 2, ("D", "F"): 2}
+    assert r.pair("B", "A")["support"] == pytest.approx(0.5)
+    assert r.pair("B", "A")["n_first"] == 4                      # every customer bought B
+    assert r.gap_column == "median_gap" and "median_gap" in r.rules and r.time_unit == "time units"
+    # customer 1: B at 15 -> A at 20 (gap 5); customer 4: B at 20 -> A at 25 (gap 5)
+    assert r.pair("B", "A")["median_gap"] == pytest.approx(5)
+    # first occurrences only (the default): customer 1's first A and first B are both at 15
+    first = R.sequential(log, user="sid", item="item", time="eid", window=None, min_support=0.25)
+    assert first.pair("B", "A")["count"] == 1
+    # a window of 4 time units leaves no B -> A; of 5 keeps both customers
+    assert R.sequential(log, user="sid", item="item", time="eid", window=4, min_support=0.25,
+                        occurrences="all").pair("B", "A") is None
+    assert R.sequential(log, user="sid", item="item", time="eid", window=5, min_support=0.25,
+                        occurrences="all").pair("B", "A")["count"] == 2
+    assert "occurrences counted" in str(r.summary()) and r.plot() is not None
+
+
+def _brute_force_all(log, window, n_users):
+    out = {}
+    for uid, g in log.groupby("user"):
+        best = {}
+        for a in g.itertuples():
+            for b in g.itertuples():
+                gap = (b.time - a.time) / pd.Timedelta(days=1)
+                if a.item != b.item and 0 < gap <= window:
+                    best[(a.item, b.item)] = min(best.get((a.item, b.item), np.inf), gap)
+        for k, gap in best.items():
+            out.setdefault(k, []).append(gap)
+    n_item = log.groupby("item")["user"].nunique()
+    return {k: (len(v), len(v) / n_item[k[0]], float(np.median(v)), len(v) / n_users) for k, v in out.items()}
+
+
+def test_every_occurrence_matches_brute_force_on_an_operator_log():
+    # an operator's own product codes (not in the simulator catalog), string user ids,
+    # its own column names and repeated purchases
+    rng = np.random.default_rng(8)
+    codes = ["PRD-0001", "PRD-0417", "VAS_MUSIC_PLUS", "套餐A", "9001"]
+    rows = []
+    for u in range(150):
+        for _ in range(rng.integers(1, 7)):
+            rows.append((f"u{u:04d}", rng.choice(codes),
+                         pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 120)))))
+    log = pd.DataFrame(rows, columns=["user", "item", "time"]).drop_duplicates()
+    assert not set(codes) & set(catalog.SERVICES)
+    r = R.sequential(log, user="user", item="item", time="time", window="30D", min_support=1e-9,
+                     occurrences="all")
+    ref = _brute_force_all(log, 30, 150)
+    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
+    assert got.keys() == ref.keys() and len(got) == 20
+    for k, v in ref.items():
+        assert got[k][0] == v[0]
+        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+    # every occurrence counts at least the users the first occurrences count
+    first = R.sequential(log, user="user", item="item", time="time", window="30D", min_support=1e-9)
+    for x in first.rules.itertuples():
+        assert got[(x.first, x.then)][0] >= x.count
+
+
+def test_first_occurrence_default_unchanged_on_an_operator_log():
+    # the default count on an outside-catalog log is the brute force of first starts
+    rng = np.random.default_rng(4)
+    rows = [(f"c{u}", f"SKU{rng.integers(0, 4)}", pd.Timestamp("2020-03-01") + pd.Timedelta(days=int(d)))
+            for u in range(200) for d in rng.integers(0, 90, size=rng.integers(1, 5))]
+    log = pd.DataFrame(rows, columns=["user_id", "service", "start"])
+    r = R.sequential(log, window="45D", min_support=1e-9)
+    ref = _brute_force(log, 45, 200)
+    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
+    assert got.keys() == ref.keys()
+    for k, v in ref.items():
+        assert got[k][0] == v[0]
+        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+
+
+def test_any_log_bad_inputs():
+    log = _spade_log()
+    with pytest.raises(SchemaError, match=r"table 'events'.*column 'when'"):
+        R.sequential(log, user="sid", item="item", time="when", min_support=0.5)
+    with pytest.raises(ParameterError, match=r"parameter 'window'.*number"):
+        R.sequential(log, user="sid", item="item", time="eid", window="90D", min_support=0.5)
+    with pytest.raises(ParameterError, match=r"parameter 'occurrences'"):
+        R.sequential(log, user="sid", item="item", time="eid", window=None, min_support=0.5, occurrences="each")
+    with pytest.raises(SchemaError, match=r"column 'eid'.*timestamps"):
+        R.sequential(log.assign(eid=log["eid"].astype(str)), user="sid", item="item", time="eid", min_support=0.5)
+    with pytest.raises(SchemaError, match=r"column 'item'.*missing"):
+        R.sequential(log.assign(item=log["item"].where(log.index != 3)), user="sid", item="item", time="eid",
+                     window=None, min_support=0.5)

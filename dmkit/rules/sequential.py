@@ -1,15 +1,16 @@
-"""Time-ordered rules "A then B within a window" (Y7's 时序关联) from ``subscriptions``."""
+"""Time-ordered rules "A then B within a window" (Y7's 时序关联) from ``subscriptions`` or any
+(user, item, time) log, counting each user's first time of an item or every occurrence (SPADE)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
-from dmkit._validation import check_scalar
-from dmkit.errors import parameter_error
+from dmkit._validation import check_choice, check_frame, check_scalar
+from dmkit.errors import parameter_error, schema_error
 from dmkit.rules.mining import check_min_support, reaches
 
 __all__ = ["SequentialRules", "sequential"]
@@ -30,12 +31,18 @@ class SequentialRules(Result):
         (users with ``first``); ``support`` (count / n_users); ``confidence``
         (count / n_first); ``base_rate`` (share of users who ever took ``then``);
         ``lift`` (confidence / base_rate); ``median_gap_days`` (median days from
-        ``first`` to ``then`` among the counted users); ``reverse_confidence`` (the
-        confidence of ``then`` → ``first``, for reading the direction).
+        ``first`` to ``then`` among the counted users; ``median_gap`` in the time
+        column's units when times are numbers); ``reverse_confidence`` (the confidence of
+        ``then`` → ``first``, for reading the direction).
     window_days : float
-        The window.
+        The window, in days for datetime times (in the time's units for numeric times;
+        inf for no limit).
     n_users : int
         The user base the shares are taken of.
+    occurrences : str
+        "first" (each user's first time of an item) or "all" (every occurrence, SPADE).
+    time_unit : str
+        "days", or "time units" for numeric times: the unit of the window and the gaps.
     """
 
     rules: pd.DataFrame
@@ -43,6 +50,13 @@ class SequentialRules(Result):
     n_users: int
     min_support: float
     min_confidence: float
+    occurrences: str = "first"
+    time_unit: str = "days"
+
+    @property
+    def gap_column(self) -> str:
+        """``"median_gap_days"``, or ``"median_gap"`` for numeric times."""
+        return "median_gap_days" if self.time_unit == "days" else "median_gap"
 
     def to_frame(self) -> pd.DataFrame:
         """The rules table (a copy)."""
@@ -70,11 +84,12 @@ class SequentialRules(Result):
     def summary(self, n: int = 10) -> Summary:
         """Thresholds and the top ``n`` ordered pairs by lift."""
         top = self.rules.head(n).assign(
-            rule=lambda d: d["first"] + " → " + d["then"])[
-            ["rule", "count", "support", "confidence", "lift", "median_gap_days", "reverse_confidence"]]
+            rule=lambda d: d["first"].astype(str) + " → " + d["then"].astype(str))[
+            ["rule", "count", "support", "confidence", "lift", self.gap_column, "reverse_confidence"]]
         overview = pd.DataFrame({"value": [self.n_users, self.window_days, self.min_support,
-                                           self.min_confidence, len(self.rules)]},
-                                index=["users", "window (days)", "min_support", "min_confidence", "rules"])
+                                           self.min_confidence, len(self.rules), self.occurrences]},
+                                index=["users", f"window ({self.time_unit})", "min_support", "min_confidence",
+                                       "rules", "occurrences counted"])
         notes = () if len(self.rules) else ("no ordered pair reaches the thresholds",)
         return Summary(title="Sequential rules (时序关联)",
                        tables=(("overview", overview), (f"top {n} by lift", top)), notes=notes)
@@ -83,106 +98,192 @@ class SequentialRules(Result):
         """Horizontal bars of confidence for the top ``n`` pairs, labelled with the median gap."""
         ax = get_ax(ax)
         top = self.rules.head(n).iloc[::-1]
-        labels = top["first"] + " → " + top["then"]
+        labels = top["first"].astype(str) + " → " + top["then"].astype(str)
         ax.barh(labels, top["confidence"], color="tab:blue", label="A then B")
         ax.barh(labels, top["reverse_confidence"], color="tab:orange", alpha=0.6, label="B then A")
-        for y, (c, g) in enumerate(zip(top["confidence"], top["median_gap_days"], strict=True)):
-            ax.text(c, y, f" {g:.0f} d", va="center", fontsize=8)
-        ax.set_xlabel(f"confidence within {self.window_days:.0f} days")
+        unit = "d" if self.time_unit == "days" else ""
+        for y, (c, g) in enumerate(zip(top["confidence"], top[self.gap_column], strict=True)):
+            ax.text(c, y, f" {g:.0f} {unit}", va="center", fontsize=8)
+        ax.set_xlabel(f"confidence within {self.window_days:.0f} {self.time_unit}")
         ax.legend(loc="lower right")
         return ax
 
 
-def _window_days(window: object) -> float:
+def _window(window: object, *, numeric_time: bool) -> float:
+    """The window in days (datetime times) or in the time column's units (numeric times); inf for None."""
+    if window is None:
+        return float("inf")
+    if numeric_time:
+        if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)) \
+                or not window > 0:
+            raise parameter_error("window", expected="a positive number in the time column's units (the times "
+                                  "are numbers), or None for no limit", found=window)
+        return float(window)
     try:
         td = pd.Timedelta(window)
     except (ValueError, TypeError) as err:
-        raise parameter_error("window", expected="a duration such as '90D' or pd.Timedelta(days=90)",
-                              found=window) from err
+        raise parameter_error("window", expected="a duration such as '90D' or pd.Timedelta(days=90), "
+                              "or None for no limit", found=window) from err
     if td <= pd.Timedelta(0):
         raise parameter_error("window", expected="a positive duration", found=window)
     return td / pd.Timedelta(days=1)
 
 
+def _check_events(data: object, user: str, item: str, time: str, table: str) -> tuple[np.ndarray, bool]:
+    """Check the (user, item, time) columns; return the times as int64/float64 and whether numeric."""
+    check_frame(data, table=table, columns=[user, item, time])
+    for col in (user, item, time):
+        na = data[col].isna().to_numpy()
+        if na.any():
+            raise schema_error(table=table, column=col, expected="no missing values",
+                               found=f"{int(na.sum())} missing", rows=list(data.index[na][:5]),
+                               fix="drop or fill those rows first")
+    t = data[time]
+    if pd.api.types.is_datetime64_any_dtype(t):
+        if isinstance(t.dtype, pd.DatetimeTZDtype):
+            t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+        return t.to_numpy(dtype="datetime64[ns]").view(np.int64), False
+    if pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t):
+        v = t.to_numpy(dtype=float)
+        if not np.isfinite(v).all():
+            raise schema_error(table=table, column=time, expected="finite times",
+                               found=f"{int((~np.isfinite(v)).sum())} infinite")
+        return v, True
+    raise schema_error(table=table, column=time, expected="timestamps (datetime64) or numbers (event order)",
+                       found=f"dtype {t.dtype}", fix=f"parse it first, e.g. pd.to_datetime(df[{time!r}])")
+
+
 def sequential(
     subscriptions: pd.DataFrame,
     *,
-    window: str | pd.Timedelta = "90D",
+    window: str | pd.Timedelta | float | None = "90D",
     min_support: float,
     min_confidence: float = 0.0,
     min_lift: float | None = None,
     n_users: int | None = None,
+    occurrences: Literal["first", "all"] = "first",
+    user: str = "user_id",
+    item: str = "service",
+    time: str = "start",
 ) -> SequentialRules:
-    """Time-ordered rules "A then B within ``window``" over users' first subscriptions.
+    """Time-ordered rules "A then B within ``window``" over users' event histories.
 
-    For each user and service the first ``start`` is taken. A user counts for A → B
-    when B's first start falls after A's first start (strictly) and at most ``window``
-    later. Computed with sorted arrays: users' first starts are sorted by user and
-    time, and each subscription is paired with the later ones of the same user.
+    Works on any table of (user, item, time) rows: the ``subscriptions`` table (the
+    default columns user_id, service, start) or an operator's own log with item codes of
+    its own (``item="product_code"``, ``time="order_time"``); nothing is checked against a
+    catalog. Two ways to count (``occurrences``):
+
+    * ``"first"`` (default): for each user and item the first time is taken. A user counts
+      for A → B when B's first time falls after A's first time (strictly) and at most
+      ``window`` later — "users who took A went on to take B", the reading of Y7's
+      时序关联 (a user who already had B before A does not count).
+    * ``"all"``: every occurrence counts, as SPADE (Zaki 2001) and R's arulesSequences
+      do: a user counts for A → B when *some* occurrence of B falls strictly after *some*
+      occurrence of A, at most ``window`` later. On SPADE's example database B → A has
+      support 2 (``"first"`` gives 1: customer 1's first A and first B are simultaneous).
+
+    In both a user counts once per pair (support is a share of users, as in SPADE), and
+    ``n_first`` is the number of users who ever had A. Items at the same time are not
+    ordered; A → A (a repeat) is not reported. Computed with sorted arrays: rows are sorted
+    by user and time and each is paired with the later rows of the same user.
 
     Parameters
     ----------
     subscriptions : DataFrame
-        The ``subscriptions`` table (user_id, service, start, ...).
-    window : str or Timedelta
-        Longest gap from A to B, e.g. ``"90D"``.
+        One row per (user, item, time): the ``subscriptions`` table or any event log.
+    window : str, Timedelta, number or None, default "90D"
+        Longest gap from A to B: a duration such as ``"90D"`` for datetime times, a number
+        in the time column's units for numeric times (event ids), None for no limit.
     min_support : float in (0, 1]
-        Keep pairs with at least this share of users doing A then B.
+        Keep pairs done (A then B) by at least this share of users: ``count >=
+        min_support * n_users`` on integer counts (1e-9 relative tolerance).
     min_confidence : float in [0, 1]
-        Keep pairs with at least this P(B within window after A | A).
+        Keep pairs with ``count >= min_confidence * n_first``.
     min_lift : float, optional
         Keep pairs with at least this lift.
     n_users : int, optional
         Size of the user base for support and base rates (default: the distinct users
-        of ``subscriptions``; pass ``len(users)`` for shares of all subscribers).
+        of the table; pass ``len(users)`` for shares of all subscribers).
+    occurrences : {"first", "all"}, default "first"
+        Count each user's first time of each item, or every occurrence (SPADE).
+    user, item, time : str
+        Column names (default ``user_id``, ``service``, ``start``). Users and items may be
+        of any hashable type; times are datetime64 or numbers.
 
     Returns
     -------
     SequentialRules
         ``.rules`` columns: first, then, count, n_first, support, confidence,
-        base_rate, lift, median_gap_days, reverse_confidence.
+        base_rate, lift, median_gap_days (``median_gap`` in the time's units for numeric
+        times), reverse_confidence. With ``occurrences="all"`` a user's gap is the
+        shortest from an A to a later B within the window.
+
+    Raises
+    ------
+    SchemaError
+        A missing column, missing values, times neither datetimes nor numbers.
+    ParameterError
+        A threshold, window or ``occurrences`` outside its range.
     """
-    schema.validate(subscriptions, "subscriptions")
+    defaults = (user, item, time) == ("user_id", "service", "start")
+    table = "subscriptions" if defaults else "events"
+    t_all, numeric_time = _check_events(subscriptions, user, item, time, table)
     min_support = check_min_support(min_support)
     check_scalar(min_confidence, "min_confidence", low=0.0, high=1.0)
     check_scalar(min_lift, "min_lift", low=0.0, allow_none=True)
-    w_days = _window_days(window)
+    check_choice(occurrences, "occurrences", ("first", "all"))
+    w = _window(window, numeric_time=numeric_time)
+    win = w if numeric_time else (np.inf if np.isinf(w) else int(round(w * 86400e9)))
+    per_day = 1.0 if numeric_time else 86400e9
 
-    codes, uniques = pd.factorize(subscriptions["service"], sort=True)
-    names = [str(u) for u in uniques]
+    codes, uniques = pd.factorize(subscriptions[item], sort=True)
+    names = list(uniques)
     k = len(names)
-    user = subscriptions["user_id"].to_numpy(dtype=np.int64)
-    t = subscriptions["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    user_codes, _ = pd.factorize(subscriptions[user])
+    u = user_codes.astype(np.int64)
     code = codes.astype(np.int64)
-    # first start per (user, service): a hashed group-by minimum
-    firsts = pd.DataFrame({"g": user * k + code, "t": t}).groupby("g", sort=False)["t"].min()
-    g = firsts.index.to_numpy(dtype=np.int64)
-    user, code, t = g // k, g % k, firsts.to_numpy(dtype=np.int64)
+    frame = pd.DataFrame({"g": u * k + code, "t": t_all})
+    if occurrences == "first":
+        # first time per (user, item): a hashed group-by minimum
+        rows = frame.groupby("g", sort=False)["t"].min()
+    else:
+        rows = frame.drop_duplicates().set_index("g")["t"]
+    g = rows.index.to_numpy(dtype=np.int64)
+    u, code, t = g // k, g % k, rows.to_numpy()
     # sort by user then time (two stable sorts) and pair each row with the later rows of the user
     order = np.argsort(t, kind="stable")
-    order = order[np.argsort(user[order], kind="stable")]
-    user, code, t = user[order], code[order], t[order]
-    base_users = int(np.count_nonzero(np.diff(user)) + 1) if len(user) else 0
+    order = order[np.argsort(u[order], kind="stable")]
+    u, code, t = u[order], code[order], t[order]
+    base_users = int(np.count_nonzero(np.diff(u)) + 1) if len(u) else 0
     if n_users is None:
         n_users = base_users
     check_scalar(n_users, "n_users", kind=int, low=max(1, base_users))
 
-    win_ns = int(w_days * 86400e9)
-    pair_codes, gaps = [], []
-    i = np.flatnonzero(user[1:] == user[:-1])  # rows with a later row of the same user at offset 1
+    pair_codes, gaps, pair_users = [], [], []
+    i = np.flatnonzero(u[1:] == u[:-1])  # rows with a later row of the same user at offset 1
     d = 1
     while len(i):
         gap = t[i + d] - t[i]
-        later = (gap > 0) & (gap <= win_ns)
+        later = (gap > 0) & (gap <= win) & (code[i] != code[i + d])
         pair_codes.append(code[i[later]] * k + code[i[later] + d])
         gaps.append(gap[later])
+        pair_users.append(u[i[later]])
+        # rows sorted by time: once past the window, later offsets are further still
+        i = i[gap <= win]
         d += 1
-        i = i[i + d < len(user)]
-        i = i[user[i + d] == user[i]]
+        i = i[i + d < len(u)]
+        i = i[u[i + d] == u[i]]
     pc = np.concatenate(pair_codes) if pair_codes else np.empty(0, np.int64)
-    gp = np.concatenate(gaps) if gaps else np.empty(0, np.int64)
+    gp = np.concatenate(gaps) if gaps else np.empty(0, t.dtype)
+    if occurrences == "all" and len(pc):
+        # one count per user and pair, with the user's shortest gap
+        pu = np.concatenate(pair_users)
+        short = pd.DataFrame({"u": pu, "pc": pc, "gap": gp}).groupby(["u", "pc"], sort=False)["gap"].min()
+        pc = short.index.get_level_values("pc").to_numpy(dtype=np.int64)
+        gp = short.to_numpy()
     counts = np.bincount(pc, minlength=k * k).reshape(k, k)
-    n_first = np.bincount(code, minlength=k)
+    n_first = np.bincount(code, minlength=k) if occurrences == "first" else \
+        np.bincount(np.unique(u * k + code) % k, minlength=k)
 
     conf = counts / np.maximum(n_first, 1)[:, None]
     base = n_first / float(n_users)
@@ -201,20 +302,23 @@ def sequential(
     if len(a_idx):
         want = a_idx * k + b_idx
         sel = np.isin(pc, want)
-        g = pd.Series(gp[sel] / 86400e9).groupby(pc[sel]).median()
-        med = g.reindex(want).to_numpy()
+        med = pd.Series(gp[sel] / per_day).groupby(pc[sel]).median().reindex(want).to_numpy()
+    gap_col = "median_gap" if numeric_time else "median_gap_days"
+    item_names = np.empty(k, dtype=object)
+    item_names[:] = names
     rules = pd.DataFrame({
-        "first": np.asarray(names, dtype=object)[a_idx],
-        "then": np.asarray(names, dtype=object)[b_idx],
+        "first": item_names[a_idx],
+        "then": item_names[b_idx],
         "count": counts[a_idx, b_idx].astype(np.int64),
         "n_first": n_first[a_idx].astype(np.int64),
         "support": support[a_idx, b_idx],
         "confidence": conf[a_idx, b_idx],
         "base_rate": base[b_idx],
         "lift": lift[a_idx, b_idx],
-        "median_gap_days": med,
+        gap_col: med,
         "reverse_confidence": conf[b_idx, a_idx],
-    }, columns=list(SEQ_COLUMNS))
+    }, columns=[gap_col if c == "median_gap_days" else c for c in SEQ_COLUMNS])
     rules = rules.sort_values(["lift", "confidence"], ascending=False, kind="stable").reset_index(drop=True)
-    return SequentialRules(rules=rules, window_days=w_days, n_users=int(n_users),
-                           min_support=min_support, min_confidence=float(min_confidence))
+    return SequentialRules(rules=rules, window_days=w, n_users=int(n_users),
+                           min_support=min_support, min_confidence=float(min_confidence),
+                           occurrences=occurrences, time_unit="time units" if numeric_time else "days")
