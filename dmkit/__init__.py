@@ -27,6 +27,7 @@ __all__ = [
     "io",
     "life_circle",
     "lifecycle",
+    "loop",
     "offer_design",
     "panel",
     "params",

@@ -1,0 +1,676 @@
+"""``dm.loop.run``: the monthly closed loop of deep operations (深度运营闭环).
+
+Every month ``m`` (data month ``d = m - 1``), in this order:
+
+1. **lifecycle states** of each offered service in ``d`` (:func:`dmkit.lifecycle.customer_states`):
+   holders are not offered the service again, users who left it (``churned``) are not
+   offered it back (a win-back is another campaign);
+2. **target models** from the model store (the version of ``m``; in the first month a
+   model of who holds the service, fitted on ``d``), scoring every user on the features of
+   ``d`` (:func:`dmkit.propensity.build_features` plus ``contacts_90d``);
+3. **the offer plan** (:func:`dmkit.loop.policy.plan_month`): the policy's best offers up to
+   the budget, a 10% control group, contact caps, the sensitive-number list, weekday sends
+   in J3's windows; written as contact lists per channel with the holdout group;
+4. **responses** from the source: simulated (:func:`dmkit.synth.respond.respond`) or the
+   operator's ``contacts`` extract of ``m``;
+5. **evaluation**: the funnel, uplift against control, the planning model's AUC on the
+   month's contacts, value, per prefecture;
+6. **revision**: a challenger fitted on all the loop's contacts so far against the
+   current model on the challenger's held-out contacts; the better one is stored as the
+   version of ``m + 1`` (versions are kept and compared);
+7. **KPIs re-scored**: the month's ``kpis`` rows projected on the health index fitted on
+   the months before the loop (:func:`dmkit.health.score`), and rank changes.
+
+State lives under ``out`` (:mod:`dmkit.loop.state`): a run resumes after its last finished
+month and a month interrupted half-way is run again from the start.
+"""
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dmkit._results import Result, Summary, get_ax
+from dmkit._validation import check_choice, check_scalar
+from dmkit.errors import parameter_error
+from dmkit.loop.policy import POLICIES, plan_month, precision_scale
+from dmkit.loop.sources import ExtractSource, SimulatedSource
+from dmkit.loop.state import LoopState, concat_tables
+from dmkit.loop.store import ModelStore
+
+__all__ = ["run", "LoopRun", "compare", "PolicyComparison", "MONTHLY_COLUMNS", "SERVICES", "PRICES",
+           "ACTIVITY_COLUMNS", "write_contact_lists"]
+
+SERVICES: tuple[str, ...] = ("newspaper", "mail_notify", "fetion")
+"""The loop's offers by default (the services with J2 target models)."""
+PRICES: dict[str, float] = {"newspaper": 3.0, "mail_notify": 5.0, "fetion": 2.0}
+"""Monthly value (yuan) of a kept subscription, per service: the ``value`` column."""
+ACTIVITY_COLUMNS: dict[str, tuple[str, ...]] = {"newspaper": ("monternet_sms",), "mail_notify": ("sms_fee",),
+                                                "fetion": ("sms_p2p",)}
+"""Usage columns measuring the use of each offered service (its lifecycle states)."""
+MONTHLY_COLUMNS: tuple[str, ...] = ("month", "contacted", "delivered", "responded", "subscribed", "take_up",
+                                    "value", "control", "control_take_up", "uplift", "model_auc",
+                                    "expected_take_up", "health_index")
+CHANNELS: tuple[str, ...] = ("sms", "wap_push", "ivr", "outbound")
+_MIN_CLASS = 30
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class LoopRun(Result):
+    """One run of the loop.
+
+    Attributes
+    ----------
+    monthly : DataFrame
+        One row per month: ``month``, ``contacted`` (offers sent), ``delivered``,
+        ``responded`` (replied), ``subscribed`` (target group), ``take_up`` (subscribed /
+        contacted), ``value`` (yuan a month of the kept subscriptions, :data:`PRICES`),
+        ``control`` (users held out), ``control_take_up``, ``uplift`` (take_up −
+        control_take_up), ``model_auc`` (the planning model's ROC AUC on the month's
+        delivered offers), ``expected_take_up`` (planted mean P(subscribe) of the offers;
+        NaN with real extracts), ``health_index`` (mean health index of the offered
+        services over the regions, 0–100 scale of the pre-loop months).
+    by_prefecture : DataFrame
+        ``month, prefecture, contacted, subscribed, take_up, control, control_take_up,
+        uplift, health_index``.
+    precision_scale : DataFrame
+        ``month`` + :func:`dmkit.loop.policy.precision_scale` of each month's ranking.
+    versions : DataFrame
+        The model store's versions (:meth:`ModelStore.versions`).
+    timings : DataFrame
+        ``month, seconds, peak_rss_mib`` (process peak so far) of the months run by this call.
+    config : dict
+    out : Path
+    pending : str or None
+        With real extracts: the month planned whose responses have not arrived yet.
+    """
+
+    monthly: pd.DataFrame
+    by_prefecture: pd.DataFrame
+    precision_scale: pd.DataFrame
+    versions: pd.DataFrame
+    timings: pd.DataFrame
+    config: dict
+    out: Path
+    pending: str | None = None
+
+    @property
+    def policy(self) -> str:
+        return self.config["policy"]
+
+    @property
+    def cumulative_take_up(self) -> float:
+        """All subscriptions over all offers sent."""
+        c = self.monthly["contacted"].sum()
+        return float(self.monthly["subscribed"].sum() / c) if c else float("nan")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The monthly table."""
+        return self.monthly
+
+    def summary(self) -> Summary:
+        """The monthly table and the model versions."""
+        notes = [f"policy {self.policy}: cumulative take-up {self.cumulative_take_up:.2%} over "
+                 f"{int(self.monthly['contacted'].sum()):,} offers"]
+        if self.pending:
+            notes.append(f"{self.pending} is planned; its responses have not arrived")
+        return Summary(f"Operations loop (深度运营闭环), {self.config['province']}, policy {self.policy}",
+                       (("monthly", self.monthly.set_index("month")),
+                        ("model versions", self.versions)), tuple(notes))
+
+    def plot(self, ax=None, *, kind: Literal["take_up", "uplift", "model_auc", "health_index"] = "take_up"):
+        """One monthly curve."""
+        check_choice(kind, "kind", ["take_up", "uplift", "model_auc", "health_index"])
+        ax = get_ax(ax)
+        ax.plot(self.monthly["month"], self.monthly[kind], marker="o", label=self.policy)
+        ax.set_xlabel("month")
+        ax.set_ylabel(kind)
+        ax.set_title(f"{kind} by month")
+        ax.legend()
+        return ax
+
+
+@dataclass(frozen=True)
+class PolicyComparison(Result):
+    """Several runs side by side (:func:`compare`).
+
+    Attributes
+    ----------
+    monthly : DataFrame
+        The runs' monthly tables stacked, with a ``policy`` column.
+    totals : DataFrame
+        Index policy: ``contacted``, ``subscribed``, ``cumulative_take_up``, ``value``,
+        ``vs_random`` (cumulative take-up / random's), ``vs_oracle`` (/ oracle's).
+    """
+
+    monthly: pd.DataFrame
+    totals: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.totals
+
+    def summary(self) -> Summary:
+        return Summary("Policies side by side", (("totals", self.totals),
+                                                 ("take-up by month", self.monthly.pivot(
+                                                     index="month", columns="policy", values="take_up"))))
+
+    def plot(self, ax=None, *, kind: str = "take_up"):
+        """One curve per policy of a monthly column."""
+        ax = get_ax(ax)
+        for p, g in self.monthly.groupby("policy", sort=False):
+            ax.plot(g["month"], g[kind], marker="o", label=p)
+        ax.set_xlabel("month")
+        ax.set_ylabel(kind)
+        ax.set_title(f"{kind}: policies side by side")
+        ax.legend()
+        return ax
+
+
+def compare(runs: Sequence[LoopRun]) -> PolicyComparison:
+    """Stack the runs' monthly tables and compare their cumulative take-up."""
+    if not runs:
+        raise parameter_error("runs", expected="at least one LoopRun", found=runs)
+    monthly = pd.concat([r.monthly.assign(policy=r.policy) for r in runs], ignore_index=True)
+    tot = monthly.groupby("policy", sort=False)[["contacted", "subscribed", "value"]].sum()
+    tot.insert(2, "cumulative_take_up", tot["subscribed"] / tot["contacted"])
+    for ref in ("random", "oracle"):
+        tot[f"vs_{ref}"] = (tot["cumulative_take_up"] / tot.loc[ref, "cumulative_take_up"]
+                            if ref in tot.index else np.nan)
+    return PolicyComparison(monthly=monthly, totals=tot)
+
+
+# --------------------------------------------------------------------------- helpers
+def _months(start: str, n: int) -> list[str]:
+    p = pd.Period(start, "M")
+    return [str(p + i) for i in range(n)]
+
+
+def _rng(seed: int, month: str, purpose: int) -> np.random.Generator:
+    ym = int(month[:4]) * 12 + int(month[5:7])
+    return np.random.default_rng(np.random.SeedSequence([int(seed), ym, purpose]))
+
+
+def _contacts_90d(contacts: pd.DataFrame, month: str, n: int) -> np.ndarray:
+    t0 = pd.Period(month, "M").start_time
+    t_from = (pd.Period(month, "M") - 3).start_time
+    s = contacts["sent_at"]
+    ok = (s >= t_from) & (s < t0) & (contacts["group"].astype(str) == "target")
+    uid = contacts.loc[ok.to_numpy(), "user_id"].to_numpy()
+    uid = uid[(uid >= 0) & (uid < n)]
+    return np.bincount(uid, minlength=n).astype(np.int32)
+
+
+def _features(world, month: str) -> pd.DataFrame:
+    import dmkit as dm
+
+    d = str(pd.Period(month, "M") - 1)
+    X = dm.propensity.build_features(world.usage, world.users, month=d)
+    n = int(world.users["user_id"].max()) + 1
+    X["contacts_90d"] = _contacts_90d(world.contacts, month, n)[X.index.to_numpy()]
+    return X.astype({c: np.float32 for c in X.columns if X[c].dtype == np.float64})
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if len(y) == 0 or y.all() or not y.any():
+        return float("nan")
+    return float(roc_auc_score(y, s))
+
+
+def _health_baseline(kpis: pd.DataFrame):
+    import dmkit as dm
+
+    return dm.health.score(kpis, by="region")
+
+
+def _health_rows(h, kpis: pd.DataFrame) -> pd.DataFrame:
+    """Project kpis rows on a fitted health index: index = intercept + Σ coef · z."""
+    fa = h.factors
+    used = list(fa.indicators)
+    z = (kpis[used].astype(float) - fa.center[used]) / fa.scale[used]
+    idx = h.intercept + z.to_numpy() @ h.coefficients.reindex(used).to_numpy()
+    out = kpis[["region", "service", "month"]].copy()
+    out["region"] = out["region"].astype(str)
+    out["service"] = out["service"].astype(str)
+    out["month"] = out["month"].astype(str)
+    out["index"] = idx
+    return out
+
+
+def write_contact_lists(plan: pd.DataFrame, folder: str | Path, *, month: str) -> list[Path]:
+    """The campaign systems' files: one CSV per channel (``user_id, service, channel, date,
+    window_start, window_end``) of the target group, and ``holdout.csv`` (the control group,
+    not to be contacted)."""
+    from dmkit.io import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    p = pd.Period(month, "M")
+    df = plan.assign(date=[(p.start_time + pd.Timedelta(days=int(d) - 1)).date().isoformat()
+                           for d in plan["day"]])
+    cols = ["user_id", "service", "channel", "date", "window_start", "window_end"]
+    written = []
+    tgt = df[df["group"] == "target"]
+    for ch, g in tgt.groupby("channel", sort=True):
+        path = folder / f"{ch}.csv"
+        atomic_write_bytes(path, g[cols].to_csv(index=False).encode())
+        written.append(path)
+    path = folder / "holdout.csv"
+    atomic_write_bytes(path, df[df["group"] == "control"][["user_id", "service"]].to_csv(index=False).encode())
+    written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------- the loop
+@dataclass
+class _Ctx:
+    province: str
+    policy: str
+    seed: int
+    budget: int
+    control_share: float
+    explore: float
+    max_contacts_90d: int
+    channels: tuple[str, ...]
+    services: tuple[str, ...]
+    model: str
+    max_train_rows: int
+    planner: str
+    source: object
+    state: LoopState
+    store: ModelStore
+    health: object = None
+    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _check(province, start, months, n_users, policy, seed, budget, control_share, explore,
+           max_contacts_90d, services, max_train_rows) -> None:
+    if not isinstance(province, str) or not province:
+        raise parameter_error("province", expected="a province name, e.g. 'guangdong'", found=province)
+    if not isinstance(start, str) or len(start) != 7 or start[4] != "-":
+        raise parameter_error("start", expected="a month 'YYYY-MM'", found=start)
+    try:
+        pd.Period(start, "M")
+    except ValueError as err:
+        raise parameter_error("start", expected="a month 'YYYY-MM'", found=start) from err
+    check_scalar(months, "months", kind=int, low=1, high=120)
+    check_scalar(n_users, "n_users", kind=int, low=100)
+    check_choice(policy, "policy", POLICIES)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise parameter_error("seed", expected="an integer >= 0", found=seed)
+    check_scalar(budget, "budget", kind=int, low=10, allow_none=True)
+    check_scalar(control_share, "control_share", kind=float, low=0.0, high=0.5)
+    check_scalar(explore, "explore", kind=float, low=0.0, high=0.5)
+    check_scalar(max_contacts_90d, "max_contacts_90d", kind=int, low=1)
+    check_scalar(max_train_rows, "max_train_rows", kind=int, low=1000)
+    for s in services:
+        if s not in PRICES:
+            raise parameter_error("services", expected=f"services among {list(PRICES)}", found=s)
+
+
+def run(*, province: str, start: str, months: int, n_users: int = 100_000,
+        policy: Literal["model", "random", "oracle"] = "model", seed: int = 7, out: str | Path,
+        data: str | Path = "synth", budget: int | None = None, control_share: float = 0.1,
+        explore: float = 0.05, max_contacts_90d: int = 2, channels: tuple[str, ...] = CHANNELS,
+        services: tuple[str, ...] = SERVICES, model: Literal["hgb", "logit", "tree"] = "hgb",
+        max_train_rows: int = 200_000, exclude=None, mapping=None, cache_dir: str | Path | None = None,
+        source=None, planner: Literal["greedy", "offers"] = "greedy", progress: bool = False) -> LoopRun:
+    """Run the monthly loop plan → contact → respond → revise for ``months`` months from ``start``.
+
+    Parameters
+    ----------
+    province : str
+        Province profile (simulator) or partition (extracts).
+    start : str
+        First month of offers, 'YYYY-MM'; the world starts at the month before.
+    months : int
+        Months to run (1–120).
+    n_users : int, default 100,000
+        Simulated subscribers (simulator only).
+    policy : {"model", "random", "oracle"}
+        Whom to contact (:mod:`dmkit.loop.policy`); "oracle" needs the simulator.
+    seed : int, default 7
+        Seed of the world, the responses, the plans and the models.
+    out : path
+        The run's folder (state, model store, contact lists, ``loop.json``). An existing
+        folder of the same run is resumed; of another run, refused.
+    data : "synth" or path, default "synth"
+        The simulator, or a folder of extracts (:class:`dmkit.loop.sources.ExtractSource`).
+    budget : int, optional
+        Users chosen per month (target + control); default 5% of the users.
+    control_share : float, default 0.1
+        Held-out share of the chosen users.
+    explore : float, default 0.05
+        Share of the budget chosen at random by the model policy (learning data for the
+        revision); the other policies do not explore.
+    max_contacts_90d : int, default 2
+        No user gets more offers than this in three months.
+    channels : tuple of str
+        Contact channels of the plan (first = default).
+    services : tuple of str
+        Offered services (default :data:`SERVICES`).
+    model : {"hgb", "logit", "tree"}, default "hgb"
+    max_train_rows : int, default 200,000
+        Users sampled to fit the first month's holders model.
+    exclude : path or sequence of int, optional
+        Sensitive numbers never contacted (extracts; the simulator plants its own 2%).
+    mapping : optional
+        Column mapping of the extracts.
+    cache_dir : path, optional
+        The simulator cache of the data facade.
+    source : object, optional
+        A source (see :mod:`dmkit.loop.sources`) used instead of ``data``.
+    planner : {"greedy", "offers"}, default "greedy"
+        Choose the month's offers greedily, or with ``dm.offers.optimize``.
+    progress : bool, default False
+        A progress bar over the months.
+
+    Returns
+    -------
+    LoopRun
+
+    Raises
+    ------
+    ParameterError
+        A bad option; ``out`` holds another run; policy "oracle" without the simulator.
+    """
+    _check(province, start, months, n_users, policy, seed, budget, control_share, explore,
+           max_contacts_90d, services, max_train_rows)
+    check_choice(planner, "planner", ["greedy", "offers"])
+    if source is None:
+        if isinstance(data, str) and data == "synth":
+            source = SimulatedSource(province, n_users=n_users, seed=seed, cache_dir=cache_dir)
+        else:
+            source = ExtractSource(data, province=province, mapping=mapping, exclude=exclude)
+    if policy == "oracle" and not getattr(source, "simulated", False):
+        raise parameter_error("policy", expected="'model' or 'random' with real extracts (no planted truth)",
+                              found=policy)
+    budget = budget if budget is not None else max(10, int(round(0.05 * n_users)))
+    config = {"province": province, "start": start, "months": months, "n_users": n_users, "policy": policy,
+              "seed": int(seed), "data": str(data), "budget": budget, "control_share": control_share,
+              "explore": explore if policy == "model" else 0.0, "max_contacts_90d": max_contacts_90d,
+              "channels": list(channels), "services": list(services), "model": model,
+              "max_train_rows": max_train_rows, "planner": planner}
+    state = LoopState(out)
+    state.check_config(config)
+    ctx = _Ctx(province=province, policy=policy, seed=int(seed), budget=budget, control_share=control_share,
+               explore=config["explore"], max_contacts_90d=max_contacts_90d, channels=tuple(channels),
+               services=tuple(services), model=model, max_train_rows=max_train_rows, planner=planner,
+               source=source, state=state, store=ModelStore(state.models))
+    world = source.initial(start)
+    ctx.excluded = np.asarray(source.excluded(world), dtype=np.int64)
+    ctx.health = _health_baseline(world.kpis)
+    rows, prefs, scales, timings = [], [], [], []
+    pending = None
+    month_list = _months(start, months)
+    if progress:
+        from tqdm.auto import tqdm
+
+        month_list = tqdm(month_list, desc=f"loop {province} {policy}", unit="month")
+    for month in month_list:
+        if state.done(month):
+            world = _replay(world, state, month)
+        else:
+            t0 = time.perf_counter()
+            world, ok = _month(ctx, world, month)
+            if not ok:
+                pending = month
+                break
+            timings.append({"month": month, "seconds": time.perf_counter() - t0,
+                            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        rows.append(state.row(month)["monthly"])
+        prefs.append(state.read(month, "by_prefecture"))
+        scales.append(state.read(month, "precision_scale"))
+    monthly = pd.DataFrame(rows, columns=list(MONTHLY_COLUMNS))
+    state.write_summary(config, monthly)
+    return LoopRun(monthly=monthly,
+                   by_prefecture=pd.concat(prefs, ignore_index=True) if prefs else pd.DataFrame(),
+                   precision_scale=pd.concat(scales, ignore_index=True) if scales else pd.DataFrame(),
+                   versions=ctx.store.versions(province=province), timings=pd.DataFrame(
+                       timings, columns=["month", "seconds", "peak_rss_mib"]),
+                   config=config, out=Path(out), pending=pending)
+
+
+def _apply(world, contacts, usage, kpis, subscriptions, full: bool):
+    return dataclasses.replace(
+        world,
+        contacts=concat_tables(world.contacts, contacts),
+        usage=concat_tables(world.usage, usage),
+        kpis=concat_tables(world.kpis, kpis),
+        subscriptions=subscriptions if full else concat_tables(world.subscriptions, subscriptions),
+    )
+
+
+def _replay(world, state: LoopState, month: str):
+    r = state.row(month)
+    return _apply(world, state.read(month, "contacts"), state.read(month, "usage"), state.read(month, "kpis"),
+                  state.read(month, "subscriptions"), r["subscriptions_full"])
+
+
+def _month(ctx: _Ctx, world, month: str):
+    import dmkit as dm
+
+    state, store = ctx.state, ctx.store
+    state.begin(month)
+    d = str(pd.Period(month, "M") - 1)
+    n = len(world.users)
+    X = _features(world, month)
+    users = X.index
+    feats = list(X.columns)
+
+    # 1. lifecycle states -> eligibility
+    elig = {}
+    for s in ctx.services:
+        st = dm.lifecycle.customer_states(world.usage, world.subscriptions, service=s, month=d,
+                                          activity_columns=list(ACTIVITY_COLUMNS[s])).states
+        st = st.set_index("user_id").reindex(users)
+        elig[s] = (~st["holder"].fillna(False).to_numpy(dtype=bool)
+                   & (st["state"].astype(object).to_numpy() != "churned"))
+    ok_user = X["contacts_90d"].to_numpy() < ctx.max_contacts_90d
+    ok_user &= ~np.isin(users.to_numpy(), ctx.excluded)
+    eligible = pd.DataFrame({s: elig[s] & ok_user for s in ctx.services}, index=users)
+
+    # 2. target models (store) and scores; a revised model also reads its base model's score
+    models, model_scores, base_scores = {}, {}, {}
+    rng_fit = _rng(ctx.seed, month, 3)
+    for s in ctx.services:
+        try:
+            rec = store.record(province=ctx.province, service=s, month=month)
+        except dm.errors.DataNotFoundError:
+            m = _fit_holders(world, X, s, d, ctx, rng_fit)
+            rec = store.save(m, province=ctx.province, service=s, month=month, data_month=d, kind="holders",
+                             metrics={"n_train": len(m.y_test_) / m.test_size}, base=month)
+        base = store.load(province=ctx.province, service=s, month=rec["base"])
+        base_scores[s] = base.score(X[list(base.feature_names_in_)], progress=False).to_numpy()
+        m = store.load(province=ctx.province, service=s, month=month)
+        models[s] = m
+        model_scores[s] = _score(m, X, base_scores[s])
+    M = pd.DataFrame(model_scores, index=users)
+    true = None
+    if getattr(ctx.source, "simulated", False):
+        true = ctx.source.true_probability(world, month)[[f"p_{s}" for s in ctx.services]]
+        true.columns = list(ctx.services)
+        true = true.reindex(users)
+    rng_plan = _rng(ctx.seed, month, 1)
+    if ctx.policy == "model":
+        P = M
+    elif ctx.policy == "oracle":
+        P = true
+    else:
+        P = pd.DataFrame(rng_plan.random((len(users), len(ctx.services))), index=users, columns=list(ctx.services))
+
+    # 3. plan
+    pref = world.users.set_index("user_id")["preferred_channel"]
+    plan = plan_month(P, eligible=eligible, budget=ctx.budget, month=month, rng=rng_plan, preferred=pref,
+                      channels=ctx.channels, control_share=ctx.control_share, explore=ctx.explore,
+                      planner=ctx.planner)
+    pos = users.get_indexer(plan["user_id"])
+    col = pd.Index(list(ctx.services)).get_indexer(plan["service"])
+    plan["score_model"] = M.to_numpy()[pos, col]
+    plan["base_score"] = pd.DataFrame(base_scores, index=users).to_numpy()[pos, col]
+    if true is not None:
+        plan["p_true"] = true.to_numpy()[pos, col]
+    Pv = np.where(eligible.to_numpy(), P.to_numpy(dtype=float), -np.inf)
+    best = np.argmax(Pv, axis=1)
+    has = np.isfinite(Pv[np.arange(len(Pv)), best])
+    ps = precision_scale(Pv[has, best[has]], M.to_numpy()[has, best[has]],
+                         true.to_numpy()[has, best[has]] if true is not None else None)
+    state.write(month, "precision_scale", ps.assign(month=month))
+    state.write(month, "plan", plan)
+    write_contact_lists(plan, state.month_dir(month) / "contact_lists", month=month)
+
+    # 4. responses
+    plan_cols = ["user_id", "service", "channel", "group", "day", "window_start", "window_end"]
+    rows = ctx.source.respond(world, plan[plan_cols], month)
+    if rows is None:
+        return world, False
+    c = rows.contacts
+    state.write(month, "contacts", c)
+    state.write(month, "usage", rows.usage)
+    state.write(month, "kpis", rows.kpis)
+    state.write(month, "subscriptions", rows.subscriptions)
+    if rows.truth is not None:
+        state.write(month, "truth", rows.truth)
+
+    # 5. evaluation
+    row, by_pref, training = _evaluate(ctx, world, month, c, plan, rows, X)
+    training = training[training["base_score"].notna()]
+    state.write(month, "training", training)
+    world = _apply(world, c, rows.usage, rows.kpis, rows.subscriptions, rows.subscriptions_full)
+    h = _health_rows(ctx.health, world.kpis[world.kpis["month"].astype(str) == month])
+    h = h[h["service"].isin(ctx.services)]
+    row["health_index"] = float(h["index"].mean())
+    hp = h.groupby("region")["index"].mean()
+    by_pref["health_index"] = hp.reindex(by_pref["prefecture"]).to_numpy()
+    state.write(month, "by_prefecture", by_pref.assign(month=month))
+
+    # 6. revision -> the version of next month
+    nxt = str(pd.Period(month, "M") + 1)
+    done = [m for m in _months_before(ctx, month) if state.done(m)]
+    past = [state.read(m, "training") for m in done]
+    allt = pd.concat(past + [training], ignore_index=True) if past else training
+    for s in ctx.services:
+        rec = store.record(province=ctx.province, service=s, month=month)
+        _revise(ctx, models[s], rec, allt[allt["service"] == s], s, month, nxt, feats, plan, c)
+    state.finish(month, {"monthly": row, "subscriptions_full": bool(rows.subscriptions_full)})
+    return world, True
+
+
+def _months_before(ctx: _Ctx, month: str) -> list[str]:
+    folder = ctx.state.out / "months"
+    return sorted(p.name for p in folder.glob("*") if p.is_dir() and p.name < month)
+
+
+def _fit_holders(world, X, s, d, ctx: _Ctx, rng) -> object:
+    import dmkit as dm
+
+    idx = np.arange(len(X))
+    if len(X) > ctx.max_train_rows:
+        idx = np.sort(rng.choice(len(X), size=ctx.max_train_rows, replace=False))
+    Xs = X.iloc[idx]
+    y = dm.propensity.service_target(world.subscriptions, Xs.index, service=s, month=d)
+    return dm.propensity.fit(Xs, y, model=ctx.model, seed=ctx.seed)
+
+
+def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X):
+    target = (c["group"].astype(str) == "target").to_numpy()
+    sent = c["sent_at"].notna().to_numpy() & target
+    deliv = c["delivered"].to_numpy(dtype=bool) & target
+    replied = c["replied_at"].notna().to_numpy() & target
+    sub = c["subscribed_at"].notna().to_numpy()
+    kept = sub & c["unsubscribed_at"].isna().to_numpy()
+    ctrl = ~target
+    svc = c["service"].astype(str).to_numpy()
+    price = np.array([PRICES.get(s, 0.0) for s in svc]) if len(svc) else np.zeros(0)
+    key = pd.MultiIndex.from_arrays([plan["user_id"].to_numpy(), plan["service"].to_numpy()])
+    ckey = pd.MultiIndex.from_arrays([c["user_id"].to_numpy().astype(np.int64), svc])
+    at = key.get_indexer(ckey)
+    score = np.where(at >= 0, plan["score_model"].to_numpy()[np.maximum(at, 0)], np.nan)
+    m_auc = deliv & np.isfinite(score)
+    contacted = int(sent.sum())
+    n_ctrl = int(ctrl.sum())
+    take = float(sub[target].sum() / contacted) if contacted else float("nan")
+    c_take = float(sub[ctrl].sum() / n_ctrl) if n_ctrl else float("nan")
+    expected = float("nan")
+    if rows.truth is not None:
+        tr = rows.truth
+        tt = (tr["group"] == "target").to_numpy()
+        expected = float(tr.loc[tt, "p_effective"].mean()) if tt.any() else float("nan")
+    row = {"month": month, "contacted": contacted, "delivered": int(deliv.sum()), "responded": int(replied.sum()),
+           "subscribed": int(sub[target].sum()), "take_up": take,
+           "value": float((kept & target) @ price) if len(price) else 0.0, "control": n_ctrl,
+           "control_take_up": c_take, "uplift": take - c_take, "model_auc": _auc(sub[m_auc], score[m_auc]),
+           "expected_take_up": expected, "health_index": float("nan")}
+    pref = world.users.set_index("user_id")["prefecture"].astype(str)
+    f = pd.DataFrame({"prefecture": pref.reindex(c["user_id"].to_numpy()).to_numpy(), "t": target & sent,
+                      "ctrl": ctrl, "sub_t": sub & target, "sub_c": sub & ctrl})
+    g = f.groupby("prefecture").sum()
+    by = pd.DataFrame({"prefecture": g.index.astype(str), "contacted": g["t"].to_numpy(),
+                       "subscribed": g["sub_t"].to_numpy(), "control": g["ctrl"].to_numpy()})
+    by["take_up"] = by["subscribed"] / by["contacted"].where(by["contacted"] > 0)
+    by["control_take_up"] = g["sub_c"].to_numpy() / by["control"].where(by["control"] > 0)
+    by["uplift"] = by["take_up"] - by["control_take_up"]
+    # learning data: the delivered offers with their features of the data month
+    dl = np.flatnonzero(deliv)
+    uid = c["user_id"].to_numpy()[dl].astype(np.int64)
+    have = X.index.get_indexer(uid)
+    dl, have = dl[have >= 0], have[have >= 0]
+    training = X.iloc[have].reset_index()
+    training["service"] = svc[dl]
+    at_dl = at[dl]
+    training["base_score"] = np.where(at_dl >= 0, plan["base_score"].to_numpy()[np.maximum(at_dl, 0)], np.nan)
+    training["y"] = sub[dl].astype(np.int8)
+    training["month"] = month
+    return row, by, training
+
+
+def _score(model, X: pd.DataFrame, base_score: np.ndarray) -> np.ndarray:
+    cols = list(model.feature_names_in_)
+    if "base_score" in cols:
+        X = X.assign(base_score=base_score)
+    return model.score(X[cols], progress=False).to_numpy()
+
+
+def _revise(ctx: _Ctx, champion, rec: dict, T: pd.DataFrame, s, month, nxt, feats, plan, c) -> None:
+    """Revise the model of ``s`` from the responses; store the version of ``nxt``.
+
+    The challenger is fitted on every delivered offer so far (features + the base model's
+    score -> subscribed) and compared with the base model on the challenger's held-out
+    offers, which neither model saw (the base model was fitted on who held the service
+    before the loop). The better one becomes the version of ``nxt``. (The current version,
+    when it is an earlier challenger, saw most of those offers, so it is not compared there:
+    its out-of-sample figure is ``auc_contacts``, its AUC on this month's offers.)
+    """
+    import dmkit as dm
+
+    store = ctx.store
+    ps = plan[(plan["service"] == s) & (plan["group"] == "target")]
+    cs = c[(c["service"].astype(str) == s).to_numpy() & c["delivered"].to_numpy(dtype=bool)]
+    j = pd.Index(ps["user_id"]).get_indexer(cs["user_id"].to_numpy().astype(np.int64))
+    ok = j >= 0
+    auc_c = _auc(cs["subscribed_at"].notna().to_numpy()[ok], ps["score_model"].to_numpy()[j[ok]])
+    store.add_metrics(province=ctx.province, service=s, month=month, auc_contacts=auc_c)
+    y = T["y"].to_numpy()
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    keep = {"province": ctx.province, "service": s, "month": nxt, "data_month": month, "base": rec["base"]}
+    base = store.load(province=ctx.province, service=s, month=rec["base"])
+    if pos < _MIN_CLASS or neg < _MIN_CLASS:
+        store.save(base, kind="holders", metrics={"n_train": len(y), "n_pos": pos}, parent=rec["base"], **keep)
+        return
+    challenger = dm.propensity.fit(T[feats + ["base_score"]], y, model=ctx.model, seed=ctx.seed)
+    base_auc = _auc(challenger.y_test_, challenger.X_test_["base_score"].to_numpy())
+    metrics = {"n_train": len(y), "n_pos": pos, "auc_challenger": challenger.auc_, "auc_base": base_auc}
+    if challenger.auc_ > base_auc or not np.isfinite(base_auc):
+        store.save(challenger, kind="responses", metrics=metrics, parent=month, **keep)
+    else:
+        store.save(base, kind="holders", metrics={**metrics, "auc": base_auc}, parent=rec["base"], **keep)
