@@ -170,6 +170,8 @@ def test_club_ledger_pool_is_a_fifth_of_the_fees(club):
     paid = V.members.groupby("month")["fee"].sum()
     np.testing.assert_allclose(led.pool["pool"], 0.2 * paid.reindex(led.pool.index))
     assert led.pool_share == pytest.approx(0.2)
+    # every action of the deck's table but none is earned by somebody in the simulated club
+    assert set(led.by_action().index) == set(vl.load_rewards().actions)
 
 
 def test_club_parameters_are_checked(club):

@@ -10,7 +10,9 @@ appeal``; a forward goes to ``1 + Poisson(FANOUT)`` contacts drawn from the send
 first time forwards it on with the same probability (× :data:`NONMEMBER_FORWARD` for a
 non-member), level after level, until nobody new forwards. A non-member reached by ``s``
 distinct senders in a month joins the next month with probability ``1 - (1 - P_JOIN)^s``,
-credited to the first sender (``invite_join`` plus ``friend_sms`` / ``friend_mms``).
+credited to the first sender (``invite_join`` plus ``friend_sms`` / ``friend_mms``, and
+``friend_crbt`` / ``friend_fetion`` when the friend also opens CRBT or joins Fetion, each with
+probability 0.1).
 
 Planted truth (``ViralData.truth``): the keep, forward and join probabilities; per sender
 cell, the expected number of secondary forwarders per forwarder (the reproduction number,
@@ -40,6 +42,9 @@ P_FORWARD = np.array([0.02, 0.06, 0.12])
 NONMEMBER_FORWARD = 0.5
 FANOUT = 1.5
 P_JOIN = 0.04
+P_FRIEND_CRBT, P_FRIEND_FETION = 0.10, 0.10
+"""Probability that a friend who joins through a forward also opens CRBT / joins Fetion (the
+inviter earns friend_crbt +15 / friend_fetion +10)."""
 _HOUR = np.int64(3_600 * 10**9)
 
 
@@ -149,6 +154,9 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
                 act_rows.append(pd.DataFrame({"user_id": inviter, "month": m, "action": "invite_join", "count": 1}))
                 act_rows.append(pd.DataFrame({"user_id": inviter, "month": m,
                                               "action": np.where(prod == 1, "friend_mms", "friend_sms"), "count": 1}))
+                for action, p_take in (("friend_crbt", P_FRIEND_CRBT), ("friend_fetion", P_FRIEND_FETION)):
+                    took = inviter[rng.random(len(inviter)) < p_take]
+                    act_rows.append(pd.DataFrame({"user_id": took, "month": m, "action": action, "count": 1}))
         mem = np.flatnonzero(product >= 0)
         if not len(mem):
             break
