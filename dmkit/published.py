@@ -12,6 +12,8 @@ printed total that its rows do not give is reported, not hidden (:func:`j3_discr
 * :func:`j3_discrepancies` — printed vs recomputed figures of J3's step-1 table.
 * :func:`g1_lines` — G1's 2008 revenue lines (100M yuan) as amounts by line.
 * :func:`g4_contacts` — G4's hall and concert campaigns (covered, succeeded) as a ``contacts`` log.
+* :func:`y5_outcomes` — Y5's three results (27.9 %, +10 MOU, +4 pp) by the deck's definitions on
+  any usage panel covering June to September.
 
 Example
 -------
@@ -39,6 +41,8 @@ __all__ = [
     "j3_contacts",
     "j3_discrepancies",
     "read",
+    "Y5_PUBLISHED",
+    "y5_outcomes",
 ]
 
 FOLDER = Path(__file__).resolve().parent.parent / "data" / "published"
@@ -380,4 +384,82 @@ def g4_contacts(*, folder: str | Path | None = None) -> pd.DataFrame:
         out[c] = out[c].astype("category")
     out = out[[c.name for c in schema.COLUMNS["contacts"]]]
     schema.validate(out, "contacts")
+    return out
+
+
+# ======================================================================================
+# Y5
+# ======================================================================================
+
+Y5_PUBLISHED: dict[str, float] = {"silent_sms_penetration": 0.279, "middle_mou_rise_min": 10.0,
+                                  "high_mou_fetion_rise": 0.04}
+"""Y5's results June -> September (seed 002): P2P SMS penetration among customers silent for
+three months 27.9 %; SMS MOU up more than 10 messages in every middle group; Fetion
+penetration among high-MOU customers up about 4 percentage points."""
+
+
+def y5_outcomes(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, start: str, end: str,
+                low: float = 50, high: float = 200, spend_bins: tuple[float, ...] = (50, 150)) -> pd.DataFrame:
+    """Y5's three outcomes by the deck's definitions, from ``start`` (the campaign's first
+    month, June) to ``end`` (September).
+
+    * silent_sms_penetration: among customers with no P2P SMS in each of the three months
+      before ``start`` (连续三个月沉默客户), the share who sent P2P SMS in ``end``;
+    * middle_mou_rise_min: the middle SMS groups are the users with ``low`` <= P2P SMS <
+      ``high`` in ``start`` (V's 50-200 row), one group per spend bin (0-50, 50-150, 150+
+      yuan); the rise of each group's mean P2P SMS (MOU) from ``start`` to ``end``; the
+      figure is the smallest rise (the deck: every group rose by more than 10);
+    * high_mou_fetion_rise: among users with P2P SMS >= ``high`` in ``start``, Fetion holders
+      at the end of ``end`` minus at the end of ``start`` (share of the group).
+
+    Returns
+    -------
+    DataFrame
+        Index figure; columns value, published, users (the group's size), definition.
+
+    Raises
+    ------
+    SchemaError
+        The panel does not cover the three months before ``start`` through ``end``.
+    """
+    schema.validate(usage, "usage", check_keys=False)
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    p0, p1 = pd.Period(start, freq="M"), pd.Period(end, freq="M")
+    need = [str(m) for m in pd.period_range(p0 - 3, p1, freq="M")]
+    have = set(usage["month"].astype(str).unique())
+    missing = [m for m in need if m not in have]
+    if missing:
+        raise schema_error(table="usage", column="month", expected=f"the months {need[0]}..{need[-1]}",
+                           found=f"no rows for {missing}", fix="generate or extract a longer panel (n_months)")
+    wide = usage.assign(month=usage["month"].astype(str)).pivot_table(
+        index="user_id", columns="month", values="sms_p2p", aggfunc="sum").reindex(columns=need)
+    before = [str(m) for m in pd.period_range(p0 - 3, p0 - 1, freq="M")]
+    silent = wide.index[(wide[before].fillna(0) == 0).all(axis=1)]
+    pen = float((wide.loc[silent, end] > 0).mean()) if len(silent) else float("nan")
+    first = usage[usage["month"].astype(str) == start].set_index("user_id")
+    mid = first[(first["sms_p2p"] >= low) & (first["sms_p2p"] < high)]
+    bins = np.digitize(mid["arpu"].to_numpy(), spend_bins)
+    rises = []
+    for b in range(len(spend_bins) + 1):
+        ids = mid.index[bins == b]
+        if len(ids):
+            rises.append(float(wide.loc[ids, end].mean() - wide.loc[ids, start].mean()))
+    heavy = first.index[first["sms_p2p"] >= high]
+
+    def fetion_share(month: str) -> float:
+        t = (pd.Period(month, freq="M") + 1).to_timestamp()
+        s = subscriptions[(subscriptions["service"].astype(str) == "fetion") & (subscriptions["start"] < t)
+                          & (subscriptions["end"].isna() | (subscriptions["end"] >= t))]
+        return float(np.isin(heavy, s["user_id"].unique()).mean()) if len(heavy) else float("nan")
+
+    rows = [
+        ("silent_sms_penetration", pen, len(silent),
+         f"share with P2P SMS in {end} among users with none in {before[0]}..{before[-1]}"),
+        ("middle_mou_rise_min", min(rises) if rises else float("nan"), len(mid),
+         f"smallest rise {start}->{end} of mean P2P SMS over the {low:g}-{high:g} SMS groups by spend bin"),
+        ("high_mou_fetion_rise", fetion_share(end) - fetion_share(start), len(heavy),
+         f"Fetion holders' share {end} minus {start} among users with >= {high:g} SMS in {start}"),
+    ]
+    out = pd.DataFrame(rows, columns=["figure", "value", "users", "definition"]).set_index("figure")
+    out.insert(1, "published", pd.Series(Y5_PUBLISHED))
     return out

@@ -122,3 +122,36 @@ def test_g4_counts_as_contacts_give_the_printed_rates():
         # printed to one decimal of a percent; 308 / 1,775 = 17.35 % is printed 17.3 % (truncated)
         assert abs(o.at[name, "subscription_rate"] - rate) < 0.001, name
     assert o.at["game_together_halls", "sent"] == 126_000
+
+
+def _y5_frames():
+    months = ["2008-03", "2008-04", "2008-05", "2008-06", "2008-07", "2008-08", "2008-09"]
+    # user: P2P SMS per month, ARPU in June
+    sms = {1: [0, 0, 0, 0, 0, 0, 5], 2: [0, 0, 0, 0, 0, 0, 0], 3: [0, 0, 0, 1, 0, 0, 0], 4: [0, 0, 0, 0, 0, 0, 0],
+           5: [80] * 3 + [100, 0, 0, 112], 6: [80] * 3 + [60, 0, 0, 65], 7: [90] * 3 + [150, 0, 0, 170],
+           8: [300] * 7, 9: [250] * 7}
+    arpu = {5: 30.0, 6: 60.0, 7: 200.0}            # one per spend bin: 0-50, 50-150, 150+
+    rows = []
+    for uid, per in sms.items():
+        for m, v in zip(months, per, strict=True):
+            row = {c.name: (0.0 if c.kind == "float" else 0) for c in schema.COLUMNS["usage"]}
+            row.update(user_id=uid, month=m, sms_p2p=v, arpu=arpu.get(uid, 20.0))
+            rows.append(row)
+    subs = pd.DataFrame({"user_id": [8, 9], "service": "fetion", "start": pd.to_datetime(["2007-01-01", "2008-08-01"]),
+                         "end": pd.NaT, "channel": "sms", "source": "organic"})
+    subs["end"] = pd.to_datetime(subs["end"])
+    return pd.DataFrame(rows), subs
+
+
+def test_y5_outcomes_by_hand():
+    usage, subs = _y5_frames()
+    y = published.y5_outcomes(usage, subs, start="2008-06", end="2008-09")
+    # silent Mar-May: users 1-4; sending in September: user 1 -> 1/4
+    assert y.at["silent_sms_penetration", "value"] == pytest.approx(0.25) and y.at["silent_sms_penetration", "users"] == 4
+    # middle groups (50-200 SMS in June) by spend: user 5 (+12), user 6 (+5), user 7 (+20) -> smallest rise 5
+    assert y.at["middle_mou_rise_min", "value"] == pytest.approx(5.0) and y.at["middle_mou_rise_min", "users"] == 3
+    # >= 200 SMS in June: users 8, 9; Fetion 1/2 in June, 2/2 in September -> +50 pp
+    assert y.at["high_mou_fetion_rise", "value"] == pytest.approx(0.5)
+    assert y.at["silent_sms_penetration", "published"] == 0.279
+    with pytest.raises(SchemaError, match="no rows for"):
+        published.y5_outcomes(usage, subs, start="2008-06", end="2008-10")
