@@ -18,8 +18,9 @@ preference shown by the concerts they went to (ringtone offers at 17–25% again
 * :func:`plan_hall_campaign` — the key halls, the customers in their radius and the
   targets, and :meth:`HallPlan.evaluate` for who took part.
 
-The deck's own counts are :data:`DECK_HALL_CAMPAIGN` and :data:`DECK_CONCERT_OFFERS`;
-``dm.campaign.compare(DECK_CONCERT_OFFERS)`` sets them against the 3–5% baseline.
+The deck's plan of the hall campaign is :data:`DECK_HALL_CAMPAIGN`; its outcome and the
+concert offers' counts are the published extract ``dm.published.read("g4_campaigns")``, which
+``dm.campaign.compare`` sets against the 3–5% baseline.
 
 Example
 -------
@@ -42,14 +43,14 @@ from dmkit.errors import parameter_error, schema_error
 
 __all__ = ["circles", "LifeCircleTags", "music_tags", "MusicTags", "accuracy", "TagAccuracy",
            "customer_view", "plan_hall_campaign", "HallPlan", "wilson", "BANDS",
-           "DECK_HALL_CAMPAIGN", "DECK_HALLS", "DECK_CONCERT_OFFERS", "DECK_TAG_ACCURACY"]
+           "DECK_HALL_CAMPAIGN", "DECK_HALLS", "DECK_TAG_ACCURACY"]
 
 BANDS: tuple[str, ...] = ("n_night", "n_workday", "n_evening", "n_weekend")
 
-DECK_HALL_CAMPAIGN: Mapping[str, float] = {"halls": 56, "customers_in_radius": 1_025_000,
-                                           "targeted": 126_000, "took_part": 35_000, "rate": 0.278}
-"""G4 case 1 (seed 003): 56 key halls, 102.5万 customers seen in their radius, 12.6万
-targeted by hall attribution and the 一起玩吧 model, 3.5万 took part: 27.8% (35/126 = 27.78%)."""
+DECK_HALL_CAMPAIGN: Mapping[str, int] = {"halls": 56, "customers_in_radius": 1_025_000, "targeted": 126_000}
+"""G4 case 1 (seed 003) as planned: 56 key halls, 102.5万 customers seen in their radius, 12.6万
+targeted by hall attribution and the 一起玩吧 model. Its outcome (3.5万 took part, 27.8%) and the
+concert offers' counts are the published extract ``dm.published.read("g4_campaigns")``."""
 
 DECK_HALLS = pd.DataFrame({
     "branch": ["West", "North", "East", "East", "Central", "Central", "Panyu", "Conghua", "Zengcheng"],
@@ -61,15 +62,6 @@ DECK_HALLS = pd.DataFrame({
     "customers_in_radius": [46_000, 31_000, 102_000, 24_000, 83_000, 122_000, 28_000, 33_000, 17_000],
 })
 """The nine halls the deck lists of its 56 (辐射区客户量, customers in the radius)."""
-
-DECK_CONCERT_OFFERS = pd.DataFrame({
-    "campaign": ["Jacky Cheung tour", "European brass concertos", "Guzheng concert", "Tsai Chin concert"],
-    "genre": ["pop", "classic", "classic", "pop"],
-    "covered": [24_918, 1_775, 1_497, 6_341],
-    "succeeded": [5_921, 308, 289, 1_611],
-    "published_rate": [0.238, 0.173, 0.193, 0.254],
-})
-"""G4 case 2: concert-linked ringtone offers (覆盖量, 成功量, 成功率), against a usual 3–5%."""
 
 DECK_TAG_ACCURACY: tuple[float, float] = (0.70, 0.80)
 """The deck: "not 100% accurate, but 70%–80% of the data is right"."""
