@@ -29,7 +29,7 @@ from dmkit.contract.months import check_month
 from dmkit.errors import DataNotFoundError, parameter_error
 
 __all__ = ["AGGS", "KPI_COLUMNS", "connect", "scan_sql", "read_panel", "monthly_features", "monthly_totals",
-           "kpi_calendar", "service_kpis"]
+           "kpi_calendar", "kpi_rates", "service_kpis"]
 
 Agg = Literal["mean", "sum", "min", "max", "std", "last", "first", "trend", "months"]
 AGGS: tuple[str, ...] = ("mean", "sum", "min", "max", "std", "last", "first", "trend", "months")
@@ -403,11 +403,16 @@ def service_kpis(
     out = out[out["month"].isin(cal["month"].iloc[1:]) & (out["holders_prev"] > 0)]
     base = region.value_counts()
     out["users"] = base.reindex(out["region"].to_numpy()).to_numpy().astype(np.int64)
-    return _kpi_rates(out)
+    return kpi_rates(out)
 
 
-def _kpi_rates(out: pd.DataFrame) -> pd.DataFrame:
-    """The KPI ratios from counts (shared by the pandas and Spark paths)."""
+def kpi_rates(out: pd.DataFrame) -> pd.DataFrame:
+    """The KPI ratios from counts: penetration, retention, growth, loyalty (shared by the pandas
+    path and :func:`dmkit.spark.health.kpis`, which counts in Spark SQL).
+
+    ``out`` holds region, service, month and the counts holders, loyal, kept, holders_prev,
+    users; returns :data:`KPI_COLUMNS`, sorted by region, service, month.
+    """
     out = out.copy()
     for c in ("holders", "loyal", "kept", "holders_prev", "users"):
         out[c] = out[c].astype(np.int64)

@@ -112,7 +112,7 @@ def refit_with_responses(
     -------
     RefitResult
     """
-    model._check_fitted()
+    model.check_fitted()
     check_choice(outcome, "outcome", ["subscribed", "replied"])
     _check_contacts(contacts)
     c = contacts[contacts["group"] == "target"]

@@ -156,14 +156,15 @@ class ScoringModel(BaseEstimator):
         self.rules_ = tree_rules(Xtr, yv[tr], max_depth=3, seed=self.seed)
         return self
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise :class:`~dmkit.errors.NotFittedError` unless :meth:`fit` has run."""
         if not hasattr(self, "estimator_"):
             raise NotFittedError("this ScoringModel is not fitted yet; call .fit(X, y) or dmkit.propensity.fit(X, y)")
 
     # -- scoring -----------------------------------------------------------------
     def _align(self, X: pd.DataFrame) -> list:
         """Check X's columns against the fitted ones; return X's labels in the model's order."""
-        self._check_fitted()
+        self.check_fitted()
         X = check_frame(X, table="X", min_rows=0)
         label = {str(c): c for c in X.columns}
         missing = [c for c in self.feature_names_in_ if c not in label]
@@ -256,12 +257,12 @@ class ScoringModel(BaseEstimator):
     @property
     def auc(self) -> float:
         """ROC AUC on the held-out part."""
-        self._check_fitted()
+        self.check_fitted()
         return self.auc_
 
     def gains(self, *, n_bins: int = 10) -> GainsResult:
         """Cumulative gains and lift by score bin on the held-out part."""
-        self._check_fitted()
+        self.check_fitted()
         return gains_table(self.y_test_, self.p_test_, n_bins=n_bins)
 
     def precision_reach(self, *, shares: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
@@ -275,7 +276,7 @@ class ScoringModel(BaseEstimator):
             in the list), ``recall`` (share of all responders reached), ``lift``, and
             ``n_targets`` (share × ``population``, when given).
         """
-        self._check_fitted()
+        self.check_fitted()
         order = np.argsort(-self.p_test_, kind="stable")
         ys = self.y_test_[order]
         cum = np.cumsum(ys)
@@ -292,7 +293,7 @@ class ScoringModel(BaseEstimator):
 
     def calibration(self, *, n_bins: int = 10) -> pd.DataFrame:
         """Held-out reliability table: columns ``mean_score``, ``observed_rate``, ``n`` per quantile bin."""
-        self._check_fitted()
+        self.check_fitted()
         q = pd.qcut(pd.Series(self.p_test_).rank(method="first"), n_bins, labels=False)
         df = pd.DataFrame({"bin": q, "p": self.p_test_, "y": self.y_test_})
         return df.groupby("bin").agg(mean_score=("p", "mean"), observed_rate=("y", "mean"),
@@ -306,7 +307,7 @@ class ScoringModel(BaseEstimator):
         DataFrame
             Columns ``feature``, ``importance`` (mean AUC drop), ``std``; most important first.
         """
-        self._check_fitted()
+        self.check_fitted()
         from sklearn.inspection import permutation_importance
 
         Xte, yte = self.X_test_, self.y_test_
@@ -323,7 +324,7 @@ class ScoringModel(BaseEstimator):
 
     def summary(self) -> Summary:
         """AUC, base rate, the gains table and the top rules."""
-        self._check_fitted()
+        self.check_fitted()
         g = self.gains()
         return Summary(
             f"Scoring model ({self.model}, calibrated={self.calibrate})",

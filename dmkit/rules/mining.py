@@ -29,7 +29,7 @@ from dmkit._validation import check_scalar
 from dmkit.errors import schema_error
 
 __all__ = ["METRICS", "REL_TOL", "RULE_COLUMNS", "association_rules", "distinct_baskets", "frequent_itemsets",
-           "min_count", "reaches"]
+           "mask_words", "min_count", "reaches"]
 
 METRICS: tuple[str, ...] = (
     "antecedent support",
@@ -89,7 +89,8 @@ def check_min_support(min_support: object) -> float:
 
 
 # ---------------------------------------------------------------------------- packing
-def _n_words(n_items: int) -> int:
+def mask_words(n_items: int) -> int:
+    """64-bit words per basket mask for ``n_items`` items (the layout of :func:`distinct_baskets`)."""
     return max(1, (n_items + 63) // 64)
 
 
@@ -134,7 +135,7 @@ def distinct_baskets(baskets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         Number of rows with that basket.
     """
     n, k = baskets.shape
-    words = _n_words(k)
+    words = mask_words(k)
     parts = []
     for start in range(0, n, _CHUNK):
         block = baskets.iloc[start:start + _CHUNK].to_numpy(dtype=bool, copy=False)
@@ -211,7 +212,7 @@ def frequent_itemsets(
     keep = sub.sum(axis=1) >= 2
     sub, w = sub[keep], counts[keep]
     if len(sub):
-        repacked, w = _unique_rows(_pack(sub, _n_words(len(order))), w.astype(float))
+        repacked, w = _unique_rows(_pack(sub, mask_words(len(order))), w.astype(float))
         sub = _unpack(repacked, len(order))
     # item-major bits (1 byte per distinct basket and item) and the baskets' counts; the
     # support of prefix + c is the dot product of c's bits and the counts over the prefix's rows

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit._validation import check_choice
-from dmkit.campaign import _COUNTS, FunnelResult, _add_rates
+from dmkit.campaign import FUNNEL_EVENTS, FunnelResult, funnel_rates
 from dmkit.errors import parameter_error, schema_error
 from dmkit.spark.io import from_pandas, validate
 from dmkit.spark.session import get_session, require_pyspark
@@ -21,6 +21,9 @@ from dmkit.spark.session import get_session, require_pyspark
 __all__ = ["check_contacts", "funnel"]
 
 _KEYS = ["campaign_id", "step"]
+
+
+_STAGES = tuple(FUNNEL_EVENTS)
 
 
 def check_contacts(sdf):
@@ -119,7 +122,7 @@ def funnel(
                  .orderBy(*_KEYS, "date").toPandas())
         daily = _fix_types(daily, with_date=True)
         daily["kept"] = daily["subscribed"] - daily["unsubscribed"]
-        daily = _add_rates(daily)
+        daily = funnel_rates(daily)
     else:
         parts = [c.where(ts.isNotNull()).select(*keys, F.date_trunc("DAY", ts).alias("date"),
                                                  F.lit(name).alias("event"))
@@ -136,7 +139,7 @@ def funnel(
                .orderBy(*_KEYS).toPandas())
     overall = _fix_types(overall, with_date=False)
     overall["kept"] = overall["subscribed"] - overall["unsubscribed"]
-    overall = _add_rates(overall)
+    overall = funnel_rates(overall)
     return FunnelResult(daily=daily, overall=overall, by=by)
 
 
@@ -146,7 +149,7 @@ def _fix_types(df: pd.DataFrame, *, with_date: bool) -> pd.DataFrame:
     df["step"] = df["step"].astype(np.int64)
     if with_date:
         df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
-    for k in _COUNTS:
+    for k in _STAGES:
         df[k] = df[k].astype(np.int64) if k in df else np.int64(0)
-    cols = _KEYS + (["date"] if with_date else []) + list(_COUNTS)
+    cols = _KEYS + (["date"] if with_date else []) + list(_STAGES)
     return df[cols]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dmkit.health import HealthResult
 from dmkit.health import score as pandas_score
-from dmkit.panel import KPI_COLUMNS, _kpi_rates, kpi_calendar
+from dmkit.panel import KPI_COLUMNS, kpi_calendar, kpi_rates
 from dmkit.spark.io import from_pandas, validate
 from dmkit.spark.session import get_session, require_pyspark
 
@@ -70,7 +70,7 @@ def kpis(subscriptions, users, *, months: Sequence[str], loyalty_months: int = 6
            .toPandas())
     if not len(out):
         return pd.DataFrame({c: pd.Series(dtype=float) for c in KPI_COLUMNS})
-    return _kpi_rates(out)
+    return kpi_rates(out)
 
 
 def score(subscriptions, users, *, months: Sequence[str], indicators: Sequence[str] = KPI_INDICATORS,

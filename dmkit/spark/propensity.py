@@ -312,7 +312,7 @@ def score_model(
     require_pyspark()
     from pyspark.sql import DataFrame
 
-    model._check_fitted()
+    model.check_fitted()
     if isinstance(data, pd.DataFrame):
         id_col = data.index.name or id_col
         data = from_pandas(data.reset_index(names=id_col), spark=spark or get_session())

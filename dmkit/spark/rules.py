@@ -81,7 +81,7 @@ def distinct_baskets(sdf, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]
     from pyspark.sql import functions as F
 
     items = list(items)
-    n_words = mining._n_words(len(items))
+    n_words = mining.mask_words(len(items))
     words = []
     for w in range(n_words):
         bits = []
@@ -102,14 +102,14 @@ def _fpgrowth_itemsets(sdf, items: list[str], n: int, *, min_support: float, max
 
     arr = F.array_compact(F.array(*[F.when(F.col(f"`{c}`"), F.lit(c)) for c in items]))
     tx = sdf.select(arr.alias("items"))
-    c1, c2 = mining._min_counts(min_support, n)
+    least = mining.min_count(min_support, n)  # dmkit keeps an itemset of any size at this count
     # a slightly lower Spark threshold, then dmkit's exact integer thresholds
-    fp = FPGrowth(itemsCol="items", minSupport=max(min(c1, c2) - 1, 0) / n, minConfidence=1.0)
+    fp = FPGrowth(itemsCol="items", minSupport=max(least - 1, 0) / n, minConfidence=1.0)
     freq = fp.fit(tx).freqItemsets.toPandas()
     index = {c: j for j, c in enumerate(items)}
     sets = [tuple(sorted(index[i] for i in s)) for s in freq["items"]]
     counts = freq["freq"].to_numpy(dtype=np.int64)
-    keep = [(len(s) == 1 and c >= c1) or (len(s) > 1 and c >= c2) for s, c in zip(sets, counts, strict=True)]
+    keep = [c >= least for c in counts]
     if max_len is not None:
         keep = [k and len(s) <= max_len for k, s in zip(keep, sets, strict=True)]
     sets = [s for s, k in zip(sets, keep, strict=True) if k]
