@@ -110,13 +110,15 @@ def synth(
     """Simulate a province and write its eight tables (validated) plus the planted truth.
 
     Files go to OUT/<table>/province=<province>/month=<month>/part.<format> and the truth
-    to OUT/truth/province=<province>/month=<month>/; read them back with
-    dmkit.io.load_province(OUT, province=..., month=...).
+    to OUT/truth/province=<province>/month=<month>/, then a completion manifest (every
+    file's size and SHA-256, the seed) to OUT/_manifests/; read them back with
+    dmkit.io.load_province(OUT, province=..., month=...), which checks the manifest.
     """
     from tqdm.auto import tqdm
 
     from dmkit import io, schema
     from dmkit._validation import check_scalar
+    from dmkit.contract.manifest import remove_manifest, synth_manifest_path, write_manifest
     from dmkit.contract.months import check_month
 
     with _handled("synth"):
@@ -139,14 +141,25 @@ def synth(
             pdata = simulator.generate(province, month=month, n_users=users, seed=seed,
                                        n_months=months, progress=progress)
             bar.update()
+            # the completion manifest goes first and comes back last: a run killed in between
+            # leaves none, and dmkit.io.load_province refuses the half-written (mixed) dataset
+            manifest = synth_manifest_path(out, province=province, month=month)
+            remove_manifest(manifest)
+            written = []
             for table in schema.TABLES:
                 bar.set_postfix_str(table)
-                io.write_table(getattr(pdata, table), table, out, format=format.value,
-                               province=province, month=month)
+                written += io.write_table(getattr(pdata, table), table, out, format=format.value,
+                                          province=province, month=month)
                 bar.update()
             bar.set_postfix_str("truth")
             if getattr(pdata, "truth", None) is not None:
-                pdata.truth.save(io.truth_folder(out, province=province, month=month))
+                tf = io.truth_folder(out, province=province, month=month)
+                (tf / "truth_users.parquet").unlink(missing_ok=True)  # never a previous run's
+                pdata.truth.save(tf)
+                written += [f for f in sorted(tf.iterdir()) if f.is_file() and not f.name.startswith(".")]
+            write_manifest(manifest, out, written, meta={
+                "writer": "dmkit synth", "province": province, "month": month, "n_users": users,
+                "seed": seed, "n_months": months, "format": format.value})
             bar.update()
         rows = sum(len(getattr(pdata, t)) for t in schema.TABLES)
         typer.echo(f"wrote {len(schema.TABLES)} tables ({rows:,} rows, {format.value}) for "

@@ -129,13 +129,15 @@ def _load_extracts(root: Path, *, province: str, month: str, mapping) -> Provinc
     if missing:
         raise DataNotFoundError(f"data folder {str(root)!r} has no table(s) {missing}; expected "
                                 f"one folder per table: {list(schema.TABLES)} (see data/README.md)")
-    cols = load_mapping(mapping) if mapping is not None else None
+    if mapping is not None:
+        load_mapping(mapping)  # checked once, before any table is read
+    _check_synth_manifest(root, province=province, month=month)
     tables = {}
     for t in schema.TABLES:  # monthly tables: every month up to the data month; others: its snapshot
         if partitioned_by_month(t):
-            tables[t] = read_table(root, t, mapping=cols, province=province, until=month)
+            tables[t] = read_table(root, t, mapping=mapping, province=province, until=month)
         else:
-            tables[t] = read_table(root, t, mapping=cols, province=province, month=month)
+            tables[t] = read_table(root, t, mapping=mapping, province=province, month=month)
     truth = None
     tf = truth_folder(root, province=province, month=month)
     if (tf / "truth.json").is_file():  # data written by `dmkit synth`
@@ -144,3 +146,37 @@ def _load_extracts(root: Path, *, province: str, month: str, mapping) -> Provinc
     if truth is not None:
         meta.update(months=list(truth.months), n_users=truth.n_users, seed=truth.seed)
     return ProvinceData(**tables, truth=truth, meta=meta)
+
+
+def _check_synth_manifest(root: Path, *, province: str, month: str) -> None:
+    """Refuse ``dmkit synth`` output that is incomplete, mixed or corrupted (see
+    :mod:`dmkit.contract.manifest`); extracts with neither truth nor manifest pass."""
+    from dmkit.contract import manifest
+
+    path = manifest.synth_manifest_path(root, province=province, month=month)
+    tf = truth_folder(root, province=province, month=month)
+    fix = (f"rerun `dmkit synth --province {province} --month {month} --out {root}` (into an empty "
+           "folder, or one --out per data month)")
+    if not path.exists():
+        if (tf / "truth.json").is_file():
+            raise manifest.refuse([f"{path.relative_to(root).as_posix()}: missing"],
+                                  where=f"data folder {str(root)!r}: dmkit synth output for {province} {month} "
+                                        "without its completion manifest (the write was interrupted)", fix=fix)
+        return
+    body = manifest.read_manifest(path)
+    if body is None:
+        raise manifest.refuse([f"{path.relative_to(root).as_posix()}: unreadable"],
+                              where=f"data folder {str(root)!r}", fix=fix)
+    present = []
+    for t in schema.TABLES:
+        sel = {"until": month} if partitioned_by_month(t) else {"month": month}
+        try:
+            present += table_files(root, t, province=province, **sel)
+        except DataNotFoundError:
+            continue  # a missing table is named by read_table
+    if tf.is_dir():
+        present += [f for f in tf.iterdir() if f.is_file() and not f.name.startswith(".")]
+    problems = manifest.verify(body, root, present=present)
+    if problems:
+        raise manifest.refuse(problems, where=f"data folder {str(root)!r}, dmkit synth output for "
+                                              f"{province} {month} (seed {body['meta'].get('seed')})", fix=fix)

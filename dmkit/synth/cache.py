@@ -3,7 +3,9 @@
 :func:`load` returns the cached :class:`~dmkit.contract.ProvinceData` when a complete
 cache of the same key (and the same simulator source, :func:`fingerprint`) is there,
 else simulates and publishes the cache atomically (a temp folder renamed into place, so
-two processes never see half a cache). :func:`dmkit.io.load_province` calls it for
+two processes never see half a cache). The marker holds every file's size and SHA-256
+(:mod:`dmkit.contract.manifest`), checked on each read: a truncated or corrupted cache
+is regenerated and replaced on disk, not regenerated in memory on every load. :func:`dmkit.io.load_province` calls it for
 ``data="synth"``.
 """
 from __future__ import annotations
@@ -17,7 +19,9 @@ import uuid
 from pathlib import Path
 
 from dmkit.contract.files import atomic_write_bytes, unwritable_error
+from dmkit.contract.manifest import manifest_body, verify
 from dmkit.contract.province import ProvinceData
+from dmkit.errors import DmkitError
 
 __all__ = ["DEFAULT_CACHE_DIR", "fingerprint", "load", "synth_cache_path"]
 
@@ -78,7 +82,9 @@ def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, c
     tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         pdata.save(tmp)
-        atomic_write_bytes(tmp / _CACHE_MARKER, json.dumps(key, indent=1).encode())
+        files = sorted(f for f in tmp.iterdir() if f.is_file() and f.name != _CACHE_MARKER)
+        body = {"key": key, **manifest_body(tmp, files, meta=key)}  # every file's size and SHA-256
+        atomic_write_bytes(tmp / _CACHE_MARKER, json.dumps(body, indent=1).encode())
         _publish(tmp, final, key)
     finally:
         if tmp.exists():
@@ -87,15 +93,33 @@ def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, c
 
 
 def _read_cache(folder: Path, key: dict) -> ProvinceData | None:
+    """The cached data, or None to regenerate; a damaged cache (a file truncated, corrupted or
+    missing against the marker's manifest) is moved aside, so the new one replaces it on disk."""
     marker = folder / _CACHE_MARKER
     if not marker.is_file():
         return None
     try:
-        if json.loads(marker.read_text()) != key:
-            return None
-        return ProvinceData.load(folder)
+        body = json.loads(marker.read_text())
     except (OSError, ValueError):
-        return None  # unreadable or partial: regenerate
+        body = None
+    if not isinstance(body, dict) or body.get("key") != key:
+        return None  # stale (another simulator or key): _publish replaces it
+    try:
+        if verify(body, folder):
+            raise ValueError("damaged")
+        return ProvinceData.load(folder)
+    except (OSError, ValueError, DmkitError):
+        _discard(folder)  # damaged: repaired by the regeneration that follows
+        return None
+
+
+def _discard(folder: Path) -> None:
+    trash = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.old"
+    try:
+        os.replace(folder, trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _publish(tmp: Path, final: Path, key: dict) -> None:
@@ -119,6 +143,7 @@ def _publish(tmp: Path, final: Path, key: dict) -> None:
 
 def _marker_matches(folder: Path, key: dict) -> bool:
     try:
-        return json.loads((folder / _CACHE_MARKER).read_text()) == key
+        body = json.loads((folder / _CACHE_MARKER).read_text())
     except (OSError, ValueError):
         return False
+    return isinstance(body, dict) and body.get("key") == key

@@ -1,0 +1,159 @@
+"""Interrupted and damaged writes: completion manifests for `dmkit synth` and the cache, the umask.
+
+Each case is one of issue 11's probe findings: a killed `dmkit synth` over an existing
+folder left a mixed-seed dataset that validated; a truncated cache file was regenerated
+in memory on every load and never repaired; every output file was mode 0600.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from dmkit import io, schema
+from dmkit.contract import manifest
+from dmkit.errors import SchemaError
+from tests.contract_frames import frame
+from tests.test_cli import run
+
+SYNTH = ["synth", "--province", "yunnan", "--month", "2009-05", "--users", "600", "--months", "2",
+         "--no-progress"]
+
+
+def _synth(capsys, out: Path, seed: int, fmt: str = "parquet") -> None:
+    code, _, err = run(capsys, *SYNTH, "--seed", str(seed), "--out", str(out), "--format", fmt)
+    assert code == 0, err
+
+
+def _load(out: Path):
+    return io.load_province(out, province="yunnan", month="2009-05")
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    """Two complete `dmkit synth` outputs (seeds 1 and 2) to copy from."""
+    import shutil
+
+    from dmkit import cli
+
+    base = tmp_path_factory.mktemp("synth")
+    for seed in (1, 2):
+        with pytest.raises(SystemExit) as info:
+            cli.main([*SYNTH, "--seed", str(seed), "--out", str(base / f"s{seed}")])
+        assert info.value.code == 0
+    return {seed: base / f"s{seed}" for seed in (1, 2)}, shutil.copytree
+
+
+def test_synth_writes_a_manifest_with_every_file_hash_and_the_seed(seeds):
+    roots, _ = seeds
+    path = manifest.synth_manifest_path(roots[1], province="yunnan", month="2009-05")
+    body = json.loads(path.read_text())
+    assert body["meta"]["seed"] == 1 and body["meta"]["n_users"] == 600
+    listed = set(body["files"])
+    on_disk = {p.relative_to(roots[1]).as_posix() for p in roots[1].rglob("*")
+               if p.is_file() and "_manifests" not in p.parts}
+    assert listed == on_disk
+    some = next(iter(listed))
+    assert body["files"][some]["sha256"] == manifest.file_digest(roots[1] / some)
+    assert _load(roots[1]).truth.seed == 1
+
+
+def test_a_synth_killed_midway_over_an_existing_folder_is_refused_then_repaired(capsys, monkeypatch, tmp_path,
+                                                                                  seeds):
+    roots, copytree = seeds
+    out = copytree(roots[1], tmp_path / "out")
+    real = io.write_table
+    written = []
+
+    def killed(df, table, *a, **k):
+        if len(written) == 3:
+            raise KeyboardInterrupt  # as kill / Ctrl-C after users, usage, subscriptions
+        written.append(table)
+        return real(df, table, *a, **k)
+
+    monkeypatch.setattr(io, "write_table", killed)
+    code, _, err = run(capsys, *SYNTH, "--seed", "2", "--out", str(out))
+    assert code == 130 and written == ["users", "usage", "subscriptions"]
+    with pytest.raises(SchemaError, match=r"dmkit synth output for yunnan 2009-05 without its completion "
+                                          r"manifest .* Fix: rerun `dmkit synth"):
+        _load(out)  # users/usage/subscriptions of seed 2, the rest of seed 1: refused
+    monkeypatch.setattr(io, "write_table", real)
+    _synth(capsys, out, 2)  # repaired by running it again
+    assert _load(out).truth.seed == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_a_truncated_corrupted_or_missing_synth_file_is_refused_by_name(tmp_path, seeds, damage):
+    roots, copytree = seeds
+    out = copytree(roots[1], tmp_path / "out")
+    victim = next((out / "events").rglob("part.parquet"))
+    data = victim.read_bytes()
+    if damage == "truncate":
+        victim.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        victim.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    else:
+        victim.unlink()
+    rel = victim.relative_to(out).as_posix()
+    expected = {"truncate": "truncated or replaced", "flip": "content differs", "delete": "missing"}[damage]
+    with pytest.raises(SchemaError, match=rf"do not match the completion manifest: {rel}: .*{expected}"):
+        _load(out)
+
+
+def test_a_partition_left_by_another_run_is_refused_as_mixed(tmp_path, seeds):
+    roots, copytree = seeds
+    out = copytree(roots[1], tmp_path / "out")
+    stray = out / "usage" / "province=yunnan" / "month=2008-12" / "part.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(next((roots[2] / "usage").rglob("part.parquet")).read_bytes())
+    with pytest.raises(SchemaError, match=r"usage/province=yunnan/month=2008-12/part.parquet: not written by "
+                                          r"this run \(left by another run: a mixed dataset\)"):
+        _load(out)
+
+
+def test_plain_extracts_without_truth_or_manifest_are_read_as_before(tmp_path):
+    for t in schema.TABLES:
+        io.write_table(frame(t), t, tmp_path, province="jiangsu", month="2009-06")
+    got = io.load_province(tmp_path, province="jiangsu", month="2009-06")
+    assert got.truth is None and len(got.users) == 3
+
+
+# --- the simulator cache -------------------------------------------------------------------
+SMALL = {"province": "yunnan", "month": "2009-05", "n_users": 600, "seed": 3, "n_months": 2}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_cache_is_regenerated_once_and_repaired_on_disk(tmp_path, monkeypatch, damage):
+    from dmkit import synth
+
+    real = synth.generate
+    calls = []
+    monkeypatch.setattr(synth, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    folder = io.synth_cache_path(cache_dir=tmp_path, **SMALL)
+    victim = folder / "usage.parquet"
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) - 40] if damage == "truncate" else
+                       data[:64] + bytes([data[64] ^ 0x10]) + data[65:])
+    again = io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert len(calls) == 2 and again.usage.equals(first.usage)
+    assert victim.read_bytes() == data  # repaired on disk ...
+    io.load_province("synth", cache_dir=tmp_path, **SMALL)
+    assert len(calls) == 2  # ... so the next load reads the cache
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temp or trash left
+
+
+# --- the umask -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_written_files_respect_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        files = io.write_table(frame("usage"), "usage", tmp_path, format="csv", province="jiangsu")
+        files += io.write_table(frame("users"), "users", tmp_path, month="2009-06")
+        files.append(io.atomic_write_bytes(tmp_path / "x.json", b"{}"))
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {mode}
