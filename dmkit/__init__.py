@@ -29,6 +29,7 @@ __all__ = [
     "lifecycle",
     "loop",
     "offer_design",
+    "offers",
     "panel",
     "params",
     "planning",
