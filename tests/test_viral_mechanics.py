@@ -85,7 +85,7 @@ def test_triggers_by_hand():
     c = vl.triggers(led, members, month="2009-02", activity=act)
     # user 1 crosses 1000: 25 retention + 250 x 4; user 2 joined this month and used on-demand without forwarding
     assert set(map(tuple, c[["trigger", "user_id"]].to_numpy())) == {
-        ("reached_high_tier", 1), ("first_week", 2), ("forward_tip", 2)}
+        ("reached_high_tier", 1), ("first_month", 2), ("forward_tip", 2)}
     assert "1025" in c.loc[c["trigger"] == "reached_high_tier", "message"].iloc[0]
     with pytest.raises(ParameterError, match="month"):
         vl.triggers(led, members, month="2010-01")
