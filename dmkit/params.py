@@ -59,6 +59,8 @@ NOTEBOOKS: tuple[str, ...] = (
     "viral_sms",
     "guangzhou_life_circle",
     "viral_mechanics",
+    "guangzhou_planning",
+    "published_tables",
 )
 
 #: Names every notebook's ``parameters`` cell defines; the runner injects them all.
