@@ -2,7 +2,8 @@
 
 - :func:`mine` — exact frequent itemsets and association rules (same output as mlxtend's
   fpgrowth + association_rules, much faster on subscriber baskets) → :class:`RuleSet`.
-- :func:`baskets_from_subscriptions` — users × services boolean table from ``subscriptions``.
+- :func:`baskets_from_subscriptions` — users × services boolean table from ``subscriptions``;
+  :func:`check_baskets` — the check every miner runs on a baskets table.
 - :func:`sequential` — time-ordered rules "A then B within a window" (Y7's 时序关联).
 - :func:`library` — the customer–service–channel rule library of case G3, rules in YAML
   (:func:`load_rules`; the packaged example is ``"fetion"``), over :func:`customer_table`.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dmkit.rules.baskets import baskets_from_subscriptions
 from dmkit.rules.library import LibraryResult, customer_table, library, load_rules
+from dmkit.rules.mining import check_baskets
 from dmkit.rules.ruleset import RuleSet, mine
 from dmkit.rules.sequential import SequentialRules, sequential
 
@@ -19,6 +21,7 @@ __all__ = [
     "RuleSet",
     "SequentialRules",
     "baskets_from_subscriptions",
+    "check_baskets",
     "customer_table",
     "library",
     "load_rules",

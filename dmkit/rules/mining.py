@@ -28,7 +28,7 @@ import pandas as pd
 from dmkit._validation import check_scalar
 from dmkit.errors import schema_error
 
-__all__ = ["METRICS", "REL_TOL", "RULE_COLUMNS", "association_rules", "distinct_baskets", "frequent_itemsets",
+__all__ = ["METRICS", "REL_TOL", "RULE_COLUMNS", "association_rules", "check_baskets", "distinct_baskets", "frequent_itemsets",
            "mask_words", "min_count", "reaches"]
 
 METRICS: tuple[str, ...] = (
