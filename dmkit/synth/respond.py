@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dmkit import catalog, schema
+from dmkit import catalog
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame
+from dmkit.contract.months import check_month
 from dmkit.errors import parameter_error, schema_error
 from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
 from dmkit.synth.propensity import RULES, true_propensity
@@ -191,7 +192,7 @@ def take_up_probability(pdata, *, month: str) -> pd.DataFrame:
     DataFrame
         Index ``user_id`` (0..n-1); one float column ``p_<service>`` per :data:`SERVICES`.
     """
-    _check_month(month)
+    check_month(month)
     prev = shift_month(month, -1)
     n = len(pdata.users)
     rows = _month_rows(pdata.usage, prev)
@@ -213,11 +214,6 @@ def take_up_probability(pdata, *, month: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- checks
-def _check_month(month: object) -> None:
-    if not isinstance(month, str) or not schema.MONTH_RE.match(month):
-        raise parameter_error("month", expected="a month 'YYYY-MM'", found=month)
-
-
 def _check_plan(plan: object, n_users: int, month: str) -> pd.DataFrame:
     plan = check_frame(plan, table="plan", columns=PLAN_COLUMNS, min_rows=0)
     svc = plan["service"].astype(str)
@@ -308,7 +304,7 @@ def respond(pdata, plan: pd.DataFrame, *, month: str, seed: int) -> Responses:
     ParameterError
         Malformed month, bad seed.
     """
-    _check_month(month)
+    check_month(month)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise parameter_error("seed", expected="an integer >= 0", found=seed)
     n = len(pdata.users)
