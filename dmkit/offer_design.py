@@ -10,7 +10,8 @@ best cell (推荐内容, 推荐数量, 推荐时间, 推荐渠道).
 
 Example
 -------
->>> camp = dm.synth.music_campaign.music_campaign(pdata, seed=7)
+>>> seg = dm.offer_design.m_segments(pdata.usage, pdata.subscriptions, month="2009-06")
+>>> camp = dm.synth.music_campaign.music_campaign(pdata, seg, seed=7)
 >>> res = dm.offer_design.fit(camp.contacts, camp.segments, levels=dm.synth.music_campaign.LEVELS)
 >>> res.plan          # per segment: content, items, slot, channel, predicted take-up
 >>> res.weights       # before / after / se / change per segment and term
@@ -28,10 +29,43 @@ from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit.errors import ConvergenceError, parameter_error, schema_error
 
-__all__ = ["FACTORS", "OfferDesignResult", "fit", "parse_cells"]
+__all__ = ["FACTORS", "OfferDesignResult", "fit", "m_segments", "parse_cells"]
 
 FACTORS: tuple[str, ...] = ("channel", "content", "items", "slot")
 """Default factor names of the cell code ``<campaign>|channel|content|items|slot``."""
+
+
+def m_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, service: str = "music",
+                   prospect_service: str = "crbt") -> pd.Series:
+    """Case M's four marketing segments of every user in ``usage`` at ``month`` (others: ``"other"``).
+
+    loyal: holds ``service`` at the end of the month and downloaded more than the median of
+    the holders who downloaded; familiar: downloaded, up to that median; activation:
+    downloaded nothing;
+    inclined: holds ``prospect_service`` but not ``service``.
+
+    Returns
+    -------
+    Series
+        Index user_id, values among ``"loyal"``, ``"familiar"``, ``"activation"``,
+        ``"inclined"`` and ``"other"``.
+    """
+    schema.validate(usage, "usage", check_keys=False)
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    t_end = (pd.Period(month, freq="M") + 1).to_timestamp()
+    u = usage[usage["month"].astype(str) == month]
+    if u.empty:
+        raise parameter_error("month", expected="a month of the usage table", found=month)
+    s = subscriptions[(subscriptions["start"] < t_end) & (subscriptions["end"].isna() | (subscriptions["end"] >= t_end))]
+    holders = set(s.loc[s["service"].astype(str) == service, "user_id"])
+    prospects = set(s.loc[s["service"].astype(str) == prospect_service, "user_id"])
+    uid = u["user_id"].to_numpy()
+    dl = u["music_downloads"].to_numpy()
+    hold = np.isin(uid, list(holders))
+    med = np.median(dl[hold & (dl > 0)]) if (hold & (dl > 0)).any() else np.inf
+    seg = np.select([hold & (dl > med), hold & (dl > 0), hold, ~hold & np.isin(uid, list(prospects))],
+                    ["loyal", "familiar", "activation", "inclined"], default="other")
+    return pd.Series(seg, index=pd.Index(uid, name="user_id"), name="segment")
 
 
 def parse_cells(contacts: pd.DataFrame, *, factors: Sequence[str] = FACTORS, campaign: str | None = None) -> pd.DataFrame:

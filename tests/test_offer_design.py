@@ -14,7 +14,8 @@ from dmkit.synth import music_campaign as mc
 @pytest.fixture(scope="module")
 def campaign():
     d = dm.synth.generate("jiangsu", "2009-06", 40_000, 7)
-    return d, mc.music_campaign(d, seed=7)
+    seg = offer_design.m_segments(d.usage, d.subscriptions, month="2009-06")
+    return d, mc.music_campaign(d, seg, seed=7)
 
 
 def _true_p(segment, cell):
@@ -68,6 +69,17 @@ def test_plan_per_segment_is_near_the_planted_best_cell(campaign):
     assert r.plan.at["activation", "channel"] == "ivr" and r.plan.at["loyal", "channel"] == "wap_push"
     assert (r.plan["content"] == "genre").all()
     assert r.plot() is not None and "推荐" in str(r.summary())
+
+
+def test_m_segments_by_hand():
+    from tests.test_lifecycle import subs_frame, usage_frame
+
+    # CRBT fixture of test_lifecycle, month 2009-06: user 7 holds music (1 download), users 1-5 CRBT holders
+    seg = offer_design.m_segments(usage_frame(), subs_frame(), month="2009-06", service="music")
+    assert seg[7] == "familiar"                      # the only downloading holder: at the median, not above
+    assert (seg[[1, 2, 3, 4, 5]] == "inclined").all() and seg[8] == "other"
+    with pytest.raises(ParameterError, match="parameter 'month'"):
+        offer_design.m_segments(usage_frame(), subs_frame(), month="2010-01")
 
 
 def _hand_contacts():

@@ -5,9 +5,10 @@ The wireless-music deck decides, per segment, what to recommend (推荐内容), 
 back to change the model's key weights (改变模式关键值权重). This plants such a campaign
 on a simulated province, in the data month, apart from J3's World Cup campaign:
 
-* segments (M's, from the tables the analyst has): music holders who downloaded more than
-  the holders' median this month (loyal 忠诚), up to it (familiar and proactive), none (needs
-  activation); CRBT holders without music (inclined, needs experience);
+* segments: M's four, given by the operator's segmentation (e.g.
+  :func:`dmkit.offer_design.m_segments`: music holders who downloaded more than the
+  holders' median this month — loyal 忠诚 —, up to it — familiar and proactive —, none —
+  needs activation —; CRBT holders without music — inclined, needs experience);
 * ``share`` of each segment is offered the full-song product (``full_song``) on day ``day``
   in one of 36 cells drawn at random: content (the user's genre / the chart), items (1, 3,
   5), slot (morning 10-12 h / evening 19-21 h), channel (sms, wap_push, ivr). Each cell is
@@ -28,7 +29,7 @@ import pandas as pd
 from dmkit import schema
 from dmkit.errors import parameter_error
 
-__all__ = ["BASE", "CELLS", "LEVELS", "SEGMENTS", "WEIGHTS", "MusicCampaign", "music_campaign", "music_segments"]
+__all__ = ["BASE", "CELLS", "LEVELS", "SEGMENTS", "WEIGHTS", "MusicCampaign", "music_campaign"]
 
 SEGMENTS: tuple[str, ...] = ("loyal", "familiar", "activation", "inclined")
 LEVELS: dict[str, tuple] = {"content": ("chart", "genre"), "items": (1, 3, 5), "slot": ("morning", "evening"),
@@ -65,42 +66,10 @@ def _logit(segment: str, cell: tuple) -> float:
     return BASE[segment] + sum(WEIGHTS[segment][k] * v for k, v in x.items())
 
 
-def music_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, service: str = "music",
-                   prospect_service: str = "crbt") -> pd.Series:
-    """M's four segments of every user in ``usage`` at ``month`` (others: ``"other"``).
-
-    loyal: holds ``service`` at the end of the month and downloaded more than the median of
-    the holders who downloaded; familiar: downloaded, up to that median; activation:
-    downloaded nothing;
-    inclined: holds ``prospect_service`` but not ``service``.
-
-    Returns
-    -------
-    Series
-        Index user_id, values among :data:`SEGMENTS` and ``"other"``.
-    """
-    schema.validate(usage, "usage", check_keys=False)
-    schema.validate(subscriptions, "subscriptions", check_keys=False)
-    t_end = (pd.Period(month, freq="M") + 1).to_timestamp()
-    u = usage[usage["month"].astype(str) == month]
-    if u.empty:
-        raise parameter_error("month", expected="a month of the usage table", found=month)
-    s = subscriptions[(subscriptions["start"] < t_end) & (subscriptions["end"].isna() | (subscriptions["end"] >= t_end))]
-    holders = set(s.loc[s["service"].astype(str) == service, "user_id"])
-    prospects = set(s.loc[s["service"].astype(str) == prospect_service, "user_id"])
-    uid = u["user_id"].to_numpy()
-    dl = u["music_downloads"].to_numpy()
-    hold = np.isin(uid, list(holders))
-    med = np.median(dl[hold & (dl > 0)]) if (hold & (dl > 0)).any() else np.inf
-    seg = np.select([hold & (dl > med), hold & (dl > 0), hold, ~hold & np.isin(uid, list(prospects))],
-                    ["loyal", "familiar", "activation", "inclined"], default="other")
-    return pd.Series(seg, index=pd.Index(uid, name="user_id"), name="segment")
-
-
 @dataclass(frozen=True)
 class MusicCampaign:
     """The planted music campaign: ``contacts`` (the contract's table, one campaign code per
-    cell), ``segments`` (every user's M segment), ``truth`` (base, weights, each segment's best
+    cell), ``segments`` (the segmentation it was planned on), ``truth`` (base, weights, each segment's best
     cell and its take-up probability, the design)."""
 
     contacts: pd.DataFrame
@@ -108,13 +77,16 @@ class MusicCampaign:
     truth: dict = field(default_factory=dict)
 
 
-def music_campaign(pdata, *, seed: int = 0, share: float = 0.5, day: int = 15) -> MusicCampaign:
+def music_campaign(pdata, segments: pd.Series, *, seed: int = 0, share: float = 0.5, day: int = 15) -> MusicCampaign:
     """Plant M's music campaign on a simulated (or loaded) province, in its data month.
 
     Parameters
     ----------
     pdata : ProvinceData
-        ``usage``, ``subscriptions`` and ``meta['month']`` (the data month) are used.
+        ``meta['month']`` (the data month) and the J3 campaign's code prefix are used.
+    segments : Series
+        Segment of each user (index user_id): users in :data:`SEGMENTS` are offered; the
+        planted response law of each segment is :data:`BASE` and :data:`WEIGHTS`.
     seed : int, default 0
     share : float, default 0.5
         Share of each segment offered.
@@ -130,7 +102,10 @@ def music_campaign(pdata, *, seed: int = 0, share: float = 0.5, day: int = 15) -
     month = str(pdata.meta.get("month") or pdata.usage["month"].astype(str).max())
     ids = pdata.contacts["campaign_id"].astype(str) if len(pdata.contacts) else pd.Series([], dtype=str)
     code = ids.iat[0].split("-")[0] if len(ids) else str(pdata.meta.get("province", "XX"))[:2].upper()
-    segs = music_segments(pdata.usage, pdata.subscriptions, month=month)
+    if not isinstance(segments, pd.Series):
+        raise parameter_error("segments", expected="a Series of segments indexed by user_id",
+                              found=type(segments).__name__)
+    segs = segments
     rng = np.random.default_rng([int(seed), 20_09])
     rows = []
     for name in SEGMENTS:
@@ -170,7 +145,5 @@ def music_campaign(pdata, *, seed: int = 0, share: float = 0.5, day: int = 15) -
         best[name] = {**dict(zip(LEVELS, b, strict=True)), "p": float(1 / (1 + np.exp(-lg.max())))}
     truth = {"base": dict(BASE), "weights": {k: dict(v) for k, v in WEIGHTS.items()}, "best_cell": best,
              "levels": {k: list(v) for k, v in LEVELS.items()}, "share": share, "delivery": DELIVERY,
-             "service": SERVICE, "month": month, "day": day,
-             "segment_rule": "loyal/familiar/activation: music holders by this month's downloads vs the "
-                             "holders' median; inclined: CRBT holders without music"}
+             "service": SERVICE, "month": month, "day": day}
     return MusicCampaign(contacts=contacts, segments=segs, truth=truth)
