@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dmkit.contract.months import MONTH_RE, check_month
 from dmkit.errors import DataNotFoundError, DmkitError, parameter_error
 
 __all__ = ["ModelStore", "TRUSTED_TYPES", "UntrustedModelError"]
@@ -47,7 +48,6 @@ def _trusted() -> list[str]:
     return [f"{cls.__module__}.{cls.__qualname__}", *TRUSTED_TYPES]
 _DROP = ("X_test_", "rules_", "test_index_")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class UntrustedModelError(DmkitError):
@@ -57,12 +57,6 @@ class UntrustedModelError(DmkitError):
 def _check_name(value: object, name: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise parameter_error(name, expected="a non-empty name of letters, digits, '_', '-' or '.'", found=value)
-    return value
-
-
-def _check_month(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _MONTH.match(value):
-        raise parameter_error(name, expected="a month 'YYYY-MM'", found=value)
     return value
 
 
@@ -132,8 +126,8 @@ class ModelStore:
         if not hasattr(model, "estimator_"):
             raise NotFittedError("ModelStore.save: the model is not fitted; fit it before storing")
         folder = self._folder(province, service)
-        _check_month(month, "month")
-        _check_month(data_month, "data_month")
+        check_month(month, "month")
+        check_month(data_month, "data_month")
         slim = copy.copy(model)
         for a in _DROP:
             if hasattr(slim, a):
@@ -164,7 +158,7 @@ class ModelStore:
         folder = self._folder(province, service)
         if not folder.is_dir():
             return []
-        return sorted(p.stem for p in folder.glob("*.json") if _MONTH.match(p.stem)
+        return sorted(p.stem for p in folder.glob("*.json") if MONTH_RE.match(p.stem)
                       and (folder / f"{p.stem}.skops").is_file())
 
     def record(self, *, province: str, service: str, month: str | None = None) -> dict:
@@ -181,7 +175,7 @@ class ModelStore:
                 raise DataNotFoundError(f"model store {str(self.root)!r}: no version of {province}/{service}"
                                         + (f" up to {before}" if before else ""))
             return have[-1]
-        _check_month(month, "month")
+        check_month(month, "month")
         if month not in have:
             raise DataNotFoundError(f"model store {str(self.root)!r}: no version {month} of {province}/{service}; "
                                     f"versions {have}")
