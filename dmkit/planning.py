@@ -344,8 +344,9 @@ def kpi_plan(
 
     For each KPI with a series: the base year (``year - 1``) value from the monthly series
     (sum or mean of its months), a forecast of the target year from the months up to
-    December of the base year (:func:`dmkit.forecast.revenue`, trend + month of year, no
-    holidays, no backtest), and :func:`reach_probability` of the target.
+    December of the base year (:func:`dmkit.forecast.revenue` with G2's method,
+    ``model="regression"``: trend + month of year, no holidays, no backtest), and
+    :func:`reach_probability` of the target.
 
     Parameters
     ----------
@@ -408,7 +409,7 @@ def kpi_plan(
         agg = t["aggregate"]
         actual = float(base_months.sum() if agg == "sum" else base_months.mean())
         target = actual * t["target_2009"] / t["actual_2008"] if scale else float(t["target_2009"])
-        fc = forecast.revenue(y.rename(kpi), horizon=12, holidays=None, backtest=0, level=level)
+        fc = forecast.revenue(y.rename(kpi), horizon=12, model="regression", holidays=None, backtest=0, level=level)
         fy = fc.forecast[fc.forecast.index.str.startswith(str(year))]
         p = reach_probability(fy, target, level=level, aggregate=agg)
         f = float(fy["forecast"].sum() if agg == "sum" else fy["forecast"].mean())
@@ -570,7 +571,8 @@ def bottom_up(
     Made with the months up to December of ``year - 1`` (a plan for the next year):
 
     * monthly-fee services and usage services are forecast apart
-      (:func:`dmkit.forecast.revenue` on each line, trend + month of year + moving holidays);
+      (:func:`dmkit.forecast.revenue` on each line with G2's method, ``model="regression"``:
+      trend + month of year + moving holidays, so the holidays' part can be read off);
       the holidays' part of both forecasts is its own row;
     * the usage services' forecast is replaced by the tariff-cut plan when ``usage_growth``
       is given (the deck: GPRS 2009 = 2008 × 1.085 after the tariff cut), the difference
@@ -621,7 +623,8 @@ def bottom_up(
 
     def fc_of(ln: str) -> forecast.ForecastResult:
         if ln not in fcs:
-            fcs[ln] = forecast.revenue(series[ln], horizon=12, holidays=list(holidays), backtest=0, level=level)
+            fcs[ln] = forecast.revenue(series[ln], horizon=12, model="regression", holidays=list(holidays),
+                                       backtest=0, level=level)
         return fcs[ln]
 
     def base_total(ln: str) -> float:

@@ -6,7 +6,6 @@ import pytest
 from tests.notebook_helpers import execute_notebook
 
 
-@pytest.mark.slow
 def test_guangzhou_planning(tmp_path):
     f = execute_notebook("guangzhou_planning", tmp_path, province="guangdong", month="2008-12", n_users=5000)
     assert f["plan_year"] == 2009

@@ -22,6 +22,7 @@ def _true_p(segment, cell):
     return 1 / (1 + np.exp(-mc._logit(segment, cell)))
 
 
+@pytest.mark.slow  # a 40,000-user province
 def test_planted_campaign_is_a_contract_table_apart_from_j3(campaign):
     d, camp = campaign
     c = camp.contacts
@@ -39,6 +40,7 @@ def test_planted_campaign_is_a_contract_table_apart_from_j3(campaign):
     assert (c["sent_at"].dt.day == 15).all()
 
 
+@pytest.mark.slow  # a 40,000-user province
 def test_feedback_recovers_the_planted_key_weights(campaign):
     _, camp = campaign
     r = offer_design.fit(camp.contacts, camp.segments, levels=mc.LEVELS)
@@ -53,6 +55,7 @@ def test_feedback_recovers_the_planted_key_weights(campaign):
     assert np.allclose(w["change"].dropna(), w["after"].drop(index="const", level="term"))
 
 
+@pytest.mark.slow  # a 40,000-user province
 def test_plan_per_segment_is_near_the_planted_best_cell(campaign):
     _, camp = campaign
     r = offer_design.fit(camp.contacts, camp.segments, levels=mc.LEVELS)

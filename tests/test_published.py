@@ -15,6 +15,7 @@ def j3():
     return c, campaign.funnel(c)
 
 
+@pytest.mark.slow  # the full 6.6M-row log
 def test_j3_tables_give_the_decks_rates(j3):
     contacts, f = j3
     schema.validate(contacts, "contacts")
@@ -30,6 +31,7 @@ def test_j3_tables_give_the_decks_rates(j3):
     assert round(o.at[2, "subscribed"] / o.at[2, "sent"], 4) == 0.0168
 
 
+@pytest.mark.slow  # the full 6.6M-row log
 def test_j3_daily_funnel_is_the_decks_table(j3):
     _, f = j3
     d = f.daily[f.daily["step"] == 1].reset_index(drop=True)
@@ -44,6 +46,7 @@ def test_j3_daily_funnel_is_the_decks_table(j3):
     assert d2["date"].max() <= pd.Timestamp("2009-06-30")
 
 
+@pytest.mark.slow  # the full 6.6M-row log
 def test_j3_step2_targets_are_step1_delivered_non_responders(j3):
     c, _ = j3
     s1, s2 = c[c["step"] == 1], c[c["step"] == 2]
