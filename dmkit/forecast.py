@@ -3,12 +3,14 @@
 * :func:`effective_revenue` — G1's arithmetic: the promotional-package revenue inside data
   VAS, the part of it that is "effective" (kept after trials: 70 % of the CRBT trial
   package), the discount rate and the effective shares of operating revenue.
-* :func:`revenue` — a seasonal forecast of a monthly revenue line on log revenue: a
-  trend + month-of-year regression (statsmodels OLS, the default) or SARIMAX, both with
-  moving-holiday regressors (Spring Festival, Lantern, Mid-Autumn), prediction intervals,
-  a backtest on the last 12 months against the seasonal naive forecast, and a plot.
-  Fixed-date holidays (National Day, Christmas) always fall in the same month, so the
-  monthly seasonality already carries them; only moving holidays need regressors.
+* :func:`revenue` — a seasonal forecast of a monthly revenue line on log revenue, the
+  model chosen among seasonal naive, ETS, the airline SARIMA and G2's trend + month-of-year
+  regression by a rolling-origin backtest on the series' own history (every candidate's
+  error reported), with prediction intervals and a plot. Moving-holiday regressors
+  (Spring Festival, Lantern, Mid-Autumn) are explicit: used when asked for or when the
+  series' calendar is Chinese (the data contract's revenue table; a plain Series only if
+  declared). Fixed-date holidays (National Day, Christmas) always fall in the same month,
+  so the monthly seasonality already carries them; only moving holidays need regressors.
 
 Example
 -------
@@ -16,7 +18,8 @@ Example
 >>> eff = dm.forecast.effective_revenue(pdata.revenue, year=2008)
 >>> eff.shares                                 # discount rate 14.1 %, effective shares
 >>> fc = dm.forecast.revenue(pdata.revenue, line="new_business", horizon=12)
->>> fc.mape, fc.mape_naive                     # backtest on the last 12 months
+>>> fc.model, fc.candidates                    # the choice and every candidate's backtest MAPE
+>>> fc.mape, fc.mape_naive                     # the last 12 months
 >>> fc.annual()                                # yearly totals, actual and forecast
 """
 from __future__ import annotations
@@ -39,6 +42,8 @@ __all__ = [
     "HOLIDAY_DATES",
     "KEEP_RATES",
     "EffectiveRevenueResult",
+    "CANDIDATES",
+    "DEFAULT_HOLIDAYS",
     "ForecastResult",
     "effective_revenue",
     "holiday_regressors",
@@ -229,6 +234,8 @@ HOLIDAY_DATES: dict[str, tuple[str, ...]] = {
 Lantern = Spring Festival + 14 days)."""
 MOVING_HOLIDAYS: tuple[str, ...] = ("spring_festival", "lantern", "mid_autumn")
 FIXED_HOLIDAYS: tuple[str, ...] = ("national_day", "christmas")
+DEFAULT_HOLIDAYS: tuple[str, ...] = ("spring_festival", "mid_autumn")
+"""The holidays :func:`revenue` uses for a series on the Chinese calendar (``holidays="auto"``)."""
 
 
 def holiday_regressors(months: pd.PeriodIndex | Sequence[str], holidays: Sequence[str]) -> pd.DataFrame:
@@ -253,6 +260,21 @@ def holiday_regressors(months: pd.PeriodIndex | Sequence[str], holidays: Sequenc
 # G2: forecast
 # ======================================================================================
 
+CANDIDATES: tuple[str, ...] = ("seasonal_naive", "ets", "sarimax", "regression")
+"""The models :func:`revenue` chooses among (``model="auto"``), all on log revenue:
+
+* ``seasonal_naive`` — the same month a year earlier;
+* ``ets`` — exponential smoothing with an additive damped trend and additive seasonality
+  on log revenue (multiplicative seasonality on revenue), statsmodels'
+  ``ExponentialSmoothing``;
+* ``sarimax`` — the airline model SARIMA (0,1,1)(0,1,1)12 by default (statsmodels
+  ``SARIMAX``), with the holiday regressors;
+* ``regression`` — G2's log-linear trend + month-of-year (+ holiday) regression (OLS).
+"""
+HOLIDAY_MODELS: tuple[str, ...] = ("sarimax", "regression")
+"""The candidates that take holiday (and other) regressors; the others ignore them."""
+CALENDARS: tuple[str, ...] = ("chinese", "none")
+
 
 @dataclass(frozen=True)
 class ForecastResult(Result):
@@ -266,15 +288,35 @@ class ForecastResult(Result):
         Index ``month``; columns ``forecast`` (median: exp of the log forecast), ``lower``,
         ``upper`` (the ``level`` prediction interval).
     backtest : DataFrame
-        Last ``backtest`` months: ``actual``, ``forecast`` (model fitted on the months
-        before), ``naive`` (the same month a year earlier), ``lower``, ``upper``.
+        Last ``backtest`` months: ``actual``, ``forecast`` (the chosen model fitted on the
+        months before), ``naive`` (the same month a year earlier), ``lower``, ``upper``.
     mape, mape_naive : float
-        Mean absolute percentage errors of the backtest (NaN without a backtest).
+        Mean absolute percentage errors on those last months (NaN without a backtest).
+        With ``model="auto"`` these months also took part in the choice, so ``mape`` is
+        not an independent estimate of the chosen model's error (hold out months yourself
+        for that, as ``benchmarks/bench_forecast.py`` does).
     holiday_effects : Series
-        Estimated multiplicative effect of each holiday regressor (0.08 = +8 % that month).
+        Estimated multiplicative effect of each regressor (0.08 = +8 % that month); empty
+        when none was used or the chosen model takes none.
     params : Series
-        All fitted parameters (log scale): for the regression, const, trend (monthly
-        log growth), month_02..month_12 and the holidays.
+        The chosen model's fitted parameters (log scale): for the regression, const, trend
+        (monthly log growth), month_02..month_12 and the holidays.
+    line, level : str, float
+    model : str
+        The model used (one of :data:`CANDIDATES`).
+    notes : tuple of str
+    candidates : DataFrame
+        The rolling-origin backtest: one row per candidate (index ``model``), one column
+        per origin (``from_YYYY-MM``: MAPE of the ``backtest`` months from that month, the
+        model fitted on the months before), ``mape`` (their mean), ``chosen``. Empty when
+        no backtest could be run.
+    selection : str
+        ``"backtest"`` (chosen by ``candidates``), ``"given"`` (``model=`` named) or
+        ``"fallback"`` (too short a history to backtest).
+    calendar : str
+        ``"chinese"`` or ``"none"``: the calendar the default holidays were taken from.
+    holidays : tuple of str
+        The regressors given to the models that take them.
     """
 
     history: pd.Series
@@ -288,6 +330,10 @@ class ForecastResult(Result):
     level: float
     model: str
     notes: tuple[str, ...] = field(default=())
+    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    selection: str = "given"
+    calendar: str = "none"
+    holidays: tuple[str, ...] = field(default=())
 
     def to_frame(self) -> pd.DataFrame:
         """History and forecast in one frame: ``actual``, ``forecast``, ``lower``, ``upper``."""
@@ -309,20 +355,30 @@ class ForecastResult(Result):
         return out
 
     def summary(self) -> Summary:
-        """Backtest accuracy, holiday effects, forecast and yearly totals."""
-        acc = pd.DataFrame({"MAPE": [self.mape, self.mape_naive]},
-                           index=[f"{self.model} + holidays", "seasonal naive"])
-        what = ("log-linear trend + month-of-year + holiday regression (OLS)" if self.model == "regression"
-                else "SARIMAX with holiday regressors")
-        notes = [f"{what} on log {self.line}; {self.level:.0%} prediction intervals"]
+        """The choice and every candidate's backtest error, holiday effects, forecast, yearly totals."""
+        label = f"{self.model} + holidays" if self.holidays and self.model in HOLIDAY_MODELS else self.model
+        acc = pd.DataFrame({"MAPE": [self.mape, self.mape_naive]}, index=[label, "seasonal naive"])
+        notes = [f"{_DESCRIPTION[self.model]} on log {self.line}; {self.level:.0%} prediction intervals"]
+        if self.selection == "backtest":
+            notes.append(f"chosen by a rolling-origin backtest over {self.candidates.shape[1] - 2} origin(s) "
+                         f"(lowest mean MAPE among {list(self.candidates.index)})")
+        elif self.selection == "fallback":
+            notes.append("too short a history for a backtest: the model was not chosen by one")
+        hol = (f"holidays {list(self.holidays)}" if self.holidays else "no holiday regressors")
+        notes.append(f"calendar {self.calendar}: {hol}"
+                     + ("" if not self.holidays or self.model in HOLIDAY_MODELS
+                        else f" (not used by {self.model})"))
         if np.isfinite(self.mape):
             better = "beats" if self.mape < self.mape_naive else "does NOT beat"
-            notes.append(f"backtest on the last {len(self.backtest)} months: the model {better} the seasonal naive "
+            notes.append(f"on the last {len(self.backtest)} months the model {better} the seasonal naive "
                          f"forecast ({self.mape:.2%} vs {self.mape_naive:.2%})")
         notes += list(self.notes)
-        return Summary(f"Revenue forecast (收入预测): {self.line}",
-                       (("backtest", acc), ("holiday effects", self.holiday_effects.to_frame("effect")),
-                        ("forecast", self.forecast), ("yearly totals", self.annual())), tuple(notes))
+        tables = [("backtest", acc)]
+        if len(self.candidates):
+            tables.append(("candidates (rolling-origin MAPE)", self.candidates))
+        tables += [("holiday effects", self.holiday_effects.to_frame("effect")),
+                   ("forecast", self.forecast), ("yearly totals", self.annual())]
+        return Summary(f"Revenue forecast (收入预测): {self.line}", tuple(tables), tuple(notes))
 
     def plot(self, ax=None):
         """History, backtest forecasts, the forecast and its prediction band."""
@@ -335,13 +391,21 @@ class ForecastResult(Result):
             ax.plot(xb, self.backtest["forecast"], color="tab:orange", ls="--", label=f"backtest (MAPE {self.mape:.1%})")
             ax.plot(xb, self.backtest["naive"], color="grey", ls=":", label=f"seasonal naive ({self.mape_naive:.1%})")
         xf = pd.PeriodIndex(self.forecast.index, freq="M").to_timestamp()
-        ax.plot(xf, self.forecast["forecast"], color="tab:blue", label="forecast")
+        ax.plot(xf, self.forecast["forecast"], color="tab:blue", label=f"forecast ({self.model})")
         ax.fill_between(xf, self.forecast["lower"], self.forecast["upper"], color="tab:blue", alpha=0.2,
                         label=f"{self.level:.0%} interval")
         ax.set_title(f"{self.line}: monthly revenue and forecast")
         ax.set_ylabel("revenue")
         ax.legend(fontsize=8)
         return ax
+
+
+_DESCRIPTION = {
+    "seasonal_naive": "seasonal naive forecast (the same month a year earlier)",
+    "ets": "exponential smoothing (additive damped trend, additive seasonality)",
+    "sarimax": "SARIMAX",
+    "regression": "log-linear trend + month-of-year regression (OLS)",
+}
 
 
 def _monthly_series(data, line: str | None) -> tuple[pd.Series, str]:
@@ -396,22 +460,80 @@ def _design(months: Sequence[str], origin: pd.Period, exog: pd.DataFrame | None)
     return x
 
 
+def _z(alpha: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - alpha / 2))
+
+
+def _ets_variance_factors(alpha_: float, beta_star: float, gamma: float, phi: float, steps: int,
+                          m: int = 12) -> np.ndarray:
+    """Var(h-step error) / sigma² of ETS(A,Ad,A) (Hyndman et al. 2008, class 1, table 6.1).
+
+    statsmodels' ``smoothing_trend`` is the component-form β*; the error-correction form
+    has β = α β*, so c_j = α (1 + β* φ_j) + γ [j mod m = 0] with φ_j = φ + ... + φ^j.
+    """
+    j = np.arange(1, steps)
+    phi_j = np.cumsum(phi ** np.arange(1, steps)) if steps > 1 else np.empty(0)
+    c = alpha_ * (1 + beta_star * phi_j) + gamma * (j % m == 0)
+    return 1 + np.concatenate([[0.0], np.cumsum(c ** 2)])
+
+
 def _fit_forecast(y: pd.Series, exog: pd.DataFrame | None, future: pd.DataFrame | None, steps: int,
                   model: str, order, seasonal_order, alpha: float):
-    """Fit on ``y`` and forecast ``steps`` months; returns (params, median, lower, upper)."""
-    endog = np.log(y.to_numpy())
+    """Fit ``model`` on log ``y`` and forecast ``steps`` months; returns (params, median, lower, upper).
+
+    The models see log revenue less its mean (``shift``), so a series times a constant gets
+    the same fit and a forecast times that constant; the shift is added back (and to the
+    regression's ``const``).
+    """
+    logy = np.log(y.to_numpy())
+    shift = float(np.mean(logy))
+    endog = logy - shift
     last = pd.Period(y.index[-1], freq="M")
     fut_months = list(pd.period_range(last + 1, periods=steps, freq="M").astype(str))
-    if model == "regression":
+    z = _z(alpha)
+    if model == "seasonal_naive":
+        h = np.arange(steps)
+        mean = endog[len(endog) - 12 + (h % 12)]
+        sigma = float(np.sqrt(np.mean((endog[12:] - endog[:-12]) ** 2)))   # seasonal random walk
+        sd = sigma * np.sqrt(h // 12 + 1)
+        lo, hi = mean - z * sd, mean + z * sd
+        params = pd.Series({"sigma": sigma})
+    elif model == "ets":
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        mod = ExponentialSmoothing(endog, trend="add", damped_trend=True, seasonal="add", seasonal_periods=12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # statsmodels' optimiser chatter
+            res = mod.fit()
+        mean = np.asarray(res.forecast(steps))
+        p = res.params
+        sigma2 = float(res.sse) / len(endog)
+        var = sigma2 * _ets_variance_factors(p["smoothing_level"], p["smoothing_trend"],
+                                             p["smoothing_seasonal"], p["damping_trend"], steps)
+        lo, hi = mean - z * np.sqrt(var), mean + z * np.sqrt(var)
+        params = pd.Series({k: float(p[k]) for k in ("smoothing_level", "smoothing_trend", "smoothing_seasonal",
+                                                     "damping_trend", "initial_trend")}
+                           | {"initial_level": float(p["initial_level"]) + shift, "sigma": float(np.sqrt(sigma2))})
+    elif model == "regression":
         import statsmodels.api as sm
 
         origin = pd.Period(y.index[0], freq="M")
         x = _design(list(y.index), origin, exog)
         xf = _design(fut_months, origin, future)
+        # a regressor that adds nothing to the trend and the months over these months (a
+        # holiday in February both years of a two-year window) cannot be estimated: drop it
+        extra = [c for c in x.columns if c not in _design(list(y.index)[:1], origin, None).columns]
+        for c in extra:
+            rest = x.drop(columns=[c])
+            if np.linalg.matrix_rank(x.to_numpy()) <= np.linalg.matrix_rank(rest.to_numpy()):
+                x, xf = rest, xf.drop(columns=[c])
         res = sm.OLS(endog, x).fit()
         pred = res.get_prediction(xf).summary_frame(alpha=alpha)
         mean, lo, hi = pred["mean"].to_numpy(), pred["obs_ci_lower"].to_numpy(), pred["obs_ci_upper"].to_numpy()
         params = pd.Series(np.asarray(res.params), index=x.columns)
+        params["const"] += shift
     else:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -431,9 +553,32 @@ def _fit_forecast(y: pd.Series, exog: pd.DataFrame | None, future: pd.DataFrame 
                      for n in names]
         params = pd.Series(np.asarray(res.params), index=names)
     if not (np.isfinite(params).all() and np.isfinite(mean).all()):
-        raise ConvergenceError(f"the {model} fit failed on this series; try model='regression', fewer "
-                               "regressors, or a longer history")
-    return params, np.exp(mean), np.exp(lo), np.exp(hi)
+        raise ConvergenceError(f"the {model} fit failed on this series; try another model= "
+                               f"({', '.join(CANDIDATES)}), fewer regressors, or a longer history")
+    return params, np.exp(mean + shift), np.exp(lo + shift), np.exp(hi + shift)
+
+
+def _drop_flat(ex_tr: pd.DataFrame, ex_te: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regressors that never vary over the training months cannot be estimated: drop them."""
+    flat = [c for c in ex_tr.columns if ex_tr[c].nunique() < 2]
+    return ex_tr.drop(columns=flat), ex_te.drop(columns=flat)
+
+
+def _resolve_calendar(series: object, calendar: str | None) -> str:
+    """The series' calendar: ``calendar`` if given, else what ``series.attrs["calendar"]``
+    declares, else "chinese" for the data contract's revenue table and "none" for a Series."""
+    if calendar is not None:
+        check_choice(calendar, "calendar", CALENDARS)
+        return calendar
+    declared = getattr(series, "attrs", {}).get("calendar")
+    if declared is not None:
+        check_choice(declared, "calendar (series.attrs['calendar'])", CALENDARS)
+        return declared
+    return "chinese" if isinstance(series, pd.DataFrame) else "none"
+
+
+MIN_TRAIN = 24
+"""Months a model is fitted on at least (two seasons)."""
 
 
 def revenue(
@@ -441,25 +586,31 @@ def revenue(
     *,
     horizon: int = 12,
     line: str | None = None,
-    holidays: Sequence[str] | pd.DataFrame | None = ("spring_festival", "mid_autumn"),
+    model: Literal["auto", "seasonal_naive", "ets", "sarimax", "regression"] = "auto",
+    holidays: Sequence[str] | pd.DataFrame | None | Literal["auto"] = "auto",
+    calendar: Literal["chinese", "none"] | None = None,
     backtest: int = 12,
+    origins: int = 3,
     level: float = 0.95,
-    model: Literal["regression", "sarimax"] = "regression",
     order: tuple[int, int, int] = (0, 1, 1),
     seasonal_order: tuple[int, int, int, int] = (0, 1, 1, 12),
 ) -> ForecastResult:
-    """Seasonal forecast of a monthly revenue line with holiday regressors (case G2).
+    """Seasonal forecast of a monthly revenue line, the model chosen by a backtest (case G2).
 
-    Models on log revenue, each with one 0/1 regressor per moving holiday for the month it
-    falls in:
+    With ``model="auto"`` (default) each of :data:`CANDIDATES` — seasonal naive, ETS
+    (damped trend, multiplicative seasonality), the airline SARIMA (0,1,1)(0,1,1)12 and
+    G2's trend-and-seasonality regression — is fitted on the months before each of the
+    last ``origins`` origins (every ``backtest`` months back from the end) and forecasts
+    the ``backtest`` months after it; the model with the lowest mean absolute percentage
+    error over the origins is refitted on the whole history and forecasts ``horizon``
+    months. The choice and every candidate's errors are in ``.candidates``. All models work
+    on log revenue; forecasts are medians (exp of the log forecast) with a ``level``
+    prediction interval.
 
-    * ``"regression"`` (default): G2's trend-and-seasonality method as a statsmodels OLS,
-      log y = a + b·t + month-of-year effects + holiday effects (constant growth rate,
-      multiplicative seasonality); prediction intervals from the regression.
-    * ``"sarimax"``: statsmodels SARIMAX, by default the airline model (0,1,1)×(0,1,1)12,
-      which adapts to level shifts; slower and needs longer histories.
-
-    Forecasts are medians (exp of the log forecast) with a ``level`` prediction interval.
+    Holidays are explicit: moving holidays (Spring Festival, Mid-Autumn) enter as 0/1
+    regressors of the month they fall in only when asked for (``holidays=[...]``) or when
+    the series' calendar is Chinese (``holidays="auto"``, the default, with
+    ``calendar="chinese"``). Only ``sarimax`` and ``regression`` take regressors.
 
     Parameters
     ----------
@@ -470,45 +621,63 @@ def revenue(
         Months to forecast after the last observed month.
     line : str, optional
         Revenue line of a table (default ``"new_business"``, G2's line).
-    holidays : list of str, DataFrame or None, default ("spring_festival", "mid_autumn")
-        Holiday names of :data:`HOLIDAY_DATES` (fixed-date ones, national_day and
-        christmas, are dropped with a warning: the seasonality carries them), or your
-        own monthly regressors (index months covering history and horizon, e.g. a
-        tariff cut or a KPI push), or None.
+    model : {"auto", "seasonal_naive", "ets", "sarimax", "regression"}, default "auto"
+        ``"auto"`` chooses by the backtest; a name fits that model (the candidates are
+        still backtested and reported). With too short a history to backtest, ``"auto"``
+        falls back to ``regression`` when regressors are used, else ``ets``.
+    holidays : "auto", list of str, DataFrame or None, default "auto"
+        ``"auto"``: the moving holidays (spring_festival, mid_autumn) if the calendar is
+        Chinese, none otherwise. Or names of :data:`HOLIDAY_DATES` (fixed-date ones,
+        national_day and christmas, are dropped with a warning: the seasonality carries
+        them); or your own monthly regressors (index months covering history and
+        horizon, e.g. a tariff cut); or None.
+    calendar : {"chinese", "none"}, optional
+        The series' calendar, for ``holidays="auto"``. Default: ``series.attrs["calendar"]``
+        if set, else ``"chinese"`` for the data contract's ``revenue`` table (a Chinese
+        operator's lines) and ``"none"`` for a plain Series.
     backtest : int, default 12
-        Months held out at the end to compare the model with the seasonal naive forecast
-        (0 to skip). Needs 24 months before them; otherwise skipped with a warning.
+        Months forecast from each origin (0: no backtest, no choice). An origin needs 24
+        months before it; with none, the backtest is skipped with a warning.
+    origins : int, default 3
+        Number of rolling origins (at ``n - backtest``, ``n - 2·backtest``, ...).
     level : float, default 0.95
-    model : {"regression", "sarimax"}, default "regression"
     order, seasonal_order : tuple
-        SARIMAX orders (``model="sarimax"`` only).
+        SARIMAX orders (default the airline model).
 
     Returns
     -------
     ForecastResult
-        ``.forecast`` (forecast, lower, upper), ``.backtest`` (actual, forecast, naive,
-        lower, upper), ``.mape``, ``.mape_naive``, ``.holiday_effects``, ``.annual()``.
+        ``.model`` (the choice), ``.candidates`` (every candidate's backtest MAPE by
+        origin and mean), ``.forecast`` (forecast, lower, upper), ``.backtest`` (the last
+        origin: actual, forecast, naive, lower, upper), ``.mape``, ``.mape_naive``,
+        ``.holiday_effects``, ``.annual()``.
 
     Raises
     ------
     SchemaError
         Fewer than 24 months, gaps, non-positive amounts, unknown line.
     ParameterError
-        Bad horizon, level, holiday name, or regressors not covering the months.
+        Bad horizon, level, model, calendar, holiday name, or regressors not covering the
+        months.
     ConvergenceError
-        The SARIMAX fit failed.
+        The chosen model's fit failed (a candidate that fails in the backtest is only
+        reported with an infinite error).
     """
     check_scalar(horizon, "horizon", kind=int, low=1)
     check_scalar(backtest, "backtest", kind=int, low=0)
+    check_scalar(origins, "origins", kind=int, low=1)
     check_scalar(level, "level", low=0.5, high=1, high_inclusive=False)
-    check_choice(model, "model", ("regression", "sarimax"))
+    check_choice(model, "model", ("auto", *CANDIDATES))
     y, line = _monthly_series(series, line)
-    if len(y) < 24:
+    cal = _resolve_calendar(series, calendar)
+    if len(y) < MIN_TRAIN:
         raise schema_error(table="series", column=line, expected="at least 24 months (two seasons)",
                            found=f"{len(y)} months")
     last = pd.Period(y.index[-1], freq="M")
     future_idx = pd.period_range(last + 1, periods=horizon, freq="M").astype(str)
     notes: list[str] = []
+    if isinstance(holidays, str) and holidays == "auto":
+        holidays = DEFAULT_HOLIDAYS if cal == "chinese" else None
     if holidays is None:
         exog_all = pd.DataFrame(index=list(y.index) + list(future_idx))
     elif isinstance(holidays, pd.DataFrame):
@@ -536,35 +705,67 @@ def revenue(
         notes.append(f"regressors without variation in the history dropped: {flat}")
         exog_all = exog_all.drop(columns=flat)
     alpha = 1 - level
-    ex_h = exog_all.loc[list(y.index)]
-    ex_f = exog_all.loc[list(future_idx)]
-    params, mean, lo, hi = _fit_forecast(y, ex_h, ex_f, horizon, model, order, seasonal_order, alpha)
+
+    # rolling-origin backtest of every candidate
+    n = len(y)
+    cuts = [n - k * backtest for k in range(origins, 0, -1) if backtest and n - k * backtest >= MIN_TRAIN]
+    errors: dict[str, dict[str, float]] = {c: {} for c in CANDIDATES}
+    last_fit: dict[str, tuple] = {}
+    for cut in cuts:
+        train, test = y.iloc[:cut], y.iloc[cut:cut + backtest]
+        ex_tr, ex_te = _drop_flat(exog_all.loc[list(train.index)], exog_all.loc[list(test.index)])
+        for cand in CANDIDATES:
+            try:
+                fit = _fit_forecast(train, ex_tr, ex_te, len(test), cand, order, seasonal_order, alpha)
+                err = float(np.mean(np.abs(fit[1] / test.to_numpy() - 1)))
+            except (ConvergenceError, np.linalg.LinAlgError, ValueError):
+                fit, err = None, float("inf")
+            errors[cand][f"from_{test.index[0]}"] = err
+            if cut == cuts[-1]:
+                last_fit[cand] = fit
+    cand_tab = pd.DataFrame(errors).T.rename_axis("model") if cuts else pd.DataFrame()
+    if cuts:
+        cand_tab["mape"] = cand_tab.mean(axis=1)
+    if model != "auto":
+        chosen, selection = model, "given"
+    elif cuts:
+        chosen, selection = str(cand_tab["mape"].idxmin()), "backtest"
+    else:
+        chosen = "regression" if exog_all.shape[1] else "ets"
+        selection = "fallback"
+        notes.append(f"no backtest: {chosen} used without a choice")
+    if cuts:
+        cand_tab["chosen"] = cand_tab.index == chosen
+    if backtest and not cuts:
+        warnings.warn(f"backtest skipped: {n} months leave fewer than {MIN_TRAIN} before the last {backtest}",
+                      UserWarning, stacklevel=2)
+        notes.append("backtest skipped (history too short)")
+
+    use_ex = chosen in HOLIDAY_MODELS
+    ex_h = exog_all.loc[list(y.index)] if use_ex else None
+    ex_f = exog_all.loc[list(future_idx)] if use_ex else None
+    params, mean, lo, hi = _fit_forecast(y, ex_h, ex_f, horizon, chosen, order, seasonal_order, alpha)
     params.name = "estimate"
     effects = pd.Series({c: float(np.exp(params[c])) - 1.0 for c in exog_all.columns if c in params.index},
-                        dtype=float, name="effect")
+                        dtype=float, name="effect") if use_ex else pd.Series(dtype=float, name="effect")
     forecast = pd.DataFrame({"forecast": mean, "lower": lo, "upper": hi},
                             index=pd.Index(future_idx, name="month"))
     bt = pd.DataFrame(columns=["actual", "forecast", "naive", "lower", "upper"], dtype=float)
     mape = mape_naive = float("nan")
-    if backtest:
-        if len(y) - backtest < 24:
-            warnings.warn(f"backtest skipped: {len(y)} months leave fewer than 24 before the last {backtest}",
-                          UserWarning, stacklevel=2)
-            notes.append("backtest skipped (history too short)")
-        else:
-            train = y.iloc[:-backtest]
-            test = y.iloc[-backtest:]
-            ex_tr = exog_all.loc[list(train.index)]
-            ex_te = exog_all.loc[list(test.index)]
-            flat_tr = [c for c in ex_tr.columns if ex_tr[c].nunique() < 2]
-            ex_tr, ex_te = ex_tr.drop(columns=flat_tr), ex_te.drop(columns=flat_tr)
-            _, bmean, blo, bhi = _fit_forecast(train, ex_tr, ex_te, backtest, model, order, seasonal_order, alpha)
-            naive = np.array([y.iloc[len(train) - 12 + (h % 12)] for h in range(backtest)])
-            bt = pd.DataFrame({"actual": test.to_numpy(), "forecast": bmean, "naive": naive,
-                               "lower": blo, "upper": bhi}, index=pd.Index(test.index, name="month"))
-            mape = float(np.mean(np.abs(bt["forecast"] / bt["actual"] - 1)))
-            mape_naive = float(np.mean(np.abs(bt["naive"] / bt["actual"] - 1)))
+    if cuts:
+        cut = cuts[-1]
+        test = y.iloc[cut:cut + backtest]
+        fit = last_fit.get(chosen)
+        if fit is None:
+            raise ConvergenceError(f"the {chosen} fit failed on the backtest months; try another model= "
+                                   f"({', '.join(CANDIDATES)})")
+        _, bmean, blo, bhi = fit
+        naive = np.array([y.iloc[cut - 12 + (h % 12)] for h in range(len(test))])
+        bt = pd.DataFrame({"actual": test.to_numpy(), "forecast": bmean, "naive": naive,
+                           "lower": blo, "upper": bhi}, index=pd.Index(test.index, name="month"))
+        mape = float(np.mean(np.abs(bt["forecast"] / bt["actual"] - 1)))
+        mape_naive = float(np.mean(np.abs(bt["naive"] / bt["actual"] - 1)))
     return ForecastResult(history=y, forecast=forecast, backtest=bt, mape=mape, mape_naive=mape_naive,
-                          holiday_effects=effects, params=params, line=line, level=level, model=model,
-                          notes=tuple(notes))
-
+                          holiday_effects=effects, params=params, line=line, level=level, model=chosen,
+                          notes=tuple(notes), candidates=cand_tab, selection=selection, calendar=cal,
+                          holidays=tuple(exog_all.columns))
