@@ -27,13 +27,22 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["POLICIES", "WINDOWS", "CHANNEL_OF_PREFERENCE", "business_days", "plan_month", "precision_scale"]
+__all__ = ["POLICIES", "WINDOWS", "CHANNEL_OF_PREFERENCE", "business_days", "contact_channel", "plan_month",
+           "precision_scale"]
 
 POLICIES: tuple[str, ...] = ("model", "random", "oracle")
 WINDOWS: tuple[tuple[float, float], ...] = ((9.5, 12.0), (14.0, 17.0), (18.0, 21.0))
 """J3's send windows (hours)."""
 CHANNEL_OF_PREFERENCE: dict[str, str] = {"wap": "wap_push", "ivr": "ivr", "hotline": "outbound"}
 """users.preferred_channel -> contact channel (others: SMS)."""
+
+
+def contact_channel(preferred: pd.Series, channels: tuple[str, ...]) -> np.ndarray:
+    """The channel each user is contacted on: :data:`CHANNEL_OF_PREFERENCE` of the user's
+    preferred channel when the plan uses it, ``channels[0]`` otherwise."""
+    pref = preferred.astype(object).to_numpy()
+    ch = np.array([CHANNEL_OF_PREFERENCE.get(p, channels[0]) for p in pref], dtype=object)
+    return np.where(np.isin(ch, channels), ch, channels[0]) if len(ch) else ch
 
 
 def business_days(month: str, *, first: int = 1, last: int = 28) -> np.ndarray:
@@ -54,7 +63,7 @@ def plan_month(scores: pd.DataFrame, *, eligible: pd.DataFrame, budget: int, mon
                rng: np.random.Generator, preferred: pd.Series, channels: tuple[str, ...],
                control_share: float = 0.1, explore: float = 0.0,
                windows: tuple[tuple[float, float], ...] = WINDOWS,
-               planner: Literal["greedy", "offers"] = "greedy") -> pd.DataFrame:
+               planner: Literal["greedy", "offers"] = "greedy", equal_shares: bool = False) -> pd.DataFrame:
     """The month's plan from per-(user, service) scores.
 
     Parameters
@@ -75,6 +84,10 @@ def plan_month(scores: pd.DataFrame, *, eligible: pd.DataFrame, budget: int, mon
     control_share, explore : float
     windows : send windows in hours.
     planner : {"greedy", "offers"}
+    equal_shares : bool, default False
+        Give each service an equal share of the chosen users (best scores first within each
+        service) instead of comparing scores across services: for scores that are not on one
+        scale (models of who holds a service, before any response calibrated them).
 
     Returns
     -------
@@ -91,7 +104,11 @@ def plan_month(scores: pd.DataFrame, *, eligible: pd.DataFrame, budget: int, mon
     ok = np.isfinite(value)
     n_explore = int(round(explore * budget))
     n_top = min(int(ok.sum()), budget - n_explore)
-    if planner == "offers":
+    if equal_shares:
+        chosen, picked = _equal_shares(S, E, tie, n_top)
+        best = best.copy()
+        best[chosen] = picked
+    elif planner == "offers":
         chosen = _offers_choice(users, services, S, E, n_top)
     else:
         cand = np.flatnonzero(ok)
@@ -112,10 +129,7 @@ def plan_month(scores: pd.DataFrame, *, eligible: pd.DataFrame, budget: int, mon
     control = rng.random(k) < control_share
     days = business_days(month)
     slot = rng.permutation(k)
-    pref = preferred.reindex(uid).astype(object).to_numpy()
-    ch = np.array([CHANNEL_OF_PREFERENCE.get(p, channels[0]) for p in pref], dtype=object) if k else \
-        np.zeros(0, dtype=object)
-    ch = np.where(np.isin(ch, channels), ch, channels[0])
+    ch = contact_channel(preferred.reindex(uid), channels)
     w = np.asarray(windows, dtype=float)
     plan = pd.DataFrame({
         "user_id": uid.astype(np.int64),
@@ -130,6 +144,29 @@ def plan_month(scores: pd.DataFrame, *, eligible: pd.DataFrame, budget: int, mon
         "explore": is_explore,
     })
     return plan
+
+
+def _equal_shares(S, E, tie, n_top):
+    """Round-robin over the services, each taking its best remaining eligible user."""
+    n_s = S.shape[1]
+    lists = []
+    for j in range(n_s):
+        cand = np.flatnonzero(E[:, j] & np.isfinite(S[:, j]))
+        lists.append(cand[np.lexsort((-tie[cand], -S[cand, j]))])
+    taken = np.zeros(len(S), dtype=bool)
+    pos = [0] * n_s
+    chosen, picked = [], []
+    while len(chosen) < n_top and any(pos[j] < len(lists[j]) for j in range(n_s)):
+        for j in range(n_s):
+            lst = lists[j]
+            while pos[j] < len(lst) and taken[lst[pos[j]]]:
+                pos[j] += 1
+            if pos[j] < len(lst) and len(chosen) < n_top:
+                u = lst[pos[j]]
+                taken[u] = True
+                chosen.append(u)
+                picked.append(j)
+    return np.asarray(chosen, dtype=np.int64), np.asarray(picked, dtype=np.int64)
 
 
 def _offers_choice(users, services, S, E, n_top):

@@ -41,7 +41,7 @@ import pandas as pd
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_scalar
 from dmkit.errors import parameter_error
-from dmkit.loop.policy import POLICIES, plan_month, precision_scale
+from dmkit.loop.policy import POLICIES, contact_channel, plan_month, precision_scale
 from dmkit.loop.sources import ExtractSource, SimulatedSource
 from dmkit.loop.state import LoopState, concat_tables
 from dmkit.loop.store import ModelStore
@@ -209,13 +209,18 @@ def _contacts_90d(contacts: pd.DataFrame, month: str, n: int) -> np.ndarray:
     return np.bincount(uid, minlength=n).astype(np.int32)
 
 
-def _features(world, month: str) -> pd.DataFrame:
+def _features(world, month: str, channels: tuple[str, ...]) -> pd.DataFrame:
+    """Usage and users features of the data month, ``contacts_90d`` (offers sent in the three
+    months before) and ``channel_<c>`` (the channel the user would be contacted on)."""
     import dmkit as dm
 
     d = str(pd.Period(month, "M") - 1)
     X = dm.propensity.build_features(world.usage, world.users, month=d)
     n = int(world.users["user_id"].max()) + 1
     X["contacts_90d"] = _contacts_90d(world.contacts, month, n)[X.index.to_numpy()]
+    ch = contact_channel(world.users.set_index("user_id")["preferred_channel"].reindex(X.index), channels)
+    for c in channels[1:]:
+        X[f"channel_{c}"] = ch == c
     return X.astype({c: np.float32 for c in X.columns if X[c].dtype == np.float64})
 
 
@@ -286,6 +291,7 @@ class _Ctx:
     model: str
     max_train_rows: int
     planner: str
+    n_threads: int | None
     source: object
     state: LoopState
     store: ModelStore
@@ -324,7 +330,8 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
         explore: float = 0.05, max_contacts_90d: int = 2, channels: tuple[str, ...] = CHANNELS,
         services: tuple[str, ...] = SERVICES, model: Literal["hgb", "logit", "tree"] = "hgb",
         max_train_rows: int = 200_000, exclude=None, mapping=None, cache_dir: str | Path | None = None,
-        source=None, planner: Literal["greedy", "offers"] = "greedy", progress: bool = False) -> LoopRun:
+        source=None, planner: Literal["greedy", "offers"] = "greedy", n_threads: int | None = None,
+        progress: bool = False) -> LoopRun:
     """Run the monthly loop plan → contact → respond → revise for ``months`` months from ``start``.
 
     Parameters
@@ -372,6 +379,8 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
         A source (see :mod:`dmkit.loop.sources`) used instead of ``data``.
     planner : {"greedy", "offers"}, default "greedy"
         Choose the month's offers greedily, or with ``dm.offers.optimize``.
+    n_threads : int, optional
+        Thread cap of the model fits and scoring (see :class:`dmkit.propensity.ScoringModel`).
     progress : bool, default False
         A progress bar over the months.
 
@@ -406,7 +415,7 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
     ctx = _Ctx(province=province, policy=policy, seed=int(seed), budget=budget, control_share=control_share,
                explore=config["explore"], max_contacts_90d=max_contacts_90d, channels=tuple(channels),
                services=tuple(services), model=model, max_train_rows=max_train_rows, planner=planner,
-               source=source, state=state, store=ModelStore(state.models))
+               n_threads=n_threads, source=source, state=state, store=ModelStore(state.models))
     world = source.initial(start)
     ctx.excluded = np.asarray(source.excluded(world), dtype=np.int64)
     ctx.health = _health_baseline(world.kpis)
@@ -464,7 +473,7 @@ def _month(ctx: _Ctx, world, month: str):
     state.begin(month)
     d = str(pd.Period(month, "M") - 1)
     n = len(world.users)
-    X = _features(world, month)
+    X = _features(world, month, ctx.channels)
     users = X.index
     feats = list(X.columns)
 
@@ -511,9 +520,13 @@ def _month(ctx: _Ctx, world, month: str):
 
     # 3. plan
     pref = world.users.set_index("user_id")["preferred_channel"]
+    # scores of models of who holds a service are not on one scale: equal shares until the
+    # responses have calibrated every service's model to take-up
+    uncalibrated = any(store.record(province=ctx.province, service=s, month=month)["kind"] == "holders"
+                       for s in ctx.services)
     plan = plan_month(P, eligible=eligible, budget=ctx.budget, month=month, rng=rng_plan, preferred=pref,
                       channels=ctx.channels, control_share=ctx.control_share, explore=ctx.explore,
-                      planner=ctx.planner)
+                      planner=ctx.planner, equal_shares=ctx.policy == "model" and uncalibrated)
     pos = users.get_indexer(plan["user_id"])
     col = pd.Index(list(ctx.services)).get_indexer(plan["service"])
     plan["score_model"] = M.to_numpy()[pos, col]
@@ -577,9 +590,10 @@ def _fit_holders(world, X, s, d, ctx: _Ctx, rng) -> object:
     idx = np.arange(len(X))
     if len(X) > ctx.max_train_rows:
         idx = np.sort(rng.choice(len(X), size=ctx.max_train_rows, replace=False))
-    Xs = X.iloc[idx]
+    # who holds a service says nothing of contacts: the contact features are for the revisions
+    Xs = X.iloc[idx][[c for c in X.columns if c != "contacts_90d" and not c.startswith("channel_")]]
     y = dm.propensity.service_target(world.subscriptions, Xs.index, service=s, month=d)
-    return dm.propensity.fit(Xs, y, model=ctx.model, seed=ctx.seed)
+    return dm.propensity.fit(Xs, y, model=ctx.model, seed=ctx.seed, n_threads=ctx.n_threads)
 
 
 def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X):
@@ -644,12 +658,13 @@ def _score(model, X: pd.DataFrame, base_score: np.ndarray) -> np.ndarray:
 def _revise(ctx: _Ctx, champion, rec: dict, T: pd.DataFrame, s, month, nxt, feats, plan, c) -> None:
     """Revise the model of ``s`` from the responses; store the version of ``nxt``.
 
-    The challenger is fitted on every delivered offer so far (features + the base model's
-    score -> subscribed) and compared with the base model on the challenger's held-out
-    offers, which neither model saw (the base model was fitted on who held the service
-    before the loop). The better one becomes the version of ``nxt``. (The current version,
-    when it is an earlier challenger, saw most of those offers, so it is not compared there:
-    its out-of-sample figure is ``auc_contacts``, its AUC on this month's offers.)
+    Two challengers are fitted on every delivered offer so far (-> subscribed), on the same
+    split: the features plus the base model's score (``responses``), and the base score
+    alone (``recalibrated``: the base model's ranking put on the take-up scale). The one
+    with the higher held-out AUC becomes the version of ``nxt``; with fewer than 30
+    subscribers or non-subscribers the base model stays (``holders``). (The current version
+    saw most of those offers, so it is not compared there: its out-of-sample figure is
+    ``auc_contacts``, its AUC on this month's offers.)
     """
     import dmkit as dm
 
@@ -667,10 +682,14 @@ def _revise(ctx: _Ctx, champion, rec: dict, T: pd.DataFrame, s, month, nxt, feat
     if pos < _MIN_CLASS or neg < _MIN_CLASS:
         store.save(base, kind="holders", metrics={"n_train": len(y), "n_pos": pos}, parent=rec["base"], **keep)
         return
-    challenger = dm.propensity.fit(T[feats + ["base_score"]], y, model=ctx.model, seed=ctx.seed)
-    base_auc = _auc(challenger.y_test_, challenger.X_test_["base_score"].to_numpy())
-    metrics = {"n_train": len(y), "n_pos": pos, "auc_challenger": challenger.auc_, "auc_base": base_auc}
-    if challenger.auc_ > base_auc or not np.isfinite(base_auc):
-        store.save(challenger, kind="responses", metrics=metrics, parent=month, **keep)
+    # two challengers on the same split: every feature with the base score, or the base score
+    # alone (a recalibration: the base model's ranking on the take-up scale)
+    full = dm.propensity.fit(T[feats + ["base_score"]], y, model=ctx.model, seed=ctx.seed, n_threads=ctx.n_threads)
+    recal = dm.propensity.fit(T[["base_score"]], y, model=ctx.model, seed=ctx.seed, n_threads=ctx.n_threads)
+    base_auc = _auc(full.y_test_, full.X_test_["base_score"].to_numpy())
+    metrics = {"n_train": len(y), "n_pos": pos, "auc_challenger": full.auc_, "auc_recalibrated": recal.auc_,
+               "auc_base": base_auc}
+    if full.auc_ > recal.auc_:
+        store.save(full, kind="responses", metrics=metrics, parent=month, **keep)
     else:
-        store.save(base, kind="holders", metrics={**metrics, "auc": base_auc}, parent=rec["base"], **keep)
+        store.save(recal, kind="recalibrated", metrics=metrics, parent=rec["base"], **keep)
