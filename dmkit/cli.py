@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import tempfile
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -84,15 +83,9 @@ def _fail(command: str, message: str, *, code: int) -> None:
 
 def _check_writable(folder: Path) -> None:
     """Fail fast, before minutes of work, when ``folder`` cannot be written."""
-    from dmkit.errors import parameter_error
+    from dmkit.contract.files import check_writable
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dmkit-probe."):
-            pass
-    except OSError as err:
-        raise parameter_error("out", expected="a writable folder", found=str(folder),
-                              fix=str(err.strerror or err)) from err
+    check_writable(folder)
 
 
 @app.command()
@@ -270,15 +263,21 @@ def run(
 
     Exits 0 when every notebook passed, 1 when any failed (the pass/fail table says which).
     """
-    with _handled("run"):
-        from dmkit.batch import run_batch
-        from dmkit.params import select_params
+    try:
+        with _handled("run"):
+            from dmkit.batch import run_batch
+            from dmkit.params import select_params
 
-        files = select_params(province=province, month=month, all_files=all_files, root=params_root)
-        result = run_batch(files, notebooks=notebooks, jobs=jobs, kernel=kernel, out=out,
-                           n_users=users, engine=engine.value if engine else None,
-                           notebook_dir=notebook_dir, timeout=timeout, progress=not no_progress)
-        typer.echo(str(result.summary()))
+            files = select_params(province=province, month=month, all_files=all_files, root=params_root)
+            result = run_batch(files, notebooks=notebooks, jobs=jobs, kernel=kernel, out=out,
+                               n_users=users, engine=engine.value if engine else None,
+                               notebook_dir=notebook_dir, timeout=timeout, progress=not no_progress)
+            typer.echo(str(result.summary()))
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (dmkit.batch.pool.Terminated): 130 / 143
+        code = getattr(err, "exit_code", 130)
+        typer.echo(f"dmkit run: {'terminated' if code == 143 else 'interrupted'}: workers and kernels "
+                   "stopped; the index lists the notebooks that finished", err=True)
+        raise typer.Exit(code) from None
     raise typer.Exit(result.exit_code)
 
 

@@ -2,8 +2,9 @@
 
 A params file says what one batch run reproduces: the province profile and data month,
 where the data comes from (``"synth"`` or a folder of real extracts), the simulator size
-and seed, where reports go, and per-notebook thresholds. Files are read with
-``yaml.safe_load`` and validated on load; every problem raises
+and seed, where reports go, and per-notebook thresholds. Files are read with a safe YAML
+loader (UTF-8, UTF-16 with BOM or GB18030; a key given twice is refused) and validated
+on load; every problem raises
 :class:`~dmkit.errors.ParameterError` whose message starts with the file and the key::
 
     params/jiangsu/2009-06.yaml: key 'n_users': expected an integer > 0; got '50k'
@@ -23,8 +24,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
-
-import yaml
 
 from dmkit.errors import DataNotFoundError, ParameterError
 
@@ -274,10 +273,10 @@ def _error(where: str, key: str, expected: str, found: object, fix: str | None =
 
 
 def _read(path: Path) -> dict[str, object]:
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParameterError(f"{path}: not valid YAML: {err}", parameter=None) from err
+    from dmkit.contract.ingest import decode_text, parse_yaml
+
+    # UTF-8 (BOM or not), UTF-16 with BOM or GB18030; a key given twice is refused
+    content = parse_yaml(decode_text(path.read_bytes(), where=str(path)), where=str(path), parameter="params")
     if content is None:
         return {}
     if not isinstance(content, dict):
@@ -366,6 +365,9 @@ def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
                                            n_users=n_users, seed=seed)
     except (KeyError, IndexError, ValueError) as err:
         raise _error(where, "out_dir", KEYS["out_dir"], out_template) from err
+    if ".." in Path(out_dir).parts:  # reports stay under the output root
+        raise _error(where, "out_dir", "a folder under the output root (no '..' in the path)", out_template,
+                     fix="write it as e.g. reports/{province}/{month}, or pass dmkit run --out")
     return Params(province=province, month=month, data=data, n_users=n_users, seed=seed,  # type: ignore[arg-type]
                   out_dir=out_dir, engine=engine, spark_master=spark_master, notebooks=notebooks, cache_dir=cache_dir,  # type: ignore[arg-type]
                   thresholds=thresholds, path=path)

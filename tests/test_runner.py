@@ -208,7 +208,9 @@ def test_interrupt_leaves_no_half_written_report(workspace):
         run_batch(workspace / "params" / "jiangsu" / "2009-06.yaml", notebooks=["nb_interrupt"],
                   jobs=1, out=out, notebook_dir=workspace / "notebooks", progress=False)
     folder = out / "jiangsu" / "2009-06"
-    assert sorted(p.name for p in folder.iterdir()) == []
+    assert sorted(p.name for p in folder.iterdir()) == ["_runs.json", "index.html"]  # no report, no temp file
+    runs = json.loads((folder / "_runs.json").read_text())
+    assert runs["nb_interrupt"]["status"] == "interrupted" and runs["nb_interrupt"]["html"] == ""
 
 
 # --------------------------------------------------------------------------- data and planning

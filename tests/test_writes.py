@@ -157,3 +157,151 @@ def test_written_files_respect_the_umask(tmp_path, mask, mode):
     finally:
         os.umask(old)
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {mode}
+
+
+# --- params files ---------------------------------------------------------------------------
+def _params(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
+    (tmp_path / "extracts").mkdir(exist_ok=True)
+    path = tmp_path / "params" / "jiangsu" / "2009-06.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "params" / "defaults.yaml").write_text(f"data: {tmp_path / 'extracts'}\n")
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_params_out_dir_that_escapes_the_output_root_is_refused(tmp_path):
+    from dmkit.errors import ParameterError
+    from dmkit.params import load_params
+
+    path = _params(tmp_path, "province: jiangsu\nmonth: '2009-06'\nout_dir: reports/../../etc/{province}\n")
+    with pytest.raises(ParameterError, match=r"key 'out_dir': expected a folder under the output root "
+                                             r"\(no '..' in the path\); got 'reports/../../etc/\{province\}'"):
+        load_params(path)
+    path.write_text("province: jiangsu\nmonth: '2009-06'\nout_dir: out/{province}/{month}\n")
+    assert load_params(path).out_dir == "out/jiangsu/2009-06"
+
+
+def test_a_params_key_given_twice_is_refused(tmp_path):
+    from dmkit.errors import ParameterError
+    from dmkit.params import load_params
+
+    path = _params(tmp_path, "province: jiangsu\nmonth: '2009-06'\nn_users: 1000\nn_users: 50000\n")
+    with pytest.raises(ParameterError, match=r"2009-06.yaml: key 'n_users' is given twice \(lines 3 and 4\)"):
+        load_params(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "gb18030"])
+def test_a_utf16_bom_or_gb18030_params_file_is_read(tmp_path, encoding):
+    from dmkit.params import load_params
+
+    path = _params(tmp_path, "# 江苏 2009年6月\nprovince: jiangsu\nmonth: '2009-06'\nn_users: 1234\n", encoding)
+    params = load_params(path)
+    assert (params.province, params.month, params.n_users) == ("jiangsu", "2009-06", 1234)
+
+
+# --- dmkit run: checked before any work ---------------------------------------------------------
+def _run_args(tmp_path: Path, *extra: str) -> list[str]:
+    _params(tmp_path, "province: jiangsu\nmonth: '2009-06'\n")
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir(exist_ok=True)
+    src = Path(__file__).parent / "fixtures" / "notebooks"
+    for name in ("nb_sleep", "nb_pass"):
+        (nbs / f"{name}.ipynb").write_bytes((src / f"{name}.ipynb").read_bytes())
+    return ["run", "--params-root", str(tmp_path / "params"), "--province", "jiangsu", "--month", "2009-06",
+            "--notebook-dir", str(nbs), "--no-progress", *extra]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    from dmkit.batch import run as batch_run
+
+    def fail(*a, **k):
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr(batch_run, "prepare_data", fail)
+    monkeypatch.setattr(batch_run, "_execute_all", fail)
+
+
+@pytest.mark.parametrize("value", ["0.5", "0", "-3"])
+def test_dmkit_run_timeout_that_is_not_whole_seconds_is_refused_before_work(capsys, tmp_path, no_work, value):
+    code, _, err = run(capsys, *_run_args(tmp_path, "--notebook", "nb_pass", "--timeout", value))
+    assert code == 2
+    assert f"parameter 'timeout': expected a whole number of seconds >= 1 (or None for no limit); got {value}" \
+        in err.replace(f"{float(value)}", value) and "Traceback" not in err
+
+
+def test_dmkit_run_out_is_checked_before_any_work(capsys, tmp_path, no_work):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run(capsys, *_run_args(tmp_path, "--notebook", "nb_pass", "--out", str(blocker / "reports")))
+    assert code == 2 and "dmkit run: error: parameter 'out': expected a writable folder" in err
+    code, _, err = run(capsys, *_run_args(tmp_path, "--notebook", "nb_pass", "--out", "/proc/dmkit-x"))
+    assert code == 2 and "parameter 'out'" in err
+
+
+# --- dmkit run: killed -------------------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _start_sleepers(tmp_path: Path):
+    import subprocess
+    import sys
+    import time
+
+    args = _run_args(tmp_path, "--notebook", "nb_sleep", "--notebook", "nb_sleep2", "--jobs", "2",
+                     "--out", str(tmp_path / "reports"))
+    nbs = tmp_path / "notebooks"
+    (nbs / "nb_sleep2.ipynb").write_bytes((nbs / "nb_sleep.ipynb").read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "dmkit", *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / "reports" / "jiangsu" / "2009-06"
+    deadline = time.monotonic() + 180
+    while len(list(folder.glob("pids-*.json"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the notebooks did not start"
+        time.sleep(0.5)
+    pids = [json.loads(p.read_text()) for p in folder.glob("pids-*.json")]
+    return proc, folder, [p["kernel"] for p in pids] + [p["parent"] for p in pids]
+
+
+def _all_gone(pids: list[int], seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+@pytest.mark.slow
+def test_sigterm_stops_workers_and_kernels_cleans_temp_files_and_exits_nonzero(tmp_path):
+    import signal
+
+    proc, folder, pids = _start_sleepers(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "dmkit run: terminated" in err and "Traceback" not in err
+    assert _all_gone(pids, 30), [p for p in pids if _alive(p)]  # kernels and pool workers
+    assert not [p for p in (tmp_path / "reports").rglob("*") if ".tmp" in p.name]
+    runs = json.loads((folder / "_runs.json").read_text())
+    assert {r["status"] for r in runs.values()} == {"interrupted"}  # the index claims no success
+    assert "passed" not in (folder / "index.html").read_text().split("<h1>")[1].split("</h1>")[0]
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_batch_leaves_no_worker_or_kernel_behind(tmp_path):
+    import signal
+
+    proc, _, pids = _start_sleepers(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _all_gone(pids, 60), [p for p in pids if _alive(p)]
+    assert not [p for p in (tmp_path / "reports").rglob("*") if ".tmp" in p.name]

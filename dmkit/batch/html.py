@@ -107,6 +107,7 @@ th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-
 th {{ background: #f3f3f3; }}
 .passed {{ color: #1a7f37; font-weight: bold; }}
 .failed {{ color: #cf222e; font-weight: bold; }}
+.interrupted {{ color: #9a6700; font-weight: bold; }}
 .figs {{ font-size: 85%; color: #555; }}
 .err {{ font-family: monospace; font-size: 85%; color: #cf222e; }}
 </style></head>

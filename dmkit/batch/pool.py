@@ -2,7 +2,13 @@
 
 ``jobs == 1`` runs in the calling process (:func:`make_pool` returns a stand-in that
 yields ``None``). After one Ctrl-C a worker refuses the notebooks still queued to it
-(:data:`INTERRUPTED`), and :func:`abort` cancels what has not started.
+(:data:`INTERRUPTED`), and :func:`abort` cancels what has not started and waits for the
+workers to stop (killing one that does not within :data:`STOP_SECONDS`).
+
+SIGTERM is handled as Ctrl-C (:func:`terminate_as_interrupt` in the batch process,
+:func:`worker_init` in the workers), so temp files are removed, kernels shut down and
+``dmkit run`` exits non-zero (143); a worker whose batch process died (kill -9) stops
+by itself (a watchdog thread), and its kernels follow it (ipykernel polls its parent).
 """
 from __future__ import annotations
 
@@ -10,11 +16,41 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from dmkit.batch.results import NotebookRun
 
-__all__ = ["INTERRUPTED", "abort", "make_pool", "progress_bar", "tick", "worker_init"]
+__all__ = ["INTERRUPTED", "STOP_SECONDS", "Terminated", "abort", "make_pool", "progress_bar",
+           "terminate_as_interrupt", "tick", "worker_init"]
+
+STOP_SECONDS = 20.0
+"""How long :func:`abort` waits for an interrupted worker before killing it."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interrupt so clean-up runs; ``exit_code`` 143 (128 + 15)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated("terminated (SIGTERM)")
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises :class:`Terminated` (in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 class _InProcess:
     """Stands in for a pool when ``jobs == 1``: nothing to start or shut down."""
@@ -37,7 +73,8 @@ INTERRUPTED: list[bool] = []  # set in a pool worker once it saw Ctrl-C
 
 
 def worker_init() -> None:
-    """In each pool worker: after one Ctrl-C, refuse the notebooks still queued to it."""
+    """In each pool worker: after one Ctrl-C (or SIGTERM), refuse the notebooks still queued
+    to it; stop when the batch process is gone."""
     def on_sigint(signum, frame):
         first = not INTERRUPTED
         INTERRUPTED.append(True)
@@ -45,15 +82,36 @@ def worker_init() -> None:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGTERM, on_sigint)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+                     name="dmkit-parent-watch").start()
+
+
+def _watch_parent(parent: int, every: float = 1.0) -> None:
+    """Interrupt this worker when its batch process has died (killed with -9), then end it."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    with contextlib.suppress(OSError):
+        os.kill(os.getpid(), signal.SIGINT)  # the running notebook's clean-up: temp file, kernel
+    time.sleep(STOP_SECONDS)
+    os._exit(1)
 
 
 def abort(pool, futures) -> None:
-    """Ctrl-C in the batch: cancel what has not started and pass the interrupt to the workers."""
+    """Ctrl-C in the batch: cancel what has not started, pass the interrupt to the workers and
+    wait for them to stop (each cleans up its notebook and kernel), killing any that hangs."""
     for f in futures:
         f.cancel()
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
         with contextlib.suppress(OSError):
             os.kill(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_SECONDS
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            with contextlib.suppress(OSError):
+                proc.kill()
 
 
 def progress_bar(total: int, desc: str, progress: bool):

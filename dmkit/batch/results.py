@@ -13,7 +13,7 @@ from dmkit.params import Params
 
 __all__ = ["BatchResult", "Job", "NotebookRun", "Status"]
 
-Status = Literal["passed", "failed"]
+Status = Literal["passed", "failed", "interrupted"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import tempfile
@@ -31,8 +32,9 @@ from dmkit.batch.kernels import (
     kernel_options,
     require_notebook_tools,
 )
-from dmkit.batch.pool import abort, make_pool, progress_bar, tick
+from dmkit.batch.pool import abort, make_pool, progress_bar, terminate_as_interrupt, tick
 from dmkit.batch.results import BatchResult, Job, NotebookRun
+from dmkit.contract.files import check_writable
 from dmkit.errors import DataNotFoundError, ParameterError, parameter_error
 from dmkit.params import Params, load_params
 
@@ -74,8 +76,8 @@ def run_batch(
         methods on that engine; see :func:`dmkit.spark.engine.dispatch`).
     notebook_dir : str or Path
         Where the notebooks are.
-    timeout : float, optional
-        Per-cell execution timeout in seconds (None: no limit).
+    timeout : int, optional
+        Per-cell execution timeout in whole seconds >= 1 (None: no limit).
     progress : bool
         Show a tqdm progress bar over the batch.
 
@@ -88,9 +90,14 @@ def run_batch(
     Raises
     ------
     ParameterError, DataNotFoundError
-        A bad params file, an unknown notebook or ``jobs < 1`` — before anything runs.
+        A bad params file, an unknown notebook, ``jobs < 1``, a timeout that is not a
+        whole number of seconds, or a report folder that cannot be written — before
+        anything runs.
     KeyboardInterrupt
-        Re-raised after the pending notebooks are cancelled; no half-written report is left.
+        Re-raised after the pending notebooks are cancelled and the workers (and their
+        kernels) stopped; no half-written report or temp file is left, and the indexes
+        list the notebooks that finished, the others as ``interrupted``. SIGTERM is
+        handled the same way (:class:`dmkit.batch.pool.Terminated`).
 
     Notes
     -----
@@ -102,14 +109,22 @@ def run_batch(
         jobs = os.cpu_count() or 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise parameter_error("jobs", expected="an integer >= 1", found=jobs)
+    timeout = _check_timeout(timeout)
     require_notebook_tools()
     todo = plan(params_files, notebooks=notebooks, out=out, n_users=n_users, engine=engine,
                 notebook_dir=notebook_dir)
-    with make_pool(jobs) as pool:
-        data_errors = prepare_data([j.params for j in todo], pool=pool, progress=progress)
-        runs = _execute_all(todo, data_errors, pool=pool, kernel=kernel, timeout=timeout,
-                            progress=progress)
+    for folder in sorted({j.out_dir for j in todo}):  # before minutes of simulation
+        check_writable(folder)
     root = _batch_root(todo)
+    runs: list[NotebookRun] = []
+    try:
+        with terminate_as_interrupt(), make_pool(jobs) as pool:
+            data_errors = prepare_data([j.params for j in todo], pool=pool, progress=progress)
+            _execute_all(todo, data_errors, pool=pool, kernel=kernel, timeout=timeout,
+                         progress=progress, runs=runs)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the index says what finished, nothing more
+        _index_interrupted(todo, runs, root)
+        raise
     indexes = write_index(sorted({j.out_dir for j in todo}), runs=runs, root=root)
     order = {(j.params.province, j.params.month, j.notebook): i for i, j in enumerate(todo)}
     runs = sorted(runs, key=lambda r: order[(r.province, r.month, r.notebook)])
@@ -211,6 +226,8 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     if _workers.INTERRUPTED:
         raise KeyboardInterrupt(f"{job.notebook} not started: the batch was interrupted")
     job.out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in job.out_dir.glob(f".{job.notebook}.tmp.*.ipynb"):  # left by a run killed with -9
+        stale.unlink(missing_ok=True)
     final = job.out_dir / f"{job.notebook}.ipynb"
     fd, tmp_name = tempfile.mkstemp(dir=job.out_dir, prefix=f".{job.notebook}.tmp.", suffix=".ipynb")
     os.close(fd)
@@ -294,8 +311,8 @@ def _parameters(params: Params, notebook: str, declared: set[str]) -> dict[str, 
 
 
 def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel: str,
-                 timeout: float | None, progress: bool) -> list[NotebookRun]:
-    runs: list[NotebookRun] = []
+                 timeout: float | None, progress: bool, runs: list[NotebookRun]) -> list[NotebookRun]:
+    """Run the jobs, appending each finished run to ``runs`` (kept if the batch is interrupted)."""
     bar = progress_bar(len(todo), "notebooks", progress)
     runnable = []
     for job in todo:
@@ -323,6 +340,28 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
             raise
     bar.close()
     return runs
+
+
+def _index_interrupted(todo: list[Job], runs: list[NotebookRun], root: Path) -> None:
+    """After an interrupt: index the finished runs and mark the rest ``interrupted`` (never a
+    previous run's success). Best effort: the interrupt goes on whatever happens here."""
+    done = {(r.province, r.month, r.notebook) for r in runs}
+    rest = [NotebookRun(j.notebook, j.params.province, j.params.month, "interrupted", 0.0,
+                        error="the batch was interrupted before this notebook finished", finished_at=_now())
+            for j in todo if (j.params.province, j.params.month, j.notebook) not in done]
+    with contextlib.suppress(Exception):
+        write_index(sorted({j.out_dir for j in todo}), runs=[*runs, *rest], root=root)
+
+
+def _check_timeout(timeout: object) -> int | None:
+    """``timeout``: None or whole seconds >= 1 (nbclient's cell timeout is an integer trait)."""
+    if timeout is None:
+        return None
+    ok = not isinstance(timeout, bool) and isinstance(timeout, int | float) and float(timeout).is_integer()
+    if not ok or timeout < 1:
+        raise parameter_error("timeout", expected="a whole number of seconds >= 1 (or None for no limit)",
+                              found=timeout, fix="e.g. --timeout 600")
+    return int(timeout)
 
 
 def _data_key(p: Params) -> tuple:

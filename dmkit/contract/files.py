@@ -21,6 +21,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "check_microseconds",
+    "check_writable",
     "read_parquet_file",
     "unwritable_error",
     "write_parquet_atomic",
@@ -122,6 +123,27 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Create ``folder`` and write a probe file in it, before any long work that ends there.
+
+    Raises
+    ------
+    ParameterError
+        The folder cannot be created or written (``parameter 'out'``, with the OS reason).
+    """
+    import tempfile as _tempfile
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _tempfile.NamedTemporaryFile(dir=folder, prefix=".dmkit-probe."):
+            pass
+    except OSError as err:
+        raise parameter_error("out", expected="a writable folder", found=str(folder),
+                              fix=str(err.strerror or err)) from err
+    return folder
 
 
 def unwritable_error(path: Path, err: OSError) -> ParameterError:
