@@ -172,21 +172,32 @@ class FunnelResult(Result):
                         "retention = kept / subscribed",))
 
     def plot(self, ax=None):
-        """Subscribed and unsubscribed per day (bars) and subscribers kept (line)."""
+        """Subscribed and unsubscribed per day (bars) and subscribers kept (line), on a date axis.
+
+        Days without events keep their place on the axis (a gap, not a skipped category);
+        one legend for both axes sits below the plot, clear of the bars.
+        """
+        import matplotlib.dates as mdates
+
         ax = get_ax(ax)
         d = self.daily.groupby("date")[["subscribed", "unsubscribed"]].sum()
-        x = np.arange(len(d))
-        ax.bar(x - 0.2, d["subscribed"], 0.4, label="subscribed")
-        ax.bar(x + 0.2, d["unsubscribed"], 0.4, label="unsubscribed")
-        ax.set_xticks(x, [pd.Timestamp(t).strftime("%m-%d") for t in d.index], rotation=45)
+        days = pd.DatetimeIndex(pd.to_datetime(d.index)).normalize()
+        half = pd.Timedelta(hours=4.8)  # bars 0.4 day wide, side by side around the day
+        ax.bar(days - half, d["subscribed"], 0.4, label="subscribed")
+        ax.bar(days + half, d["unsubscribed"], 0.4, label="unsubscribed")
         ax.set_ylabel("users")
         kept = (d["subscribed"] - d["unsubscribed"]).cumsum() if self.by == "event_date" \
             else (d["subscribed"] - d["unsubscribed"])
         ax2 = ax.twinx()
-        ax2.plot(x, kept.to_numpy(), "k.-", label="kept (cumulative)" if self.by == "event_date" else "kept")
+        ax2.plot(days, kept.to_numpy(), "k.-", label="kept (cumulative)" if self.by == "event_date" else "kept")
         ax2.set_ylabel("kept")
-        ax.legend(loc="upper left")
-        ax2.legend(loc="upper right")
+        ax2.set_ylim(bottom=0)
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=12)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+        labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
         ax.set_title(f"Funnel by {self.by.replace('_', ' ')}")
         return ax
 
@@ -422,7 +433,10 @@ def uplift(
                       "relative uplift may be undefined", stacklevel=2)
     # Agresti-Caffo: Wald on counts with one success and one failure added to each group,
     # reliable with few (or no) control take-ups where the plain Wald test is not
-    test = test_proportions_2indep(k1, n1, k0, n0, method="agresti-caffo", compare="diff")
+    # statsmodels also computes the raw ratio and odds ratio for its result object, which divide
+    # by zero when a group has no take-up; the diff test used here does not read them
+    with np.errstate(divide="ignore", invalid="ignore"):
+        test = test_proportions_2indep(k1, n1, k0, n0, method="agresti-caffo", compare="diff")
     r1, r0 = k1 / n1, k0 / n0
     overall = pd.DataFrame([{
         "n_target": n1, "n_control": n0, "rate_target": r1, "rate_control": r0,

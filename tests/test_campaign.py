@@ -110,6 +110,28 @@ def test_funnel_small_j3_counts_by_event_date(j3_small):
     assert abs(o["retention"] - 0.813) < 0.002
 
 
+def test_funnel_plot_has_a_date_axis_and_a_legend_clear_of_the_bars(j3_small):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    res = campaign.funnel(j3_small)
+    ax = res.plot()
+    ax.figure.canvas.draw()
+    days = pd.to_datetime(res.daily.groupby("date").size().index).normalize()
+    # bars stand on their days (a skipped day would leave a gap), not on category positions 0..n-1
+    centres = sorted({round(p.get_x() + p.get_width() / 2, 3) for p in ax.patches})
+    assert_allclose(centres[0], mdates.date2num(days[0]) - 0.2, atol=1e-3)
+    assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["subscribed", "unsubscribed", "kept (cumulative)"]
+    box, plot_area = legend.get_window_extent(), ax.get_window_extent()
+    assert box.y1 <= plot_area.y0  # below the plot, over no bar
+    plt.close(ax.figure)
+
+
 def test_funnel_send_date_view_reassigns_late_events(j3_small):
     by_send = campaign.funnel(j3_small, by="send_date")
     by_event = campaign.funnel(j3_small)

@@ -62,3 +62,21 @@ def test_listing():
     assert prose.listing(["a"]) == "a"
     assert prose.listing(["a", "b", "c"]) == "a, b and c"
     assert prose.listing([]) == ""
+
+
+def test_directions_sign_and_constant_columns():
+    import warnings
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"up": rng.normal(size=200), "down": rng.normal(size=200), "flat": 1.0})
+    score = X["up"] - X["down"] + rng.normal(scale=0.1, size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = prose.directions(X, score)
+    assert d["up"] > 0.5 and d["down"] < -0.5 and d["flat"] == 0
+    assert "pulls it down" in prose.drivers({"down": 1.0}, outcome="churn", direction=d)
+    assert "pushes it up" in prose.drivers({"down": 1.0}, outcome="churn", direction=-d)
+    with pytest.raises(ParameterError, match="score"):
+        prose.directions(X, score[:10])

@@ -8,12 +8,14 @@ import pytest
 
 import dmkit as dm
 from dmkit.errors import DataNotFoundError, ParameterError
-from dmkit.report.record import read_headline, read_record, record
+from dmkit.report.record import read_headline, read_record, read_title, record
 
 
 def test_figures_and_headline_round_trip(tmp_path):
     record(tmp_path, "demo", {"sent": np.int64(4710), "response_rate": np.float64(0.0179), "x": float("nan")},
-           headline=[("sent", "Offers sent", "count"), ("response_rate", "Replied / delivered", "percent")])
+           headline=[("sent", "Offers sent", "count"), ("response_rate", "Replied / delivered", "percent")],
+           title="Jiangsu, 2009-06: The campaign")
+    assert read_title(tmp_path, "demo") == "Jiangsu, 2009-06: The campaign"
     assert read_record(tmp_path, "demo") == {"sent": 4710, "response_rate": 0.0179, "x": None}
     heads = read_headline(tmp_path, "demo")
     assert [(h.label, h.text) for h in heads] == [("Offers sent", "4,710"), ("Replied / delivered", "1.8%")]

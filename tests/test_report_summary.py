@@ -43,3 +43,19 @@ def test_summarize_updates_the_placeholder_display():
     Report("t", "id", handle).summarize(["One.", "Two.", "Three."], figures={"a": 1},
                                         headline=[("a", "A figure", "count")])
     assert "A figure" in handle.updated.data and "One. Two. Three." in handle.updated.data
+
+
+def test_noting_turns_the_methods_warnings_into_notes(monkeypatch):
+    import warnings
+
+    from dmkit.report import summary
+
+    said = []
+    monkeypatch.setattr(summary, "say", said.append)
+    with warnings.catch_warnings(record=True) as outside:
+        warnings.simplefilter("always")
+        with summary.noting():
+            warnings.warn("few take-ups (target 41, control 0)", UserWarning, stacklevel=1)
+            warnings.warn("something deprecated", DeprecationWarning, stacklevel=1)
+    assert said == ["*Note from the method:* few take-ups (target 41, control 0)."]
+    assert [w.category for w in outside] == [DeprecationWarning]  # not swallowed

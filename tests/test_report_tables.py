@@ -22,6 +22,7 @@ def test_counts_never_float_or_scientific():
     assert format_number(50000.0) == "50,000"
     assert format_number(33170.0) == "33,170"
     assert format_number(1.2e-05) == "0.000012"
+    assert format_number(0.5861) == "0.586" and format_number(123.456) == "123"
     assert "e" not in format_number(123456789.123)
     assert format_count(None) == "" and format_count(float("nan")) == ""
 
@@ -87,3 +88,17 @@ def test_long_tables_say_what_was_left_out():
 def test_bad_input_named():
     with pytest.raises(ParameterError, match="data"):
         table([1, 2, 3])
+
+
+def test_rows_that_are_rates_show_as_percentages():
+    df = pd.DataFrame({"published (J3)": [0.408, 0.0179], "reproduced": [0.41, 0.02]},
+                      index=["delivery_rate", "response_rate"])
+    assert table(df).frame["published (J3)"].tolist() == ["40.8%", "1.8%"]
+    mixed = df.rename(index={"delivery_rate": "auc"})
+    assert table(mixed).frame["reproduced"].tolist() == ["0.41", "0.02"]
+
+
+def test_dates_show_as_dates():
+    df = pd.DataFrame({"date": pd.to_datetime(["2009-06-06", "2009-06-09"]), "sent": [1592, 2270]})
+    assert table(df).frame["date"].tolist() == ["2009-06-06", "2009-06-09"]
+    assert table(pd.DataFrame({"t": pd.to_datetime(["2009-06-06 10:30"])})).frame["t"].tolist() == ["2009-06-06 10:30"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dmkit.report import prose
 from dmkit.report.prose import comparison, difference, drivers, empty, listing, share
-from dmkit.report.record import Headline, read_headline, read_record, record
+from dmkit.report.record import Headline, read_headline, read_record, read_title, record
 from dmkit.report.style import CJK_FONT, use
-from dmkit.report.summary import Report, heading, say, start
+from dmkit.report.summary import Report, heading, noting, say, start
 from dmkit.report.tables import (
     ReportTable,
     format_count,
@@ -39,9 +39,11 @@ __all__ = [
     "format_percent",
     "heading",
     "listing",
+    "noting",
     "prose",
     "read_headline",
     "read_record",
+    "read_title",
     "record",
     "say",
     "share",

@@ -18,7 +18,7 @@ import pandas as pd
 from dmkit.errors import parameter_error
 from dmkit.report.tables import Kind, format_value
 
-__all__ = ["comparison", "difference", "drivers", "empty", "listing", "share"]
+__all__ = ["comparison", "difference", "directions", "drivers", "empty", "listing", "share"]
 
 
 def _cap(text: str) -> str:
@@ -159,3 +159,28 @@ def empty(what: str, *, reason: str, change: str | Sequence[str]) -> str:
         raise parameter_error("change", expected="at least one thing to change", found=change)
     alternatives = ", or ".join(changes)
     return f"No {what} was found on this run: likely because {reason}. To find some, {alternatives}."
+
+
+def directions(features: pd.DataFrame, score) -> pd.Series:
+    """The sign of each feature's effect: its correlation with ``score`` (for :func:`drivers`).
+
+    A constant feature, or a constant score, gets 0 ("no clear direction"), with no warning.
+
+    Parameters
+    ----------
+    features : DataFrame
+        One column per feature (e.g. a fitted model's held-out rows, ``model.X_test_``).
+    score : array-like
+        The model's score for the same rows (``model.p_test_``).
+    """
+    import numpy as np
+
+    X = features.to_numpy(dtype=float)
+    s = np.asarray(score, dtype=float)
+    if len(s) != len(X):
+        raise parameter_error("score", expected=f"{len(X)} values, one per row of features", found=len(s))
+    xc, sc = X - X.mean(axis=0), s - s.mean()
+    denom = np.sqrt((xc ** 2).sum(axis=0) * (sc ** 2).sum())
+    num = xc.T @ sc
+    corr = np.divide(num, denom, out=np.zeros_like(num), where=denom > 0)
+    return pd.Series(corr, index=features.columns, name="direction")

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from dmkit.contract.files import atomic_write_bytes
 from dmkit.errors import DataNotFoundError, parameter_error
-from dmkit.io import atomic_write_bytes
 from dmkit.report.tables import KINDS, Kind, format_value
 
-__all__ = ["Headline", "headline_figures", "read_headline", "read_record", "record"]
+__all__ = ["Headline", "headline_figures", "read_headline", "read_record", "read_title", "record"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -89,7 +89,7 @@ def headline_figures(figures: Mapping[str, object],
 
 
 def record(out_dir: str | Path, name: str, figures: Mapping[str, object], *,
-           headline: Sequence[tuple[str, str, Kind] | tuple[str, str]] = ()) -> None:
+           headline: Sequence[tuple[str, str, Kind] | tuple[str, str]] = (), title: str = "") -> None:
     """Write a notebook's key figures to ``<out_dir>/<name>.json`` atomically.
 
     Call it in the notebook's last code cell; the notebook's test and the batch index
@@ -109,6 +109,9 @@ def record(out_dir: str | Path, name: str, figures: Mapping[str, object], *,
         The figures the index page shows for this report (two or three), each with a
         human label and a kind (count, percent, money, number, text); written to
         ``<out_dir>/<name>.headline.json``.
+    title : str
+        The report's heading (``report.title`` from :func:`dmkit.report.start`), shown by
+        the index instead of the notebook's file name.
 
     Returns nothing, so the notebook's last cell shows no output; read the figures back
     with :func:`read_record` and :func:`read_headline`.
@@ -135,8 +138,9 @@ def record(out_dir: str | Path, name: str, figures: Mapping[str, object], *,
     heads = headline_figures(clean, headline)
     folder = Path(out_dir)
     side = folder / f"{name}.headline.json"
-    if heads:
-        body = json.dumps([h.__dict__ for h in heads], indent=2, ensure_ascii=False, allow_nan=False)
+    if heads or title:
+        body = json.dumps({"title": str(title), "headline": [h.__dict__ for h in heads]}, indent=2,
+                          ensure_ascii=False, allow_nan=False)
         atomic_write_bytes(side, body.encode("utf-8"))
     else:
         side.unlink(missing_ok=True)
@@ -165,14 +169,25 @@ def read_headline(out_dir: str | Path, name: str) -> list[Headline]:
 
     A headline file left from an earlier run whose figures are gone is ignored.
     """
+    return [Headline(**h) for h in _side(out_dir, name).get("headline", [])]
+
+
+def read_title(out_dir: str | Path, name: str) -> str:
+    """The report's heading recorded with the figures (``""`` when none was)."""
+    return str(_side(out_dir, name).get("title", ""))
+
+
+def _side(out_dir: str | Path, name: str) -> dict:
     folder = Path(out_dir)
     path = folder / f"{name}.headline.json"
     if not path.is_file() or not (folder / f"{name}.json").is_file():
-        return []
+        return {}
     try:
-        return [Headline(**h) for h in json.loads(path.read_text(encoding="utf-8"))]
-    except (ValueError, TypeError):
-        return []
+        data = json.loads(path.read_text(encoding="utf-8"))
+        [Headline(**h) for h in data.get("headline", [])]
+    except (ValueError, TypeError, AttributeError):
+        return {}
+    return data
 
 
 def _plain(where: str, value: object) -> object:

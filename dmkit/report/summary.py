@@ -14,8 +14,10 @@ report (a Jupyter display update, which papermill and JupyterLab both apply).
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +25,7 @@ from dmkit.errors import parameter_error
 from dmkit.report.record import Headline, headline_figures
 from dmkit.report.tables import Kind
 
-__all__ = ["Report", "heading", "say", "start", "summary_html"]
+__all__ = ["Report", "heading", "noting", "say", "start", "summary_html"]
 
 _COUNTER = itertools.count()
 
@@ -147,3 +149,24 @@ def say(sentence: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(sentence))
+
+
+@contextlib.contextmanager
+def noting(*, category: type[Warning] = UserWarning):
+    """Show the method's own warnings raised inside the block as notes of the report.
+
+    A dmkit warning is meant for the analyst (e.g. "few take-ups: the interval is wide");
+    in a report it belongs in the prose, not on stderr. Only ``category`` (UserWarning by
+    default) is caught; other warnings pass through, so real problems still show.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield
+    notes = []
+    for w in caught:
+        if issubclass(w.category, category):
+            notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for note in dict.fromkeys(notes):
+        say(f"*Note from the method:* {note}.")

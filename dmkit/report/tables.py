@@ -84,9 +84,9 @@ def format_money(value: object, *, unit: str = "yuan", decimals: int = 2) -> str
 
 
 def format_number(value: object) -> str:
-    """Any number, never in scientific notation: whole numbers as counts, others to 4 figures.
+    """Any number, never in scientific notation: whole numbers as counts, others to 3 figures.
 
-    ``50000.0 -> '50,000'``, ``0.586 -> '0.586'``, ``1.2e-05 -> '0.000012'``, ``123.456 -> '123.5'``.
+    ``50000.0 -> '50,000'``, ``0.5861 -> '0.586'``, ``1.2e-05 -> '0.000012'``, ``123.456 -> '123'``.
     """
     if _missing(value):
         return ""
@@ -98,13 +98,18 @@ def format_number(value: object) -> str:
     a = abs(v)
     if a >= 1000:
         return f"{v:,.0f}"
-    digits = 4 - int(math.floor(math.log10(a))) - 1 if a > 0 else 0
+    digits = 3 - int(math.floor(math.log10(a))) - 1 if a > 0 else 0
     text = f"{v:,.{max(digits, 0)}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_value(value: object, kind: Kind, *, unit: str = "yuan") -> str:
-    """``value`` formatted as ``kind`` (count, percent, money, number or text)."""
+    """``value`` formatted as ``kind`` (count, percent, money, number or text).
+
+    Timestamps at midnight show as dates (``2009-06-06``), others to the minute.
+    """
+    if isinstance(value, pd.Timestamp):
+        return "" if pd.isna(value) else value.strftime("%Y-%m-%d" if value == value.normalize() else "%Y-%m-%d %H:%M")
     if kind == "count":
         return format_count(value)
     if kind == "percent":
@@ -204,10 +209,10 @@ def table(data: pd.DataFrame | pd.Series | object, *, counts: Sequence[str] = ()
 
     Parameters
     ----------
-    data : DataFrame, Series or Summary
+    data : DataFrame, Series, Summary or result
         A Series becomes a one-column table (its name, or "value"); a
-        :class:`~dmkit._results.Summary` (what ``result.summary()`` returns) has each of its
-        tables formatted and keeps its title and notes.
+        :class:`~dmkit._results.Summary` (what ``result.summary()`` returns), or a result
+        object itself, has each of its tables formatted and keeps its title and notes.
     counts, percents, money, numbers : sequence of str
         Columns of those kinds (the others are guessed, see :func:`column_kinds`). For a
         Series, the row labels whose values are of that kind.
@@ -232,6 +237,11 @@ def table(data: pd.DataFrame | pd.Series | object, *, counts: Sequence[str] = ()
     """
     from dmkit._results import Summary
 
+    summarize = getattr(data, "summary", None)
+    if not isinstance(data, (pd.DataFrame, pd.Series, Summary)) and callable(summarize):
+        summary = summarize()  # a result object: its readable summary
+        if isinstance(summary, Summary):
+            data = summary
     if isinstance(data, Summary):
         return _SummaryTables(data.title, tuple(
             (name, table(t, counts=[c for c in counts if c in t.columns],
@@ -244,7 +254,7 @@ def table(data: pd.DataFrame | pd.Series | object, *, counts: Sequence[str] = ()
         return _series_table(data, counts=counts, percents=percents, money=money, numbers=numbers,
                              unit=unit, title=title, index=index)
     if not isinstance(data, pd.DataFrame):
-        raise parameter_error("data", expected="a DataFrame, a Series or a result's summary()",
+        raise parameter_error("data", expected="a DataFrame, a Series, a result or its summary()",
                               found=type(data).__name__)
     frame = data
     notes: tuple[str, ...] = ()
@@ -252,6 +262,12 @@ def table(data: pd.DataFrame | pd.Series | object, *, counts: Sequence[str] = ()
         notes = (f"first {max_rows:,} of {len(frame):,} rows",)
         frame = frame.head(max_rows)
     kinds = column_kinds(frame, counts=counts, percents=percents, money=money, numbers=numbers)
+    if _rate_rows(frame.index):  # rows are rates (published beside reproduced): numbers are percents
+        explicit = {*counts, *money, *numbers}
+        for col in frame.columns:
+            vals = pd.to_numeric(frame[col], errors="coerce").dropna()
+            if col not in explicit and kinds[col] in ("number", "count") and len(vals) and vals.abs().max() <= 1:
+                kinds[col] = "percent"
     out = pd.DataFrame({str(c) if not isinstance(c, str) else c:
                         [format_value(v, kinds[c], unit=unit) for v in frame[c]]
                         for c in frame.columns}, index=_clean_index(frame.index))
@@ -290,6 +306,12 @@ class _SummaryTables:
                             *[f"note: {n}" for n in self.notes]])
 
     __repr__ = __str__
+
+
+def _rate_rows(index: pd.Index) -> bool:
+    labels = [str(v) for v in index]
+    return bool(labels) and not isinstance(index, pd.RangeIndex) and all(
+        _RATE.search(v) and not _NOT_RATE.search(v) for v in labels)
 
 
 def _clean_index(index: pd.Index) -> pd.Index:
