@@ -581,7 +581,7 @@ def customer_states(
     schema.validate(subscriptions, "subscriptions", check_keys=False)
     from dmkit import catalog
 
-    check_choice(service, "service", catalog.SERVICES)
+    check_choice(service, "service", catalog.active_catalog().service_codes)  # an operator's codes too
     if activity_columns is None:
         if service not in ACTIVITY_COLUMNS:
             raise parameter_error("activity_columns", expected=f"usage columns measuring the use of {service!r} "

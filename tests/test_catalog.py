@@ -149,3 +149,16 @@ def test_rules_mine_finds_the_operator_codes_rules_with_the_counts_of_the_extrac
     assert row["support"].iloc[0] == pytest.approx(both / n)
     assert row["confidence"].iloc[0] == pytest.approx(both / first)
     assert not baskets["ZQ400"].any()
+
+
+def test_lifecycle_states_take_an_operator_service_code():
+    usage = frame("usage")
+    subs = frame("subscriptions").assign(service=["XW001", "CL100", "XW002"], channel=["SMS", "10086", "WWW"])
+    with catalog.use_catalog(CATALOG):
+        got = dm.lifecycle.customer_states(usage, subs, service="XW001", month="2009-06",
+                                           activity_columns=["monternet_sms"])
+    holders = got.states.set_index("user_id")["holder"]
+    assert holders.to_dict() == {1: True, 2: False, 3: False}  # only user 1 ordered XW001
+    with pytest.raises(ParameterError, match=r"parameter 'service'.*got 'XW001'"):
+        dm.lifecycle.customer_states(usage, frame("subscriptions"), service="XW001", month="2009-06",
+                                     activity_columns=["monternet_sms"])  # not a code of the simulator
