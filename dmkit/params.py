@@ -62,6 +62,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "published_tables",
     "yunnan_crbt_states",
     "music_campaign",
+    "operations_loop",
 )
 
 #: Names every notebook's ``parameters`` cell defines; the runner injects them all.

@@ -1,4 +1,4 @@
-"""The monthly closed loop of deep operations (深度运营闭环): plan → contact → respond → revise.
+"""The monthly closed loop of deep operations (深度运营闭环): plan → contact → respond → revise::
 
     import dmkit as dm
     run = dm.loop.run(province="guangdong", start="2009-01", months=6, n_users=100_000,

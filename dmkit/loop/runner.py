@@ -331,7 +331,7 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
         services: tuple[str, ...] = SERVICES, model: Literal["hgb", "logit", "tree"] = "hgb",
         max_train_rows: int = 200_000, exclude=None, mapping=None, cache_dir: str | Path | None = None,
         source=None, planner: Literal["greedy", "offers"] = "greedy", n_threads: int | None = None,
-        progress: bool = False) -> LoopRun:
+        resume: bool = True, progress: bool = False) -> LoopRun:
     """Run the monthly loop plan → contact → respond → revise for ``months`` months from ``start``.
 
     Parameters
@@ -381,6 +381,8 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
         Choose the month's offers greedily, or with ``dm.offers.optimize``.
     n_threads : int, optional
         Thread cap of the model fits and scoring (see :class:`dmkit.propensity.ScoringModel`).
+    resume : bool, default True
+        Continue the run found in ``out``; False removes its state first and starts over.
     progress : bool, default False
         A progress bar over the months.
 
@@ -411,6 +413,10 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
               "channels": list(channels), "services": list(services), "model": model,
               "max_train_rows": max_train_rows, "planner": planner}
     state = LoopState(out)
+    if not isinstance(resume, bool):
+        raise parameter_error("resume", expected="True or False", found=resume)
+    if not resume:
+        state.clear()
     state.check_config(config)
     ctx = _Ctx(province=province, policy=policy, seed=int(seed), budget=budget, control_share=control_share,
                explore=config["explore"], max_contacts_90d=max_contacts_90d, channels=tuple(channels),

@@ -75,6 +75,14 @@ class LoopState:
         return self.out / "months" / month
 
     # -- config --------------------------------------------------------------------
+    def clear(self) -> None:
+        """Remove a previous run's state (only the loop's own files and folders)."""
+        for name in ("months", "models"):
+            if (self.out / name).is_dir():
+                shutil.rmtree(self.out / name)
+        for name in ("config.json", "loop.json"):
+            (self.out / name).unlink(missing_ok=True)
+
     def check_config(self, config: dict) -> None:
         """Write ``config.json``, or check that an existing one describes the same run."""
         self.out.mkdir(parents=True, exist_ok=True)
