@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,18 +252,6 @@ class use_catalog:  # noqa: N801 - used like a function and as a context manager
             if _ACTIVE[i] is self.catalog:
                 del _ACTIVE[i]
                 break
-
-
-def iter_vocabulary_columns(table: str) -> Iterator[tuple[str, str]]:
-    """``(column, vocabulary)`` for the code columns of ``table`` checked against the catalog."""
-    from dmkit import catalog as cat
-    from dmkit import schema
-
-    by_value = {cat.SERVICES: "services", cat.CHANNELS: "channels", cat.BRANDS: "brands",
-                cat.GENRES: "genres"}
-    for spec in schema.COLUMNS[table]:
-        if spec.allowed is not None and spec.allowed in by_value:
-            yield spec.name, by_value[spec.allowed]
 
 
 def mapping_catalog(mapping: str | Path | Mapping | None) -> Catalog | None:

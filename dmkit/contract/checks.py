@@ -24,7 +24,7 @@ import pandera.pandas as pa
 
 from dmkit.errors import SchemaError, schema_error
 
-__all__ = ["Failure", "ValidationReport", "check", "check_files", "shorten"]
+__all__ = ["Failure", "ValidationReport", "allowed_check", "check", "check_files", "shorten"]
 
 _EXAMPLES = 5
 
@@ -174,11 +174,24 @@ _KIND_LABEL = {"int": "an integer dtype", "float": "a numeric dtype", "bool": "a
                "datetime": "a datetime64 dtype", "str": "a string dtype", "month": "strings 'YYYY-MM'"}
 
 
-def _allowed(spec, table: str, catalog) -> tuple[str, ...] | None:
-    from dmkit.contract.catalog_yaml import iter_vocabulary_columns
+def allowed_check(spec, catalog=None) -> tuple[tuple[str, ...], str] | None:
+    """``(codes, expectation)`` of a column with allowed values, codes from the catalog
+    (default the active one) for the catalog's vocabularies; None for a free column.
 
-    vocab = dict(iter_vocabulary_columns(table)).get(spec.name)
-    return catalog.codes(vocab) if vocab is not None else spec.allowed
+    The one wording of the check, for the pandas and the Spark validation alike.
+    """
+    from dmkit import catalog as cat
+    from dmkit.contract.catalog_yaml import active_catalog
+
+    if spec.allowed is None:
+        return None
+    catalog = catalog or active_catalog()
+    vocab = {cat.SERVICES: "services", cat.CHANNELS: "channels", cat.BRANDS: "brands",
+             cat.GENRES: "genres"}.get(spec.allowed)
+    if vocab is None:
+        return tuple(spec.allowed), f"one of {shorten(spec.allowed, 12)}"
+    codes = catalog.codes(vocab)
+    return codes, f"one of {shorten(codes, 12)} (catalog: {catalog.source})"
 
 
 _SCHEMAS: dict = {}
@@ -199,11 +212,9 @@ def _pandera_schema(table: str, catalog, columns: tuple[str, ...]) -> pa.DataFra
             checks.append(pa.Check.ge(s.low, error=f"values >= {s.low}", name="ge"))
         if s.high is not None:
             checks.append(pa.Check.le(s.high, error=f"values <= {s.high}", name="le"))
-        allowed = _allowed(s, table, catalog)
+        allowed = allowed_check(s, catalog)
         if allowed is not None:
-            shown = shorten(allowed, 12)
-            checks.append(pa.Check.isin(list(allowed), error=f"one of {shown} (catalog: {catalog.source})",
-                                        name="isin"))
+            checks.append(pa.Check.isin(list(allowed[0]), error=allowed[1], name="isin"))
         if s.kind == "month":
             checks.append(pa.Check.str_matches(schema.MONTH_RE.pattern, error="months as 'YYYY-MM'",
                                                name="month"))

@@ -50,14 +50,17 @@ def _value_checks(spec: ColumnSpec):
     """(label, Spark Column that is True on a failing non-null value) for each range/allowed check."""
     from pyspark.sql import functions as F
 
+    from dmkit.contract.checks import allowed_check
+
     col = F.col(f"`{spec.name}`")
     checks = []
     if spec.low is not None:
         checks.append((f"values >= {spec.low}", col < F.lit(spec.low)))
     if spec.high is not None:
         checks.append((f"values <= {spec.high}", col > F.lit(spec.high)))
-    if spec.allowed is not None:
-        checks.append((f"one of {list(spec.allowed)}", ~col.isin(list(spec.allowed))))
+    allowed = allowed_check(spec)  # the active catalog's codes, the pandas wording
+    if allowed is not None:
+        checks.append((allowed[1], ~col.isin(list(allowed[0]))))
     if spec.kind == "month":
         checks.append(("months as 'YYYY-MM'", ~col.rlike(MONTH_RE.pattern)))
     return checks
