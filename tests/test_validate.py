@@ -136,3 +136,38 @@ def test_dmkit_validate_json_reports_a_file_that_cannot_be_read(capsys, tmp_path
 def test_dmkit_validate_json_bad_argument_exits_2(capsys, tmp_path):
     got, out, _ = run(capsys, "validate", str(tmp_path), "--table", "usages", "--json")
     assert got == 2 and json.loads(out)["error_type"] == "ParameterError"
+
+
+@pytest.mark.parametrize("damage", ["empty_csv", "ragged_csv", "empty_parquet", "truncated_parquet",
+                                    "not_parquet", "bad_bytes"])
+def test_damaged_files_through_dmkit_validate_are_one_named_line(capsys, tmp_path, damage):
+    good = frame("usage")
+    suffix = "parquet" if "parquet" in damage else "csv"
+    path = tmp_path / f"usage.{suffix}"
+    if suffix == "parquet":
+        good.to_parquet(path)
+        data = path.read_bytes()
+        path.write_bytes({"empty_parquet": b"", "truncated_parquet": data[: len(data) // 3],
+                          "not_parquet": b"user_id,month\n1,2009-06\n"}[damage])
+    else:
+        text = good.to_csv(index=False)
+        path.write_bytes({"empty_csv": b"", "ragged_csv": (text + "9,2009-06\n").encode(),
+                          "bad_bytes": text.encode() + b"\xff\xfe\xfa\n"}[damage])
+    code, out, err = run(capsys, "validate", str(path), "--table", "usage")
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"dmkit validate: error: table 'usage', file '{path}'")
+
+
+def test_a_gbk_extract_with_a_gbk_mapping_passes_dmkit_validate(capsys, tmp_path):
+    from tests.test_ingest import GBK_MAPPING, GBK_USERS, _users_csv
+
+    path = _users_csv(tmp_path, GBK_USERS, "gbk")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_bytes(GBK_MAPPING.encode("gbk"))
+    code, out, err = run(capsys, "validate", str(path), "--table", "users", "--mapping", str(mapping))
+    assert code == 0 and err == "" and "3 rows" in out
+    mapping.write_bytes(GBK_MAPPING.encode("utf-16"))
+    code, out, _ = run(capsys, "validate", str(path), "--table", "users", "--mapping", str(mapping))
+    assert code == 0 and "3 rows" in out
