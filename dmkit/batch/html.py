@@ -16,6 +16,8 @@ from dmkit.batch.record import read_record
 from dmkit.batch.results import NotebookRun
 from dmkit.contract.files import atomic_write_bytes
 from dmkit.errors import DataNotFoundError
+from dmkit.report.record import read_headline, read_title
+from dmkit.report.tables import format_number, format_percent
 
 __all__ = ["MANIFEST", "read_manifest", "to_html", "write_index"]
 
@@ -58,7 +60,9 @@ def write_index(out_dirs: Sequence[Path], *, runs: Sequence[NotebookRun], root: 
     for folder in out_dirs:
         manifest = read_manifest(folder)
         for r in by_dir.get(folder, []):
-            manifest[r.notebook] = {**r.__dict__, "figures": _figures(folder, r.notebook)}
+            manifest[r.notebook] = {**r.__dict__, "figures": _figures(folder, r.notebook),
+                                    "headline": [h.__dict__ for h in read_headline(folder, r.notebook)],
+                                    "title": read_title(folder, r.notebook)}
         text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True)
         atomic_write_bytes(folder / MANIFEST, text.encode("utf-8"))
         written.append(atomic_write_bytes(folder / "index.html", _dir_index(folder, manifest)))
@@ -119,23 +123,80 @@ th {{ background: #f3f3f3; }}
 """
 
 
+_INDEX_STYLE = """<style>
+table.reports { width: 100%; max-width: 1300px; }
+table.reports td.fig { white-space: nowrap; }
+table.reports td:first-child { width: 34%; }
+.heads { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 2px 18px; }
+.headline { display: block; }
+.headline .label { display: block; font-size: 80%; color: #57606a; }
+.headline .value { font-size: 115%; font-weight: 600; }
+.small { font-size: 80%; color: #6e7781; }
+</style>"""
+
+
 def _dir_index(folder: Path, manifest: dict) -> bytes:
     rows = []
-    for name in sorted(manifest):
+    for name in sorted(manifest, key=lambda n: (manifest[n]["status"] == "passed", n)):
         m = manifest[name]
-        report = _link(folder, m.get("html"), name) if m.get("html") else html.escape(name)
-        nb = _link(folder, m.get("ipynb"), "ipynb") if m.get("ipynb") else ""
+        label = _without_run(m.get("title") or name.replace("_", " "), folder)
+        report = _link(folder, m.get("html"), label) if m.get("html") else html.escape(label)
+        nb = _link(folder, m.get("ipynb"), "notebook") if m.get("ipynb") else ""
+        status = html.escape(m["status"])
+        error = f"<div class=\"err\">{html.escape(m.get('error', ''))}</div>" if m.get("error") else ""
         rows.append(
-            f"<tr><td>{report}</td><td class=\"{html.escape(m['status'])}\">{html.escape(m['status'])}</td>"
-            f"<td>{m['seconds']:.1f}</td><td>{html.escape(m.get('finished_at', ''))}</td>"
-            f"<td>{nb}</td><td class=\"figs\">{_fmt_figures(m.get('figures', {}))}</td>"
-            f"<td class=\"err\">{html.escape(m.get('error', ''))}</td></tr>")
+            f"<tr><td>{report}<div class=\"small\">{html.escape(name)} · {nb}</div></td>"
+            f"<td class=\"{status}\">{status}{error}</td>"
+            f"<td class=\"fig\">{_duration(m.get('seconds', 0.0))}</td>"
+            f"<td>{_headline_html(m)}</td></tr>")
     passed = sum(m["status"] == "passed" for m in manifest.values())
-    table = ("<table><tr><th>report</th><th>status</th><th>seconds</th><th>finished</th>"
-             "<th>notebook</th><th>key figures</th><th>error</th></tr>\n" + "\n".join(rows) + "</table>")
-    title = f"dmkit reports: {folder.parent.name} {folder.name}"
-    lead = f"{passed} of {len(manifest)} notebooks passed. <a href=\"../../index.html\">all runs</a>"
-    return _PAGE.format(title=html.escape(title), lead=lead, body=table).encode("utf-8")
+    table = ("<table class=\"reports\"><tr><th>report</th><th>status</th><th>run time</th>"
+             "<th>headline figures</th></tr>\n" + "\n".join(rows) + "</table>")
+    province, month = folder.parent.name, folder.name
+    title = f"{province.replace('_', ' ').title()}, {month}: case-study reports"
+    finished = max((m.get("finished_at", "") for m in manifest.values()), default="")
+    lead = (f"{passed} of {len(manifest)} reports passed"
+            + (f"; last run finished {html.escape(finished.replace('T', ' ')[:19])}" if finished else "")
+            + ". Each report opens with an executive summary; the figures below are its headline figures."
+            + " <a href=\"../../index.html\">all runs</a>")
+    return _PAGE.format(title=html.escape(title), lead=lead, body=_INDEX_STYLE + table).encode("utf-8")
+
+
+def _duration(seconds: float) -> str:
+    """``47.2 -> '47 s'``, ``147.5 -> '2 min 28 s'``."""
+    seconds = float(seconds or 0.0)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def _headline_html(m: dict, limit: int = 3) -> str:
+    """The report's headline figures (label and formatted value); recorded figures when it has none."""
+    heads = [(h["label"], h["text"]) for h in m.get("headline") or []]
+    if not heads:  # a notebook that records no headline: its first figures, made readable
+        heads = [(_readable(k), _value_text(k, v)) for k, v in list((m.get("figures") or {}).items())[:limit]
+                 if not isinstance(v, (list, dict))]
+    return "<div class=\"heads\">" + "".join(
+        f"<span class=\"headline\"><span class=\"label\">{html.escape(label)}</span>"
+        f"<span class=\"value\">{html.escape(text)}</span></span>" for label, text in heads[:limit]) + "</div>"
+
+
+def _without_run(title: str, folder: Path) -> str:
+    """A report's heading without the "Jiangsu, 2009-06: " the index's own heading already says."""
+    prefix = f"{folder.parent.name.replace('_', ' ').title()}, {folder.name}: "
+    return title[len(prefix):] if title.startswith(prefix) else title
+
+
+def _readable(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+def _value_text(key: str, value: object) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return "n/a" if value is None else str(value)
+    rate = any(w in key for w in ("rate", "share", "retention", "penetration", "mape"))
+    return format_percent(value) if rate and abs(float(value)) <= 1 else format_number(value)
 
 
 def _root_index(root: Path) -> bytes:
@@ -153,10 +214,10 @@ def _root_index(root: Path) -> bytes:
                 f"<tr><td>{html.escape(folder.parent.name)}</td>"
                 f"<td>{_link(root, str(folder / 'index.html'), folder.name)}</td><td>{report}</td>"
                 f"<td class=\"{html.escape(m['status'])}\">{html.escape(m['status'])}</td>"
-                f"<td>{m['seconds']:.1f}</td><td>{html.escape(m.get('finished_at', ''))}</td>"
+                f"<td>{_duration(m['seconds'])}</td><td>{html.escape(m.get('finished_at', ''))}</td>"
                 f"<td class=\"err\">{html.escape(m.get('error', '')[:200])}</td></tr>")
     table = ("<table><tr><th>province</th><th>month</th><th>report</th><th>status</th>"
-             "<th>seconds</th><th>finished</th><th>error</th></tr>\n" + "\n".join(rows) + "</table>")
+             "<th>run time</th><th>finished</th><th>error</th></tr>\n" + "\n".join(rows) + "</table>")
     lead = f"{n_pass} of {n_all} reports passed."
     return _PAGE.format(title="dmkit reports", lead=lead, body=table).encode("utf-8")
 
@@ -164,16 +225,3 @@ def _root_index(root: Path) -> bytes:
 def _link(base: Path, target: str | None, text: str) -> str:
     href = os.path.relpath(str(target), str(base))
     return f"<a href=\"{html.escape(href)}\">{html.escape(text)}</a>"
-
-
-def _fmt_figures(figures: dict, limit: int = 8) -> str:
-    items = []
-    for key, value in list(figures.items())[:limit]:
-        if isinstance(value, float):
-            value = f"{value:.4g}"
-        elif isinstance(value, list):
-            value = "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value) + "]"
-        value = str(value) if len(str(value)) <= 60 else str(value)[:57] + "..."
-        items.append(f"{html.escape(str(key))} = {html.escape(str(value))}")
-    more = f" … (+{len(figures) - limit})" if len(figures) > limit else ""
-    return "<br>".join(items) + more
