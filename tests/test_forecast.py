@@ -179,3 +179,136 @@ def test_sarimax_model_beats_naive_too(synth_revenue):
     fc = forecast.revenue(synth_revenue, line="new_business", model="sarimax")
     assert fc.mape < fc.mape_naive
     assert np.isfinite(fc.forecast.to_numpy()).all()
+
+
+# --------------------------------------------------------------------------------------
+# Model choice by a rolling-origin backtest; explicit holidays
+# --------------------------------------------------------------------------------------
+
+
+def test_candidates_backtest_matches_an_independent_computation():
+    y = planted_series(n=60, seed=3)
+    fc = forecast.revenue(y, horizon=6)
+    c = fc.candidates
+    assert list(c.index) == list(forecast.CANDIDATES)
+    # three origins 12 months apart, the last one 12 months before the end
+    assert list(c.columns) == ["from_2006-07", "from_2007-07", "from_2008-07", "mape", "chosen"]
+    # the seasonal naive errors, by hand
+    for col in ("from_2006-07", "from_2007-07", "from_2008-07"):
+        start = list(y.index).index(col[5:])
+        actual = y.iloc[start:start + 12].to_numpy()
+        naive = y.iloc[start - 12:start].to_numpy()
+        assert c.loc["seasonal_naive", col] == pytest.approx(np.mean(np.abs(naive / actual - 1)), rel=1e-12)
+    # the ETS errors: statsmodels' ExponentialSmoothing on log revenue, fitted directly
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    train, test = y.iloc[:36], y.iloc[36:48].to_numpy()
+    z = np.log(train.to_numpy())
+    ets = ExponentialSmoothing(z - z.mean(), trend="add", damped_trend=True, seasonal="add",
+                               seasonal_periods=12).fit()
+    ref = np.exp(np.asarray(ets.forecast(12)) + z.mean())
+    assert c.loc["ets", "from_2007-07"] == pytest.approx(np.mean(np.abs(ref / test - 1)), rel=1e-6)
+    # the choice is the lowest mean error, reported
+    np.testing.assert_allclose(c["mape"], c[["from_2006-07", "from_2007-07", "from_2008-07"]].mean(axis=1))
+    assert fc.model == c["mape"].idxmin() and c.loc[fc.model, "chosen"] and c["chosen"].sum() == 1
+    assert fc.selection == "backtest" and fc.mape == pytest.approx(c.loc[fc.model, "from_2008-07"])
+    assert fc.mape_naive == pytest.approx(c.loc["seasonal_naive", "from_2008-07"])
+    text = str(fc.summary())
+    assert "candidates (rolling-origin MAPE)" in text and "rolling-origin backtest over 3 origin(s)" in text
+
+
+def test_a_seasonal_random_walk_chooses_the_seasonal_naive_forecast():
+    rng = np.random.default_rng(5)
+    months = pd.period_range("2001-01", periods=96, freq="M").astype(str)
+    season = rng.normal(0, 0.3, 12)
+    logy = np.log(1e6) + np.tile(season, 8)
+    for t in range(12, 96):               # y_t = y_{t-12} x noise: nothing but last year's month
+        logy[t] = logy[t - 12] + rng.normal(0, 0.02)
+    fc = forecast.revenue(pd.Series(np.exp(logy), index=months), horizon=12)
+    assert fc.model in ("seasonal_naive", "sarimax")   # the airline model nests it
+    assert fc.candidates.loc[fc.model, "mape"] <= fc.candidates.loc["regression", "mape"]
+
+
+def test_a_named_model_is_used_and_the_candidates_still_reported():
+    y = planted_series()
+    for m in forecast.CANDIDATES:
+        fc = forecast.revenue(y, model=m, horizon=12, calendar="chinese")
+        assert fc.model == m and fc.selection == "given" and len(fc.candidates) == 4
+        f = fc.forecast
+        assert np.isfinite(f.to_numpy()).all() and (f["lower"] < f["forecast"]).all()
+        assert (f["forecast"] < f["upper"]).all()
+        # only the models that take regressors report holiday effects
+        assert ("spring_festival" in fc.holiday_effects) == (m in forecast.HOLIDAY_MODELS)
+        # a series times a constant: the same choice, the forecast times that constant
+        g = forecast.revenue(y * 1e-5, model=m, horizon=12, calendar="chinese")
+        np.testing.assert_allclose(g.forecast.to_numpy(), f.to_numpy() * 1e-5, rtol=1e-5)
+
+
+def test_ets_interval_matches_a_simulation_of_the_fitted_recursions():
+    # the analytic ETS(A,Ad,A) variance against 20 000 paths simulated with the component-form
+    # recursions statsmodels' ExponentialSmoothing fits (its own simulate() treats
+    # smoothing_trend as the error-correction beta, so it is not used as the reference)
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    y = planted_series(n=72, noise=0.03, seed=9)
+    fc = forecast.revenue(y, model="ets", horizon=24, backtest=0, level=0.9)
+    z = np.log(y.to_numpy())
+    res = ExponentialSmoothing(z - z.mean(), trend="add", damped_trend=True, seasonal="add",
+                               seasonal_periods=12).fit()
+    p = res.params
+    a, b_star, g, phi = p["smoothing_level"], p["smoothing_trend"], p["smoothing_seasonal"], p["damping_trend"]
+    sigma = np.sqrt(res.sse / len(z))
+    reps, m = 20_000, 12
+    rng = np.random.default_rng(0)
+    lvl = np.full(reps, res.level[-1])
+    tr = np.full(reps, res.trend[-1])
+    seas = [np.full(reps, v) for v in res.season[-m:]]
+    paths = []
+    for _ in range(24):
+        s_old = seas[-m]
+        l_pred = lvl + phi * tr
+        obs = l_pred + s_old + rng.normal(0, sigma, reps)
+        new_l = a * (obs - s_old) + (1 - a) * l_pred
+        new_b = b_star * (new_l - lvl) + (1 - b_star) * phi * tr
+        seas.append(g * (obs - lvl - phi * tr) + (1 - g) * s_old)
+        lvl, tr = new_l, new_b
+        paths.append(obs)
+    sim_sd = np.asarray(paths).std(axis=1)
+    ours_sd = (np.log(fc.forecast["upper"]) - np.log(fc.forecast["forecast"])).to_numpy() / 1.6448536269514722
+    np.testing.assert_allclose(ours_sd, sim_sd, rtol=0.03)
+    # and the median is statsmodels' point forecast
+    np.testing.assert_allclose(np.log(fc.forecast["forecast"]), np.asarray(res.forecast(24)) + z.mean(),
+                               rtol=1e-9)
+
+
+def test_holidays_are_explicit():
+    y = planted_series()
+    # a plain Series declares no calendar: no holiday regressors
+    plain = forecast.revenue(y, horizon=12)
+    assert plain.calendar == "none" and plain.holidays == () and plain.holiday_effects.empty
+    assert "calendar none: no holiday regressors" in str(plain.summary())
+    # declared Chinese, by the parameter or by the Series' attrs: Spring Festival and Mid-Autumn
+    declared = y.copy()
+    declared.attrs["calendar"] = "chinese"
+    for fc in (forecast.revenue(y, calendar="chinese"), forecast.revenue(declared)):
+        assert fc.calendar == "chinese" and fc.holidays == forecast.DEFAULT_HOLIDAYS
+    # holidays named explicitly are used whatever the calendar
+    assert forecast.revenue(y, holidays=["spring_festival"], model="regression").holidays == ("spring_festival",)
+    # the data contract's revenue table is a Chinese operator's: its default calendar is Chinese
+    table = pd.DataFrame({"month": y.index, "line": "new_business", "amount": y.to_numpy()})
+    assert forecast.revenue(table).calendar == "chinese"
+    off = forecast.revenue(table, calendar="none")
+    assert off.calendar == "none" and off.holidays == ()
+    with pytest.raises(ParameterError, match="parameter 'calendar'.*'chinese'"):
+        forecast.revenue(y, calendar="lunar")
+    with pytest.raises(ParameterError, match="parameter 'origins'"):
+        forecast.revenue(y, origins=0)
+
+
+def test_no_warnings_from_the_models(recwarn):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        forecast.revenue(planted_series(n=40), horizon=12, calendar="chinese")   # 2-year training windows
+        forecast.revenue(planted_series(n=60), model="sarimax", horizon=12, calendar="chinese")
