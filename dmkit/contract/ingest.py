@@ -550,6 +550,33 @@ def _check_finite(num: np.ndarray, ctx: _Ctx, expected: str) -> None:
 _INT_RE = r"^[+-]?\d+(?:\.0*)?$"
 
 
+def _fast_cast(s: pd.Series, target: str) -> pd.Series | None:
+    """Text to int64/float64 by Arrow's strict cast (C speed), or None to take the slow path
+    that names what is wrong (bad text, out of int64, a decimal in an integer column...).
+
+    Only plain decimal text is taken here; anything else (e.g. '1e3', ' 12', hex) goes the
+    slow, strict way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pd.api.types.infer_dtype(s, skipna=True) != "string":
+        return None
+    try:
+        arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        pattern = r"^[+-]?\d+$" if target == "int64" else r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+        present = pc.is_valid(arr)
+        plain = pc.match_substring_regex(arr, pattern)
+        if not pc.all(pc.or_kleene(pc.invert(present), plain)).as_py():
+            return None
+        out = pc.cast(arr, pa.int64() if target == "int64" else pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    values = out.to_numpy(zero_copy_only=False)
+    if out.null_count:
+        values = out.cast(pa.float64()).to_numpy(zero_copy_only=False)  # the schema reports the missing
+    return pd.Series(values, index=s.index, name=s.name)
+
+
 def _to_int(s: pd.Series, ctx: _Ctx) -> pd.Series:
     expected = "integers"
     if pd.api.types.is_bool_dtype(s):
@@ -576,6 +603,9 @@ def _to_int(s: pd.Series, ctx: _Ctx) -> pd.Series:
         if big.any():
             raise ctx.error(big, "integers within int64", what="value(s) outside int64")
         return s if not present.all() else s.astype("int64")
+    fast = _fast_cast(s, "int64")
+    if fast is not None:
+        return fast
     text = _text(s)
     missing = text.isna().to_numpy()
     ok = text.str.match(_INT_RE, na=False).to_numpy()
@@ -607,6 +637,10 @@ def _to_float(s: pd.Series, ctx: _Ctx) -> pd.Series:
             pd.api.types.is_extension_array_dtype(s) else s
         _check_finite(out.to_numpy(dtype=float, na_value=np.nan), ctx, expected)
         return out
+    fast = _fast_cast(s, "float64")
+    if fast is not None:
+        _check_finite(fast.to_numpy(), ctx, expected)
+        return fast
     text = _text(s)
     missing = text.isna().to_numpy()
     num = pd.to_numeric(text, errors="coerce")
@@ -623,11 +657,18 @@ def _to_bool(s: pd.Series, ctx: _Ctx) -> pd.Series:
         return s
     if s.isna().any():
         return s  # the schema reports the missing values with their rows
-    text = s.astype(str).str.strip().str.lower().str.replace(r"\.0$", "", regex=True)
-    is_t, is_f = text.isin(_TRUE).to_numpy(), text.isin(_FALSE).to_numpy()
-    if not (is_t | is_f).all():
-        raise ctx.error(~(is_t | is_f), "booleans (True/False, 1/0, Y/N)")
-    return pd.Series(is_t, index=s.index, name=s.name)
+    def read(v: object) -> bool | None:  # once per distinct value, not per row
+        t = str(v).strip().lower()
+        t = t[:-2] if t.endswith(".0") else t
+        return True if t in _TRUE else False if t in _FALSE else None
+
+    values = s.astype(object)
+    table = {v: read(v) for v in pd.unique(values)}
+    got = values.map(table)
+    bad = got.isna().to_numpy()
+    if bad.any():
+        raise ctx.error(bad, "booleans (True/False, 1/0, Y/N)")
+    return pd.Series(got.to_numpy(dtype=bool), index=s.index, name=s.name)
 
 
 # --- dates ------------------------------------------------------------------------
@@ -649,6 +690,12 @@ def _to_datetime(s: pd.Series, ctx: _Ctx, fmt: str | None) -> pd.Series:
                         fix=_DATE_FIX % ctx.column)
     if pd.api.types.is_integer_dtype(s):  # 20050214, never epoch nanoseconds
         s = s.astype(object).map(lambda v: None if pd.isna(v) else str(int(v)))
+    if fmt is None and pd.api.types.infer_dtype(s, skipna=True) == "string":
+        iso = s.str.match(r"^\s*\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?\s*$", na=True)
+        if iso.all():  # the common export: year-first with dashes, parsed in C
+            parsed = pd.to_datetime(s.str.strip(), format="ISO8601", errors="coerce")
+            if (parsed.isna() == s.isna()).all():
+                return parsed.astype("datetime64[ns]")
     text = _text(s)
     missing = text.isna().to_numpy()
     out = pd.Series(pd.NaT, index=s.index, name=s.name, dtype="datetime64[ns]")
