@@ -13,7 +13,7 @@ PY  := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-all test-slow lint synth clean
+.PHONY: help report test test-all test-slow lint synth docs clean
 
 help: ## list the targets
 	@echo "dmkit: make <target> [PROVINCE=jiangsu MONTH=2009-06 JOBS=2]"
@@ -34,11 +34,15 @@ test-all: test test-slow ## the default tests, then the slow ones
 lint: $(VENV)/.installed-dev ## ruff on the package and the tests
 	$(VENV)/bin/ruff check dmkit tests benchmarks
 
+docs: $(VENV)/.installed-docs ## the documentation site (Sphinx + numpydoc) -> docs/_build/html, warnings as errors
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 synth: $(VENV)/.installed-notebook ## simulate one province (20,000 users) into data/generated
 	$(VENV)/bin/dmkit synth --province $(PROVINCE) --month $(MONTH) --users 20000 --out data/generated
 
 clean: ## remove generated data, reports and caches (keeps .venv)
-	rm -rf data/generated reports .pytest_cache .ruff_cache .hypothesis
+	rm -rf data/generated reports docs/_build docs/_generated .pytest_cache .ruff_cache .hypothesis
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "dmkit needs Python >= 3.10; found " + sys.version.split()[0] + " (set PYTHON=python3.x)")'
@@ -47,6 +51,10 @@ $(PY):
 
 $(VENV)/.installed-notebook: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[notebook]"
+	@touch $@
+
+$(VENV)/.installed-docs: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[docs,notebook]"
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)

@@ -523,22 +523,22 @@ def customer_states(
 
     The combination table :data:`STATE_TABLE` (the deck's matrix as data, with the facts
     holder, held before and heavy use beside the three tests) places each user; its
-    default rows read, in this order of precedence:
+    default rows read, in this order of precedence::
 
-    ========================  =========================================================
-    holders (active subscription at the end of the data month)
-    returned (回家)            loyalty fails (came back within the last ``return_months``
-                              months)
-    silent (沉默)              activity fails
-    pre-churn (预流失)         growth fails
-    heavy (重度)               mean use over the last ``window`` months >= ``heavy``
-    light (轻度)               otherwise
-    non-holders
-    churned (永久流失)         held the service before (all subscriptions ended)
-    potential (潜在)           never held it, but activity passes (uses the service's
-                              features anyway, e.g. downloads music without CRBT)
-    non-potential (非潜在)     the rest
-    ========================  =========================================================
+        ========================  =========================================================
+        holders (active subscription at the end of the data month)
+        returned (回家)            loyalty fails (came back within the last ``return_months``
+                                  months)
+        silent (沉默)              activity fails
+        pre-churn (预流失)         growth fails
+        heavy (重度)               mean use over the last ``window`` months >= ``heavy``
+        light (轻度)               otherwise
+        non-holders
+        churned (永久流失)         held the service before (all subscriptions ended)
+        potential (潜在)           never held it, but activity passes (uses the service's
+                                  features anyway, e.g. downloads music without CRBT)
+        non-potential (非潜在)     the rest
+        ========================  =========================================================
 
     Parameters
     ----------
