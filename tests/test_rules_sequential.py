@@ -181,7 +181,7 @@ def test_spade_paper_example_every_occurrence():
 
 def _brute_force_all(log, window, n_users):
     out = {}
-    for uid, g in log.groupby("user"):
+    for _, g in log.groupby("user"):
         best = {}
         for a in g.itertuples():
             for b in g.itertuples():
@@ -248,3 +248,25 @@ def test_any_log_bad_inputs():
     with pytest.raises(SchemaError, match=r"column 'item'.*missing"):
         R.sequential(log.assign(item=log["item"].where(log.index != 3)), user="sid", item="item", time="eid",
                      window=None, min_support=0.5)
+
+
+def test_an_operator_extract_with_its_own_codes_goes_through_sequential():
+    # the GBK extract of tests/fixtures/operator_extract (codes XW001, CL100, ... outside the
+    # simulator catalog) read through its mapping, against the brute force on a plain pandas read
+    from pathlib import Path
+
+    from dmkit import io
+
+    fixture = Path(__file__).parent / "fixtures" / "operator_extract"
+    subs = io.read_table(fixture / "subscriptions.csv", "subscriptions", mapping=fixture / "mapping.yaml")
+    raw = pd.read_csv(fixture / "subscriptions.csv", encoding="gbk", dtype=str)
+    raw = pd.DataFrame({"user_id": raw["用户号码"], "service": raw["业务代码"],
+                        "start": pd.to_datetime(raw["订购时间"], format="%Y%m%d%H%M%S")})
+    assert not set(raw["service"]) & set(catalog.SERVICES)
+    r = R.sequential(subs, window="365D", min_support=1e-9)
+    ref = _brute_force(raw, 365, raw["user_id"].nunique())
+    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
+    assert got.keys() == ref.keys() and len(got) > 0
+    for k, v in ref.items():
+        assert got[k][0] == v[0]
+        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
