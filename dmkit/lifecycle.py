@@ -489,6 +489,9 @@ class CustomerStatesResult(Result):
         c = self.counts
         ax.bar([STATE_NAMES[s] for s in c.index], c["users"], color="tab:blue")
         ax.tick_params(axis="x", rotation=35)
+        for label in ax.get_xticklabels():  # anchored at their tick's end, long names do not overlap
+            label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
         ax.set_ylabel("users")
         ax.set_title(f"{self.service} customer states, {self.month}")
         return ax

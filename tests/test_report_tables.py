@@ -21,7 +21,8 @@ def test_counts_never_float_or_scientific():
     assert format_count(np.int64(4_710_081)) == "4,710,081"
     assert format_number(50000.0) == "50,000"
     assert format_number(33170.0) == "33,170"
-    assert format_number(1.2e-05) == "0.000012"
+    assert format_number(1.2e-05) == "< 0.0001" and format_number(3.76e-112) == "< 0.0001"
+    assert format_number(0.00012) == "0.00012" and format_number(-2e-9) == "> −0.0001"
     assert format_number(0.5861) == "0.586" and format_number(123.456) == "123"
     assert "e" not in format_number(123456789.123)
     assert format_count(None) == "" and format_count(float("nan")) == ""

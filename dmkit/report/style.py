@@ -37,7 +37,7 @@ STYLE: dict[str, object] = {
     "figure.constrained_layout.use": True,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.grid": True,
+    "axes.grid": False,  # a grid would be drawn over heatmaps (imshow); charts that want one ask
     "grid.alpha": 0.3,
     "axes.titlesize": 12,
     "axes.titleweight": "normal",  # the bundled CJK font has no bold face

@@ -42,7 +42,7 @@ Kind = Literal["count", "percent", "money", "number", "text"]
 KINDS = ("count", "percent", "money", "number", "text")
 
 _RATE = re.compile(r"(^|_)(rate|rates|share|shares|retention|penetration|pct|percent|ratio_pct|"
-                   r"conversion|churn_rate|coverage|precision|recall|support|confidence|"
+                   r"conversion|churn_rate|coverage|precision|recall|support|confidence|proportion|explained|cumulative|"
                    r"activity|growth|uplift|take_up|mape)(_|$)|(^|_)rate|%", re.I)
 _MONEY = re.compile(r"(^|_)(arpu|amount|revenue|fee|fees|yuan|income|spend|cost|price|value_yuan)(_|$)",
                     re.I)
@@ -86,7 +86,8 @@ def format_money(value: object, *, unit: str = "yuan", decimals: int = 2) -> str
 def format_number(value: object) -> str:
     """Any number, never in scientific notation: whole numbers as counts, others to 3 figures.
 
-    ``50000.0 -> '50,000'``, ``0.5861 -> '0.586'``, ``1.2e-05 -> '0.000012'``, ``123.456 -> '123'``.
+    ``50000.0 -> '50,000'``, ``0.5861 -> '0.586'``, ``0.00012 -> '0.00012'``, ``123.456 -> '123'``;
+    below 0.0001 in size, ``'< 0.0001'`` (a p-value of 3.8e-112 says no more than that).
     """
     if _missing(value):
         return ""
@@ -98,6 +99,8 @@ def format_number(value: object) -> str:
     a = abs(v)
     if a >= 1000:
         return f"{v:,.0f}"
+    if a < 1e-4:  # p-values of 1e-112 and the like: what matters is that they are tiny
+        return "< 0.0001" if v > 0 else "> −0.0001"
     digits = 3 - int(math.floor(math.log10(a))) - 1 if a > 0 else 0
     text = f"{v:,.{max(digits, 0)}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
