@@ -300,8 +300,9 @@ def profile(
     t["channel_actions"] = total.astype(np.int64)
 
     # genre preference ---------------------------------------------------------------
-    from dmkit.catalog import GENRES
+    from dmkit.catalog import active_catalog
 
+    GENRES = active_catalog().codes("genres")  # noqa: N806 - the operator's catalog, or the simulator's
     genres = list(GENRES) + sorted(_uniques(ev["genre"]) - set(GENRES))
     gbest, gconf, gtotal, ngen = _argmax_share(_positions(ev["user_id"], ids), _codes(ev["genre"], genres), n,
                                                len(genres))
@@ -368,8 +369,9 @@ def profile(
 
 
 def _channel_categories(users, subscriptions, events) -> list[str]:
-    from dmkit.catalog import CHANNELS
+    from dmkit.catalog import active_catalog
 
+    CHANNELS = active_catalog().codes("channels")  # noqa: N806 - the operator's catalog, or the simulator's
     seen: set[str] = set()
     for s in (users["preferred_channel"], subscriptions["channel"], events["channel"]):
         seen |= _uniques(s)
