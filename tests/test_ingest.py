@@ -310,3 +310,13 @@ def test_yaml_files_in_utf16_bom_or_gb18030_are_read(tmp_path, encoding):
     assert ingest.load_yaml(path) == {"usage": {"用户": "user_id"}}
     with pytest.raises(DataNotFoundError, match=r"does not exist"):
         ingest.load_yaml(tmp_path / "none.yaml")
+
+
+def test_a_key_given_twice_in_a_rule_library_is_refused(tmp_path):
+    import dmkit as dm
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("name: x\nrules:\n  - id: a\n    service: fetion\n    service: crbt\n")
+    with pytest.raises(ParameterError, match=r"rule library '.*rules.yaml': key 'service' is given twice "
+                                             r"\(lines 4 and 5\)"):
+        dm.rules.load_rules(path)
