@@ -305,3 +305,16 @@ def test_kill_9_of_the_batch_leaves_no_worker_or_kernel_behind(tmp_path):
     proc.communicate(timeout=30)
     assert _all_gone(pids, 60), [p for p in pids if _alive(p)]
     assert not [p for p in (tmp_path / "reports").rglob("*") if ".tmp" in p.name]
+
+
+def test_dmkit_run_reports_respect_the_umask(capsys, tmp_path):
+    old = os.umask(0o027)
+    try:
+        code, _, err = run(capsys, *_run_args(tmp_path, "--notebook", "nb_pass", "--jobs", "1",
+                                              "--out", str(tmp_path / "reports")))
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    files = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} >= {".ipynb", ".html", ".json"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: 0o640 for p in files}

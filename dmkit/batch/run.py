@@ -34,7 +34,7 @@ from dmkit.batch.kernels import (
 )
 from dmkit.batch.pool import abort, make_pool, progress_bar, terminate_as_interrupt, tick
 from dmkit.batch.results import BatchResult, Job, NotebookRun
-from dmkit.contract.files import check_writable
+from dmkit.contract.files import check_writable, with_umask
 from dmkit.errors import DataNotFoundError, ParameterError, parameter_error
 from dmkit.params import Params, load_params
 
@@ -249,6 +249,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
         except Exception as err:  # kernel died, timeout, bad notebook: keep going, report it
             error = f"{type(err).__name__}: {err}"
         if tmp.stat().st_size > 0:
+            with_umask(tmp)  # mkstemp made it 0600
             os.replace(tmp, final)
         else:  # nothing executed: do not leave an older run's report looking current
             final.unlink(missing_ok=True)

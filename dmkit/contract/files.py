@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_bytes",
     "check_microseconds",
     "check_writable",
+    "with_umask",
     "read_parquet_file",
     "unwritable_error",
     "write_parquet_atomic",
@@ -102,12 +103,18 @@ def atomic_write(path: str | Path, writer: Callable[[str], object]) -> Path:
     os.close(fd)
     try:
         writer(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the usual mode
+        with_umask(tmp)  # mkstemp makes 0600: give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def with_umask(path: str | Path) -> Path:
+    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the mode of the umask (0644 with 022)."""
+    os.chmod(path, 0o666 & ~_umask())
+    return Path(path)
 
 
 def _umask() -> int:
