@@ -320,3 +320,14 @@ def test_a_key_given_twice_in_a_rule_library_is_refused(tmp_path):
     with pytest.raises(ParameterError, match=r"rule library '.*rules.yaml': key 'service' is given twice "
                                              r"\(lines 4 and 5\)"):
         dm.rules.load_rules(path)
+
+
+def test_a_bad_value_in_the_second_partition_names_that_file_and_its_line(tmp_path):
+    io.write_table(frame("usage"), "usage", tmp_path, format="csv", province="jiangsu")
+    files = sorted((tmp_path / "usage").rglob("part.csv"))
+    assert len(files) == 2  # months 2009-05 and 2009-06
+    lines = files[1].read_text().splitlines()
+    lines[2] = lines[2].replace(",", ",x", 1)  # month 'x2009-06' in the second data row
+    files[1].write_text("\n".join(lines) + "\n")
+    with pytest.raises(SchemaError, match=rf"column 'month': .* at file '{files[1]}' line 3"):
+        io.read_table(tmp_path, "usage")
