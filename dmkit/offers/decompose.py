@@ -21,11 +21,12 @@ unit to minimums that fall short, then fill caps that have room in order of adju
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from dmkit.offers.problem import Problem
-from dmkit.offers.repair import add_rounds, drop_for_caps, fill, meet_minimums, ranking, tolerance
+from dmkit.offers.repair import add_rounds, drop_for_caps, fill, meet_minimums, shortfall
 
 __all__ = ["Subproblems", "solve_decompose"]
 
@@ -36,26 +37,34 @@ MAX_L = 12
 
 
 class Subproblems:
-    """The per-customer subproblems, grouped by number of candidates, with their feasible subsets."""
+    """The per-customer subproblems, grouped by number of candidates, with their feasible subsets.
+
+    Customers for whom every subset of their candidates keeps the caps and conflicts (most of
+    them) simply take every candidate of positive adjusted value; only the others are
+    enumerated.
+    """
 
     def __init__(self, prob: Problem) -> None:
         self.prob = prob
         sizes = np.diff(prob.starts)
         self.groups = []
-        self.big_users = np.zeros(0, dtype=np.int64)
+        self.free = np.zeros(prob.n, dtype=bool)
         big = []
         for L in np.unique(sizes):
+            L = int(L)
             users = np.flatnonzero(sizes == L)
-            if L > MAX_L or len(users) * (1 << int(L)) > MAX_CELLS:
+            if L > MAX_L or len(users) * (1 << L) > MAX_CELLS:
                 big.append(users)
                 continue
             idx = prob.starts[users][:, None] + np.arange(L)[None, :]          # (nU, L)
-            S = ((np.arange(1 << int(L))[None, :] >> np.arange(L)[:, None]) & 1).astype(np.float64)  # (L, 2^L)
-            feas = np.ones((len(users), 1 << int(L)), dtype=bool)
+            S = ((np.arange(1 << L)[None, :] >> np.arange(L)[:, None]) & 1).astype(np.float64)  # (L, 2^L)
+            feas = np.ones((len(users), 1 << L), dtype=bool)
             acts = prob.a[idx]
             for q in range(len(prob.ubound)):
-                cnt = prob.umask[q][acts].astype(np.float64) @ S
-                feas &= cnt <= prob.ubound[q]
+                m = prob.umask[q][acts]
+                tight = m.sum(axis=1) > prob.ubound[q]
+                if tight.any():
+                    feas[tight] &= (m[tight].astype(np.float64) @ S) <= prob.ubound[q]
             if prob.conflict.any():
                 for j in range(L):
                     for m in range(j + 1, L):
@@ -63,9 +72,12 @@ class Subproblems:
                         if cf.any():
                             both = (S[j] > 0) & (S[m] > 0)
                             feas[np.ix_(cf, both)] = False
-            self.groups.append((idx, S, feas))
-        if big:
-            self.big_users = np.concatenate(big)
+            alltrue = feas.all(axis=1)
+            self.free[idx[alltrue].ravel()] = True
+            if (~alltrue).any():
+                pen = np.where(feas[~alltrue], 0.0, -np.inf)
+                self.groups.append((idx[~alltrue], S, pen))
+        self.big_users = np.concatenate(big) if big else np.zeros(0, dtype=np.int64)
         self.big_mask = np.zeros(prob.n, dtype=bool)
         if len(self.big_users):
             sizes_b = sizes[self.big_users]
@@ -76,18 +88,17 @@ class Subproblems:
     def solve(self, r: np.ndarray) -> tuple[np.ndarray, float]:
         """Best subset per customer under adjusted values ``r``: ``(x, upper bound of sum of their values)``."""
         prob = self.prob
-        x = np.zeros(prob.n, dtype=bool)
-        total = 0.0
-        for idx, S, feas in self.groups:
+        x = self.free & (r > 0)
+        total = float(r[x].sum())
+        for idx, S, pen in self.groups:
             vals = r[idx] @ S
-            vals[~feas] = -np.inf
+            vals += pen
             best = np.argmax(vals, axis=1)
-            total += float(vals[np.arange(len(best)), best].sum())
+            total += float(r[idx][S.T[best] > 0].sum())
             x[idx] = S.T[best] > 0
         if len(self.big_users):
             elig = self.big_mask & (r > 0)
-            rank, order = ranking(-np.where(elig, r, -np.inf))
-            xb, _ = add_rounds(prob, x, np.zeros(prob.K), elig, rank, order, coupling=False)
+            xb, _ = add_rounds(prob, x, np.zeros(prob.K), elig, -r, coupling=False)
             x |= xb & self.big_mask
             total += float(r[elig].sum())
         return x, total
@@ -115,39 +126,78 @@ def _adjusted(prob: Problem, mu: np.ndarray) -> np.ndarray:
     return prob.v - alpha[prob.a] - beta[prob.a] * prob.p
 
 
-def _repair(prob: Problem, x: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """A plan near ``x`` meeting every constraint it can: ``(x, value, total relative shortfall)``."""
-    r = _adjusted(prob, mu)
-    lhs = prob.usage(x)
-    x, lhs = drop_for_caps(prob, x, lhs, r)
-    x, lhs = meet_minimums(prob, x, lhs, r)
-    # fill: contacts of positive value, by value net of the caps' prices only
+def _repair(prob: Problem, x: np.ndarray, mu: np.ndarray, sub: Subproblems) -> tuple[np.ndarray, float, float]:
+    """A plan near ``x`` meeting every constraint it can: ``(x, value, total relative shortfall)``.
+
+    From the customers' choices ``x``: drop what overflows the caps (least adjusted value per
+    unit first), top up the minimums (most adjusted value per unit first), fill what has room.
+    When a minimum is still short, the customers choose again with the minimums' prices
+    raised (x1.5, x3, x10), which leaves more of what the minimums count after the drops; the
+    best plan is kept.
+    """
     mu_caps = np.where(prob.csense > 0, mu, 0.0)
-    r_caps = _adjusted(prob, mu_caps)
-    elig = prob.v > 0
-    rank, order = ranking(-r_caps)
-    x, lhs = fill(prob, x, lhs, rank, order, elig)
-    short = np.where(prob.csense < 0, prob.cbound - lhs, 0.0)
-    short = np.where(short > tolerance(prob.cbound), short, 0.0) / np.maximum(1.0, np.abs(prob.cbound))
-    return x, float(prob.v[x].sum()), float(short.sum())
+    key = -_adjusted(prob, mu_caps)                       # fill: by value net of the caps' prices
+    best = (np.inf, 0.0, x)
+    for boost in (1.0, 1.5, 3.0, 10.0):
+        m = np.where(prob.csense < 0, mu * boost, mu)
+        r = _adjusted(prob, m)
+        xs = x if boost == 1.0 else sub.solve(r)[0]
+        lhs = prob.usage(xs)
+        xs, lhs = drop_for_caps(prob, xs, lhs, r)
+        xs, lhs = meet_minimums(prob, xs, lhs, r)
+        xs, lhs = fill(prob, xs, lhs, key, prob.v > 0)
+        short, val = shortfall(prob, lhs), float(prob.v[xs].sum())
+        if (short, -val) < (best[0], -best[1]):
+            best = (short, val, xs)
+        if short == 0:
+            break
+    return best[2], best[1], best[0]
+
+
+def subsample(prob: Problem, share: float, seed: int) -> Problem:
+    """The problem on a random ``share`` of the customers, coupling bounds scaled by the share."""
+    rng = np.random.default_rng(seed)
+    keep_u = rng.random(prob.n_users) < share
+    keep = keep_u[prob.u]
+    idx = np.flatnonzero(keep)
+    new_u = np.cumsum(keep_u) - 1
+    u = new_u[prob.u[idx]].astype(np.int32)
+    starts = np.r_[np.flatnonzero(np.r_[True, u[1:] != u[:-1]]), len(u)].astype(np.int64)
+    pos = np.full(prob.n, -1, dtype=np.int64)
+    pos[idx] = np.arange(len(idx))
+    pairs = prob.pairs[keep[prob.pairs[:, 0]]] if len(prob.pairs) else prob.pairs
+    real = keep_u.sum() / prob.n_users
+    return replace(prob, users=prob.users[keep_u], u=u, a=prob.a[idx], v=prob.v[idx], p=prob.p[idx],
+                   starts=starts, cbound=prob.cbound * real, pairs=pos[pairs] if len(pairs) else pairs,
+                   priority=None if prob.priority is None else prob.priority[idx])
 
 
 def solve_decompose(prob: Problem, *, time_limit: float | None = None, seed: int = 0, tol: float = 1e-4,
-                    max_iter: int = 300, repair_every: int = 5) -> dict:
+                    max_iter: int = 300, repair_every: int = 10, warm_users: int = 400_000) -> dict:
     """Lagrangian decomposition. Returns a dict: x, bound, feasible, iterations, history.
 
+    Above ``warm_users`` customers, the multipliers start from those of the same problem on
+    a random sample of ``warm_users`` customers (bounds scaled to the sample; the prices per
+    unit carry over), drawn with ``seed``, and the full problem then needs few iterations.
     ``history`` is a list of (iteration, seconds, dual value, best bound, best plan value).
-    ``seed`` is unused (the method is deterministic) and kept for the common signature.
     """
     t0 = time.perf_counter()
     K = prob.K
-    sub = Subproblems(prob)
     scale = np.maximum(1.0, np.abs(prob.cbound))
     sense = prob.csense.astype(np.float64)
     lam = np.zeros(K)
+    theta = 1.0
+    if prob.n_users > warm_users and K:
+        small = subsample(prob, warm_users / prob.n_users, seed)
+        warm = solve_decompose(small, time_limit=None if time_limit is None else time_limit / 3, tol=tol,
+                               max_iter=max_iter, repair_every=repair_every, warm_users=warm_users)
+        lam = warm["lam"] * scale / np.maximum(1.0, np.abs(small.cbound))
+        theta = 0.1
+        max_iter = max(10, max_iter // 30)
+    sub = Subproblems(prob)
     best_bound, best_val, best_short = np.inf, -np.inf, np.inf
     best_x, best_lam = None, lam.copy()
-    theta, stall = 1.0, 0
+    stall = 0
     history = []
     it = 0
     for it in range(max_iter):
@@ -165,7 +215,7 @@ def solve_decompose(prob: Problem, *, time_limit: float | None = None, seed: int
         g = sense * (lhs - prob.cbound) / scale
         g[(lam <= 0) & (g < 0)] = 0.0
         if it % repair_every == 0 or not g.any():
-            xr, val, short = _repair(prob, x, mu)
+            xr, val, short = _repair(prob, x, mu, sub)
             if (short, -val) < (best_short, -best_val):
                 best_x, best_val, best_short = xr, val, short
         elapsed = time.perf_counter() - t0
@@ -181,8 +231,8 @@ def solve_decompose(prob: Problem, *, time_limit: float | None = None, seed: int
         lam = np.maximum(0.0, lam + step * g)
     # a last repair from the multipliers of the best bound
     x, _ = sub.solve(_adjusted(prob, best_lam * sense / scale))
-    xr, val, short = _repair(prob, x, best_lam * sense / scale)
+    xr, val, short = _repair(prob, x, best_lam * sense / scale, sub)
     if (short, -val) < (best_short, -best_val):
         best_x, best_val, best_short = xr, val, short
     return {"x": best_x, "bound": best_bound, "feasible": best_short == 0, "iterations": it + 1,
-            "history": history}
+            "history": history, "lam": best_lam}

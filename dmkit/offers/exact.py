@@ -23,7 +23,7 @@ from dmkit.offers.problem import Problem
 __all__ = ["solve_exact", "mip_rows"]
 
 #: relative MIP gap at which HiGHS stops (the plan is optimal to this)
-MIP_REL_GAP = 1e-7
+MIP_REL_GAP = 1e-6
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from dmkit.offers.problem import Problem
-from dmkit.offers.repair import fill, meet_minimums, ranking, tolerance
+from dmkit.offers.repair import fill, meet_minimums, ranking, shortfall
 
 __all__ = ["solve_greedy"]
 
@@ -23,21 +23,15 @@ def solve_greedy(prob: Problem, *, priority: np.ndarray | None = None) -> tuple[
 
     Returns ``(x, feasible)``.
     """
-    rank, order = ranking(-prob.v) if priority is None else ranking(-prob.v, priority)
+    key = -prob.v if priority is None else ranking(-prob.v, priority)
     empty, zero = np.zeros(prob.n, dtype=bool), np.zeros(prob.K)
-    x, lhs = fill(prob, empty, zero, rank, order, prob.v > 0)
+    x, lhs = fill(prob, empty, zero, key, prob.v > 0)
     x, lhs = meet_minimums(prob, x, lhs, prob.v)
-    short = _shortfall(prob, lhs)
+    short = shortfall(prob, lhs)
     if short > 0:
         x2, lhs2 = meet_minimums(prob, empty, zero, prob.v)
-        x2, lhs2 = fill(prob, x2, lhs2, rank, order, prob.v > 0)
-        short2 = _shortfall(prob, lhs2)
+        x2, lhs2 = fill(prob, x2, lhs2, key, prob.v > 0)
+        short2 = shortfall(prob, lhs2)
         if (short2, -prob.v[x2].sum()) < (short, -prob.v[x].sum()):
             x, short = x2, short2
     return x, short == 0
-
-
-def _shortfall(prob: Problem, lhs: np.ndarray) -> float:
-    short = np.where(prob.csense < 0, prob.cbound - lhs, 0.0)
-    short = np.where(short > tolerance(prob.cbound), short, 0.0)
-    return float((short / np.maximum(1.0, np.abs(prob.cbound))).sum())

@@ -134,7 +134,7 @@ class Problem:
         return base
 
     def usage(self, x: np.ndarray) -> np.ndarray:
-        """Left-hand side of every coupling constraint for the selection ``x`` (bool per candidate)."""
+        """Left-hand side of every coupling constraint for the selection ``x`` (bool mask or indices)."""
         A = len(self.cost)
         ax = self.a[x]
         cnt = np.bincount(ax, minlength=A).astype(np.float64)

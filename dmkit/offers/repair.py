@@ -13,7 +13,7 @@ import numpy as np
 
 from dmkit.offers.problem import Problem
 
-__all__ = ["add_rounds", "blocked", "drop_for_caps", "fill", "meet_minimums", "ranking", "tolerance"]
+__all__ = ["add_rounds", "blocked", "drop_for_caps", "fill", "meet_minimums", "ranking", "shortfall", "tolerance"]
 
 
 def tolerance(bound: np.ndarray | float) -> np.ndarray:
@@ -21,32 +21,56 @@ def tolerance(bound: np.ndarray | float) -> np.ndarray:
     return 1e-7 * np.maximum(1.0, np.abs(bound)) + 1e-9
 
 
-def ranking(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(rank, order)`` of candidates sorted by ``keys`` (last key primary, ascending, as np.lexsort)."""
-    order = np.lexsort(keys).astype(np.int64)
-    rank = np.empty_like(order)
+def ranking(*keys: np.ndarray) -> np.ndarray:
+    """Rank (0 first) of candidates sorted by ``keys`` (last key primary, ascending, as np.lexsort)."""
+    order = np.lexsort(keys)
+    rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank, order
+    return rank
 
 
-def blocked(prob: Problem, x: np.ndarray) -> np.ndarray:
-    """Candidates that cannot be added to ``x``: a per-user cap is full or a conflict with a chosen one."""
-    out = np.zeros(prob.n, dtype=bool)
+def blocked(prob: Problem, x: np.ndarray, cand: np.ndarray | None = None) -> np.ndarray:
+    """Which of ``cand`` (default all) cannot join ``x``: a per-user cap is full or a conflict with a chosen one."""
+    cand = np.arange(prob.n) if cand is None else cand
+    out = np.zeros(len(cand), dtype=bool)
+    sel = np.flatnonzero(x)
+    uc, ac = prob.u[cand], prob.a[cand]
     for q in range(len(prob.ubound)):
-        m = prob.umask[q][prob.a]
-        full = prob.per_user_counts(x, q) >= prob.ubound[q]
-        out |= m & full[prob.u]
+        s = sel[prob.umask[q][prob.a[sel]]]
+        cnt = np.bincount(prob.u[s], minlength=prob.n_users)
+        out |= prob.umask[q][ac] & (cnt[uc] >= prob.ubound[q])
     if len(prob.pairs):
         i, j = prob.pairs[:, 0], prob.pairs[:, 1]
-        out[i[x[j]]] = True
-        out[j[x[i]]] = True
+        bad = np.zeros(prob.n, dtype=bool)
+        bad[i[x[j]]] = True
+        bad[j[x[i]]] = True
+        out |= bad[cand]
     return out
 
 
-def add_rounds(prob: Problem, x: np.ndarray, lhs: np.ndarray, eligible: np.ndarray, rank: np.ndarray,
-               order: np.ndarray, *, need: tuple[int, float] | None = None, coupling: bool = True,
-               max_rounds: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """Add eligible candidates in ``rank`` order (0 first) while every constraint allows.
+def _full(prob: Problem, lhs: np.ndarray, caps: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """Which of ``cand`` no longer fit the room left in some upper coupling row."""
+    A = len(prob.cost)
+    dead = np.zeros(A, dtype=bool)
+    thr = np.full(A, np.inf)
+    for k in caps:
+        room = prob.cbound[k] - lhs[k] + tolerance(prob.cbound[k])
+        m = prob.cmask[k]
+        if prob.cweight[k] == 0:
+            if room < 1:
+                dead |= m
+        elif prob.cweight[k] == 1:
+            dead |= m & (prob.cost > room)
+        else:
+            thr = np.where(m, np.minimum(thr, room), thr)
+    ac = prob.a[cand]
+    return dead[ac] | (prob.p[cand] > thr[ac])
+
+
+def add_rounds(prob: Problem, x: np.ndarray, lhs: np.ndarray, eligible: np.ndarray, key: np.ndarray, *,
+               need: tuple[int, float] | None = None, coupling: bool = True,
+               max_rounds: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Add eligible candidates in ``key`` order (lowest first) while every constraint allows.
 
     Parameters
     ----------
@@ -54,8 +78,8 @@ def add_rounds(prob: Problem, x: np.ndarray, lhs: np.ndarray, eligible: np.ndarr
         Current selection and its coupling left-hand sides (updated copies are returned).
     eligible : ndarray of bool
         Candidates that may be added.
-    rank, order : ndarray
-        From :func:`ranking`: the priority rank of each candidate and its inverse.
+    key : ndarray
+        Priority of each candidate, lowest first (ties: the candidate order).
     need : (k, amount), optional
         Stop once coupling constraint ``k`` has gained ``amount`` (meeting a minimum).
     coupling : bool
@@ -63,27 +87,32 @@ def add_rounds(prob: Problem, x: np.ndarray, lhs: np.ndarray, eligible: np.ndarr
     """
     x = x.copy()
     lhs = lhs.copy()
-    alive = eligible & ~x
     caps = np.flatnonzero(prob.csense > 0) if coupling else np.zeros(0, dtype=np.int64)
+    cand = np.flatnonzero(eligible & ~x)             # sorted by candidate, so by user
     gained = 0.0
-    seg = prob.starts[:-1]
-    big = np.iinfo(np.int64).max
     for _ in range(max_rounds):
-        elig = alive & ~blocked(prob, x)
-        if not elig.any():
+        if len(cand) and len(caps):
+            cand = cand[~_full(prob, lhs, caps, cand)]
+        if len(cand):
+            cand = cand[~blocked(prob, x, cand)]
+        if not len(cand):
             break
-        r = np.where(elig, rank, big)
-        best = np.minimum.reduceat(r, seg)
-        chosen = elig & (r == best[prob.u])
-        idx = order[chosen[order]]                         # one per user, in priority order
+        uc, kc = prob.u[cand], key[cand]
+        seg = np.flatnonzero(np.r_[True, uc[1:] != uc[:-1]])
+        lens = np.diff(np.r_[seg, len(cand)])
+        eq = kc == np.repeat(np.minimum.reduceat(kc, seg), lens)
+        cs = np.cumsum(eq)
+        first = eq & ((cs - np.repeat(cs[seg] - eq[seg], lens)) == 1)   # one per user: its best
+        idx = cand[first]
+        idx = idx[np.argsort(key[idx], kind="stable")]
         ok = np.ones(len(idx), dtype=bool)
         slack = prob.cbound - lhs
         for k in caps:
             c = prob.coef(k, idx)
-            if c.sum() <= slack[k] + tolerance(prob.cbound[k]):
+            room = slack[k] + tolerance(prob.cbound[k])
+            if c.sum() <= room:
                 continue
-            cs = np.cumsum(c)
-            ok &= cs <= slack[k] + tolerance(prob.cbound[k])
+            ok &= np.cumsum(c) <= room
         if need is not None:
             k, amount = need
             c = prob.coef(k, idx)
@@ -92,30 +121,16 @@ def add_rounds(prob: Problem, x: np.ndarray, lhs: np.ndarray, eligible: np.ndarr
         acc = idx[ok]
         if len(acc):
             x[acc] = True
-            add = prob.usage(_mask(prob.n, acc))
+            add = prob.usage(acc)
             lhs += add
             if need is not None:
                 gained += add[need[0]]
-        # a candidate that no longer fits a cap's remaining room never will: retire it
-        rej = idx[~ok]
-        dead = np.zeros(len(rej), dtype=bool)
-        if len(rej) and len(caps):
-            slack = prob.cbound - lhs
-            for k in caps:
-                dead |= prob.coef(k, rej) > slack[k] + tolerance(prob.cbound[k])
-            alive[rej[dead]] = False
-        alive[acc] = False
+            cand = cand[~x[cand]]
         if need is not None and gained >= need[1] - tolerance(need[1]):
             break
-        if not len(acc) and not dead.any():
+        if not len(acc) and not len(caps):
             break
     return x, lhs
-
-
-def _mask(n: int, idx: np.ndarray) -> np.ndarray:
-    m = np.zeros(n, dtype=bool)
-    m[idx] = True
-    return m
 
 
 def drop_for_caps(prob: Problem, x: np.ndarray, lhs: np.ndarray, score: np.ndarray
@@ -135,25 +150,53 @@ def drop_for_caps(prob: Problem, x: np.ndarray, lhs: np.ndarray, score: np.ndarr
         cs = np.cumsum(c)
         drop = idx[(cs - c) < excess - tolerance(prob.cbound[k])]
         x[drop] = False
-        lhs -= prob.usage(_mask(prob.n, drop))
+        lhs -= prob.usage(drop)
     return x, lhs
 
 
-def meet_minimums(prob: Problem, x: np.ndarray, lhs: np.ndarray, score: np.ndarray
+def meet_minimums(prob: Problem, x: np.ndarray, lhs: np.ndarray, score: np.ndarray, *, passes: int = 3
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Add candidates, highest ``score`` per unit first, to every lower coupling row that is short."""
-    for k in np.flatnonzero(prob.csense < 0):
-        short = prob.cbound[k] - lhs[k]
-        if short <= tolerance(prob.cbound[k]):
-            continue
-        c = prob.coef(k)
-        elig = c > 0
-        rank, order = ranking(-np.where(elig, score / np.where(elig, c, 1.0), -np.inf))
-        x, lhs = add_rounds(prob, x, lhs, elig, rank, order, need=(int(k), short))
+    """Add candidates, highest ``score`` per unit first, to every lower coupling row that is short.
+
+    A minimum that cannot be met within the caps' room makes room: its contacts are added
+    regardless of the caps, then the caps that overflow drop what counts for no minimum first
+    (least ``score`` per unit), contacts that count for a minimum last. Up to ``passes``
+    rounds over the minimums, as a drop for one minimum can leave another short.
+    """
+    mins = np.flatnonzero(prob.csense < 0)
+    if not len(mins):
+        return x, lhs
+    scale = np.maximum(1.0, np.abs(prob.cbound))
+    counts = sum(prob.coef(int(j)) / scale[j] for j in mins)
+    protect = score + (1e6 * (np.abs(score).max() + 1.0)) * counts
+    for _ in range(passes):
+        short_any = False
+        for k in mins:
+            short = prob.cbound[k] - lhs[k]
+            if short <= tolerance(prob.cbound[k]):
+                continue
+            short_any = True
+            c = prob.coef(int(k))
+            elig = c > 0
+            key = -np.where(elig, score / np.where(elig, c, 1.0), -np.inf)
+            x, lhs = add_rounds(prob, x, lhs, elig, key, need=(int(k), short))
+            short = prob.cbound[k] - lhs[k]
+            if short > tolerance(prob.cbound[k]):
+                x, lhs = add_rounds(prob, x, lhs, elig, key, need=(int(k), short), coupling=False)
+                x, lhs = drop_for_caps(prob, x, lhs, protect)
+        if not short_any:
+            break
     return x, lhs
 
 
-def fill(prob: Problem, x: np.ndarray, lhs: np.ndarray, rank: np.ndarray, order: np.ndarray,
+def fill(prob: Problem, x: np.ndarray, lhs: np.ndarray, key: np.ndarray,
          eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add eligible candidates in rank order wherever caps leave room."""
-    return add_rounds(prob, x, lhs, eligible, rank, order)
+    """Add eligible candidates in ``key`` order (lowest first) wherever the caps leave room."""
+    return add_rounds(prob, x, lhs, eligible, key)
+
+
+def shortfall(prob: Problem, lhs: np.ndarray) -> float:
+    """Total relative shortfall of the minimums."""
+    short = np.where(prob.csense < 0, prob.cbound - lhs, 0.0)
+    short = np.where(short > tolerance(prob.cbound), short, 0.0)
+    return float((short / np.maximum(1.0, np.abs(prob.cbound))).sum())

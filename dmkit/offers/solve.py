@@ -18,7 +18,7 @@ from dmkit.offers.problem import Problem, build_problem
 __all__ = ["AUTO_EXACT_MAX", "optimize"]
 
 #: ``method="auto"`` solves exactly up to this many candidates, by decomposition above
-AUTO_EXACT_MAX = 200_000
+AUTO_EXACT_MAX = 50_000
 
 
 def optimize(
@@ -65,11 +65,11 @@ def optimize(
         activities). Filters as for constraints.
     method : {"auto", "exact", "decompose", "greedy"}
         ``exact``: the mixed-integer programme solved by HiGHS (optimal to a relative gap of
-        1e-7; tens of thousands of customers). ``decompose``: Lagrangian decomposition over
+        1e-6; tens of thousands of customers). ``decompose``: Lagrangian decomposition over
         customers with subgradient multipliers and a repair (millions of customers; stops at
         a gap of 1e-4 to its own bound, after 300 iterations or at ``time_limit``).
         ``greedy``: best value first (or by ``priority``), the campaign-system baseline.
-        ``auto``: exact up to 200,000 candidates, else decompose.
+        ``auto``: exact up to 50,000 candidates, else decompose.
     time_limit : float or None
         Seconds (exact: HiGHS's limit; decompose: stop iterating at 90% of it).
     seed : int
