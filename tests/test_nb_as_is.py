@@ -14,7 +14,8 @@ import shutil
 import pytest
 
 from dmkit.params import NOTEBOOKS
-from dmkit.runner import _kernel_env, kernel_options, read_record
+from dmkit.batch.kernels import kernel_env
+from dmkit.runner import kernel_options, read_record
 from tests.notebook_helpers import NOTEBOOK_DIR
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ def test_runs_with_its_own_defaults(name, tmp_path, monkeypatch):
 
     monkeypatch.delenv("DMKIT_CACHE_DIR", raising=False)
     shutil.copy(NOTEBOOK_DIR / f"{name}.ipynb", tmp_path / f"{name}.ipynb")
-    with _kernel_env(TQDM_DISABLE="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg")):
+    with kernel_env(TQDM_DISABLE="1", MPLBACKEND=os.environ.get("MPLBACKEND", "Agg")):
         pm.execute_notebook(str(tmp_path / f"{name}.ipynb"), str(tmp_path / "executed.ipynb"),
                             kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
                             execution_timeout=600, **kernel_options())
