@@ -194,3 +194,12 @@ def test_real_contacts_drive_the_evaluation_without_the_simulator(tmp_path, monk
     with pytest.raises(ParameterError, match="oracle"):
         dm.loop.run(province="guangdong", start="2009-01", months=1, policy="oracle", seed=5,
                     out=tmp_path / "o", data=root)
+
+
+@pytest.mark.slow
+def test_the_offers_optimiser_plans_as_the_greedy_plan(tmp_path, cache):
+    """With a contact cap and one offer per user the greedy choice is optimal: dm.offers agrees."""
+    kw = {**KW, "months": 2, "policy": "oracle", "cache_dir": cache}
+    greedy = dm.loop.run(**kw, out=tmp_path / "greedy", planner="greedy")
+    offers = dm.loop.run(**kw, out=tmp_path / "offers", planner="offers")
+    pd.testing.assert_frame_equal(offers.monthly, greedy.monthly)

@@ -16,9 +16,13 @@ contacted, sends on weekdays only (Monday–Friday, no weekend sends), in the se
 9:30–12:00, 14:00–17:00 and 18:00–21:00, over the user's preferred contact channel when it
 is one of the plan's channels and by SMS otherwise.
 
-The plan is built greedily (best scores first). ``dm.offers.optimize`` (the customer–
-service–channel optimiser of issue 12) is used instead when it is installed and
-``planner="offers"`` is asked for; the greedy plan is the documented fallback.
+The plan is chosen by ``dm.offers.optimize`` (the customer–service–channel optimiser:
+a contact cap and one offer per user) with ``planner="offers"``, greedily (best scores
+first) with ``planner="greedy"`` (``dm.loop.run``'s default: with these two constraints
+it is optimal, and faster), or ``"auto"``: the optimiser when ``dmkit.offers`` imports,
+the greedy plan otherwise (the fallback).
+While the scores are not on one scale (``equal_shares``) the plan takes equal service
+shares greedily.
 """
 from __future__ import annotations
 
@@ -109,7 +113,9 @@ def plan_month(scores: pd.DataFrame, *, eligible: pd.DataFrame, budget: int, mon
         best = best.copy()
         best[chosen] = picked
     elif planner == "offers":
-        chosen = _offers_choice(users, services, S, E, n_top)
+        chosen, picked = _offers_choice(users, services, S, E, n_top)
+        best = best.copy()
+        best[chosen] = picked
     else:
         cand = np.flatnonzero(ok)
         order = cand[np.lexsort((-tie[cand], -value[cand]))]
@@ -170,23 +176,28 @@ def _equal_shares(S, E, tie, n_top):
 
 
 def _offers_choice(users, services, S, E, n_top):
-    """The top choice through ``dm.offers.optimize`` (one activity per service, a total cap and
-    one offer per user); the caller falls back to the greedy plan when it is missing."""
+    """The top choice through ``dm.offers.optimize``: one activity per service, a cap of
+    ``n_top`` contacts and one offer per user, on the ``n_top * len(services)`` best
+    (user, service) pairs (they hold every pair an optimal plan can use)."""
     import dmkit as dm
 
     rows = np.argwhere(E & np.isfinite(S))
-    cand = pd.DataFrame({"user_id": users[rows[:, 0]], "activity_id": rows[:, 1],
-                         "value": S[rows[:, 0], rows[:, 1]], "p_response": S[rows[:, 0], rows[:, 1]]})
+    val = S[rows[:, 0], rows[:, 1]]
+    k = min(len(val), n_top * len(services))
+    if k < len(val):
+        keep = np.argpartition(-val, k - 1)[:k]
+        rows, val = rows[keep], val[keep]
+    cand = pd.DataFrame({"user_id": users[rows[:, 0]], "activity_id": rows[:, 1], "value": val, "p_response": val})
     acts = pd.DataFrame({"activity_id": np.arange(len(services)), "day": 1, "channel": "sms",
-                         "services": services, "cost": 0.0})
+                         "services": list(services), "cost": 0.0})
     cons = pd.DataFrame([{"kind": "max_contacts", "start": 1, "end": 1, "channels": None, "services": None,
                           "bound": n_top},
                          {"kind": "max_contacts_per_user", "start": 1, "end": 1, "channels": None, "services": None,
                           "bound": 1}])
     plan = dm.offers.optimize(cand, activities=acts, constraints=cons, conflicts=None, method="auto", seed=0)
-    a = plan.assignments.sort_values("value", ascending=False, kind="stable")
+    a = plan.assignments.sort_values(["value", "user_id"], ascending=[False, True], kind="stable")
     pos = pd.Series(np.arange(len(users)), index=users)
-    return pos.reindex(a["user_id"].to_numpy()).to_numpy()
+    return pos.reindex(a["user_id"].to_numpy()).to_numpy(), a["activity_id"].to_numpy(dtype=np.int64)
 
 
 def precision_scale(value: np.ndarray, expected: np.ndarray, true: np.ndarray | None, *,

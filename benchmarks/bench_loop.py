@@ -1,0 +1,143 @@
+"""The closed loop (dm.loop.run) on one simulated province: three policies, then scale.
+
+    .venv/bin/python benchmarks/bench_loop.py                      # 6 months x 100,000 users, 3 policies
+    .venv/bin/python benchmarks/bench_loop.py --scale 1000000      # + the model policy at 1,000,000 users
+
+Figures (issue 13), printed with PASS/FAIL:
+
+* over 6 months at 100,000 users, the model policy's cumulative take-up is >= 2x random's
+  and >= 85% of the oracle's (the planted optimum); the model's AUC on each month's offers
+  is printed per month and should not fall month over month;
+* 6 months at 1,000,000 users in <= 10 minutes on 2 cores, with the time and the peak
+  resident memory of each month (sampled every 0.1 s by a thread; the world's generation
+  before the first month is timed apart).
+
+The runs write their state under --out (default a temporary folder, removed at the end)
+and the simulator cache under --cache (default inside --out). Exit status 1 if a figure fails.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import dmkit as dm
+
+
+class RssSampler:
+    """Resident memory (MiB) of this process every ``every`` seconds, with timestamps."""
+
+    def __init__(self, every: float = 0.1) -> None:
+        self.every, self.samples, self._stop = every, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self._rss()))
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, t0: float, t1: float) -> float:
+        vals = [r for t, r in self.samples if t0 <= t <= t1]
+        return max(vals) if vals else float("nan")
+
+
+def policies(users: int, months: int, out: Path, cache: Path, seed: int) -> bool:
+    runs = {}
+    for p in ("model", "random", "oracle"):
+        t = time.perf_counter()
+        runs[p] = dm.loop.run(province="guangdong", start="2009-01", months=months, n_users=users, policy=p,
+                              seed=seed, out=out / f"{users}-{p}", cache_dir=cache, resume=False)
+        print(f"policy {p:6s}: {time.perf_counter() - t:6.1f} s", flush=True)
+    side = dm.loop.compare(list(runs.values()))
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
+        print("\ntake-up by month (subscribed / offers sent):")
+        print(side.monthly.pivot(index="month", columns="policy", values="take_up")[list(runs)])
+        print("\nmodel AUC on each month's delivered offers:")
+        print(side.monthly.pivot(index="month", columns="policy", values="model_auc")[list(runs)])
+        print("\ntotals:")
+        print(side.totals)
+    t = side.totals
+    auc = runs["model"].monthly["model_auc"].to_numpy()
+    checks = [
+        (f"model take-up {t.loc['model', 'cumulative_take_up']:.4f} >= 2 x random's "
+         f"{t.loc['random', 'cumulative_take_up']:.4f} (x{t.loc['model', 'vs_random']:.2f})",
+         t.loc["model", "vs_random"] >= 2),
+        (f"model take-up >= 85% of the oracle's {t.loc['oracle', 'cumulative_take_up']:.4f} "
+         f"({t.loc['model', 'vs_oracle']:.1%})", t.loc["model", "vs_oracle"] >= 0.85),
+        ("model AUC does not fall month over month: " + " -> ".join(f"{a:.3f}" for a in auc),
+         bool((auc[1:] >= auc[:-1]).all())),
+    ]
+    for text, ok in checks:
+        print(("PASS " if ok else "FAIL ") + text)
+    return all(ok for _, ok in checks)
+
+
+def scale(users: int, months: int, out: Path, cache: Path, seed: int) -> bool:
+    with RssSampler() as rss:
+        t0 = time.time()
+        run = dm.loop.run(province="guangdong", start="2009-01", months=months, n_users=users, policy="model",
+                          seed=seed, out=out / f"{users}-model", cache_dir=cache, resume=False)
+        t1 = time.time()
+    tm = run.timings
+    first = tm["started"].iloc[0]
+    print(f"\n{users:,} users, model policy, {months} months")
+    print(f"  world (simulate {users:,} users, write and read the cache, baseline health): "
+          f"{first - t0:6.1f} s, peak {rss.peak(t0, first):7.0f} MiB")
+    for _, r in tm.iterrows():
+        print(f"  {r['month']}: {r['seconds']:6.1f} s, peak {rss.peak(r['started'], r['ended']):7.0f} MiB")
+    months_s = float(tm["seconds"].sum())
+    print(f"  months: {months_s:.1f} s; total with the world: {t1 - t0:.1f} s; "
+          f"peak {rss.peak(t0, t1):.0f} MiB")
+    print(f"  take-up {run.cumulative_take_up:.4f}; AUC by month "
+          + ", ".join(f"{a:.3f}" for a in run.monthly["model_auc"]))
+    ok = t1 - t0 <= 600
+    print(("PASS " if ok else "FAIL ") + f"{months} months at {users:,} users in {t1 - t0:.0f} s <= 600 s")
+    return ok
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--months", type=int, default=6)
+    ap.add_argument("--scale", type=int, default=0, help="also run the model policy at this many users")
+    ap.add_argument("--skip-policies", action="store_true", help="only the --scale run")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--cache", type=Path, default=None)
+    a = ap.parse_args()
+    out = a.out or Path(tempfile.mkdtemp(prefix="bench-loop-"))
+    cache = a.cache or out / "cache"
+    ok = True
+    try:
+        if not a.skip_policies:
+            ok &= policies(a.users, a.months, out, cache, a.seed)
+        if a.scale:
+            ok &= scale(a.scale, a.months, out, cache, a.seed)
+    finally:
+        if a.out is None:
+            shutil.rmtree(out, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
