@@ -11,7 +11,15 @@
 from __future__ import annotations
 
 from dmkit.rules.baskets import baskets_from_subscriptions
-from dmkit.rules.library import LibraryResult, customer_table, library, load_rules
+from dmkit.rules.library import (
+    LibraryResult,
+    crm_segment,
+    customer_table,
+    evaluate_offers,
+    library,
+    load_rules,
+    offer_candidates,
+)
 from dmkit.rules.mining import check_baskets
 from dmkit.rules.ruleset import RuleSet, mine
 from dmkit.rules.sequential import SequentialRules, sequential
@@ -22,9 +30,12 @@ __all__ = [
     "SequentialRules",
     "baskets_from_subscriptions",
     "check_baskets",
+    "crm_segment",
     "customer_table",
+    "evaluate_offers",
     "library",
     "load_rules",
     "mine",
+    "offer_candidates",
     "sequential",
 ]

@@ -6,7 +6,11 @@ with terminal capability as a gate. Every rule names a service, a source (layer)
 customers it selects (a model score column, or a readable expression over the customer
 table), a brand filter, a monthly volume cap, a priority and the channels it uses.
 Rules live in YAML so analysts edit them without code; ``fetion_rules.yaml`` (the G3
-Fetion table) ships as the example and loads with ``rules="fetion"``.
+Fetion table) ships as the example and loads with ``rules="fetion"``; ``g3_rules.yaml``
+(``rules="g3"``) holds every layer for all 35 services: a model rule and an experience rule
+per service, the CRM segment defaults (27 segments × 3 brands, over :func:`crm_segment`)
+and the brand–service–terminal match. :func:`offer_candidates` turns a library's matches
+into the candidates and activities of :func:`dmkit.offers.optimize`.
 
 YAML layout::
 
@@ -42,10 +46,14 @@ from dmkit._validation import check_frame, check_scalar
 from dmkit.errors import DataNotFoundError, parameter_error
 from dmkit.rules.expressions import check_expression, evaluate
 
-__all__ = ["LAYERS", "LibraryResult", "customer_table", "library", "load_rules"]
+__all__ = ["LAYERS", "LAYER_LIFT", "LibraryResult", "crm_segment", "customer_table", "evaluate_offers", "library",
+           "load_rules", "offer_candidates"]
 
 LAYERS: tuple[str, ...] = ("model", "experience", "segment", "matching")
 """Rule sources in the order G3 ranks them (models first)."""
+
+LAYER_LIFT: dict[str, float] = {"model": 3.0, "experience": 2.0, "segment": 1.5, "matching": 1.0}
+"""Take-up of a layer's offer relative to the service's base rate (rules without a score)."""
 
 _KEYS = {"id", "service", "source", "brand", "rule", "rank_by", "score", "min_score", "volume",
          "priority", "channels", "description"}
@@ -72,7 +80,7 @@ def load_rules(rules: object) -> dict:
         if not path.suffix:
             res = resources.files("dmkit.rules").joinpath(f"{rules}_rules.yaml")
             if not res.is_file():
-                raise DataNotFoundError(f"no packaged rule library {str(rules)!r}; packaged: 'fetion'. "
+                raise DataNotFoundError(f"no packaged rule library {str(rules)!r}; packaged: 'fetion', 'g3'. "
                                         "Pass a path to a .yaml file instead")
             text = res.read_text(encoding="utf-8")
         elif not path.is_file():
@@ -243,27 +251,7 @@ class LibraryResult(Result):
             hit_rate (hits / offers), base_rate (share of all customers who took the
             rule's service; for ``all``, the offers-weighted mean), lift (hit_rate / base_rate).
         """
-        check_frame(taken, table="taken")
-        rec = self.recommendations
-        uid = rec["user_id"].to_numpy()
-        t = taken.reindex(uid, fill_value=False)
-        col = t.columns.get_indexer(rec["service"])
-        hit = np.zeros(len(rec), dtype=bool)
-        ok = col >= 0
-        hit[ok] = t.to_numpy(dtype=bool)[np.flatnonzero(ok), col[ok]]
-        base = {s: float(taken[s].sum()) / self.n_customers if s in taken.columns else 0.0
-                for s in rec["service"].unique()}
-        d = rec.assign(hit=hit, base=rec["service"].map(base).astype(float))
-        per = d.groupby(["rule", "service"], sort=False).agg(offers=("hit", "size"), hits=("hit", "sum"),
-                                                             base_rate=("base", "first")).reset_index()
-        total = pd.DataFrame({"rule": ["all"], "service": ["all"], "offers": [len(d)],
-                              "hits": [int(d["hit"].sum())], "base_rate": [float(d["base"].mean())
-                                                                          if len(d) else np.nan]})
-        out = pd.concat([per, total], ignore_index=True)
-        out["hits"] = out["hits"].astype(np.int64)
-        out["hit_rate"] = out["hits"] / out["offers"].where(out["offers"] > 0)
-        out["lift"] = out["hit_rate"] / out["base_rate"].where(out["base_rate"] > 0)
-        return out[["rule", "service", "offers", "hits", "hit_rate", "base_rate", "lift"]]
+        return evaluate_offers(self.recommendations, taken, n_customers=self.n_customers, by="rule")
 
     def to_frame(self) -> pd.DataFrame:
         """The recommendations (a copy)."""
@@ -457,3 +445,140 @@ def library(
     coverage["share_of_customers"] = coverage["offers"] / float(n)
     return LibraryResult(recommendations=rec, coverage=coverage, rule_stats=rule_stats,
                          n_customers=n, max_offers=max_offers, name=lib["name"])
+
+
+def evaluate_offers(offers: pd.DataFrame, taken: pd.DataFrame, *, n_customers: int, by: str = "rule") -> pd.DataFrame:
+    """Hit rate (命中率) of offers (user_id, service and a ``by`` column) against services taken afterwards.
+
+    Parameters
+    ----------
+    offers : DataFrame
+        One row per offer: user_id, service and ``by`` (e.g. rule, or channel).
+    taken : DataFrame
+        users × services booleans: who took each service after the offers. Customers
+        missing from it took nothing.
+    n_customers : int
+        Customers the base rates are taken over.
+    by : str
+        Column the rows are grouped by.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``by`` value and service and a last row ``all``: ``by``, service, offers,
+        hits, hit_rate (hits / offers), base_rate (share of all customers who took the
+        service; for ``all``, the offers-weighted mean), lift (hit_rate / base_rate).
+    """
+    check_frame(taken, table="taken")
+    check_frame(offers, table="offers", columns=["user_id", "service", by], min_rows=0)
+    rec = offers
+    uid = rec["user_id"].to_numpy()
+    t = taken.reindex(uid, fill_value=False)
+    col = t.columns.get_indexer(rec["service"])
+    hit = np.zeros(len(rec), dtype=bool)
+    ok = col >= 0
+    hit[ok] = t.to_numpy(dtype=bool)[np.flatnonzero(ok), col[ok]]
+    base = {s: float(taken[s].sum()) / n_customers if s in taken.columns else 0.0
+            for s in rec["service"].unique()}
+    d = rec.assign(hit=hit, base=rec["service"].map(base).astype(float))
+    per = d.groupby([by, "service"], sort=False).agg(offers=("hit", "size"), hits=("hit", "sum"),
+                                                    base_rate=("base", "first")).reset_index()
+    total = pd.DataFrame({by: ["all"], "service": ["all"], "offers": [len(d)],
+                          "hits": [int(d["hit"].sum())], "base_rate": [float(d["base"].mean())
+                                                                      if len(d) else np.nan]})
+    out = pd.concat([per, total], ignore_index=True)
+    out["hits"] = out["hits"].astype(np.int64)
+    out["hit_rate"] = out["hits"] / out["offers"].where(out["offers"] > 0)
+    out["lift"] = out["hit_rate"] / out["base_rate"].where(out["base_rate"] > 0)
+    return out[[by, "service", "offers", "hits", "hit_rate", "base_rate", "lift"]]
+
+
+# ---------------------------------------------------------------------------- G3 2.0 helpers
+def crm_segment(customers: pd.DataFrame, *, arpu: tuple[float, float] = (50.0, 120.0),
+                sms: tuple[float, float] = (50.0, 200.0), data: tuple[float, float] = (100.0, 2048.0)) -> pd.Series:
+    """The 27 CRM segments (CRM细分) of G3: ARPU tier × P2P-SMS tier × data tier, each low / mid / high.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        With arpu, sms_p2p and gprs_kb (see :func:`customer_table`).
+    arpu, sms, data : (low, high)
+        Tier cuts: below ``low`` is low, ``high`` and above is high.
+
+    Returns
+    -------
+    Series
+        ``crm_segment`` in 1..27: ``1 + 9 * arpu_tier + 3 * sms_tier + data_tier``, aligned on
+        ``customers``.
+    """
+    check_frame(customers, table="customers", columns=["arpu", "sms_p2p", "gprs_kb"])
+    tier = [np.digitize(customers[c].to_numpy(dtype=float), cuts)
+            for c, cuts in (("arpu", arpu), ("sms_p2p", sms), ("gprs_kb", data))]
+    return pd.Series(1 + 9 * tier[0] + 3 * tier[1] + tier[2], index=customers.index, name="crm_segment")
+
+
+def offer_candidates(recommendations: pd.DataFrame, *, base_rate: pd.Series, margin: pd.Series,
+                     channel_cost: pd.Series, lift: dict[str, float] | None = None,
+                     days: int = 28) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The candidates and activities of :func:`dmkit.offers.optimize` from a library's matches.
+
+    One activity per (service, channel) the matches use, ``activity_id`` ``"service@channel"``,
+    on a day spread over the month (activities in code order take days 1, 8, 15, 22, 2, ...).
+    The take-up probability of a match is its model score (model rules) or the service's
+    ``base_rate`` × the layer's lift (:data:`LAYER_LIFT`), at most 1; its value is
+    ``p_response × margin[service] − channel_cost[channel]``. Priorities weight nothing in the
+    values: they ride along as the ``priority`` column, which orders the greedy plan (what the
+    campaign system did). A customer matched twice to one activity keeps the match of best
+    priority, then value.
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        :attr:`LibraryResult.recommendations` (user_id, service, channel, rule, source,
+        priority, score), e.g. from ``library(..., max_offers=10)``.
+    base_rate : Series
+        service -> take-up of the service among those who did not hold it (per month).
+    margin : Series
+        service -> value of one take-up (e.g. yuan of revenue over the horizon).
+    channel_cost : Series
+        channel -> cost of one contact.
+    lift : dict, optional
+        Layer -> lift over the base rate (default :data:`LAYER_LIFT`).
+    days : int
+        Days of the month the activities are spread over.
+
+    Returns
+    -------
+    (candidates, activities) : tuple of DataFrame
+        candidates: user_id, activity_id, value, p_response, priority, service, channel, rule,
+        source; activities: activity_id, day, channel, services, cost.
+    """
+    check_frame(recommendations, table="recommendations",
+                columns=["user_id", "service", "channel", "source", "priority", "score"])
+    lift = dict(LAYER_LIFT if lift is None else lift)
+    rec = recommendations
+    for name, ser, col in (("base_rate", base_rate, "service"), ("margin", margin, "service"),
+                           ("channel_cost", channel_cost, "channel")):
+        missing = sorted(set(rec[col]) - set(ser.index))
+        if missing:
+            raise parameter_error(name, expected=f"a value for every {col} of the matches", found=missing[:5])
+    base = rec["service"].map(base_rate).to_numpy(dtype=float)
+    p = np.where(rec["source"].to_numpy() == "model", rec["score"].to_numpy(dtype=float),
+                 base * rec["source"].map(lift).to_numpy(dtype=float))
+    p = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
+    act_id = rec["service"].astype(str) + "@" + rec["channel"].astype(str)
+    value = p * rec["service"].map(margin).to_numpy(dtype=float) - rec["channel"].map(channel_cost).to_numpy(dtype=float)
+    cand = pd.DataFrame({"user_id": rec["user_id"].to_numpy(), "activity_id": act_id.to_numpy(), "value": value,
+                         "p_response": p, "priority": rec["priority"].to_numpy(), "service": rec["service"].to_numpy(),
+                         "channel": rec["channel"].to_numpy(), "rule": rec.get("rule", pd.Series("", index=rec.index)).to_numpy(),
+                         "source": rec["source"].to_numpy()})
+    cand = (cand.sort_values(["user_id", "activity_id", "priority", "value"], ascending=[True, True, True, False],
+                             kind="stable").drop_duplicates(["user_id", "activity_id"]).reset_index(drop=True))
+    pairs = cand[["activity_id", "service", "channel"]].drop_duplicates("activity_id").sort_values("activity_id")
+    i = np.arange(len(pairs))
+    activities = pd.DataFrame({"activity_id": pairs["activity_id"].to_numpy(),
+                               "day": 1 + (7 * i + i // 4) % days,
+                               "channel": pairs["channel"].to_numpy(),
+                               "services": [[s] for s in pairs["service"]],
+                               "cost": pairs["channel"].map(channel_cost).to_numpy(dtype=float)})
+    return cand, activities
