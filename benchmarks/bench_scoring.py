@@ -69,7 +69,7 @@ def child(side: str, rows: int, model_path: str, threads: int | None) -> None:
     with threadpool_limits(limits=threads):
         t = time.perf_counter()
         if side == "dmkit":
-            p = model.score(X, chunk_size=500_000, progress=True).to_numpy()
+            p = model.predict_proba(X, chunk_size=500_000, progress=True)[:, 1]
         else:
             p = model.estimator_.predict_proba(X.to_numpy(dtype=np.float64))[:, 1]
         dt = time.perf_counter() - t

@@ -139,7 +139,7 @@ def main() -> None:
             model = dm.propensity.fit(X.iloc[take], y.iloc[take], model="hgb", seed=args.seed)
             row["detail"] = f"hgb on {n_fit:,} users, held-out AUC {model.auc:.3f}"
         with meter.stage("scoring") as row:
-            score = model.score(X, progress=False)
+            score = model.target_proba(X)
             row["detail"] = f"{len(score):,} users scored, top-decile mean {score.nlargest(len(score) // 10).mean():.3f}"
         with meter.stage("rules") as row:
             baskets = dm.rules.baskets_from_subscriptions(subs, month=args.month, users=users["user_id"])

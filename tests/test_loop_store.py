@@ -28,7 +28,7 @@ def test_round_trip_scores_identically(tmp_path, models):
                      kind="holders", metrics={"n_train": 3000})
     assert rec["features"] == ["a", "b", "c"] and rec["data_month"] == "2008-12"
     back = store.load(province="guangdong", service="fetion")
-    np.testing.assert_array_equal(back.score(X, progress=False).to_numpy(), m1.score(X, progress=False).to_numpy())
+    np.testing.assert_array_equal(back.predict_proba(X), m1.predict_proba(X))
     assert back.auc_ == m1.auc_
 
 

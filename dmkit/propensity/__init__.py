@@ -5,13 +5,15 @@ One module per level, from the most readable model to the feedback stage:
 * :mod:`~dmkit.propensity.rules` — :func:`tree_rules` turns a shallow CART into J2-style
   rules (``"call_days > 28.5 and monternet_sms > 2.5"``) with support, precision (the
   response rate inside the rule), recall and lift.
-* :mod:`~dmkit.propensity.scoring` — :func:`fit` returns a fitted :class:`ScoringModel`:
-  a held-out split, class imbalance handled with balanced class weights, probabilities
-  calibrated (isotonic, cross-validated on the training part), and the numbers an analyst
-  asks for — AUC, cumulative gains and lift by decile, the precision-versus-size
-  trade-off of J1, a target list of a given size or budget, permutation importance and
-  gains / lift / calibration plots. Scoring a full province runs in chunks with a
-  progress bar.
+* :mod:`~dmkit.propensity.scoring` — :class:`ScoringModel`, a scikit-learn classifier
+  (``predict_proba``, ``predict``, ``score(X, y)`` = ROC AUC; ``fit`` uses all the rows it
+  is given unless ``test_size`` holds a part out), and :func:`fit`, which holds out 30 %
+  and returns the fitted model: class imbalance handled with balanced class weights,
+  probabilities calibrated (isotonic, cross-validated on the training rows), and the
+  numbers an analyst asks for — held-out AUC, cumulative gains and lift by decile, the
+  precision-versus-size trade-off of J1, a target list of a given size or budget,
+  permutation importance and gains / lift / calibration plots. ``predict_proba`` scores a
+  full province in chunks, with a progress bar on request.
 * :mod:`~dmkit.propensity.gains` — :func:`gains_table`: gains and lift of any score
   against outcomes (:class:`GainsResult`).
 * :mod:`~dmkit.propensity.targets` — the inputs in one call from the data contract:

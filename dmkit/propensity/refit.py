@@ -78,7 +78,7 @@ class RefitResult(Result):
 
     @property
     def _p_before(self) -> np.ndarray:
-        return self.before.score(self.after.X_test_, progress=False).to_numpy()
+        return self.before.predict_proba(self.after.X_test_)[:, 1]
 
 
 def refit_with_responses(
@@ -130,15 +130,18 @@ def refit_with_responses(
         raise schema_error(table="features", column="user_id", expected="rows for the contacted users",
                            found="no contacted user in the features' index",
                            fix="index the features by user_id (build_features does)")
-    after = clone(model).set_params(seed=seed).fit(X.loc[common], y.loc[common])
-    p_before = model.score(after.X_test_, progress=False).to_numpy()
+    # the comparison needs held-out contacts: the refit keeps the model's test_size (0.3 if it had none)
+    after = clone(model).set_params(seed=seed, test_size=model.test_size or 0.3).fit(X.loc[common], y.loc[common])
+    p_before = model.predict_proba(after.X_test_)[:, 1]
     rows = {}
     for name, p in (("before", p_before), ("after", after.p_test_)):
         g = gains_table(after.y_test_, p).table
         rows[name] = {"auc": roc_auc_score(after.y_test_, p), "top_decile_lift": g["lift"].iloc[0],
                       "top_decile_rate": g["rate"].iloc[0]}
     comp = pd.DataFrame(rows).T
-    ib = model.importance(max_rows=5000).set_index("feature")["importance"]
+    held = hasattr(model, "X_test_")  # the original model's own held-out part, else the new one's
+    ib = (model.importance(max_rows=5000) if held else
+          model.importance(after.X_test_, after.y_test_, max_rows=5000)).set_index("feature")["importance"]
     ia = after.importance(max_rows=5000).set_index("feature")["importance"]
     imp = pd.DataFrame({"before": ib, "after": ia})
     imp["change"] = imp["after"] - imp["before"]

@@ -39,11 +39,15 @@ class TreeRulesResult(Result):
         Share of positives in the data.
     tree : DecisionTreeClassifier
         The fitted tree.
+    n_incomplete : int
+        Rows left out because a feature was NaN (``missing="drop"``); support, recall
+        and the base rate are shares of the complete rows.
     """
 
     rules: pd.DataFrame
     base_rate: float
     tree: DecisionTreeClassifier
+    n_incomplete: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """The rules table without the ``conditions`` tuples."""
@@ -64,8 +68,10 @@ class TreeRulesResult(Result):
     def summary(self) -> Summary:
         """The rules table with the base rate as a note."""
         tab = self.to_frame().set_index("rule")
-        return Summary("Target-user rules (目标用户模型)", (("rules by lift", tab),),
-                       (f"base rate {self.base_rate:.2%}; precision = response rate inside the rule",))
+        notes = [f"base rate {self.base_rate:.2%}; precision = response rate inside the rule"]
+        if self.n_incomplete:
+            notes.append(f"{self.n_incomplete:,} rows with a NaN feature left out (rules need complete rows)")
+        return Summary("Target-user rules (目标用户模型)", (("rules by lift", tab),), tuple(notes))
 
     def plot(self, ax=None):
         """Horizontal bars of each rule's lift, labelled with its support."""
@@ -94,6 +100,7 @@ def tree_rules(
     min_samples_leaf: int | float = 0.01,
     class_weight: Literal["balanced"] | None = "balanced",
     merge: bool = True,
+    missing: Literal["raise", "drop"] = "raise",
     seed: int = 0,
 ) -> TreeRulesResult:
     """Fit a shallow CART and read each leaf as a rule, J2 style.
@@ -115,6 +122,11 @@ def tree_rules(
         Read a subtree whose leaves all predict the same class as one rule (the tree's
         last splits often only refine the rate inside a region: "call_days > 28.5 and
         monternet_sms > 2.5 and sms_fee <= 7.2" and "... sms_fee > 7.2" become one rule).
+    missing : {"raise", "drop"}, default "raise"
+        Rules are thresholds on complete rows: "raise" refuses NaN features (naming the
+        column); "drop" leaves rows with any NaN feature out and counts them in
+        ``n_incomplete`` (support, precision, recall and lift are then of the complete
+        rows). The hgb scoring model itself accepts NaN; its ``rules_`` use "drop".
     seed : int, default 0
         Tie-breaking seed of the tree.
 
@@ -127,11 +139,20 @@ def tree_rules(
     Raises
     ------
     SchemaError
-        Non-numeric feature, missing or infinite feature values, missing target values.
+        Non-numeric feature, infinite feature values, NaN feature values (with
+        ``missing="raise"``), missing target values.
     ParameterError
-        A target with a single class or values other than 0/1.
+        A target with a single class (among the complete rows with ``missing="drop"``) or
+        values other than 0/1.
     """
-    X, yv = check_xy(X, y)
+    check_choice(missing, "missing", ["raise", "drop"])
+    X, yv = check_xy(X, y, allow_nan=missing == "drop")
+    n_incomplete = 0
+    if missing == "drop":
+        complete = ~X.isna().any(axis=1).to_numpy()
+        n_incomplete = int((~complete).sum())
+        if n_incomplete:
+            X, yv = check_xy(X[complete], yv[complete])
     check_scalar(max_depth, "max_depth", kind=int, low=1, high=12)
     if isinstance(min_samples_leaf, float):
         check_scalar(min_samples_leaf, "min_samples_leaf", kind=float, low=0, high=0.5, low_inclusive=False)
@@ -140,7 +161,7 @@ def tree_rules(
     check_choice(class_weight, "class_weight", ["balanced", None])
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
                                   class_weight=class_weight, random_state=seed)
-    Xv = X.to_numpy(dtype=np.float64)
+    Xv = X.to_numpy(dtype=np.float64, na_value=np.nan)
     tree.fit(Xv, yv)
     names = [str(c) for c in X.columns]
     n_node, pos_node = node_counts(tree, tree.apply(Xv), yv)
@@ -159,4 +180,4 @@ def tree_rules(
         })
     rules = pd.DataFrame(rows).sort_values(["lift", "support"], ascending=[False, False],
                                            kind="stable").reset_index(drop=True)
-    return TreeRulesResult(rules=rules, base_rate=base, tree=tree)
+    return TreeRulesResult(rules=rules, base_rate=base, tree=tree, n_incomplete=n_incomplete)

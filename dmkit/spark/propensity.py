@@ -329,7 +329,7 @@ def score_model(
     def score_batches(batches):
         for b in batches:
             if len(b):
-                s = model.score(b[feats], progress=False).to_numpy()
+                s = model.predict_proba(b[feats])[:, 1]
                 yield pd.DataFrame({id_col: b[id_col].to_numpy(), "score": s})
 
     return data.select(id_col, *feats).mapInPandas(score_batches, schema=f"`{id_col}` {id_type}, score double")
