@@ -321,3 +321,18 @@ def test_bad_method_and_lag():
         dm.offers.optimize(c, activities=a, method="milp")
     with pytest.raises(ParameterError, match=r"conflicts\[0\].lag"):
         dm.offers.optimize(c, activities=a, conflicts=f.assign(lag=-1))
+
+
+def test_warm_start_from_a_sample_keeps_a_valid_bound():
+    from dmkit.offers.decompose import solve_decompose
+    from dmkit.offers.problem import build_problem
+    from dmkit.offers.solve import make_plan
+
+    c, a, k, f = random_instance(7, n_users=2000, n_acts=10)
+    exact = solve(c, a, k, f, "exact")
+    prob = build_problem(c, a, k, f)
+    out = solve_decompose(prob, warm_users=500)
+    plan = make_plan(prob, out["x"], bound=out["bound"], method="decompose", iterations=out["iterations"], seconds=0)
+    assert plan.feasible and violations(plan.assignments, c, a, k, f) == []
+    assert out["bound"] >= exact.objective - 1e-6
+    assert plan.objective >= 0.98 * exact.objective

@@ -12,11 +12,16 @@ enumerated pick greedily and add the sum of their positive adjusted values to th
 is reported.
 
 Multipliers follow the projected subgradient with Polyak's step toward the best plan found
-(the step halves after five iterations without a better bound). Every few iterations the
-customers' choices are repaired into a plan that meets every constraint: drop the contacts
-of least adjusted value per unit from caps that overflow, add the cheapest contacts per
-unit to minimums that fall short, then fill caps that have room in order of adjusted value
-(:mod:`dmkit.offers.repair`). The best repaired plan is returned.
+(the step halves after five iterations without a better bound). Above 400,000 customers they
+start from the multipliers of a random sample of 400,000 (bounds scaled to the sample; the
+prices per unit carry over), and the full problem then takes ten iterations (max_iter // 30).
+Every ten iterations the customers' choices are repaired into a plan that meets every
+constraint (:mod:`dmkit.offers.repair`): drop the contacts of least adjusted value per unit
+from caps that overflow; top up minimums that fall short with the contacts of most adjusted
+value per unit, making room in full caps by dropping contacts that count for no minimum;
+fill what has room in order of value net of the caps' prices. When a minimum stays short,
+the customers choose again with the minimums' prices raised (x1.5, x3, x10). The best
+repaired plan is returned.
 """
 from __future__ import annotations
 
@@ -193,7 +198,7 @@ def solve_decompose(prob: Problem, *, time_limit: float | None = None, seed: int
                                max_iter=max_iter, repair_every=repair_every, warm_users=warm_users)
         lam = warm["lam"] * scale / np.maximum(1.0, np.abs(small.cbound))
         theta = 0.1
-        max_iter = max(10, max_iter // 30)
+        max_iter = max(10, max_iter // 30)   # the sample did the work
     sub = Subproblems(prob)
     best_bound, best_val, best_short = np.inf, -np.inf, np.inf
     best_x, best_lam = None, lam.copy()

@@ -67,13 +67,15 @@ def optimize(
         ``exact``: the mixed-integer programme solved by HiGHS (optimal to a relative gap of
         1e-6; tens of thousands of customers). ``decompose``: Lagrangian decomposition over
         customers with subgradient multipliers and a repair (millions of customers; stops at
-        a gap of 1e-4 to its own bound, after 300 iterations or at ``time_limit``).
+        a gap of 1e-4 to its own bound, after 300 iterations or at ``time_limit``; above
+        400,000 customers the multipliers start from a sample's, drawn with ``seed``).
         ``greedy``: best value first (or by ``priority``), the campaign-system baseline.
         ``auto``: exact up to 50,000 candidates, else decompose.
     time_limit : float or None
         Seconds (exact: HiGHS's limit; decompose: stop iterating at 90% of it).
     seed : int
-        HiGHS's random seed (the other methods are deterministic).
+        HiGHS's random seed; decompose's sample of customers (province scale). Greedy is
+        deterministic.
 
     Returns
     -------
