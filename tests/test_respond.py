@@ -9,6 +9,7 @@ import pytest
 
 import dmkit as dm
 from dmkit.errors import SchemaError
+
 R = importlib.import_module("dmkit.synth.respond")   # the module (dm.synth.respond is the function)
 
 MONTH = "2009-01"

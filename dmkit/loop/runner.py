@@ -487,7 +487,6 @@ def _month(ctx: _Ctx, world, month: str):
     state, store = ctx.state, ctx.store
     state.begin(month)
     d = str(pd.Period(month, "M") - 1)
-    n = len(world.users)
     X = _features(world, month, ctx.channels)
     users = X.index
     feats = list(X.columns)
