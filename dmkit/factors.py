@@ -1,6 +1,7 @@
 """Exploratory factor analysis: adequacy, number of factors, extraction, rotation, scores.
 
-:func:`factor_analysis` analyses any numeric frame (rows are observations): KMO and
+:func:`factor_analysis` analyses any numeric frame (rows are observations), or a
+correlation or covariance matrix with its number of observations (``n_obs``): KMO and
 Bartlett adequacy (:func:`kmo`, :func:`bartlett`), the number of factors by Horn's
 parallel analysis (:func:`parallel_analysis`; Kaiser's eigenvalue > 1 beside it), minres
 or maximum-likelihood extraction, varimax / promax / oblimin / quartimax rotation,
@@ -315,7 +316,8 @@ class FactorResult(Result):
         eigenvalues (Horn's original); by Kaiser's eigenvalue > 1. ``n_factors_rule`` says
         which chose ``n_factors`` (``"given"``, ``"parallel"``, ``"parallel_pca"``, ``"kaiser"``).
     center, scale : Series
-        Means and standard deviations used to standardise the indicators.
+        Means and standard deviations used to standardise the indicators (from a matrix:
+        means NaN, standard deviations from its diagonal).
     dropped : dict
         Indicators dropped before the analysis and why (constant, collinear).
     """
@@ -364,6 +366,11 @@ class FactorResult(Result):
         DataFrame
             Same index as ``data``; one column per factor.
         """
+        if self.center.isna().any():
+            raise parameter_error("data", expected="a factor analysis of raw rows for factor scores",
+                                  found="a fit from a correlation/covariance matrix (n_obs=), which has no means",
+                                  fix="standardise the data yourself and multiply by score_weights, "
+                                      "or fit on the raw rows")
         check_numeric(data, self.indicators, table="data")
         z = (data[self.indicators] - self.center) / self.scale
         return pd.DataFrame(z.to_numpy() @ self.score_weights.to_numpy(), index=data.index,
@@ -457,11 +464,18 @@ def _drop_degenerate(x: pd.DataFrame, *, tol: float = 1e-8) -> tuple[pd.DataFram
     for c in x.columns:
         if not np.isfinite(sd[c]) or sd[c] <= tol * max(1.0, abs(float(x[c].mean()))):
             dropped[c] = "constant (zero variance)"
-    keep: list[str] = []
     live = [c for c in x.columns if c not in dropped]
     r_all = pd.DataFrame(np.corrcoef(x[live].to_numpy(dtype=float), rowvar=False).reshape(len(live), len(live)),
                          index=live, columns=live)
-    for c in live:
+    keep = _drop_collinear(r_all, dropped, tol=tol)
+    return x[keep], dropped
+
+
+def _drop_collinear(r_all: pd.DataFrame, dropped: dict, *, tol: float = 1e-8) -> list[str]:
+    """The indicators of a correlation matrix kept after dropping (in ``dropped``, with a
+    warning) each one linearly dependent on earlier ones."""
+    keep: list[str] = []
+    for c in r_all.columns:
         cand = keep + [c]
         if len(cand) > 1 and np.linalg.eigvalsh(r_all.loc[cand, cand].to_numpy())[0] < tol:
             partners = [k for k in keep if abs(r_all.at[k, c]) > 1 - 1e-6]
@@ -470,8 +484,75 @@ def _drop_degenerate(x: pd.DataFrame, *, tol: float = 1e-8) -> tuple[pd.DataFram
             continue
         keep.append(c)
     for c, why in dropped.items():
-        warnings.warn(f"indicator {c!r} dropped from the factor analysis: {why}", UserWarning, stacklevel=3)
-    return x[keep], dropped
+        warnings.warn(f"indicator {c!r} dropped from the factor analysis: {why}", UserWarning, stacklevel=4)
+    return keep
+
+
+def _from_matrix(data: pd.DataFrame, indicators: list[str] | None, n_obs: int,
+                 tol: float = 1e-8) -> tuple[pd.DataFrame, pd.Series, dict]:
+    """A correlation or covariance matrix checked and turned into (correlation, sd, dropped).
+
+    ``sd`` holds the standard deviations (all 1 for a correlation matrix).
+    """
+    check_frame(data, table="matrix", min_rows=1)
+    check_scalar(n_obs, "n_obs", kind=int, low=2)
+    rows, cols = [str(i) for i in data.index], [str(c) for c in data.columns]
+    if data.shape[0] != data.shape[1] or rows != cols:
+        raise schema_error(table="matrix", column=None,
+                           expected="a square correlation or covariance matrix with the same labels on "
+                                    "its index and columns (n_obs given)",
+                           found=f"shape {data.shape}, index {rows[:4]}, columns {cols[:4]}",
+                           fix="set the variable names as both index and columns (df.set_index(...)), "
+                               "or leave n_obs out to analyse raw rows")
+    m = data.copy()
+    m.index, m.columns = cols, cols
+    if indicators is not None:
+        missing = [c for c in indicators if c not in cols]
+        if missing:
+            raise schema_error(table="matrix", column=missing[0], expected="indicators of the matrix",
+                               found=f"missing {missing}")
+        m = m.loc[list(indicators), list(indicators)]
+    for c in m.columns:
+        if not pd.api.types.is_numeric_dtype(m[c]):
+            raise schema_error(table="matrix", column=c, expected="numeric entries", found=f"dtype {m[c].dtype}")
+    a = m.to_numpy(dtype=float)
+    if not np.isfinite(a).all():
+        j = int(np.flatnonzero(~np.isfinite(a).all(axis=0))[0])
+        raise schema_error(table="matrix", column=m.columns[j], expected="finite entries", found="NaN or inf",
+                           fix="a matrix with missing entries cannot be factored; use pairwise-complete "
+                               "correlations computed from the data")
+    asym = np.abs(a - a.T)
+    if asym.max() > 1e-6 * max(1.0, np.abs(a).max()):
+        i, j = np.unravel_index(int(np.argmax(asym)), a.shape)
+        raise schema_error(table="matrix", column=m.columns[j], expected="a symmetric matrix",
+                           found=f"[{m.index[i]!r}, {m.columns[j]!r}] = {a[i, j]:.6g} but "
+                                 f"[{m.index[j]!r}, {m.columns[i]!r}] = {a[j, i]:.6g}",
+                           fix="check the matrix was transcribed whole (a lower triangle needs mirroring)")
+    a = (a + a.T) / 2
+    diag = np.diag(a).copy()
+    dropped: dict[str, str] = {}
+    for c, v in zip(m.columns, diag, strict=True):
+        if v <= tol * max(1.0, diag.max()):
+            if v < -tol:
+                raise schema_error(table="matrix", column=c, expected="non-negative variances on the diagonal",
+                                   found=f"{v:.6g}")
+            dropped[c] = "constant (zero variance)"
+    live = [i for i, c in enumerate(m.columns) if c not in dropped]
+    sd = np.sqrt(diag[live])
+    r = a[np.ix_(live, live)] / np.outer(sd, sd)
+    if np.abs(r[~np.eye(len(r), dtype=bool)]).max(initial=0.0) > 1 + 1e-6:
+        raise schema_error(table="matrix", column=None, expected="correlations within [-1, 1]",
+                           found=f"{np.abs(r).max():.6g}", fix="check the matrix and its diagonal")
+    np.fill_diagonal(r, 1.0)
+    names = [m.columns[i] for i in live]
+    if np.linalg.eigvalsh(r)[0] < -1e-6:
+        raise schema_error(table="matrix", column=None, expected="a positive semi-definite matrix",
+                           found=f"smallest eigenvalue {np.linalg.eigvalsh(r)[0]:.4g}",
+                           fix="a matrix of pairwise correlations or a rounded one can be indefinite; "
+                               "smooth it first (e.g. nearest correlation matrix)")
+    rf = pd.DataFrame(r, index=names, columns=names)
+    keep = _drop_collinear(rf, dropped, tol=tol)
+    return rf.loc[keep, keep], pd.Series(sd, index=names).loc[keep], dropped
 
 
 def factor_analysis(
@@ -483,15 +564,20 @@ def factor_analysis(
     rotation: Rotation = "varimax",
     n_iter: int = 100,
     seed: int = 0,
+    n_obs: int | None = None,
 ) -> FactorResult:
-    """Exploratory factor analysis of the numeric columns of ``data`` (rows = observations).
+    """Exploratory factor analysis of the numeric columns of ``data`` (rows = observations),
+    or of a correlation or covariance matrix of ``n_obs`` observations.
 
     Parameters
     ----------
     data : DataFrame
-        Observations × indicators; NaN/inf not allowed.
+        Observations × indicators; NaN/inf not allowed. With ``n_obs``: a correlation or
+        covariance matrix (square, the indicator names as both index and columns; a
+        covariance matrix is scaled to correlations), as published factor-analysis data
+        often is — R psych's ``fa(r, n.obs=)``, factanal's ``covmat``.
     indicators : list of str, optional
-        Columns to analyse (default: all numeric columns).
+        Columns to analyse (default: all numeric columns; with ``n_obs``, all of the matrix).
     n_factors : int, "parallel", "parallel_pca", "kaiser" or None, default None
         Number of factors. None or "parallel": Horn's parallel analysis on the reduced
         correlation matrix (the leading factor eigenvalues above the 95th percentile of
@@ -506,16 +592,25 @@ def factor_analysis(
         Random data sets for parallel analysis.
     seed : int, default 0
         Seed of parallel analysis.
+    n_obs : int, optional
+        Observations behind the matrix ``data``; given, ``data`` is read as a matrix.
+        Bartlett's test, parallel analysis and the summary use it; the loadings,
+        communalities, KMO and score weights depend on the matrix alone, so they equal
+        those of the raw data the matrix came from.
 
     Returns
     -------
     FactorResult
+        From a matrix: ``center`` is NaN (and ``scale`` the standard deviations, 1 for a
+        correlation matrix), so :meth:`FactorResult.transform` needs a raw-data fit.
 
     Raises
     ------
     SchemaError
         Missing or non-numeric indicator, NaN/inf, fewer observations than indicators, or
-        fewer than 3 usable indicators.
+        fewer than 3 usable indicators; with ``n_obs``, a matrix that is not square with the
+        same labels on both sides, not symmetric, not positive semi-definite, or holds
+        correlations outside [-1, 1].
     ParameterError
         Bad ``n_factors``, ``method``, ``rotation``.
 
@@ -524,30 +619,41 @@ def factor_analysis(
     UserWarning
         Naming each constant or perfectly collinear indicator that is dropped.
     """
-    check_frame(data, table="data", min_rows=1)
-    if indicators is None:
-        indicators = [c for c in data.columns
-                      if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
-    indicators = list(indicators)
-    check_numeric(data, indicators, table="data")
     check_choice(method, "method", ("minres", "ml"))
     check_choice(rotation, "rotation", _ROTATIONS)
     check_scalar(n_iter, "n_iter", kind=int, low=10)
-    x = data[indicators].astype(float)
-    if len(x) <= len(indicators):
-        raise schema_error(table="data", column=None,
-                           expected=f"more observations (rows) than indicators ({len(indicators)})",
-                           found=f"{len(x)} rows",
-                           fix="pool more units (e.g. all services and months) or use fewer indicators")
-    x, dropped = _drop_degenerate(x)
-    p = x.shape[1]
+    if n_obs is not None:
+        rf, scale, dropped = _from_matrix(data, None if indicators is None else list(indicators), n_obs)
+        table, n, items = "matrix", int(n_obs), list(rf.columns)
+        if n <= len(rf) + len(dropped):
+            raise schema_error(table="matrix", column=None,
+                               expected=f"more observations (n_obs) than indicators ({len(rf) + len(dropped)})",
+                               found=f"n_obs = {n}", fix="check n_obs, or use fewer indicators")
+        center = pd.Series(np.nan, index=items)
+        r = rf.to_numpy()
+    else:
+        check_frame(data, table="data", min_rows=1)
+        if indicators is None:
+            indicators = [c for c in data.columns
+                          if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
+        indicators = list(indicators)
+        check_numeric(data, indicators, table="data")
+        x = data[indicators].astype(float)
+        if len(x) <= len(indicators):
+            raise schema_error(table="data", column=None,
+                               expected=f"more observations (rows) than indicators ({len(indicators)})",
+                               found=f"{len(x)} rows",
+                               fix="pool more units (e.g. all services and months) or use fewer indicators; "
+                                   "a correlation or covariance matrix goes in with n_obs=")
+        x, dropped = _drop_degenerate(x)
+        table, n, items = "data", len(x), list(x.columns)
+        center, scale = x.mean(), x.std(ddof=1)
+        r = np.corrcoef(x.to_numpy(), rowvar=False)
+    p = len(items)
     if p < 3:
-        raise schema_error(table="data", column=None, expected="at least 3 usable indicators",
-                           found=f"{p} ({list(x.columns)}) after dropping {list(dropped)}",
+        raise schema_error(table=table, column=None, expected="at least 3 usable indicators",
+                           found=f"{p} ({items}) after dropping {list(dropped)}",
                            fix="add indicators; a factor needs three or more to be identified")
-    n = len(x)
-    center, scale = x.mean(), x.std(ddof=1)
-    r = np.corrcoef(x.to_numpy(), rowvar=False)
     k_overall, k_items = kmo(r)
     chi2, dof, pval = bartlett(r, n)
     observed = np.sort(np.linalg.eigvalsh(r))[::-1]
@@ -579,7 +685,7 @@ def factor_analysis(
     structure = rotated @ phi
     communality = np.sum(rotated * structure, axis=1)
     names = [f"F{i + 1}" for i in range(k)]
-    idx = pd.Index(x.columns, name="indicator")
+    idx = pd.Index(items, name="indicator")
     fidx = pd.Index(names, name="factor")
     variance = pd.DataFrame({"ss_loadings": ss, "proportion": ss / p}, index=fidx)
     variance["cumulative"] = variance["proportion"].cumsum()
@@ -602,7 +708,7 @@ def factor_analysis(
         n_obs=n, n_factors=k, n_factors_parallel=n_par, n_factors_parallel_pca=n_pca,
         n_factors_kaiser=n_kai, n_factors_rule=rule,
         method=method, rotation=rotation, converged=ok,
-        center=center, scale=scale, dropped=dropped,
+        center=center.set_axis(idx), scale=scale.set_axis(idx), dropped=dropped,
     )
 
 

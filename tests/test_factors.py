@@ -9,6 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from dmkit import factors
+from dmkit.errors import ParameterError, SchemaError
 
 DATA = Path(__file__).parent / "data"
 TOL = 1e-3  # the issue's bar; the measured agreement is ~1e-5
@@ -120,3 +121,79 @@ def test_congruence_matches_hand_computation():
     assert c.loc["q", "congruence"] == pytest.approx(1.5 / np.sqrt(2.0 * 1.25))
     assert c.loc["p", "estimated"] == "y"
     assert c.loc["p", "congruence"] == pytest.approx(1.01 / np.sqrt(1.01 * 1.01))
+
+
+# --------------------------------------------------------------------------------------
+# From a correlation or covariance matrix with n_obs (published data often comes so)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["corr", "cov"])
+@pytest.mark.parametrize(("method", "rotation"), [("minres", "varimax"), ("ml", "promax")])
+def test_matrix_input_matches_raw_data_and_r_psych(bfi, r_loadings, kind, method, rotation):
+    matrix = bfi.corr() if kind == "corr" else bfi.cov()
+    res = factors.factor_analysis(matrix, n_obs=len(bfi), n_factors=5, method=method, rotation=rotation,
+                                  n_iter=10)
+    raw = factors.factor_analysis(bfi, n_factors=5, method=method, rotation=rotation, n_iter=10)
+    assert_allclose(res.loadings.to_numpy(), raw.loadings.to_numpy(), atol=1e-8)
+    assert_allclose(res.score_weights.to_numpy(), raw.score_weights.to_numpy(), atol=1e-8)
+    # and so R psych's fa on the raw rows
+    sel = (r_loadings.fm == method) & (r_loadings.rotation == rotation) & (r_loadings.nfactors == 5)
+    ref = r_loadings[sel].pivot(index="item", columns="factor", values="loading").loc[bfi.columns]
+    assert np.abs(res.loadings.to_numpy() - ref.to_numpy()).max() < TOL
+    # adequacy from the matrix and n_obs, as R psych's KMO and cortest.bartlett
+    ref_kmo = pd.read_csv(DATA / "bfi_kmo.csv").set_index("item")["msa"]
+    ref_b = pd.read_csv(DATA / "bfi_bartlett.csv").iloc[0]
+    assert abs(res.kmo - ref_kmo["overall"]) < TOL
+    assert abs(res.bartlett_chi2 - ref_b["chisq"]) < TOL and res.bartlett_dof == 300
+    assert res.n_obs == len(bfi) and res.n_factors_parallel == raw.n_factors_parallel
+    if kind == "cov":
+        assert_allclose(res.scale.to_numpy(), bfi.std(ddof=1).to_numpy())
+    with pytest.raises(ParameterError, match="raw rows"):
+        res.transform(bfi)
+
+
+def test_matrix_input_matches_r_factanal_covmat():
+    # R: cm = 0.4^abs(outer(0:5, 0:5, "-")); factanal(covmat=cm, factors=2, n.obs=100)
+    # uniquenesses 0.782 0.367 0.696 0.696 0.367 0.782 (statsmodels' test_ml_factor.py quotes R)
+    i = np.arange(6)
+    names = [f"x{k}" for k in i]
+    cm = pd.DataFrame(0.4 ** np.abs(np.subtract.outer(i, i)), index=names, columns=names)
+    res = factors.factor_analysis(cm, n_obs=100, n_factors=2, method="ml", rotation="varimax", n_iter=10)
+    assert_allclose(res.uniquenesses.to_numpy(), [0.782, 0.367, 0.696, 0.696, 0.367, 0.782], atol=1e-3)
+    # unrotated loadings against statsmodels' ML factor analysis of the same matrix (independent code)
+    from statsmodels.multivariate.factor import Factor
+
+    sm = Factor(corr=cm.to_numpy(), n_factor=2, nobs=100, method="ml").fit()
+    ours = factors.factor_analysis(cm, n_obs=100, n_factors=2, method="ml", rotation="none", n_iter=10)
+    c = factors.congruence(ours.loadings, pd.DataFrame(sm.loadings, index=names, columns=["a", "b"]))
+    assert (c["congruence"] > 0.999).all()
+    assert_allclose(ours.uniquenesses.to_numpy(), sm.uniqueness, atol=1e-3)
+
+
+def test_matrix_input_errors():
+    i = np.arange(4)
+    names = list("abcd")
+    r = pd.DataFrame(0.5 ** np.abs(np.subtract.outer(i, i)), index=names, columns=names)
+    with pytest.raises(SchemaError, match=r"table 'matrix'.*square.*same labels"):
+        factors.factor_analysis(r.iloc[:3], n_obs=100)
+    with pytest.raises(SchemaError, match=r"table 'matrix'.*square.*same labels"):
+        factors.factor_analysis(r.reset_index(drop=True), n_obs=100)
+    asym = r.copy()
+    asym.iloc[0, 1] = 0.9
+    with pytest.raises(SchemaError, match=r"symmetric.*\['a', 'b'\] = 0.9"):
+        factors.factor_analysis(asym, n_obs=100)
+    bad = r.copy()
+    bad.iloc[0, 3] = bad.iloc[3, 0] = -0.95  # indefinite
+    with pytest.raises(SchemaError, match="positive semi-definite"):
+        factors.factor_analysis(bad, n_obs=100)
+    with pytest.raises(SchemaError, match="more observations"):
+        factors.factor_analysis(r, n_obs=4)
+    with pytest.raises(ParameterError, match="n_obs"):
+        factors.factor_analysis(r, n_obs=2.5)
+    dup = r.assign(e=r["a"])
+    dup.loc["e"] = dup.loc["a"].tolist()
+    dup.loc["e", "e"] = 1.0
+    with pytest.warns(UserWarning, match="'e' dropped.*perfectly correlated with 'a'"):
+        res = factors.factor_analysis(dup, n_obs=100, n_factors=1, n_iter=10)
+    assert res.indicators == names
