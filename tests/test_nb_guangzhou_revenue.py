@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_guangzhou_revenue(tmp_path):
     f = execute_notebook("guangzhou_revenue", tmp_path, province="guangdong", month="2009-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "guangzhou_revenue", province="guangdong", month="2009-06")
     # G1, Guangzhou 2008: 14.1 %, 29.3 %, 22.5 % (the simulator's 2008 lines are G1's, with noise)
     assert abs(f["discount_rate"] - 0.141) < 0.005
     assert abs(f["effective_new_business_share"] - 0.293) < 0.005

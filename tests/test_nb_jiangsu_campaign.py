@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def _within(value, expected, n, k=4.0):
@@ -13,6 +14,7 @@ def _within(value, expected, n, k=4.0):
 
 def test_jiangsu_campaign(tmp_path):
     fig = execute_notebook("jiangsu_campaign", tmp_path, province="jiangsu", month="2009-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "jiangsu_campaign", province="jiangsu", month="2009-06")
     # J3's funnel, within sampling error of the published rates at this size
     assert _within(fig["delivery_rate"], 1_921_826 / 4_710_081, fig["sent"])
     assert _within(fig["response_rate"], 0.0179, fig["delivered"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def _close(found, planted, rel):
@@ -37,4 +38,5 @@ def test_jiangsu_target_models(tmp_path):
 @pytest.mark.slow
 def test_jiangsu_target_models_other_province(tmp_path):
     fig = execute_notebook("jiangsu_target_models", tmp_path, province="guangdong", month="2009-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "jiangsu_target_models", province="guangdong", month="2009-06")
     _check(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def _check(fig):
@@ -18,6 +19,7 @@ def _check(fig):
 
 def test_music_four_stages(tmp_path):
     fig = execute_notebook("music_four_stages", tmp_path, province="jiangsu", month="2009-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "music_four_stages", province="jiangsu", month="2009-06")
     assert fig["n_users"] == 5000
     _check(fig)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 PUBLISHED = {"high-end SMS-indifferent": 0.04, "thrifty average SMS user": 0.098, "high-growth SMS user": 0.29,
              "thrifty heavy SMS user": 0.062, "high-value SMS user": 0.168, "double-high": 0.104}
@@ -12,6 +13,7 @@ PUBLISHED = {"high-end SMS-indifferent": 0.04, "thrifty average SMS user": 0.098
 @pytest.mark.slow
 def test_viral_sms_on_guangdong(tmp_path):
     f = execute_notebook("viral_sms", tmp_path, province="guangdong", month="2008-12", n_users=5000)
+    assert_reads_as_report(tmp_path, "viral_sms", province="guangdong", month="2008-12")
     for name, share in PUBLISHED.items():
         assert abs(f[f"share_{name}"] - share) < 0.01, name
     assert f["max_abs_diff_vs_published"] < 0.01

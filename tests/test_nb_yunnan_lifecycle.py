@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_yunnan_lifecycle(tmp_path):
     f = execute_notebook("yunnan_lifecycle", tmp_path, province="yunnan", month="2008-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "yunnan_lifecycle", province="yunnan", month="2008-06")
     # Y2's published stages of its four services
     assert (f["stage_sms_p2p"], f["stage_crbt"], f["stage_newspaper"], f["stage_securities"]) == (
         "maturity", "maturity", "growth", "introduction")

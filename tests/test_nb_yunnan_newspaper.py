@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_yunnan_newspaper(tmp_path):
     fig = execute_notebook("yunnan_newspaper", tmp_path, province="yunnan", month="2008-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "yunnan_newspaper", province="yunnan", month="2008-06")
     assert fig["n_users"] == 5000
     assert 0 < fig["penetration"] < 0.3
     # the planted propensity has tree thresholds: boosting separates users from non-users, logit less so

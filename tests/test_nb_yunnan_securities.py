@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_yunnan_securities_finds_bundles_and_planted_orders(tmp_path):
     fig = execute_notebook("yunnan_securities", tmp_path, province="yunnan", month="2008-06", n_users=5000)
+    assert_reads_as_report(tmp_path, "yunnan_securities", province="yunnan", month="2008-06")
     assert fig["n_users"] == 5000
     # identical baskets repeat: far fewer distinct baskets than subscribers
     assert fig["distinct_baskets"] < 0.8 * fig["n_users"]
