@@ -274,3 +274,9 @@ def test_refit_with_responses(province):
     assert len(res.after.y_test_) > 100
     assert set(res.importance["feature"]) == set(X.columns)
     assert "Feedback" in str(res.summary())
+    # too few responders is said in the summary's notes (not printed as a warning)
+    c = province.contacts[(province.contacts["group"] == "target") & province.contacts["delivered"]]
+    responders = int(c.groupby("user_id")["subscribed_at"].apply(lambda s: s.notna().any())
+                     .loc[lambda s: s.index.isin(X.index)].sum())
+    assert bool(res.notes) == (0 < responders < 30)
+    assert all(f"only {responders} responders" in n for n in res.notes)

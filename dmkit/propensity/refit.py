@@ -5,7 +5,6 @@ Part of :mod:`dmkit.propensity`.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +40,8 @@ class RefitResult(Result):
         The positive tree rules of each model.
     importance : DataFrame
         Columns ``feature``, ``before``, ``after``, ``change`` (permutation importance).
+    notes : tuple of str
+        Cautions shown in the summary (e.g. too few responders for a stable comparison).
     """
 
     before: ScoringModel
@@ -49,6 +50,7 @@ class RefitResult(Result):
     rules_before: pd.DataFrame
     rules_after: pd.DataFrame
     importance: pd.DataFrame
+    notes: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The before/after comparison."""
@@ -61,7 +63,7 @@ class RefitResult(Result):
             ("rules before", self.rules_before.drop(columns=["conditions"]).set_index("rule")),
             ("rules after", self.rules_after.drop(columns=["conditions"]).set_index("rule")),
             ("permutation importance", self.importance.set_index("feature")),
-        ))
+        ), self.notes)
 
     def plot(self, ax=None):
         """Gains curves of both models on the same held-out contacts."""
@@ -123,9 +125,10 @@ def refit_with_responses(
     check_frame(features, table="features", columns=list(model.feature_names_in_))
     X = features[list(model.feature_names_in_)]
     common = X.index.intersection(y.index)
+    notes = []
     if 0 < y.loc[common].sum() < 30:
-        warnings.warn(f"only {int(y.loc[common].sum())} responders among {len(common)} contacts: the refit model "
-                      "and the before/after comparison are noisy", stacklevel=2)
+        notes.append(f"only {int(y.loc[common].sum())} responders among {len(common)} contacts: the refit model "
+                     "and the before/after comparison are noisy")
     if len(common) == 0:
         raise schema_error(table="features", column="user_id", expected="rows for the contacted users",
                            found="no contacted user in the features' index",
@@ -147,8 +150,16 @@ def refit_with_responses(
     imp["change"] = imp["after"] - imp["before"]
     imp = imp.sort_values("after", ascending=False).rename_axis("feature").reset_index()
     return RefitResult(before=model, after=after, comparison=comp,
-                       rules_before=model.rules_.positive_rules(), rules_after=after.rules_.positive_rules(),
-                       importance=imp)
+                       rules_before=_positive(model), rules_after=_positive(after),
+                       importance=imp, notes=tuple(notes))
+
+
+def _positive(model: ScoringModel) -> pd.DataFrame:
+    """The model's positive tree rules (empty when it has none: too few complete rows)."""
+    if model.rules_ is None:
+        return pd.DataFrame(columns=["rule", "conditions", "n", "positives", "support", "precision", "recall",
+                                     "lift", "positive"])
+    return model.rules_.positive_rules()
 
 
 def _check_contacts(contacts: pd.DataFrame) -> None:
