@@ -78,10 +78,12 @@ class LoopRun(Result):
         control_take_up), ``model_auc`` (the planning model's ROC AUC on the month's
         delivered offers), ``expected_take_up`` (planted mean P(subscribe) of the offers;
         NaN with real extracts), ``health_index`` (mean health index of the offered
-        services over the regions, 0–100 scale of the pre-loop months).
+        services over the regions, on the 0–100 scale fitted on the months before the loop, which
+        later months may leave).
     by_prefecture : DataFrame
         ``month, prefecture, contacted, subscribed, take_up, control, control_take_up,
-        uplift, health_index``.
+        uplift, health_index`` (mean index of the offered services), ``health_rank`` (1 =
+        healthiest prefecture) and ``health_rank_change`` (places gained since the month before).
     precision_scale : DataFrame
         ``month`` + :func:`dmkit.loop.policy.precision_scale` of each month's ranking.
     versions : DataFrame
@@ -574,11 +576,15 @@ def _month(ctx: _Ctx, world, month: str):
     training = training[training["base_score"].notna()]
     state.write(month, "training", training)
     world = _apply(world, c, rows.usage, rows.kpis, rows.subscriptions, rows.subscriptions_full)
-    h = _health_rows(ctx.health, world.kpis[world.kpis["month"].astype(str) == month])
+    km = world.kpis["month"].astype(str)
+    h = _health_rows(ctx.health, world.kpis[(km == month) | (km == d)])
     h = h[h["service"].isin(ctx.services)]
-    row["health_index"] = float(h["index"].mean())
-    hp = h.groupby("region")["index"].mean()
-    by_pref["health_index"] = hp.reindex(by_pref["prefecture"]).to_numpy()
+    row["health_index"] = float(h.loc[h["month"] == month, "index"].mean())
+    hp = h.groupby(["month", "region"])["index"].mean().unstack("month")
+    rank = hp.rank(ascending=False, method="min")
+    by_pref["health_index"] = hp[month].reindex(by_pref["prefecture"]).to_numpy()
+    by_pref["health_rank"] = rank[month].reindex(by_pref["prefecture"]).to_numpy()
+    by_pref["health_rank_change"] = (rank[d] - rank[month]).reindex(by_pref["prefecture"]).to_numpy()
     state.write(month, "by_prefecture", by_pref.assign(month=month))
 
     # 6. revision -> the version of next month
