@@ -127,7 +127,7 @@ def test_fit_uses_all_rows_and_score_is_auc():
     assert set(np.unique(m.predict(X))) <= {0, 1}
     assert_allclose(m.predict(X), (p > 0.5).astype(int))
     with pytest.raises(ParameterError, match=r"test_size=0.3"):
-        m.auc
+        _ = m.auc
     with pytest.raises(ParameterError, match="evaluation data"):
         m.gains()
     X2, y2 = _planted(n=1_000, seed=8)

@@ -66,3 +66,14 @@ def test_errors(spark, xy):  # noqa: F811
     with pytest.raises(SchemaError, match="column 'sms_p2p'"):
         score_model(model, X.drop(columns="sms_p2p").head(20), spark=spark)
     assert isinstance(X, pd.DataFrame)
+
+
+def test_spark_fit_aligns_pandas_y_by_index(spark, xy):  # noqa: F811
+    from dmkit.spark.propensity import fit
+
+    X, y = xy
+    a = fit(X, y, model="logit", seed=0, spark=spark)
+    b = fit(X, y.sample(frac=1.0, random_state=2), model="logit", seed=0, spark=spark)  # another order
+    assert abs(a.auc - b.auc) < 1e-9
+    with pytest.raises(SchemaError, match="have no y value"):
+        fit(X, y.set_axis(y.index + 10**9), model="logit", spark=spark)

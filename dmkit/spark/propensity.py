@@ -44,10 +44,9 @@ def _to_spark(X, y, *, label: str, spark):
                                    found="neither")
             frame = X
         else:
-            yv = pd.Series(np.asarray(y), index=X.index, name=label)
-            if len(yv) != len(X):
-                raise parameter_error("y", expected=f"{len(X)} values aligned with X", found=f"{len(yv)} values")
-            frame = X.assign(**{label: yv})
+            from dmkit.propensity.inputs import align_y
+
+            frame = X.assign(**{label: align_y(X, y).rename(label)})  # by index label, or refused
         name = X.index.name or "user_id"
         return from_pandas(frame.reset_index(names=name), spark=spark or get_session()), name
     if not isinstance(X, DataFrame):
