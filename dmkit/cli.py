@@ -5,6 +5,7 @@
     dmkit synth --province jiangsu --month 2009-06 --users 200000 --out data/generated
     dmkit validate data/generated --table usage [--mapping data/mappings/example.yaml]
     dmkit run --province jiangsu --month 2009-06
+    dmkit loop --province guangdong --from 2009-01 --months 6 --users 100000 --policy model --out DIR
 
 Errors that dmkit raises on purpose (bad argument, missing file, broken contract) end
 the command with one line on stderr, ``dmkit <command>: error: ...``, and a non-zero
@@ -279,6 +280,52 @@ def run(
                    "stopped; the index lists the notebooks that finished", err=True)
         raise typer.Exit(code) from None
     raise typer.Exit(result.exit_code)
+
+
+class Policy(str, Enum):
+    model = "model"
+    random = "random"
+    oracle = "oracle"
+
+
+@app.command(epilog="example: dmkit loop --province guangdong --from 2009-01 --months 6 --users 100000 "
+                    "--policy model --out reports/loop")
+def loop(
+    province: Annotated[str, typer.Option(help="Province profile (simulator) or partition (extracts).")] = "guangdong",
+    start: Annotated[str, typer.Option("--from", help="First month of offers, YYYY-MM.")] = "2009-01",
+    months: Annotated[int, typer.Option(help="Months to run.")] = 6,
+    users: Annotated[int, typer.Option(help="Simulated subscribers.")] = 100_000,
+    policy: Annotated[Policy, typer.Option(help="Whom to contact: model, random or oracle (simulator only).")]
+    = Policy.model,
+    seed: Annotated[int, typer.Option(help="Seed of the world, responses, plans and models.")] = 7,
+    data: Annotated[str, typer.Option(help="'synth' or a folder of extracts (real contacts as responses).")] = "synth",
+    out: Annotated[Path, typer.Option(help="The run's folder: state, models, contact lists, loop.json.")]
+    = Path("reports/loop"),
+    budget: Annotated[int | None, typer.Option(help="Users chosen a month (default 5% of the users).")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start over instead of resuming OUT.")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Show a progress bar (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Run the monthly closed loop plan -> contact -> respond -> revise and write OUT/loop.json.
+
+    OUT keeps the state: a second call resumes after the last finished month (a month cut
+    short is run again); with real extracts a month whose contacts have not arrived is
+    planned (contact lists per channel with the holdout under OUT/months/<month>/contact_lists)
+    and the command stops there.
+    """
+    with _handled("loop"):
+        import dmkit as dm
+
+        _check_writable(out)
+        run_ = dm.loop.run(province=province, start=start, months=months, n_users=users, policy=policy.value,
+                           seed=seed, data=data, out=out, budget=budget, resume=not fresh,
+                           progress=sys.stderr.isatty() if progress is None else progress)
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+            typer.echo(run_.monthly.to_string(index=False))
+        typer.echo(f"cumulative take-up {run_.cumulative_take_up:.2%}; wrote {out / 'loop.json'}"
+                   + (f"; {run_.pending} planned, waiting for its contacts" if run_.pending else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
