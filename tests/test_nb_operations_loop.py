@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_operations_loop(tmp_path):
@@ -19,3 +20,4 @@ def test_operations_loop(tmp_path):
     assert f["precision_first"] >= f["precision_last"]
     assert f["n_versions"] == 3 * 3                                          # 3 services x (2 months + next)
     assert (tmp_path / "operations_loop" / "model" / "loop.json").exists()
+    assert_reads_as_report(tmp_path, "operations_loop", province="guangdong", month="2008-12")
