@@ -35,7 +35,7 @@ Scale, ``--part scale --sizes 100000,1000000`` and, once, ``--sizes 12000000`` (
    1000000 decompose     2935919    89.3   83.8     0.61      0.38   2,257,269   2,264,783  0.332%      True     10 (+ sample)
    1000000    greedy     2935919    10.7    8.5     0.42      0.19   2,131,452           -       -      True           -
   12000000 decompose    35199293   522.0  222.3     5.30      3.88  29,903,322  29,954,522  0.171%      True     10 (+ sample)
-  12000000    greedy    35199293   447.2  222.1     3.63      2.21  26,978,000           -       -      True           -
+  12000000    greedy    35199293   447.2  222.1     3.63      2.21  2.6978e+07           -       -      True           -
 
 decompose is 2.9% (100k), 5.9% (1M) and 10.8% (12M) above greedy on the same instance, with
 a proved gap under 0.4%, in under 10 minutes and 5.3 GiB at 12M customers.
