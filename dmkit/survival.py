@@ -329,6 +329,7 @@ class CoxResult(Result):
     alpha: float
     fitter: object
     unit: str = "months"
+    n_fitted: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Hazard ratios with the PH test columns."""
@@ -338,6 +339,9 @@ class CoxResult(Result):
         """Readable hazard ratios, e.g. 'campaign: 1.80x the hazard of unsubscribing'."""
         notes = [f"{self.n} subscriptions, {self.events} unsubscriptions; concordance {self.concordance:.3f}; "
                  f"durations in {self.unit}"]
+        if self.n_fitted is not None and self.n_fitted < self.n:
+            notes.append(f"fitted on a stratified random sample of {self.n_fitted} of the {self.n} subscriptions "
+                         f"(by event and strata; concordance and the PH test on the sample)")
         for cov, r in self.hazard_ratios.iterrows():
             notes.append(f"{cov}: hazard of unsubscribing x{r['hr']:.2f} "
                          f"({1 - self.alpha:.0%} CI {r['hr_low']:.2f}-{r['hr_high']:.2f}, p = {r['p_value']:.2g})")
@@ -373,6 +377,8 @@ def cox(
     penalizer: float = 0.0,
     alpha: float = 0.05,
     unit: Unit | None = None,
+    sample_size: int | None = 50_000,
+    seed: int = 0,
 ) -> CoxResult:
     """Cox proportional-hazards model with hazard ratios, CIs and the PH test (lifelines).
 
@@ -393,6 +399,14 @@ def cox(
     unit : {"months", "days", "weeks", "years"}, optional
         Unit of ``duration_col``, kept in the result (default: the unit :func:`durations`
         recorded in ``df.attrs``, else months).
+    sample_size : int or None, default 50_000
+        Above this many rows the model is fitted on a stratified random sample of about
+        this size (the same fraction of every event x strata cell), because lifelines'
+        Newton steps and the PH test cost grows with every row (a 1M-row fit takes many
+        minutes). ``None`` fits every row. The result's ``n_fitted`` and its summary say
+        how many rows were fitted; ``n`` and ``events`` count the whole input.
+    seed : int, default 0
+        Seed of the sample.
 
     Returns
     -------
@@ -430,6 +444,12 @@ def cox(
     if const:
         raise schema_error(table="df", column=const[0], expected="a covariate that varies",
                            found="a constant column", fix="drop it")
+    if sample_size is not None and (isinstance(sample_size, bool) or not isinstance(sample_size, int)
+                                    or sample_size < 2):
+        raise parameter_error("sample_size", expected="an integer >= 2 or None", found=sample_size)
+    n_all, events_all = len(data), int(data[event_col].sum())
+    if sample_size is not None and n_all > sample_size:
+        data = _stratified_sample(data, [event_col, *strata], sample_size, seed)
     cph = CoxPHFitter(penalizer=penalizer, alpha=alpha)
     try:
         with warnings.catch_warnings():
@@ -452,4 +472,22 @@ def cox(
                           index=pd.Index([i if isinstance(i, str) else i[0] for i in ph.index], name="covariate"))
     ph_tab["ph_ok"] = ph_tab["p_value"] >= alpha
     return CoxResult(hazard_ratios=hr, ph_test=ph_tab, concordance=float(cph.concordance_index_),
-                     n=len(data), events=int(data[event_col].sum()), alpha=alpha, fitter=cph, unit=unit)
+                     n=n_all, events=events_all, alpha=alpha, fitter=cph, unit=unit,
+                     n_fitted=len(data))
+
+
+def _stratified_sample(data: pd.DataFrame, by: list[str], size: int, seed: int) -> pd.DataFrame:
+    """About ``size`` rows: the same fraction of every ``by`` cell, at least one row of each."""
+    frac = size / len(data)
+    rng = np.random.default_rng(seed)
+    keys = data.groupby(by, sort=False, observed=True).ngroup().to_numpy()
+    order = rng.permutation(len(data))
+    ranks = np.empty(len(data), dtype=np.int64)
+    ks = keys[order]
+    srt = np.argsort(ks, kind="stable")
+    first = np.r_[0, np.flatnonzero(np.diff(ks[srt])) + 1]
+    counts = np.diff(np.r_[first, len(ks)])
+    pos = np.arange(len(ks)) - np.repeat(first, counts)
+    ranks[order[srt]] = pos
+    take = np.maximum(1, np.round(np.bincount(keys) * frac)).astype(np.int64)
+    return data[ranks < take[keys]]

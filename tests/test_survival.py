@@ -161,3 +161,23 @@ def test_retention_campaign_vs_organic_on_simulator(province):
     assert res.logrank["p_value"].iloc[0] < 1e-3
     # organic users still carry the other covariates, so their hazard is >= the baseline
     assert t.loc["organic", "retention_1m"] <= np.exp(-base) + 0.01
+
+
+def test_cox_sample_size_fits_a_stratified_sample_and_keeps_the_planted_hazard_ratio():
+    rng = np.random.default_rng(3)
+    n = 6000
+    x = rng.integers(0, 2, n)
+    t = rng.exponential(1 / (0.1 * np.exp(0.6 * x)))
+    c = rng.exponential(15.0, n)
+    df = pd.DataFrame({"d": np.minimum(t, c), "e": (t <= c).astype(int), "x": x})
+    full = survival.cox(df, "d", "e", sample_size=None)
+    part = survival.cox(df, "d", "e", sample_size=2000, seed=1)
+    assert full.n_fitted == full.n == n
+    assert part.n == n and part.events == int(df["e"].sum())
+    assert abs(part.n_fitted - 2000) <= 2
+    assert "sample of" in "\n".join(part.summary().notes)
+    hr_full, hr_part = full.hazard_ratios.loc["x", "hr"], part.hazard_ratios.loc["x", "hr"]
+    assert part.hazard_ratios.loc["x", "hr_low"] < np.exp(0.6) < part.hazard_ratios.loc["x", "hr_high"]
+    assert abs(np.log(hr_part) - np.log(hr_full)) < 2 * part.hazard_ratios.loc["x", "se"]
+    with pytest.raises(ParameterError, match="sample_size"):
+        survival.cox(df, "d", "e", sample_size=1)
