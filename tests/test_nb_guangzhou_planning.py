@@ -4,10 +4,12 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_guangzhou_planning(tmp_path):
     f = execute_notebook("guangzhou_planning", tmp_path, province="guangdong", month="2008-12", n_users=5000)
+    assert_reads_as_report(tmp_path, "guangzhou_planning", province="guangdong", month="2008-12")
     assert f["plan_year"] == 2009
     # G1 from the deck's own lines: 14.1 %, 11.5 %, 29.3 %, 22.5 %, 0.97 effective
     assert round(f["g1_discount_rate"], 3) == 0.141 and round(f["g1_new_business_discount_rate"], 3) == 0.115
