@@ -103,7 +103,7 @@ def utc(stamp: str) -> float:
 def notebook_rows(report_dir: Path, kernels: dict[int, dict]) -> list[dict]:
     """One row per executed notebook: papermill times, kernel-tree peak RSS, slowest cell."""
     rows = []
-    for path in sorted(report_dir.glob("*.ipynb")):
+    for path in sorted(p for p in report_dir.glob("*.ipynb") if not p.name.startswith(".")):  # not a running temp
         nb = json.loads(path.read_text())
         pm = nb.get("metadata", {}).get("papermill", {})
         cells = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
