@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 @pytest.mark.slow
 def test_guangzhou_life_circle_on_guangdong(tmp_path):
     f = execute_notebook("guangzhou_life_circle", tmp_path, province="guangdong", month="2008-11", n_users=4000)
+    assert_reads_as_report(tmp_path, "guangzhou_life_circle", province="guangdong", month="2008-11")
     assert 0.7 < f["tag_accuracy"] <= 1.0                     # the deck: 70-80% of the data right
     assert f["tag_accuracy_home"] > f["signal_accuracy"]      # pooled sightings beat a single one
     assert 0.6 < f["tag_accuracy_music"] <= 1.0
