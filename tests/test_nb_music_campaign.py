@@ -4,11 +4,13 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 @pytest.mark.slow
 def test_music_campaign(tmp_path):
     f = execute_notebook("music_campaign", tmp_path, province="jiangsu", month="2009-06", n_users=20_000)
+    assert_reads_as_report(tmp_path, "music_campaign", province="jiangsu", month="2009-06")
     assert f["segments"] == ["activation", "familiar", "inclined", "loyal"]
     plan = dict(zip(f["segments"], zip(f["plan_items"], f["plan_channel"], f["plan_slot"], strict=True), strict=True))
     assert plan["loyal"][0] >= 3 and plan["activation"] == (1, "ivr", "morning")   # the planted best cells

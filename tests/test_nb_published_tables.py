@@ -4,11 +4,13 @@ from __future__ import annotations
 import pytest
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 @pytest.mark.slow
 def test_published_tables(tmp_path):
     f = execute_notebook("published_tables", tmp_path, province="yunnan", month="2008-09", n_users=3000)
+    assert_reads_as_report(tmp_path, "published_tables", province="yunnan", month="2008-09")
     # J3 from its two daily tables: 1.79 % / 1.49 % / 81.3 %, and 31,660 = 1.68 % of the step-2 targets
     assert round(f["j3_response_rate_from_table"], 4) == 0.0179
     assert round(f["j3_subscription_rate_from_table"], 4) == 0.0149
