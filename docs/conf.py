@@ -1,6 +1,7 @@
 """Sphinx configuration of the dmkit docs (``make docs``; CI builds them with warnings as errors)."""
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -41,6 +42,21 @@ def _cli_help() -> None:
         (_GEN / f"cli_{cmd}.txt").write_text(out, encoding="utf-8")
 
 
+def _report_title(source: str) -> str | None:
+    """The title given to ``dm.report.start(...)`` in a notebook cell (any quoting), or None."""
+    if "dm.report.start(" not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and ast.unparse(node.func) == "dm.report.start" and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            return node.args[0].value
+    return None
+
+
 def _gallery() -> None:
     """One entry per case-study notebook: its deck, what it reproduces, how to run it."""
     from dmkit.params import NOTEBOOKS
@@ -52,9 +68,7 @@ def _gallery() -> None:
     for name in NOTEBOOKS:
         nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
         intro = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
-        title = next((line for line in (c.source for c in nb.cells if c.cell_type == "code")
-                      if "dm.report.start(" in line), "")
-        heading = title.split('dm.report.start("', 1)[1].split('"', 1)[0] if "dm.report.start(" in title else name
+        heading = next((t for t in (_report_title(c.source) for c in nb.cells if c.cell_type == "code") if t), name)
         body = "\n".join(line for line in intro.splitlines() if not line.startswith("#")).strip()
         parts += [f"## {heading}\n", f"`notebooks/{name}.ipynb` — "
                   f"`dmkit run --province jiangsu --month 2009-06 -n {name}`\n", body + "\n"]
