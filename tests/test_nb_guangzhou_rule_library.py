@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from tests.notebook_helpers import execute_notebook
+from tests.report_checks import assert_reads_as_report
 
 
 def test_guangzhou_rule_library_optimised_beside_greedy(tmp_path):
     fig = execute_notebook("guangzhou_rule_library", tmp_path, province="guangdong", month="2009-06",
                            n_users=5000)
+    assert_reads_as_report(tmp_path, "guangzhou_rule_library", province="guangdong", month="2009-06")
     # the library: four layers, all 35 services, 27 segments x 3 brands
     assert fig["n_customers"] == 5000 and fig["n_layers"] == 4
     assert fig["n_services_in_library"] == 35 and fig["n_segment_rules"] == 81
