@@ -9,13 +9,20 @@ For each size given, in a fresh work folder (its own simulator cache, params roo
 
 A sampling thread (every --interval s) walks the batch's process tree with psutil: the sum of
 RSS over the whole tree is the batch's peak; each Jupyter kernel (an ``ipykernel_launcher``
-process) with its own children (Spark JVM, joblib workers) is one notebook's tree. A kernel is
-matched to the executed notebook whose papermill start/end times overlap its lifetime most.
-Per notebook: status, papermill wall seconds, peak RSS of its kernel tree and its slowest
-cell (``cell.metadata.papermill.duration``).
+process) with its own children (Spark JVM, joblib workers) is one notebook's tree. The batch
+starts each notebook's kernel with ``DMKIT_NOTEBOOK=<notebook>`` in its environment, read here
+from ``/proc/<pid>/environ``, so every kernel is tied to its notebook by name, however short
+(a kernel whose environment cannot be read falls back to the notebook whose papermill
+start/end times overlap its lifetime most). Per notebook: status, papermill wall seconds, peak
+RSS of its kernel tree and its slowest cell (``cell.metadata.papermill.duration``). With two
+sizes or more, the scaling from the smallest to the largest: time and peak ratios against the
+ratio of users (linear scaling: the two ratios are equal).
 
-    .venv/bin/python benchmarks/notebooks.py --users 100000
-    .venv/bin/python benchmarks/notebooks.py --users 100000 1000000 --json nb.json
+Sizes accept suffixes: ``100k``, ``1M``, ``12M``. Ctrl-C or SIGTERM stops the batch (the
+running notebooks are interrupted) and still prints and writes what finished.
+
+    .venv/bin/python benchmarks/notebooks.py --users 100k
+    .venv/bin/python benchmarks/notebooks.py --users 1M 12M --json nb.json
     .venv/bin/python benchmarks/notebooks.py --users 100000 --notebook yunnan_health  # one notebook
 """
 from __future__ import annotations
@@ -24,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,7 +83,10 @@ class TreeMeter:
                 if "ipykernel_launcher" not in " ".join(p.cmdline()):
                     continue
                 tree = rss.get(p.pid, 0) + sum(rss.get(c.pid, 0) for c in p.children(recursive=True))
-                k = self.kernels.setdefault(p.pid, {"start": p.create_time(), "peak": 0})
+                k = self.kernels.get(p.pid)
+                if k is None:
+                    k = self.kernels[p.pid] = {"start": p.create_time(), "peak": 0,
+                                               "notebook": kernel_notebook(p)}
             except psutil.Error:
                 continue
             k["peak"] = max(k["peak"], tree)
@@ -86,12 +97,39 @@ class TreeMeter:
         self._thread.join()
 
 
+def kernel_notebook(proc: psutil.Process) -> str | None:
+    """The notebook a kernel runs: ``DMKIT_NOTEBOOK`` in its environment (set by ``dmkit run``)."""
+    try:
+        return proc.environ().get("DMKIT_NOTEBOOK") or None
+    except psutil.Error:
+        return None
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM during a measured run: the run was stopped, what finished is reported."""
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_measured(cmd: list[str], *, cwd: Path, interval: float, log: Path) -> tuple[float, TreeMeter, int]:
+    """Run ``cmd``, sampling its process tree; on Ctrl-C/SIGTERM stop it (SIGTERM, which
+    ``dmkit run`` handles as an interrupt) and return with ``rc`` negative."""
     t0 = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         meter = TreeMeter(proc.pid, interval)
-        rc = proc.wait()
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            rc = -signal.SIGTERM
     meter.close()
     return time.perf_counter() - t0, meter, rc
 
@@ -120,8 +158,14 @@ def notebook_rows(report_dir: Path, kernels: dict[int, dict]) -> list[dict]:
                      "seconds": pm.get("duration"), "start": utc(start) if start else None,
                      "end": utc(end) if end else None, "peak_gib": None,
                      "slowest_cell": slow[1], "slowest_seconds": slow[0], "slowest_code": first[:90]})
-    for k in kernels.values():  # the notebook whose run overlaps this kernel's life most
-        best, overlap = None, 0.0
+    by_name = {r["notebook"]: r for r in rows}
+    for k in kernels.values():
+        if k.get("notebook") in by_name:  # named by DMKIT_NOTEBOOK in the kernel's environment
+            r = by_name[k["notebook"]]
+            r["peak_gib"] = max(r["peak_gib"] or 0.0, k["peak"] / GIB)
+            r["matched"] = "name"
+            continue
+        best, overlap = None, 0.0  # else the notebook whose run overlaps this kernel's life most
         for r in rows:
             if r["start"] is None or r["end"] is None:
                 continue
@@ -130,6 +174,7 @@ def notebook_rows(report_dir: Path, kernels: dict[int, dict]) -> list[dict]:
                 best, overlap = r, o
         if best is not None:
             best["peak_gib"] = max(best["peak_gib"] or 0.0, k["peak"] / GIB)
+            best.setdefault("matched", "time")
     return rows
 
 
@@ -174,7 +219,7 @@ def one_size(args: argparse.Namespace, n_users: int) -> dict:
         print(f"  {r['notebook']:<28} {r['status']:<7} {sec} {pk}  [{r['slowest_cell']}] "
               f"{r['slowest_seconds']:.1f} s  {r['slowest_code']}", flush=True)
     print(f"  batch    {batch_s:8.1f} s  peak {meter.peak / GIB:6.2f} GiB (whole process tree), "
-          f"exit {rc}; simulation apart {sim_s:.1f} s; {len(rows)} notebooks, "
+          f"exit {rc}{' (stopped)' if rc < 0 else ''}; simulation apart {sim_s:.1f} s; {len(rows)} notebooks, "
           f"{sum(r['status'] != 'passed' for r in rows)} failed; log {work / 'batch.log'}", flush=True)
     out = {"users": n_users, "simulate_seconds": sim_s, "simulate_peak_gib": sim_m.peak / GIB,
            "batch_seconds": batch_s, "batch_peak_gib": meter.peak / GIB, "exit_code": rc,
@@ -184,9 +229,52 @@ def one_size(args: argparse.Namespace, n_users: int) -> dict:
     return out
 
 
+def users(text: str) -> int:
+    """A size: ``100000``, ``100k``, ``1M``, ``12M`` (``1_000_000`` too)."""
+    t = text.strip().lower().replace("_", "").replace(",", "")
+    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    try:
+        n = float(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of users such as 100000, 100k, 1M or 12M, not {text!r}")
+    if n < 1 or n != int(n):
+        raise argparse.ArgumentTypeError(f"a whole number of users >= 1, not {text!r}")
+    return int(n)
+
+
+def scaling(results: list[dict]) -> dict | None:
+    """From the smallest size to the largest: user, batch time and peak ratios, and per notebook
+    the time ratio (linear scaling: time ratio <= user ratio). Only finished notebooks count."""
+    done = [r for r in results if r.get("notebooks")]
+    if len(done) < 2:
+        return None
+    lo, hi = min(done, key=lambda r: r["users"]), max(done, key=lambda r: r["users"])
+    if lo["users"] == hi["users"]:
+        return None
+    per = {}
+    small = {n["notebook"]: n for n in lo["notebooks"] if n["seconds"]}
+    for n in hi["notebooks"]:
+        if n["notebook"] in small and n["seconds"]:
+            per[n["notebook"]] = n["seconds"] / small[n["notebook"]]["seconds"]
+    return {"from": lo["users"], "to": hi["users"], "users_ratio": hi["users"] / lo["users"],
+            "batch_time_ratio": hi["batch_seconds"] / lo["batch_seconds"],
+            "batch_peak_ratio": hi["batch_peak_gib"] / lo["batch_peak_gib"],
+            "complete": lo["exit_code"] == 0 and hi["exit_code"] == 0, "notebooks": per}
+
+
+def print_scaling(sc: dict) -> None:
+    print(f"\nscaling {sc['from']:,} -> {sc['to']:,} users (x{sc['users_ratio']:.1f}; linear: ratios <= that):"
+          f" batch time x{sc['batch_time_ratio']:.2f}, batch peak x{sc['batch_peak_ratio']:.2f}"
+          + ("" if sc["complete"] else "  (a batch was stopped or failed: partial)"), flush=True)
+    for name, ratio in sorted(sc["notebooks"].items(), key=lambda kv: -kv[1]):
+        flag = "  worse than linear" if ratio > sc["users_ratio"] else ""
+        print(f"  {name:<28} time x{ratio:7.2f}{flag}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, nargs="+", default=[100_000], help="sizes (simulated users)")
+    ap.add_argument("--users", type=users, nargs="+", default=[100_000],
+                    help="sizes (simulated users): 100000, 100k, 1M, 5M, 12M")
     ap.add_argument("--province", default="guangdong")
     ap.add_argument("--month", default="2008-12")
     ap.add_argument("--seed", type=int, default=7)
@@ -201,9 +289,21 @@ def main() -> None:
     print(f"dmkit notebooks benchmark: {args.province} {args.month}, sizes {args.users}, --jobs {args.jobs}; "
           f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / GIB:.0f} GiB, "
           f"load {psutil.getloadavg()[0]:.1f}", flush=True)
-    results = [one_size(args, n) for n in args.users]
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+    signal.signal(signal.SIGTERM, _sigterm)  # stop like Ctrl-C: what finished is still reported
+    results: list[dict] = []
+    for n in args.users:
+        res = one_size(args, n)
+        results.append(res)
+        if args.json:  # after each size, so a stopped run keeps the sizes it finished
+            Path(args.json).write_text(json.dumps({"sizes": results, "scaling": scaling(results)}, indent=1))
+        if res["exit_code"] < 0:
+            print("stopped: the sizes not started are skipped", flush=True)
+            break
+    sc = scaling(results)
+    if sc:
+        print_scaling(sc)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"sizes": results, "scaling": sc}, indent=1))
 
 
 if __name__ == "__main__":

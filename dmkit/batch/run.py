@@ -24,6 +24,7 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 
 from dmkit.batch import pool as _workers
+from dmkit.batch.applies import skip_reason
 from dmkit.batch.html import to_html, write_index
 from dmkit.batch.kernels import (
     INLINE,
@@ -52,6 +53,9 @@ def run_batch(
     notebook_dir: str | Path = "notebooks",
     timeout: float | None = None,
     progress: bool = True,
+    data: str | Path | None = None,
+    catalog: str | Path | None = None,
+    mapping: str | Path | None = None,
 ) -> BatchResult:
     """Execute notebooks for one or many params files and write HTML reports and indexes.
 
@@ -80,12 +84,20 @@ def run_batch(
         Per-cell execution timeout in whole seconds >= 1 (None: no limit).
     progress : bool
         Show a tqdm progress bar over the batch.
+    data : str or Path, optional
+        Overrides every params file's ``data``: ``"synth"`` or a folder of extracts.
+    catalog : str or Path, optional
+        Overrides every params file's ``catalog``: the operator's catalog YAML, which the
+        kernels get as ``DMKIT_CATALOG`` (codes checked and taken by every method).
+    mapping : str or Path, optional
+        Overrides every params file's ``mapping``: the extracts' mapping YAML, which the
+        kernels get as ``DMKIT_MAPPING`` (read by :func:`dmkit.io.load_province`).
 
     Returns
     -------
     BatchResult
         ``.to_frame()`` columns: notebook, province, month, status, seconds, error, ipynb,
-        html; ``.summary()`` the pass/fail table; ``.exit_code`` 0 only if all passed.
+        html; ``.summary()`` the pass/fail table; ``.exit_code`` 0 only if none failed.
 
     Raises
     ------
@@ -103,6 +115,10 @@ def run_batch(
     -----
     One failing notebook never stops the others: its executed notebook (with the error)
     is kept and converted to HTML, and it is marked failed in the result and the index.
+    A notebook that does not apply to the run (it needs the simulator and ``data`` is a
+    folder of extracts, or a parameter names a service code the operator's catalog does
+    not hold; see :mod:`dmkit.batch.applies`) is not run: it is ``skipped`` with the
+    reason, and does not make the batch fail.
     """
     start = time.perf_counter()
     if jobs is None:
@@ -112,14 +128,14 @@ def run_batch(
     timeout = _check_timeout(timeout)
     require_notebook_tools()
     todo = plan(params_files, notebooks=notebooks, out=out, n_users=n_users, engine=engine,
-                notebook_dir=notebook_dir)
+                notebook_dir=notebook_dir, data=data, catalog=catalog, mapping=mapping)
     for folder in sorted({j.out_dir for j in todo}):  # before minutes of simulation
         check_writable(folder)
     root = _batch_root(todo)
     runs: list[NotebookRun] = []
     try:
         with terminate_as_interrupt(), make_pool(jobs) as pool:
-            data_errors = prepare_data([j.params for j in todo], pool=pool, progress=progress)
+            data_errors = prepare_data([j.params for j in todo if not j.skip], pool=pool, progress=progress)
             _execute_all(todo, data_errors, pool=pool, kernel=kernel, timeout=timeout,
                          progress=progress, runs=runs)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the index says what finished, nothing more
@@ -140,8 +156,15 @@ def plan(
     n_users: int | None = None,
     engine: str | None = None,
     notebook_dir: str | Path = "notebooks",
+    data: str | Path | None = None,
+    catalog: str | Path | None = None,
+    mapping: str | Path | None = None,
 ) -> list[Job]:
-    """Resolve params files and notebook names into jobs (validating everything first)."""
+    """Resolve params files and notebook names into jobs (validating everything first).
+
+    A job whose notebook does not apply to its params gets ``skip``, the reason
+    (:func:`dmkit.batch.applies.skip_reason`).
+    """
     if isinstance(params_files, (str, Path)):
         params_files = [params_files]
     if not params_files:
@@ -155,7 +178,8 @@ def plan(
     todo: list[Job] = []
     declared: dict[str, set[str]] = {}
     for file in params_files:
-        params = load_params(file).with_overrides(n_users=n_users, engine=engine)
+        params = load_params(file).with_overrides(n_users=n_users, engine=engine, data=data,
+                                                  catalog=catalog, mapping=mapping)
         if out is not None:
             params = params.with_overrides(out_dir=str(Path(out) / params.province / params.month))
         names = list(notebooks) if notebooks is not None else (
@@ -171,8 +195,9 @@ def plan(
                 declared[name] = _declared(notebook_dir / f"{name}.ipynb")
             parameters = _parameters(params, name, declared[name])
             parameters["out_dir"] = str(out_dir)
-            todo.append(Job(notebook=name, source=(notebook_dir / f"{name}.ipynb").resolve(),
-                            params=params, out_dir=out_dir, parameters=parameters))
+            source = (notebook_dir / f"{name}.ipynb").resolve()
+            todo.append(Job(notebook=name, source=source, params=params, out_dir=out_dir,
+                            parameters=parameters, skip=skip_reason(source, params, parameters)))
     return todo
 
 
@@ -238,7 +263,8 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     try:
         try:
             with kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=INLINE,
-                                                  spark_master=job.params.spark_master)):
+                                                  spark_master=job.params.spark_master),
+                            DMKIT_NOTEBOOK=job.notebook):  # names the kernel (benchmarks/notebooks.py)
                 pm.execute_notebook(str(job.source), str(tmp), parameters=dict(job.parameters),
                                     kernel_name=kernel, progress_bar=False, cwd=os.getcwd(),
                                     execution_timeout=timeout, **kernel_options())
@@ -317,6 +343,11 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
     bar = progress_bar(len(todo), "notebooks", progress)
     runnable = []
     for job in todo:
+        if job.skip:
+            runs.append(NotebookRun(job.notebook, job.params.province, job.params.month, "skipped",
+                                    0.0, error=job.skip, finished_at=_now()))
+            bar.update()
+            continue
         err = data_errors.get(_data_key(job.params)) if job.params.data == "synth" else None
         if err:
             runs.append(NotebookRun(job.notebook, job.params.province, job.params.month, "failed",
