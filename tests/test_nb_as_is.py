@@ -13,8 +13,8 @@ import shutil
 
 import pytest
 
-from dmkit.params import NOTEBOOKS
 from dmkit.batch.kernels import kernel_env
+from dmkit.params import NOTEBOOKS
 from dmkit.runner import kernel_options, read_record
 from tests.notebook_helpers import NOTEBOOK_DIR
 

@@ -8,7 +8,6 @@ from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_guangzhou_life_circle_on_guangdong(tmp_path):
     f = execute_notebook("guangzhou_life_circle", tmp_path, province="guangdong", month="2008-11", n_users=4000)
     assert_reads_as_report(tmp_path, "guangzhou_life_circle", province="guangdong", month="2008-11")

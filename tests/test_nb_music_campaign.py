@@ -1,13 +1,10 @@
 """Case M on its own planted campaign: the feedback changes the key weights and plans each segment."""
 from __future__ import annotations
 
-import pytest
-
 from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_music_campaign(tmp_path):
     f = execute_notebook("music_campaign", tmp_path, province="jiangsu", month="2009-06", n_users=20_000)
     assert_reads_as_report(tmp_path, "music_campaign", province="jiangsu", month="2009-06")

@@ -7,7 +7,6 @@ from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_published_tables(tmp_path):
     f = execute_notebook("published_tables", tmp_path, province="yunnan", month="2008-09", n_users=3000)
     assert_reads_as_report(tmp_path, "published_tables", province="yunnan", month="2008-09")

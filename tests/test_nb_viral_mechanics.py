@@ -7,7 +7,6 @@ from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_viral_mechanics_on_guangdong(tmp_path):
     f = execute_notebook("viral_mechanics", tmp_path, province="guangdong", month="2008-11", n_users=5000,
                          club_months=4)

@@ -1,8 +1,6 @@
 """The V notebook reproduces the published SMS × spend shares and the SMS/MMS overlap."""
 from __future__ import annotations
 
-import pytest
-
 from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
@@ -10,7 +8,6 @@ PUBLISHED = {"high-end SMS-indifferent": 0.04, "thrifty average SMS user": 0.098
              "thrifty heavy SMS user": 0.062, "high-value SMS user": 0.168, "double-high": 0.104}
 
 
-@pytest.mark.slow
 def test_viral_sms_on_guangdong(tmp_path):
     f = execute_notebook("viral_sms", tmp_path, province="guangdong", month="2008-12", n_users=5000)
     assert_reads_as_report(tmp_path, "viral_sms", province="guangdong", month="2008-12")

@@ -1,13 +1,10 @@
 """The Y3 notebook: the combination table places every user, recovers the planted states, moves between months."""
 from __future__ import annotations
 
-import pytest
-
 from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_yunnan_crbt_states(tmp_path):
     f = execute_notebook("yunnan_crbt_states", tmp_path, province="yunnan", month="2008-06", n_users=5000)
     assert_reads_as_report(tmp_path, "yunnan_crbt_states", province="yunnan", month="2008-06")

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_yunnan_fingerprint_on_another_province(tmp_path):
     f = execute_notebook("yunnan_fingerprint", tmp_path, province="jiangsu", month="2009-06", n_users=5000)
     assert_reads_as_report(tmp_path, "yunnan_fingerprint", province="jiangsu", month="2009-06")

@@ -1,13 +1,10 @@
 """The Y5 segmentation notebook recovers the planted low / normal / high SMS groups."""
 from __future__ import annotations
 
-import pytest
-
 from tests.notebook_helpers import execute_notebook
 from tests.report_checks import assert_reads_as_report
 
 
-@pytest.mark.slow
 def test_yunnan_sms_segments(tmp_path):
     f = execute_notebook("yunnan_sms_segments", tmp_path, province="yunnan", month="2008-06", n_users=5000)
     assert_reads_as_report(tmp_path, "yunnan_sms_segments", province="yunnan", month="2008-06")
