@@ -171,8 +171,8 @@ def j3_contacts(
     Returns
     -------
     DataFrame
-        The ``contacts`` table (validated by :func:`dmkit.schema.validate`), all rows in
-        the ``target`` group.
+        The ``contacts`` table (valid against :func:`dmkit.schema.validate`, built so
+        rather than re-checked: 6.6 million rows), all rows in the ``target`` group.
 
     Raises
     ------
@@ -230,12 +230,6 @@ def j3_contacts(
         subscribed_at[idx[:ks]] = rep[:ks] + 60 * 1_000_000_000
         ku = int(s1["unsubscribed"].iat[r])
         unsub_at[idx[:ku]] = day.value + (23 * 3600 + 59 * 60) * 1_000_000_000
-    step1_rows = pd.DataFrame({
-        "user_id": np.arange(n1, dtype=np.int32), "step": np.ones(n1, np.int8),
-        "service": "monternet_mms", "sent_at": sent_at, "delivered": delivered,
-        "replied_at": replied_at, "reply_valid": subscribed_at != nat,
-        "subscribed_at": subscribed_at, "unsubscribed_at": unsub_at,
-    })
 
     # ---- step 2: step 1's delivered non-responders
     targets = np.flatnonzero(delivered & (replied_at == nat)).astype(np.int32)
@@ -276,20 +270,26 @@ def j3_contacts(
         else:
             sub2[idx] = _day(label).value + 12 * 3_600_000_000_000
         sub2[idx] = np.maximum(sub2[idx], sent_at2[idx] + 60 * 1_000_000_000)
-    step2_rows = pd.DataFrame({
-        "user_id": targets, "step": np.full(n2, 2, np.int8), "service": "mail_notify",
-        "sent_at": sent_at2, "delivered": np.ones(n2, bool), "replied_at": sub2,
-        "reply_valid": sub2 != nat, "subscribed_at": sub2, "unsubscribed_at": np.full(n2, nat, np.int64),
-    })
-    out = pd.concat([step1_rows, step2_rows], ignore_index=True)
+    # one frame from whole columns (no per-step frames to concatenate, no string column to
+    # convert): built valid against the contract, which the tests check with schema.validate
+    n = n1 + n2
+    cols = {
+        "user_id": np.concatenate([np.arange(n1, dtype=np.int32), targets]),
+        "step": np.repeat(np.array([1, 2], np.int8), [n1, n2]),
+        "service": pd.Categorical.from_codes(np.repeat(np.array([0, 1], np.int8), [n1, n2]),
+                                             categories=["monternet_mms", "mail_notify"]),
+        "sent_at": np.concatenate([sent_at, sent_at2]),
+        "delivered": np.concatenate([delivered, np.ones(n2, bool)]),
+        "replied_at": np.concatenate([replied_at, sub2]),
+        "reply_valid": np.concatenate([subscribed_at != nat, sub2 != nat]),
+        "subscribed_at": np.concatenate([subscribed_at, sub2]),
+        "unsubscribed_at": np.concatenate([unsub_at, np.full(n2, nat, np.int64)]),
+        "campaign_id": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[campaign_id]),
+        "group": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=["target"]),
+    }
     for c in ("sent_at", "replied_at", "subscribed_at", "unsubscribed_at"):
-        out[c] = out[c].to_numpy().view("datetime64[ns]")
-    out["campaign_id"] = pd.Categorical.from_codes(np.zeros(len(out), np.int8), categories=[campaign_id])
-    out["group"] = pd.Categorical.from_codes(np.zeros(len(out), np.int8), categories=["target"])
-    out["service"] = out["service"].astype("category")
-    out = out[[c.name for c in schema.COLUMNS["contacts"]]]
-    schema.validate(out, "contacts")
-    return out
+        cols[c] = cols[c].view("datetime64[ns]")
+    return pd.DataFrame({c.name: cols[c.name] for c in schema.COLUMNS["contacts"]})
 
 
 def j3_discrepancies(step1: pd.DataFrame | None = None, stated: pd.DataFrame | None = None, *,
