@@ -89,7 +89,8 @@ def load_province(
         Root of the simulator cache (synth only); default ``$DMKIT_CACHE_DIR`` if set (the
         runner sets it for the notebooks it executes), else ``data/generated``.
     mapping : path or dict, optional
-        Column mapping for extracts (see :func:`load_mapping`).
+        Column mapping for extracts (see :func:`load_mapping`); default ``$DMKIT_MAPPING``
+        if set (``dmkit run`` sets it from the params' ``mapping`` key), else none.
     progress : bool, default False
         Show the simulator's progress bar (synth only).
 
@@ -118,6 +119,8 @@ def load_province(
 
         return cache.load(province=province, month=month, n_users=n_users, seed=seed,
                            n_months=n_months, cache_dir=Path(cache_dir), progress=progress)
+    if mapping is None:
+        mapping = os.environ.get("DMKIT_MAPPING") or None
     return _load_extracts(Path(data), province=province, month=month, mapping=mapping)
 
 

@@ -81,6 +81,8 @@ KEYS: Mapping[str, str] = MappingProxyType({
     "notebooks": f"'all' or a list of notebook names from {list(NOTEBOOKS)}",
     "cache_dir": "a string (folder of generated data)",
     "thresholds": "a mapping {notebook name: {parameter name: number, string, bool or list}}",
+    "catalog": "the path of the operator's catalog YAML (relative to the params file), or null",
+    "mapping": "the path of the extract's mapping YAML (relative to the params file), or null",
 })
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -115,6 +117,16 @@ class Params:
         Folder of generated simulator data.
     thresholds : Mapping[str, Mapping[str, object]]
         Per-notebook parameters injected by papermill beside the common ones.
+    catalog : str or None
+        The operator's catalog YAML (absolute path; the file's ``catalog:`` is read relative
+        to the params file), exported to the kernels as ``DMKIT_CATALOG`` so the notebooks
+        check and take its service, channel and brand codes
+        (:mod:`dmkit.contract.catalog_yaml`). None: the mapping's ``catalog:`` entry, else
+        the simulator's catalog.
+    mapping : str or None
+        The extracts' mapping YAML (columns, encoding, date formats; absolute path, read
+        relative to the params file like ``catalog``), exported as ``DMKIT_MAPPING``, which
+        :func:`dmkit.io.load_province` reads for extracts. Only with ``data`` a folder.
     path : Path or None
         The params file this came from.
     """
@@ -130,6 +142,8 @@ class Params:
     notebooks: Literal["all"] | tuple[str, ...] = "all"
     cache_dir: str = "data/generated"
     thresholds: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    catalog: str | None = None
+    mapping: str | None = None
     path: Path | None = None
 
     def notebook_parameters(self, notebook: str) -> dict[str, object]:
@@ -141,11 +155,35 @@ class Params:
                   "n_users": self.n_users, "seed": self.seed, "out_dir": self.out_dir}
         return {**common, **dict(self.thresholds.get(notebook, {}))}
 
+    def catalog_file(self) -> str | None:
+        """The catalog YAML the kernels get as ``DMKIT_CATALOG``: ``catalog``, else the file
+        the mapping's ``catalog:`` entry names (None: the simulator's catalog)."""
+        if self.catalog is not None or self.mapping is None:
+            return self.catalog
+        from dmkit.contract.ingest import load_yaml
+
+        entry = load_yaml(self.mapping, what="mapping file")
+        entry = entry.get("catalog") if isinstance(entry, Mapping) else None
+        if not isinstance(entry, str):  # an inline catalog checks the read only
+            return None
+        return str((Path(self.mapping).parent / entry).resolve())
+
     def with_overrides(self, *, n_users: int | None = None, out_dir: str | None = None,
-                       engine: str | None = None) -> Params:
-        """A copy with ``n_users``, ``out_dir`` and/or ``engine`` replaced (``None`` keeps the value)."""
+                       engine: str | None = None, data: str | Path | None = None,
+                       catalog: str | Path | None = None, mapping: str | Path | None = None) -> Params:
+        """A copy with ``n_users``, ``out_dir``, ``engine``, ``data``, ``catalog`` and/or
+        ``mapping`` replaced (``None`` keeps the value; the paths are read from the working
+        directory and checked as the params file's are)."""
         where = str(self.path) if self.path else "<override>"
         new = self
+        if data is not None:
+            new = replace(new, data=_check_data(str(data), where))
+        for key, value in (("catalog", catalog), ("mapping", mapping)):
+            if value is not None:
+                new = replace(new, **{key: _check_yaml_file(key, str(Path(value).resolve()), where)})
+        if new.mapping is not None and new.data == "synth":
+            raise _error(where, "mapping", "a mapping only with data: a folder of extracts", new.mapping,
+                         fix="set data: to the extracts' folder (dmkit run --data DIR), or drop the mapping")
         if n_users is not None:
             _check_int("n_users", n_users, where, minimum=1)
             new = replace(new, n_users=int(n_users))
@@ -286,7 +324,47 @@ def _read(path: Path) -> dict[str, object]:
     if unknown:
         raise _error(str(path), str(unknown[0]), "one of the known keys " + str(list(KEYS)),
                      unknown[0], fix="remove it or fix its spelling")
-    return dict(content)
+    content = dict(content)
+    for key in _FILE_KEYS:  # relative to the file that names them
+        value = content.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise _error(str(path), key, KEYS[key], value)
+        content[key] = _check_yaml_file(key, str((path.parent / value).resolve()), str(path))
+    return content
+
+
+_FILE_KEYS = ("catalog", "mapping")
+
+
+def _check_yaml_file(key: str, file: str, where: str) -> str:
+    """``file`` (a catalog or mapping YAML) exists and reads as one; else a ParameterError
+    naming the params file, the key and the YAML file's own problem."""
+    from dmkit.contract.catalog_yaml import load_catalog
+    from dmkit.contract.tables import load_mapping
+    from dmkit.errors import DmkitError
+
+    if not Path(file).is_file():
+        raise _error(where, key, f"an existing {key} YAML file", file,
+                     fix="check the path (relative paths are read from the params file's folder)")
+    try:
+        if key == "catalog":
+            load_catalog(file)
+        else:
+            load_mapping(file)
+    except DmkitError as err:
+        raise ParameterError(f"{where}: key {key!r}: the {key} file {file!r} is not usable: {err}",
+                             parameter=key) from err
+    return file
+
+
+def _check_data(data: object, where: str) -> str:
+    _check_str("data", data, where)
+    if data != "synth" and not Path(data).is_dir():  # type: ignore[arg-type]
+        raise _error(where, "data", "'synth' or an existing folder of extracts", data,
+                     fix="check the path (relative paths are read from the working directory)")
+    return data  # type: ignore[return-value]
 
 
 def _merge_thresholds(base: object, own: object, where: str) -> dict | None:
@@ -341,11 +419,11 @@ def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
     if not isinstance(month, str) or not _MONTH.match(month):
         raise _error(where, "month", KEYS["month"], month,
                      fix="write it as a quoted string, e.g. month: \"2009-06\"")
-    data = raw.get("data", "synth")
-    _check_str("data", data, where)
-    if data != "synth" and not Path(data).is_dir():  # type: ignore[arg-type]
-        raise _error(where, "data", "'synth' or an existing folder of extracts", data,
-                     fix="check the path (relative paths are read from the working directory)")
+    data = _check_data(raw.get("data", "synth"), where)
+    catalog, mapping = raw.get("catalog"), raw.get("mapping")
+    if mapping is not None and data == "synth":
+        raise _error(where, "mapping", "a mapping only with data: a folder of extracts", mapping,
+                     fix="set data: to the extracts' folder, or drop the mapping")
     n_users = raw.get("n_users", Params.n_users)
     _check_int("n_users", n_users, where, minimum=1)
     seed = raw.get("seed", Params.seed)
@@ -371,7 +449,7 @@ def _build(raw: dict[str, object], where: str, path: Path | None) -> Params:
                      fix="write it as e.g. reports/{province}/{month}, or pass dmkit run --out")
     return Params(province=province, month=month, data=data, n_users=n_users, seed=seed,  # type: ignore[arg-type]
                   out_dir=out_dir, engine=engine, spark_master=spark_master, notebooks=notebooks, cache_dir=cache_dir,  # type: ignore[arg-type]
-                  thresholds=thresholds, path=path)
+                  thresholds=thresholds, catalog=catalog, mapping=mapping, path=path)  # type: ignore[arg-type]
 
 
 def _check_notebooks(value: object, where: str) -> Literal["all"] | tuple[str, ...]:

@@ -112,6 +112,7 @@ th {{ background: #f3f3f3; }}
 .passed {{ color: #1a7f37; font-weight: bold; }}
 .failed {{ color: #cf222e; font-weight: bold; }}
 .interrupted {{ color: #9a6700; font-weight: bold; }}
+.skipped {{ color: #57606a; font-weight: bold; }}
 .figs {{ font-size: 85%; color: #555; }}
 .err {{ font-family: monospace; font-size: 85%; color: #cf222e; }}
 </style></head>
@@ -150,12 +151,14 @@ def _dir_index(folder: Path, manifest: dict) -> bytes:
             f"<td class=\"fig\">{_duration(m.get('seconds', 0.0))}</td>"
             f"<td>{_headline_html(m)}</td></tr>")
     passed = sum(m["status"] == "passed" for m in manifest.values())
+    skipped = sum(m["status"] == "skipped" for m in manifest.values())
     table = ("<table class=\"reports\"><tr><th>report</th><th>status</th><th>run time</th>"
              "<th>headline figures</th></tr>\n" + "\n".join(rows) + "</table>")
     province, month = folder.parent.name, folder.name
     title = f"{province.replace('_', ' ').title()}, {month}: case-study reports"
     finished = max((m.get("finished_at", "") for m in manifest.values()), default="")
     lead = (f"{passed} of {len(manifest)} reports passed"
+            + (f" ({skipped} skipped: not applicable to this data)" if skipped else "")
             + (f"; last run finished {html.escape(finished.replace('T', ' ')[:19])}" if finished else "")
             + ". Each report opens with an executive summary; the figures below are its headline figures."
             + " <a href=\"../../index.html\">all runs</a>")

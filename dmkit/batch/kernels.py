@@ -19,13 +19,18 @@ INLINE = "module://matplotlib_inline.backend_inline"
 
 
 def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
-                       spark_master: str | None = None) -> dict[str, str]:
+                       spark_master: str | None = None, catalog: str | Path | None = None,
+                       mapping: str | Path | None = None) -> dict[str, str]:
     """Environment of the kernels: the simulator cache, the plot backend, no progress bars,
-    and the params' Spark master (``DMKIT_SPARK_MASTER``) when it sets one.
+    the params' Spark master (``DMKIT_SPARK_MASTER``), operator catalog (``DMKIT_CATALOG``)
+    and extract mapping (``DMKIT_MAPPING``).
 
     Reports do not want tqdm bars (nor tqdm's "IProgress not found" warning in a kernel
-    without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR``;
-    ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``.
+    without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR`` and
+    ``DMKIT_MAPPING``; ``dm.catalog.active_catalog`` reads ``DMKIT_CATALOG``;
+    ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``. ``DMKIT_CATALOG`` and
+    ``DMKIT_MAPPING`` are always set ("" when not given), so a kernel never inherits the
+    batch's own environment for them.
     """
     from dmkit.spark.session import MASTER_ENV
 
@@ -36,6 +41,8 @@ def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
            "PYTHONWARNINGS": current if warn in current else ",".join(filter(None, [current, warn]))}
     if spark_master is not None:
         env[MASTER_ENV] = spark_master
+    env["DMKIT_CATALOG"] = str(Path(catalog).resolve()) if catalog is not None else ""
+    env["DMKIT_MAPPING"] = str(Path(mapping).resolve()) if mapping is not None else ""
     return env
 
 

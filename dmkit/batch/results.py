@@ -13,7 +13,9 @@ from dmkit.params import Params
 
 __all__ = ["BatchResult", "Job", "NotebookRun", "Status"]
 
-Status = Literal["passed", "failed", "interrupted"]
+Status = Literal["passed", "failed", "interrupted", "skipped"]
+"""``skipped``: the notebook does not apply to the run (:mod:`dmkit.batch.applies`); the
+reason is its ``error`` text. A skipped notebook is neither passed nor failed."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Job:
     params: Params
     out_dir: Path
     parameters: Mapping[str, object]
+    skip: str = ""
+    """Why the notebook does not apply to this run ('' when it runs)."""
 
 
 @dataclass(frozen=True)
@@ -63,18 +67,24 @@ class BatchResult(Result):
     @property
     def failed(self) -> tuple[NotebookRun, ...]:
         """The runs that failed."""
-        return tuple(r for r in self.runs if r.status != "passed")
+        return tuple(r for r in self.runs if r.status not in ("passed", "skipped"))
+
+    @property
+    def skipped(self) -> tuple[NotebookRun, ...]:
+        """The runs skipped because the notebook does not apply (their ``error`` says why)."""
+        return tuple(r for r in self.runs if r.status == "skipped")
 
     @property
     def exit_code(self) -> int:
-        """0 if every notebook passed, else 1 (what ``dmkit run`` exits with)."""
-        return 1 if self.failed or not self.runs else 0
+        """0 if every notebook passed or was skipped (and at least one ran), else 1 (what
+        ``dmkit run`` exits with)."""
+        return 1 if self.failed or len(self.skipped) == len(self.runs) else 0
 
     def to_frame(self) -> pd.DataFrame:
         """One row per notebook run.
 
-        Columns: notebook, province, month, status ("passed" | "failed"), seconds,
-        error ("" when passed), ipynb, html (paths of the executed notebook and its report).
+        Columns: notebook, province, month, status ("passed" | "failed" | "interrupted" |
+        "skipped"), seconds, error ("" when passed; the reason when skipped), ipynb, html (paths of the executed notebook and its report).
         """
         cols = ["notebook", "province", "month", "status", "seconds", "error", "ipynb", "html"]
         return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in self.runs], columns=cols)
@@ -84,11 +94,13 @@ class BatchResult(Result):
         table = self.to_frame()[["province", "month", "notebook", "status", "seconds", "error"]]
         table = table.assign(seconds=table["seconds"].round(1),
                              error=table["error"].str.slice(0, 80))
-        n_fail = len(self.failed)
-        title = (f"dmkit run: {len(self.runs) - n_fail} passed, {n_fail} failed "
-                 f"of {len(self.runs)} notebooks in {self.seconds:.0f} s")
+        n_fail, n_skip = len(self.failed), len(self.skipped)
+        title = (f"dmkit run: {len(self.runs) - n_fail - n_skip} passed, {n_fail} failed"
+                 + (f", {n_skip} skipped (not applicable)" if n_skip else "")
+                 + f" of {len(self.runs)} notebooks in {self.seconds:.0f} s")
         notes = [f"{r.province}/{r.month}/{r.notebook} failed: {r.error} (see {r.html or r.ipynb})"
                  for r in self.failed]
+        notes += [f"{r.province}/{r.month}/{r.notebook} skipped: {r.error}" for r in self.skipped]
         notes.append(f"index: {self.root / 'index.html'}")
         return Summary(title=title, tables=(("", table.reset_index(drop=True)),), notes=tuple(notes))
 
@@ -97,8 +109,9 @@ class BatchResult(Result):
         ax = get_ax(ax)
         frame = self.to_frame()
         labels = frame["province"] + "/" + frame["month"] + "/" + frame["notebook"]
-        colors = ["tab:green" if s == "passed" else "tab:red" for s in frame["status"]]
+        colors = ["tab:green" if s == "passed" else "tab:gray" if s == "skipped" else "tab:red"
+                  for s in frame["status"]]
         ax.barh(labels, frame["seconds"], color=colors)
         ax.set_xlabel("seconds")
-        ax.set_title("dmkit run: run time per notebook (red = failed)")
+        ax.set_title("dmkit run: run time per notebook (red = failed, grey = skipped)")
         return ax

@@ -263,7 +263,9 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     try:
         try:
             with kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=INLINE,
-                                                  spark_master=job.params.spark_master),
+                                                  spark_master=job.params.spark_master,
+                                                  catalog=job.params.catalog_file(),
+                                                  mapping=job.params.mapping),
                             DMKIT_NOTEBOOK=job.notebook):  # names the kernel (benchmarks/notebooks.py)
                 pm.execute_notebook(str(job.source), str(tmp), parameters=dict(job.parameters),
                                     kernel_name=kernel, progress_bar=False, cwd=os.getcwd(),
