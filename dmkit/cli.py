@@ -258,11 +258,23 @@ def run(
     notebook_dir: Annotated[str, typer.Option(help="Folder of notebooks.")] = "notebooks",
     timeout: Annotated[float | None, typer.Option(help="Per-cell timeout in seconds.")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    data: Annotated[str | None, typer.Option(help=(
+        "Override data of every params file: 'synth' or a folder of extracts "
+        "(<data>/<table>/province=<province>/month=<YYYY-MM>/part.csv|parquet)."))] = None,
+    catalog: Annotated[Path | None, typer.Option(help=(
+        "The operator's catalog YAML (service, channel, brand codes) for every notebook; "
+        "overrides the params' catalog key."))] = None,
+    mapping: Annotated[Path | None, typer.Option(help=(
+        "The extracts' mapping YAML (columns, encoding, date formats, catalog:); overrides "
+        "the params' mapping key."))] = None,
 ) -> None:
     """Run the case-study notebooks with papermill into HTML reports under
     <out>/<province>/<month>/ (index.html links them all).
 
-    Exits 0 when every notebook passed, 1 when any failed (the pass/fail table says which).
+    Exits 0 when no notebook failed, 1 when any failed (the pass/fail table says which).
+    A notebook that does not apply to the data (it needs the simulator and --data is a
+    folder of extracts, or a parameter names a service code the --catalog lacks) is
+    skipped with the reason, and does not fail the run.
     """
     try:
         with _handled("run"):
@@ -272,7 +284,8 @@ def run(
             files = select_params(province=province, month=month, all_files=all_files, root=params_root)
             result = run_batch(files, notebooks=notebooks, jobs=jobs, kernel=kernel, out=out,
                                n_users=users, engine=engine.value if engine else None,
-                               notebook_dir=notebook_dir, timeout=timeout, progress=not no_progress)
+                               notebook_dir=notebook_dir, timeout=timeout, progress=not no_progress,
+                               data=data, catalog=catalog, mapping=mapping)
             typer.echo(str(result.summary()))
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (dmkit.batch.pool.Terminated): 130 / 143
         code = getattr(err, "exit_code", 130)
