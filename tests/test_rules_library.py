@@ -67,6 +67,10 @@ def test_volume_caps_brand_gate_and_eligibility(customers, result):
     for rule, k in offered.items():
         assert k <= caps[rule]
     merged = result.recommendations.merge(customers, on="user_id")
+    # G3's P2P-SMS row is for all brands (全品牌), M-Zone first, then GoTone: every brand matches, and
+    # the capped 1,000 (711 M-Zone + 680 GoTone match) are filled by M-Zone, then GoTone, before Easyown
+    stats = result.rule_stats.set_index("rule")
+    assert stats.at["fetion_p2p_sms", "matched"] == (customers["sms_p2p"] > 0).sum()
     assert not (merged.query("rule == 'fetion_p2p_sms'")["brand"] == "easyown").any()
     assert merged.query("service == 'fetion_client'")["term_fetion"].all()
     assert (merged.query("rule == 'fetion_campus'")["student"]).all()
