@@ -91,6 +91,7 @@ def refit_with_responses(
     outcome: Literal["subscribed", "replied"] = "subscribed",
     delivered_only: bool = True,
     seed: int = 0,
+    sample_size: int | None | Literal["model"] = "model",
 ) -> RefitResult:
     """Retrain ``model`` on a campaign's outcomes and show what changed.
 
@@ -109,6 +110,11 @@ def refit_with_responses(
         Learn only from delivered messages (an undelivered offer says nothing).
     seed : int
         Seed of the new model's split.
+    sample_size : int, None or "model", default "model"
+        Contacts the refit learns from at most (a stratified sample of its training part,
+        see :class:`ScoringModel`): "model" keeps the original model's ``sample_size``
+        (200,000 from :func:`fit`), None learns from every contact. The held-out contacts
+        are never sampled; the summary states the sample when one was drawn.
 
     Returns
     -------
@@ -121,7 +127,8 @@ def refit_with_responses(
     if delivered_only:
         c = c[c["delivered"]]
     col = "subscribed_at" if outcome == "subscribed" else "replied_at"
-    y = c.groupby("user_id")[col].apply(lambda s: s.notna().any()).astype(np.int8)
+    y = c[col].notna().groupby(c["user_id"].to_numpy()).any().astype(np.int8)  # any response per user
+    y.index.name = "user_id"
     check_frame(features, table="features", columns=list(model.feature_names_in_))
     X = features[list(model.feature_names_in_)]
     common = X.index.intersection(y.index)
@@ -134,7 +141,14 @@ def refit_with_responses(
                            found="no contacted user in the features' index",
                            fix="index the features by user_id (build_features does)")
     # the comparison needs held-out contacts: the refit keeps the model's test_size (0.3 if it had none)
-    after = clone(model).set_params(seed=seed, test_size=model.test_size or 0.3).fit(X.loc[common], y.loc[common])
+    params = {"seed": seed, "test_size": model.test_size or 0.3}
+    if sample_size != "model":
+        params["sample_size"] = sample_size
+    after = clone(model).set_params(**params).fit(X.loc[common], y.loc[common])
+    if getattr(after, "sampled_", False):
+        notes.append(f"the refit learnt from a stratified sample of {after.n_train_:,} of {after.n_available_:,} "
+                     f"training contacts (sample_size={after.sample_size:,}); compared on "
+                     f"{len(after.y_test_):,} held-out contacts not in the sample")
     p_before = model.predict_proba(after.X_test_)[:, 1]
     rows = {}
     for name, p in (("before", p_before), ("after", after.p_test_)):

@@ -29,6 +29,7 @@ from dmkit.propensity.inputs import check_xy
 from dmkit.propensity.rules import tree_rules
 
 __all__ = [
+    "DEFAULT_SAMPLE_SIZE",
     "fit",
     "ModelKind",
     "ModelNotFittedError",
@@ -37,6 +38,13 @@ __all__ = [
 
 
 ModelKind = Literal["hgb", "logit", "tree"]
+
+DEFAULT_SAMPLE_SIZE = 200_000
+"""Training rows :func:`fit` learns from at most (a stratified sample of the training part).
+
+Measured at 1,000,000 users (``benchmarks/bench_propensity_scale.py``): the sample's held-out
+AUC, top-decile lift and top drivers match the full fit's within the benchmark's tolerances,
+at a fraction of the time."""
 
 
 def _make_estimator(kind: str, seed: int, class_weight, n_rows: int):
@@ -93,9 +101,19 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
         same held-out AUC). "balanced" forces weighting for every model.
     n_threads : int or None, default None
         Cap on OpenMP/BLAS threads while fitting and scoring (threadpoolctl). None: one
-        thread to fit on fewer than 100,000 rows (threads do not pay off there, and
-        oversubscribed OpenMP threads slow gradient boosting down tenfold on a busy
-        machine), the libraries' default (all cores) otherwise and for scoring.
+        thread. Oversubscribed OpenMP threads slow gradient boosting down tenfold on a
+        busy machine (measured on the shared 2-core machine, load average 4: 100,000 rows,
+        30.2 s on all cores vs 2.8 s on one, the same model), and a batch runs several
+        kernels at once; scoring 1,000,000 rows took 4.1 s on all cores vs 3.4 s on one.
+        Pass the number of cores for a fit alone on a quiet machine.
+    sample_size : int or None, default None
+        None (the scikit-learn contract): learn from every training row. An int: when the
+        training rows (all rows, or those left after ``test_size`` holds its part out)
+        are more than ``sample_size``, learn from a stratified random sample of that many
+        (by the target, seeded by ``seed``) — calibration and the tree rules included; the
+        held-out part stays as ``test_size`` made it, so held-out figures are on rows not
+        in the sample. ``n_train_`` records the rows learnt from, ``n_available_`` the
+        training rows there were; :meth:`summary` states both.
 
     Attributes
     ----------
@@ -108,7 +126,14 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
     base_rate_ : float
         Positive share in the training rows.
     n_train_ : int
-        Rows the model learnt from.
+        Rows the model learnt from (the sample, with ``sample_size``).
+    n_available_ : int
+        Training rows available before sampling (``n_train_`` unless a sample was drawn).
+    sampled_ : bool
+        True when the model learnt from a stratified sample (``n_train_ < n_available_``).
+    sample_index_ : ndarray
+        Only when sampled: the row labels of the sample (disjoint from ``test_index_``), a
+        plain array so that a stored model (skops) needs no pandas type.
     rules_ : TreeRulesResult or None
         Depth-3 tree rules on the training rows (the readable face of the model). Rules
         need complete rows: rows with a NaN feature are left out of them (counted in
@@ -121,13 +146,14 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model: ModelKind = "hgb", *, test_size: float | None = None, seed: int = 0,
                  calibrate: bool = True, class_weight: Literal["auto", "balanced"] | None = "auto",
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, sample_size: int | None = None) -> None:
         self.model = model
         self.test_size = test_size
         self.seed = seed
         self.calibrate = calibrate
         self.class_weight = class_weight
         self.n_threads = n_threads
+        self.sample_size = sample_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -135,12 +161,13 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = self.model == "hgb"
         return tags
 
-    def _threads(self, n_rows: int | None = None):
-        return thread_limit(self.n_threads, n_rows)
+    def _threads(self):
+        return thread_limit(1 if self.n_threads is None else self.n_threads, None)
 
     # -- fitting -----------------------------------------------------------------
     def fit(self, X: pd.DataFrame | np.ndarray, y: pd.Series | np.ndarray) -> ScoringModel:
-        """Fit (and calibrate) on ``X``, ``y``; with ``test_size``, hold out that share first.
+        """Fit (and calibrate) on ``X``, ``y``; with ``test_size``, hold out that share first;
+        with ``sample_size``, learn from a stratified sample of at most that many training rows.
 
         Parameters
         ----------
@@ -160,9 +187,10 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
             Non-numeric feature; NaN features (except model="hgb"); infinite features;
             missing target values; a Series y whose index does not hold X's row labels.
         ParameterError
-            Single-class or non-0/1 target, unknown model, bad test_size.
+            Single-class or non-0/1 target, unknown model, bad test_size or sample_size.
         """
         check_choice(self.model, "model", ["hgb", "logit", "tree"])
+        check_scalar(self.sample_size, "sample_size", kind=int, low=10, allow_none=True)
         check_scalar(self.test_size, "test_size", kind=float, low=0.05, high=0.9, allow_none=True)
         if not isinstance(self.class_weight, dict):
             check_choice(self.class_weight, "class_weight", ["auto", "balanced", None])
@@ -171,13 +199,13 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
         X = _as_frame(X)
         classes, y = _binary_labels(y)
         X, yv = check_xy(X, y, allow_nan=self.model == "hgb")
-        for name in ("feature_names_in_", "auc_", "y_test_", "p_test_", "test_index_", "X_test_"):
+        for name in ("feature_names_in_", "auc_", "y_test_", "p_test_", "test_index_", "X_test_", "sample_index_"):
             self.__dict__.pop(name, None)  # a refit forgets the last fit's held-out part
         if frame and all(isinstance(c, str) for c in X.columns):
             self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.n_features_in_ = X.shape[1]
         self.classes_ = classes
-        with self._threads(len(X)):
+        with self._threads():
             return self._fit(X, yv)
 
     def _fit(self, X: pd.DataFrame, yv: np.ndarray) -> ScoringModel:
@@ -190,6 +218,9 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
             except ValueError as err:
                 raise parameter_error("test_size", expected="a held-out part with both classes",
                                       found=self.test_size, fix="use more data, or test_size=None") from err
+        n_available = len(X) if tr is None else len(tr)
+        if self.sample_size is not None and n_available > self.sample_size:
+            tr = _stratified_sample(np.arange(len(X)) if tr is None else tr, yv, self.sample_size, seed=self.seed)
         Xtr, ytr = (X, yv) if tr is None else (X.iloc[tr], yv[tr])
         if ytr.sum() < 3 or (len(ytr) - ytr.sum()) < 3:
             raise parameter_error("y", expected="at least 3 rows of each class in the training rows",
@@ -217,11 +248,15 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
         self._columns = [str(c) for c in X.columns]
         self.base_rate_ = float(ytr.mean())
         self.n_train_ = len(ytr)
+        self.n_available_ = n_available
+        self.sampled_ = len(ytr) < n_available
+        if self.sampled_:
+            self.sample_index_ = X.index[tr].to_numpy()
         if te is not None:
             Xte = X.iloc[te]
             self.test_index_ = X.index[te]
             self.y_test_ = yv[te]
-            self.p_test_ = est.predict_proba(_values(Xte))[:, 1]
+            self.p_test_ = _chunked_p1(est, Xte)
             self.auc_ = float(roc_auc_score(self.y_test_, self.p_test_))
             self.X_test_ = Xte
         self.rules_ = _rules_of(Xtr, ytr, seed=self.seed)
@@ -453,7 +488,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
             rng = np.random.default_rng(self.seed)
             keep = rng.choice(len(Xte), max_rows, replace=False)
             Xte, yte = Xte.iloc[keep], yte[keep]
-        with self._threads(len(Xte)):
+        with self._threads():
             r = permutation_importance(self.estimator_, _values(Xte), yte,
                                        scoring="roc_auc", n_repeats=n_repeats, random_state=self.seed)
         return (pd.DataFrame({"feature": self._columns, "importance": r.importances_mean,
@@ -473,6 +508,11 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
             note = (f"fitted on all {self.n_train_:,} rows (no held-out part); base rate {self.base_rate_:.2%}; "
                     "evaluate with .score(X, y) / .gains(X, y) on other rows")
         notes = [note]
+        if getattr(self, "sampled_", False):
+            notes.append(f"learnt from a stratified sample of {self.n_train_:,} of the {self.n_available_:,} "
+                         f"training rows (sample_size={self.sample_size:,})"
+                         + (f"; held-out figures on {len(self.y_test_):,} rows not in the sample"
+                            if hasattr(self, "y_test_") else ""))
         if self.rules_ is None:
             notes.append("no tree rules: too few complete rows (without NaN) of each class")
         else:
@@ -603,6 +643,29 @@ def _as_frame(X: object, *, min_rows: int = 2) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
 
+def _stratified_sample(rows: np.ndarray, yv: np.ndarray, size: int, *, seed: int) -> np.ndarray:
+    """``size`` of ``rows`` (positions), stratified by ``yv[rows]``, in their original order.
+
+    Each class keeps its share (rounded, at least 3 rows of each class where it has them),
+    drawn without replacement with a seeded generator."""
+    rng = np.random.default_rng(seed)
+    pos = rows[yv[rows] == 1]
+    neg = rows[yv[rows] != 1]
+    k_pos = int(round(size * len(pos) / len(rows)))
+    k_pos = min(len(pos), max(k_pos, min(3, len(pos))))
+    k_neg = min(len(neg), size - k_pos)
+    take = np.concatenate([rng.choice(pos, k_pos, replace=False), rng.choice(neg, k_neg, replace=False)])
+    return np.sort(take)
+
+
+def _chunked_p1(est, X: pd.DataFrame, chunk_size: int = 500_000) -> np.ndarray:
+    """P(target) of a fitted estimator on X, ``chunk_size`` rows at a time (one float64 block)."""
+    out = np.empty(len(X), dtype=np.float64)
+    for s in range(0, len(X), chunk_size):
+        out[s:s + chunk_size] = est.predict_proba(_values(X.iloc[s:s + chunk_size]))[:, 1]
+    return out
+
+
 def _values(X: pd.DataFrame) -> np.ndarray:
     """Float64 values of a feature frame, pandas' missing values as NaN."""
     return X.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -639,15 +702,22 @@ def fit(
     calibrate: bool = True,
     class_weight: Literal["auto", "balanced"] | None = "auto",
     n_threads: int | None = None,
+    sample_size: int | None = DEFAULT_SAMPLE_SIZE,
 ) -> ScoringModel:
     """Fit a calibrated scoring model and evaluate it on a held-out part: ``ScoringModel(...,
-    test_size=0.3).fit(X, y)``.
+    test_size=0.3, sample_size=200_000).fit(X, y)``.
 
     The one-call form of J1's model building: by default 30 % of the rows (stratified) are
     held out and the model learns from the other 70 %, so ``.auc``, ``.gains()``,
     ``.precision_reach()`` and ``.calibration()`` report held-out figures. ``test_size=None``
     fits on every row (as the estimator does by default); evaluate it then on other rows
     with ``.score(X_new, y_new)`` or ``.gains(X_new, y_new)``.
+
+    At province scale the model learns from a stratified sample of the training part
+    (``sample_size``, 200,000 rows by default: from about 286,000 users up with the default
+    ``test_size``); the held-out part is not sampled, so the held-out figures are on rows
+    the model never saw, and ``.summary()`` states the sample size. Score everyone with
+    ``.target_proba(X)`` (in chunks).
 
     Parameters
     ----------
@@ -661,6 +731,10 @@ def fit(
         See :class:`ScoringModel`.
     test_size : float or None, default 0.3
         Held-out share for the reported figures; None: no held-out part.
+    sample_size : int or None, default 200,000 (:data:`DEFAULT_SAMPLE_SIZE`)
+        Training rows learnt from at most (stratified by the target, seeded); None: every
+        training row. The model's ``n_train_``, ``n_available_`` and ``sampled_`` record it.
+        Measured at 1,000,000 users in ``benchmarks/bench_propensity_scale.py``.
 
     Returns
     -------
@@ -678,4 +752,4 @@ def fit(
         Single-class target, unknown model.
     """
     return ScoringModel(model, test_size=test_size, seed=seed, calibrate=calibrate,
-                        class_weight=class_weight, n_threads=n_threads).fit(X, y)
+                        class_weight=class_weight, n_threads=n_threads, sample_size=sample_size).fit(X, y)
