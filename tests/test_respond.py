@@ -99,7 +99,7 @@ def test_planted_probability_follows_the_j2_rule(world):
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"service": "crbt"}, "plan.*service"),
+    ({"service": "carrier_service"}, "plan.*service"),
     ({"channel": "carrier_pigeon"}, "plan.*channel"),
     ({"day": 31 + 1}, "plan.*day"),
     ({"window_end": 8.0}, "plan.*window"),

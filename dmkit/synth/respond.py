@@ -11,17 +11,22 @@ What is planted (all in :data:`PLANTED`, copied into :attr:`Responses.planted`):
 
 * **True take-up probability** of user *i* for service *s* in month *m* (the probability of
   subscribing when the offer reaches the handset over a neutral channel, never contacted
-  before): ``logit p = logit(p_rule) + beta_s * z_s + u_is`` where ``p_rule`` is the J2 rule
-  probability of :data:`dmkit.synth.propensity.RULES` on the usage of month *m - 1*,
-  ``z_s`` the standardised (log) level of one smooth driver (:data:`SMOOTH`) in month
-  *m - 1*, and ``u_is ~ N(0, HETEROGENEITY_SD)`` a fixed per-user effect drawn from the
-  world's seed (unobservable: only the oracle knows it).
+  before): ``logit p = logit(p_0) + beta_s * z_s + u_is`` where ``p_0`` is the J2 rule
+  probability of :data:`dmkit.synth.propensity.RULES` on the usage of month *m - 1* for the
+  loop's services (:data:`LOOP_SERVICES`) and the planted base rate :data:`BASE_TAKE_UP` for
+  every other service of the catalog, ``z_s`` the standardised (log) level of one smooth
+  driver (:data:`SMOOTH`) in month *m - 1*, and ``u_is ~ N(0, HETEROGENEITY_SD)`` a fixed
+  per-user effect drawn from the world's seed (unobservable: only the oracle knows it).
 * **Channel**: delivery rate :data:`DELIVERY` and a multiplier :data:`CHANNEL_EFFECT` of the
-  take-up probability given delivery.
+  take-up probability given delivery, for every channel of :data:`dmkit.catalog.CHANNELS`
+  (the 11 channels of case G3 among them) and ``mms``.
 * **Fatigue**: the probability is multiplied by ``FATIGUE ** k``, ``k`` = offers sent to the
   user (target group, any service) in the three months before *m*.
 * **Control group** (and users not contacted): organic take-up ``CONTROL_FACTOR * p`` over
-  the month; holders of the service never take it again.
+  the month; holders of the service never take it again. Organic take-up is drawn for the
+  loop's services and for every other service the plan offers (each service from its own
+  random stream, so it does not depend on which other services are offered); a service no
+  plan row offers outside :data:`LOOP_SERVICES` gets no organic take-up in the month.
 * Replies: every subscriber replied validly; delivered non-subscribers send an invalid
   reply with probability ``INVALID_REPLY * p_delivered``. Subscribers cancel within three
   days with probability ``1 - RETENTION``.
@@ -44,30 +49,60 @@ from dmkit.errors import parameter_error, schema_error
 from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
 from dmkit.synth.propensity import RULES, true_propensity
 
-__all__ = ["respond", "take_up_probability", "Responses", "PLANTED", "SERVICES", "CHANNEL_EFFECT",
-           "DELIVERY", "campaign_id"]
+__all__ = ["respond", "take_up_probability", "Responses", "PLANTED", "SERVICES", "LOOP_SERVICES", "BASE_TAKE_UP",
+           "CHANNEL_EFFECT", "DELIVERY", "campaign_id"]
 
-SERVICES: tuple[str, ...] = tuple(RULES)
-"""The services with a planted take-up probability (the loop's offers)."""
-CHANNEL_EFFECT: dict[str, float] = {"sms": 1.0, "wap_push": 0.8, "outbound": 1.5, "ivr": 0.6, "mms": 1.1}
+LOOP_SERVICES: tuple[str, ...] = tuple(RULES)
+"""The services whose planted take-up follows a J2 rule (the closed loop's offers)."""
+SERVICES: tuple[str, ...] = LOOP_SERVICES + tuple(s for s in catalog.SERVICES if s not in RULES)
+"""Every service with a planted take-up probability: the loop's first, then the rest of the catalog."""
+CHANNEL_EFFECT: dict[str, float] = {"sms": 1.0, "wap_push": 0.8, "outbound": 1.5, "ivr": 0.6, "mms": 1.1,
+                                    "web": 0.7, "wap": 0.9, "hall": 2.5, "hotline": 1.8, "ussd": 0.7,
+                                    "kiosk": 0.6, "topup": 1.2, "retail": 2.0, "campus": 1.3, "sp_push": 0.5,
+                                    "queue": 1.4}
 """Multiplier of the take-up probability once the offer is delivered, per contact channel."""
-DELIVERY: dict[str, float] = {"sms": 0.92, "wap_push": 0.85, "outbound": 0.55, "ivr": 0.7, "mms": 0.8}
-"""Share of offers that reach the user, per channel (an outbound call: answered)."""
-SMOOTH: dict[str, tuple[str, float]] = {"newspaper": ("voice_minutes", 0.6),
-                                       "mail_notify": ("gprs_kb", 0.6),
-                                       "fetion": ("age", -0.6)}
-"""Service -> (driver column of usage or users, coefficient on its standardised level)."""
+DELIVERY: dict[str, float] = {"sms": 0.92, "wap_push": 0.85, "outbound": 0.55, "ivr": 0.7, "mms": 0.8,
+                              "web": 0.4, "wap": 0.5, "hall": 0.95, "hotline": 0.9, "ussd": 0.75,
+                              "kiosk": 0.6, "topup": 0.8, "retail": 0.9, "campus": 0.7, "sp_push": 0.85,
+                              "queue": 0.7}
+"""Share of offers that reach the user, per channel (an outbound call: answered; web, wap: the banner seen;
+hall, hotline, retail: the customer is served and hears the offer; queue: the ticket and the screen
+of a hall's queue machine (排队机) while the customer waits)."""
+BASE_TAKE_UP: dict[str, float] = {
+    "sms_p2p": 0.06, "mms": 0.04, "crbt": 0.05, "music": 0.03, "music_club": 0.025, "full_song": 0.04,
+    "ringtone": 0.035, "local_paper": 0.02, "fetion_client": 0.04, "mailbox": 0.02, "securities": 0.01,
+    "wap": 0.04, "monternet_sms": 0.03, "monternet_mms": 0.02, "kjava_games": 0.025, "game_together": 0.015,
+    "ivr": 0.015, "secretary": 0.03, "gprs_package": 0.05, "mobile_tv": 0.015, "mobile_video": 0.015,
+    "mobile_map": 0.02, "mobile_payment": 0.01, "mobile_reading": 0.02, "weather": 0.04, "news_sms": 0.035,
+    "sports_news": 0.025, "english": 0.015, "contacts_backup": 0.03, "missed_call": 0.05, "caller_id": 0.045,
+    "family_plan": 0.02}
+"""Planted base take-up probability ``p_0`` of the services without a J2 rule (a neutral channel)."""
+SMOOTH: dict[str, tuple[str, float]] = {
+    "newspaper": ("voice_minutes", 0.6), "mail_notify": ("gprs_kb", 0.6), "fetion": ("age", -0.6),
+    "sms_p2p": ("sms_p2p", 0.5), "mms": ("mms", 0.6), "crbt": ("voice_minutes", 0.4), "music": ("age", -0.5),
+    "music_club": ("age", -0.5), "full_song": ("age", -0.5), "ringtone": ("age", -0.5),
+    "local_paper": ("voice_minutes", 0.4), "fetion_client": ("sms_p2p", 0.5), "mailbox": ("gprs_kb", 0.5),
+    "securities": ("arpu", 0.6), "wap": ("wap_visits", 0.6), "monternet_sms": ("monternet_sms", 0.5),
+    "monternet_mms": ("mms", 0.5), "kjava_games": ("age", -0.6), "game_together": ("age", -0.6),
+    "ivr": ("voice_minutes", 0.4), "secretary": ("voice_minutes", 0.5), "gprs_package": ("gprs_kb", 0.7),
+    "mobile_tv": ("gprs_kb", 0.6), "mobile_video": ("gprs_kb", 0.6), "mobile_map": ("gprs_kb", 0.6),
+    "mobile_payment": ("arpu", 0.5), "mobile_reading": ("wap_visits", 0.5), "weather": ("sms_p2p", 0.4),
+    "news_sms": ("sms_p2p", 0.4), "sports_news": ("sms_p2p", 0.4), "english": ("age", -0.4),
+    "contacts_backup": ("sms_contacts", 0.5), "missed_call": ("local_incoming_calls", 0.5),
+    "caller_id": ("local_incoming_calls", 0.4), "family_plan": ("tenure_months", 0.5)}
+"""Service -> (driver column of usage or users, coefficient on its standardised level; log level except age)."""
 HETEROGENEITY_SD = 0.3
 FATIGUE = 0.7
 CONTROL_FACTOR = 0.1
 INVALID_REPLY = 0.2
 RETENTION = 0.85
 PLANTED: dict = {
-    "services": list(SERVICES), "channel_effect": CHANNEL_EFFECT, "delivery": DELIVERY,
-    "smooth": {k: list(v) for k, v in SMOOTH.items()},
+    "services": list(SERVICES), "loop_services": list(LOOP_SERVICES), "channel_effect": CHANNEL_EFFECT,
+    "delivery": DELIVERY, "base_take_up": BASE_TAKE_UP, "smooth": {k: list(v) for k, v in SMOOTH.items()},
     "heterogeneity_sd": HETEROGENEITY_SD, "fatigue": FATIGUE, "fatigue_months": 3,
     "control_factor": CONTROL_FACTOR, "invalid_reply": INVALID_REPLY, "retention": RETENTION,
-    "formula": "logit p = logit(p_rule(usage m-1)) + beta * z(driver, m-1) + u; "
+    "formula": "logit p = logit(p_0) + beta * z(driver, m-1) + u, p_0 = p_rule(usage m-1) for the loop "
+               "services, base_take_up otherwise; "
                "P(sub | delivered) = min(1, p * channel_effect * fatigue**k); control: control_factor * p",
 }
 PLAN_COLUMNS = ("user_id", "service", "channel", "group", "day", "window_start", "window_end")
@@ -177,8 +212,8 @@ def _driver(pdata, col: str, rows: pd.DataFrame, n: int) -> np.ndarray:
     return x
 
 
-def take_up_probability(pdata, *, month: str) -> pd.DataFrame:
-    """Every user's planted take-up probability of each offer service in ``month``.
+def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Every user's planted take-up probability of each service in ``month``.
 
     Parameters
     ----------
@@ -186,29 +221,58 @@ def take_up_probability(pdata, *, month: str) -> pd.DataFrame:
         The simulated world holding the ``usage`` rows of ``month - 1``.
     month : str
         The month of the offers, 'YYYY-MM'.
+    services : list of str, optional
+        The services to compute (codes of :data:`SERVICES`); None: all of them. A service's
+        probabilities do not depend on which others are asked for.
 
     Returns
     -------
     DataFrame
-        Index ``user_id`` (0..n-1); one float column ``p_<service>`` per :data:`SERVICES`.
+        Index ``user_id`` (0..n-1); one float column ``p_<service>`` per service, in the
+        order of :data:`SERVICES`.
+
+    Raises
+    ------
+    ParameterError
+        A service outside :data:`SERVICES`.
     """
     check_month(month)
+    if services is None:
+        wanted = SERVICES
+    else:
+        bad = sorted(set(map(str, services)) - set(SERVICES))
+        if bad:
+            raise parameter_error("services", expected=f"codes of {list(SERVICES)}", found=bad[:5])
+        wanted = tuple(s for s in SERVICES if s in set(map(str, services)))
     prev = shift_month(month, -1)
     n = len(pdata.users)
     rows = _month_rows(pdata.usage, prev)
-    feats = {c: _driver(pdata, c, rows, n) for c in {f for s in SERVICES for conj in RULES[s]["rules"]
+    world_seed = _world_seed(pdata)
+    loop = [s for s in wanted if s in RULES]
+    feats = {c: _driver(pdata, c, rows, n) for c in {f for s in loop for conj in RULES[s]["rules"]
                                                      for f, _, _ in conj}}
-    rng = np.random.default_rng(np.random.SeedSequence([_world_seed(pdata), 0x7E5]))  # fixed per user
-    u = rng.standard_normal((len(SERVICES), n)) * HETEROGENEITY_SD
+    u_loop = None
+    if loop:   # the loop services' per-user effects: one draw of (3, n), as before the catalog was added
+        rng = np.random.default_rng(np.random.SeedSequence([world_seed, 0x7E5]))  # fixed per user
+        u_loop = rng.standard_normal((len(LOOP_SERVICES), n)) * HETEROGENEITY_SD
+    drivers: dict[str, np.ndarray] = {}
     out = {}
-    for i, s in enumerate(SERVICES):
-        p0 = true_propensity(s, feats).astype(np.float64)
+    for s in wanted:
         col, beta = SMOOTH[s]
-        x = _driver(pdata, col, rows, n)
-        if col != "age":
-            x = np.log1p(np.maximum(x, 0))
-        z = np.clip((x - x.mean()) / (x.std() + 1e-9), -3, 3)
-        logit = np.log(p0 / (1 - p0)) + beta * z + u[i]
+        if col not in drivers:
+            x = _driver(pdata, col, rows, n)
+            if col != "age":
+                x = np.log1p(np.maximum(x, 0))
+            drivers[col] = np.clip((x - x.mean()) / (x.std() + 1e-9), -3, 3)
+        z = drivers[col]
+        if s in RULES:
+            p0 = true_propensity(s, feats).astype(np.float64)
+            u = u_loop[LOOP_SERVICES.index(s)]
+        else:
+            p0 = np.full(n, BASE_TAKE_UP[s])
+            rng = np.random.default_rng(np.random.SeedSequence([world_seed, 0x7E5, 1 + SERVICES.index(s)]))
+            u = rng.standard_normal(n) * HETEROGENEITY_SD
+        logit = np.log(p0 / (1 - p0)) + beta * z + u
         out[f"p_{s}"] = 1.0 / (1.0 + np.exp(-logit))
     return pd.DataFrame(out, index=pd.RangeIndex(n, name="user_id"))
 
@@ -280,8 +344,8 @@ def respond(pdata, plan: pd.DataFrame, *, month: str, seed: int) -> Responses:
         The world so far: ``users``; ``usage`` up to ``month - 1``; ``subscriptions`` and
         ``contacts`` up to the end of ``month - 1``; ``kpis`` with ``month - 1``.
     plan : DataFrame
-        One row per offer: ``user_id``, ``service`` (one of :data:`SERVICES`), ``channel``
-        (one of :data:`CHANNEL_EFFECT`), ``group`` (``target``: sent; ``control``: held
+        One row per offer: ``user_id``, ``service`` (one of :data:`SERVICES`: every service of
+        the catalog), ``channel`` (one of :data:`CHANNEL_EFFECT`: every channel of the catalog), ``group`` (``target``: sent; ``control``: held
         out), ``day`` (day of the month of the send), ``window_start`` / ``window_end``
         (send window, hours of the day). One row per (user_id, service).
     month : str
@@ -316,9 +380,11 @@ def respond(pdata, plan: pd.DataFrame, *, month: str, seed: int) -> Responses:
     t0 = month_start(month).astype(np.int64)
     t_end = month_start(shift_month(month, 1)).astype(np.int64)
     t_fat = month_start(shift_month(month, -int(PLANTED["fatigue_months"]))).astype(np.int64)
-    p_all = take_up_probability(pdata, month=month)
+    offered = set(plan["service"].unique())
+    needed = tuple(s for s in SERVICES if s in LOOP_SERVICES or s in offered)
+    p_all = take_up_probability(pdata, month=month, services=needed)
     subs = pdata.subscriptions
-    held = {s: _holders(subs, s, t0, n) for s in SERVICES}
+    held = {s: _holders(subs, s, t0, n) for s in needed}
     k_fat = _fatigue_contacts(pdata.contacts, t0, t_fat, n)
 
     uid = plan["user_id"].to_numpy().astype(np.int64)
@@ -328,7 +394,7 @@ def respond(pdata, plan: pd.DataFrame, *, month: str, seed: int) -> Responses:
     k = len(plan)
     p_true = np.zeros(k)
     eligible = np.zeros(k, dtype=bool)
-    for s in SERVICES:
+    for s in needed:
         m = svc == s
         p_true[m] = p_all[f"p_{s}"].to_numpy()[uid[m]]
         eligible[m] = ~held[s][uid[m]]
@@ -385,12 +451,16 @@ def respond(pdata, plan: pd.DataFrame, *, month: str, seed: int) -> Responses:
 
     # ---- organic take-up of everyone not in the plan -----------------------------------
     org_users, org_svc, org_t = [], [], []
-    for s in SERVICES:
+    for s in needed:
         in_plan = np.zeros(n, dtype=bool)
         in_plan[uid[svc == s]] = True
         pool = ~held[s] & ~in_plan
-        draw = rng.random(n)
-        tt = rng.random(n)
+        # the loop services draw from the month's stream (as before the catalog was added); the
+        # others each from their own, so a service's organic take-up ignores what else is offered
+        r_s = rng if s in LOOP_SERVICES else np.random.default_rng(
+            np.random.SeedSequence([int(seed), ym, 1 + SERVICES.index(s)]))
+        draw = r_s.random(n)
+        tt = r_s.random(n)
         take = pool & (draw < CONTROL_FACTOR * p_all[f"p_{s}"].to_numpy())
         idx = np.flatnonzero(take)
         org_users.append(idx)
@@ -468,17 +538,21 @@ def _next_kpis(pdata, rng, month: str, held: dict, new_subs: pd.DataFrame, t_end
     n = len(pdata.users)
     pref = pdata.users["prefecture"].astype(str).to_numpy()
     old = pdata.subscriptions
-    both = pd.concat([old.loc[old["service"].isin(SERVICES).to_numpy(), ["user_id", "start", "end"]]
-                      .assign(service=lambda d: old.loc[d.index, "service"].astype(str)),
-                      new_subs[["user_id", "start", "end"]].assign(service=new_subs["service"].astype(str))],
+    cats = list(catalog.SERVICES)
+    both = pd.concat([old.loc[old["service"].isin(list(held)).to_numpy(), ["user_id", "start", "end"]]
+                      .assign(service=lambda d: pd.Categorical(old.loc[d.index, "service"].astype(str), categories=cats)),
+                      new_subs[["user_id", "start", "end"]].assign(
+                          service=pd.Categorical(new_subs["service"].astype(str), categories=cats))],
                      ignore_index=True)
+    pcode, pnames = pd.factorize(pref)
+    m = len(pnames)
     for c in ("activity", "loyalty", "retention", "revenue_share", "usage_per_user"):
         if c in prev.columns:
             v = prev[c].to_numpy(float) * np.exp(rng.standard_normal(len(prev)) * 0.02)
             prev[c] = np.clip(v, 0, 1) if c != "usage_per_user" else v
-    for s in SERVICES:
-        before = pd.Series(held[s]).groupby(pref).sum()
-        after = pd.Series(_holders(both, s, t_end, n)).groupby(pref).sum()
+    for s in held:
+        before = pd.Series(np.bincount(pcode, weights=held[s], minlength=m), index=pnames)
+        after = pd.Series(np.bincount(pcode, weights=_holders(both, s, t_end, n), minlength=m), index=pnames)
         ratio = (after / before.where(before > 0)).fillna(1.0)
         rows = prev["service"].astype(str) == s
         r = ratio.reindex(prev.loc[rows, "region"].astype(str)).fillna(1.0).to_numpy()

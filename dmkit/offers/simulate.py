@@ -1,0 +1,181 @@
+"""An offer plan sent on the simulator: the hit rate (命中率) of its contacts next month.
+
+:func:`simulate` turns an :class:`~dmkit.offers.plan.OfferPlan` into the simulator's contact
+plan (one row per contact and promoted service: the activity's channel and day) and answers
+it with :func:`dmkit.synth.respond.respond`. A contact is a hit when its customer subscribes
+to a service the activity promotes. Beside the hits: what the plan expected (its
+``p_response``) and what the simulator planted (``p_effective``: delivery x channel effect x
+fatigue x the customer's true take-up probability), so a planner's over- or under-estimate
+shows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dmkit._results import Result, Summary, get_ax
+from dmkit.errors import parameter_error
+from dmkit.offers.plan import OfferPlan
+
+__all__ = ["simulate", "SimulatedPlan"]
+
+#: send window of every simulated contact (hours of the day)
+WINDOW = (9.0, 21.0)
+
+
+@dataclass(frozen=True)
+class SimulatedPlan(Result):
+    """An offer plan's contacts answered by the simulator.
+
+    Attributes
+    ----------
+    contacts : DataFrame
+        One row per contact of the plan: user_id, activity_id, channel, services (";"-joined),
+        day, p_response (the plan's expectation), p_planted (the simulator's probability of a
+        subscription: one minus the product over the promoted services of one minus
+        ``p_effective``), delivered, hit (the customer subscribed to a promoted service).
+    month : str
+        The month the contacts were sent in.
+    method : str
+        The plan's method.
+    """
+
+    contacts: pd.DataFrame
+    month: str
+    method: str
+
+    @property
+    def contacted(self) -> int:
+        """Number of contacts."""
+        return len(self.contacts)
+
+    @property
+    def hits(self) -> int:
+        """Contacts whose customer subscribed to a promoted service."""
+        return int(self.contacts["hit"].sum())
+
+    @property
+    def hit_rate(self) -> float:
+        """hits / contacts (NaN without contacts)."""
+        return self.hits / self.contacted if self.contacted else float("nan")
+
+    @property
+    def expected(self) -> float:
+        """Take-ups the plan expected (sum of p_response)."""
+        return float(self.contacts["p_response"].sum())
+
+    @property
+    def planted(self) -> float:
+        """Take-ups the simulator's planted probabilities give (sum of p_planted)."""
+        return float(self.contacts["p_planted"].sum())
+
+    def to_frame(self, by: str | None = "channel") -> pd.DataFrame:
+        """Per ``by`` (``channel``, ``services`` or None for one row): contacts, delivered,
+        hits, hit_rate, expected (the plan's take-ups), planted, realised (= hits)."""
+        d = self.contacts.assign(all="all")
+        key = "all" if by is None else by
+        if key not in d.columns:
+            raise parameter_error("by", expected="'channel', 'services' or None", found=by)
+        out = d.groupby(key).agg(contacts=("hit", "size"), delivered=("delivered", "sum"), hits=("hit", "sum"),
+                                 expected=("p_response", "sum"), planted=("p_planted", "sum"))
+        out.insert(3, "hit_rate", out["hits"] / out["contacts"])
+        out["realised"] = out["hits"]
+        return out.sort_values("contacts", ascending=False)
+
+    def summary(self) -> Summary:
+        """Hit rate overall and per channel; expected, planted and realised take-ups."""
+        return Summary(f"Plan ({self.method}) on the simulator, {self.month}",
+                       (("overall", self.to_frame(None)), ("per channel", self.to_frame("channel"))),
+                       (f"hit rate {self.hit_rate:.2%} of {self.contacted:,} contacts; expected "
+                        f"{self.expected:,.1f} take-ups, planted {self.planted:,.1f}, realised {self.hits:,}",))
+
+    def plot(self, ax=None):
+        """Hit rate per channel, the plan's expectation and the planted rate beside it."""
+        ax = get_ax(ax)
+        t = self.to_frame("channel")
+        x = np.arange(len(t))
+        ax.bar(x - 0.27, t["hit_rate"], 0.27, label="realised")
+        ax.bar(x, t["expected"] / t["contacts"], 0.27, label="expected by the plan")
+        ax.bar(x + 0.27, t["planted"] / t["contacts"], 0.27, label="planted")
+        ax.set_xticks(x, t.index, rotation=45, ha="right")
+        ax.set_ylabel("take-ups per contact")
+        ax.set_title(f"{self.method}: hit rate {self.hit_rate:.2%} ({self.month})")
+        ax.legend()
+        return ax
+
+
+def simulate(plan: OfferPlan, world, *, month: str, seed: int = 0) -> SimulatedPlan:
+    """Send ``plan``'s contacts in ``month`` on the simulated ``world`` and count the hits.
+
+    Parameters
+    ----------
+    plan : OfferPlan
+        A plan of :func:`dmkit.offers.optimize` whose user ids are the world's and whose
+        activities' channels and services are codes of :mod:`dmkit.catalog`.
+    world : ProvinceData
+        The simulated world with the usage of ``month - 1`` (see
+        :func:`dmkit.synth.respond.respond`).
+    month : str
+        The month the contacts are sent in, 'YYYY-MM'; activity days are its days.
+    seed : int
+        Seed of the simulator's draws: same seed, world and plan give the same answer.
+
+    Returns
+    -------
+    SimulatedPlan
+        One row per contact with its expectation, planted probability and hit.
+
+    Raises
+    ------
+    ParameterError
+        ``plan`` is not an OfferPlan.
+    SchemaError
+        From ``respond``: a channel or service the simulator does not know, a day outside
+        the month, a user outside the world.
+
+    Notes
+    -----
+    A contact promoting several services becomes one simulator row per service. When one
+    customer is offered the same service by two activities, the simulator sees only the
+    earlier (it takes one row per customer and service); the later contact is sent but
+    cannot be a hit for that service.
+    """
+    from dmkit.synth.respond import respond
+
+    if not isinstance(plan, OfferPlan):
+        raise parameter_error("plan", expected="an OfferPlan from dm.offers.optimize", found=type(plan).__name__)
+    act = plan.activities.set_index("activity_id")
+    c = plan.assignments.join(act[["day", "channel", "services"]], on="activity_id").reset_index(drop=True)
+    c["contact"] = np.arange(len(c))
+    rows = c[["contact", "user_id", "channel", "day", "services"]].explode("services").rename(
+        columns={"services": "service"})
+    rows = rows.sort_values(["day", "contact"], kind="stable")
+    first = ~rows.duplicated(["user_id", "service"])
+    sent = rows[first.to_numpy()]
+    sim = pd.DataFrame({"user_id": sent["user_id"].to_numpy().astype(np.int64),
+                        "service": sent["service"].astype(str).to_numpy(),
+                        "channel": sent["channel"].astype(str).to_numpy(), "group": "target",
+                        "day": sent["day"].to_numpy().astype(np.int64),
+                        "window_start": WINDOW[0], "window_end": WINDOW[1]})
+    r = respond(world, sim, month=month, seed=seed)
+    # respond sorts its rows by (service, user): match them back by (user, service)
+    key = pd.MultiIndex.from_arrays([r.truth["user_id"].to_numpy().astype(np.int64), r.truth["service"].to_numpy()])
+    want = pd.MultiIndex.from_arrays([sim["user_id"].to_numpy(), sim["service"].to_numpy()])
+    pos = key.get_indexer(want)
+    contact = sent["contact"].to_numpy()
+    p_eff = r.truth["p_effective"].to_numpy()[pos]
+    sub = r.contacts["subscribed_at"].notna().to_numpy()[pos]
+    deliv = r.contacts["delivered"].to_numpy()[pos]
+    n = len(c)
+    miss = np.ones(n)
+    np.multiply.at(miss, contact, 1.0 - p_eff)
+    out = pd.DataFrame({
+        "user_id": c["user_id"].to_numpy(), "activity_id": c["activity_id"].to_numpy(),
+        "channel": c["channel"].astype(str).to_numpy(), "services": c["services"].map(";".join).to_numpy(),
+        "day": c["day"].to_numpy(), "p_response": c["p_response"].to_numpy(np.float64),
+        "p_planted": 1.0 - miss,
+        "delivered": np.bincount(contact, weights=deliv, minlength=n) > 0,
+        "hit": np.bincount(contact, weights=sub, minlength=n) > 0})
+    return SimulatedPlan(contacts=out, month=month, method=plan.method)
