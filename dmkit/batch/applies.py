@@ -13,9 +13,15 @@ reason in the result and the index:
   the operator's does not hold, e.g. ``service = "crbt"``. Set the parameter to one of the
   operator's codes in ``thresholds.<notebook>`` and the notebook runs.
 
-Both are read from the notebook's source with ``ast`` (nothing is executed). A notebook
-that names simulator codes only outside its parameters cell is not caught here; it runs
-and, if the codes are missing from the data, fails with the method's error.
+- **the simulator's catalog** — a notebook whose method is written for the simulator's
+  35 services (:data:`SIMULATOR_CATALOG`: the planning families, the closed loop's offers,
+  the decks' published tables, the packaged rule libraries) is skipped under an operator
+  catalog that lacks any of them (a catalog with ``extends: simulator`` keeps them).
+
+The first two are read from the notebook's source with ``ast`` (nothing is executed). A
+notebook that names simulator codes only outside its parameters cell, and is not in
+:data:`SIMULATOR_CATALOG`, is not caught here; it runs and, if the codes are missing from
+the data, fails with the method's error.
 """
 from __future__ import annotations
 
@@ -24,8 +30,27 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
-__all__ = ["catalog_codes_missing", "needs_simulator", "parameter_defaults", "skip_reason"]
+__all__ = ["SIMULATOR_CATALOG", "catalog_codes_missing", "declared_parameters", "needs_simulator",
+           "parameter_defaults", "skip_reason"]
+
+#: Notebooks whose method needs the simulator's service codes beyond their parameters,
+#: and why. ``guangzhou_rule_library`` only with a packaged ``rules_file`` ('g3', 'fetion').
+SIMULATOR_CATALOG: Mapping[str, str] = MappingProxyType({
+    "guangzhou_planning": "dm.planning plans the simulator's service families (music, crbt, newspaper...)",
+    "guangzhou_rule_library": "its packaged rule library (rules_file) names the simulator's services; "
+                              "set thresholds.guangzhou_rule_library.rules_file to a rule YAML of your codes",
+    "operations_loop": "the closed loop (dm.loop) offers the simulator's services",
+    "published_tables": "it rebuilds the decks' published tables, which are coded in the simulator's services",
+    "yunnan_crbt_states": "dm.lifecycle.customer_states measures a service's use by the usage columns of the "
+                          "simulator's codes (crbt: crbt_changes, music_downloads) and the notebook has no "
+                          "activity_columns parameter",
+    "yunnan_lifecycle": "dm.lifecycle.customer_states measures a service's use by the usage columns of the "
+                        "simulator's codes (crbt: crbt_changes, music_downloads) and the notebook has no "
+                        "activity_columns parameter",
+})
+_PACKAGED_RULES = ("g3", "fetion")
 
 
 @functools.lru_cache(maxsize=64)
@@ -67,6 +92,20 @@ def needs_simulator(path: str | Path) -> str | None:
     return None
 
 
+def declared_parameters(path: str | Path) -> set[str]:
+    """The names the notebook's ``parameters`` cell assigns (read with ``ast``, not run)."""
+    names: set[str] = set()
+    for is_params, tree in _code_cells(Path(path)):
+        if not is_params:
+            continue
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, ast.AnnAssign) else [])
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        break  # the first parameters cell, as papermill
+    return names
+
+
 def parameter_defaults(path: str | Path) -> dict[str, object]:
     """The literal defaults of the notebook's ``parameters`` cell (names assigned a
     constant, or a list of constants)."""
@@ -83,13 +122,15 @@ def parameter_defaults(path: str | Path) -> dict[str, object]:
                 out[target.id] = ast.literal_eval(node.value)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 continue
+        break
     return out
 
 
 def catalog_codes_missing(values: Mapping[str, object], catalog) -> dict[str, list[str]]:
     """``{parameter: [codes]}``: the simulator service codes the parameters name that the
-    operator ``catalog`` does not hold (usage column names such as ``sms_p2p`` are not
-    counted: a parameter holding one may name a column)."""
+    operator ``catalog`` does not hold. A value that is also a contract column name (``sms_p2p``,
+    ``mms``) counts only for a parameter whose name says ``service``: ``features =
+    ["sms_p2p"]`` names usage columns, ``focus_service = "sms_p2p"`` a service."""
     from dmkit import catalog as sim
     from dmkit.schema import COLUMNS
 
@@ -99,7 +140,7 @@ def catalog_codes_missing(values: Mapping[str, object], catalog) -> dict[str, li
     for name, value in values.items():
         items = value if isinstance(value, list | tuple) else [value]
         missing = [v for v in items if isinstance(v, str) and v in sim.SERVICES
-                   and v not in have and v not in columns]
+                   and v not in have and (v not in columns or "service" in name)]
         if missing:
             out[name] = missing
     return out
@@ -123,7 +164,17 @@ def skip_reason(source: str | Path, params, parameters: Mapping[str, object]) ->
     from dmkit.contract.catalog_yaml import load_catalog
 
     values = {**parameter_defaults(source), **dict(parameters)}
-    missing = catalog_codes_missing(values, load_catalog(catalog_file))
+    catalog = load_catalog(catalog_file)
+    bound = SIMULATOR_CATALOG.get(name)
+    if bound and (name != "guangzhou_rule_library" or values.get("rules_file") in _PACKAGED_RULES):
+        from dmkit import catalog as sim
+
+        lacks = [c for c in sim.SERVICES if c not in catalog.service_codes]
+        if lacks:
+            return (f"written for the simulator's catalog: {bound}; the catalog {catalog_file!r} lacks "
+                    f"{len(lacks)} of its {len(sim.SERVICES)} service codes, e.g. {lacks[:3]} "
+                    "(a catalog with 'extends: simulator' keeps them)")
+    missing = catalog_codes_missing(values, catalog)
     if not missing:
         return ""
     key, codes = next(iter(missing.items()))

@@ -24,7 +24,7 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 
 from dmkit.batch import pool as _workers
-from dmkit.batch.applies import skip_reason
+from dmkit.batch.applies import declared_parameters, skip_reason
 from dmkit.batch.html import to_html, write_index
 from dmkit.batch.kernels import (
     INLINE,
@@ -299,26 +299,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
 
 def _declared(path: Path) -> set[str]:
     """The names the notebook's ``parameters`` cell assigns (read with ``ast``, not run)."""
-    import ast
-
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    cell = next((c for c in nb.cells if c.cell_type == "code"
-                 and "parameters" in c.metadata.get("tags", [])), None)
-    if cell is None:
-        return set()
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AnnAssign) else [])
-        names |= {t.id for t in targets if isinstance(t, ast.Name)}
-    return names
+    return declared_parameters(path)
 
 
 def _parameters(params: Params, notebook: str, declared: set[str]) -> dict[str, object]:
