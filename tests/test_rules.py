@@ -308,3 +308,87 @@ def test_baskets_from_subscriptions_active_at_month_end():
 def test_baskets_bad_month():
     with pytest.raises(ParameterError, match="parameter 'month'"):
         R.baskets_from_subscriptions(_subs(), month="June")
+
+
+# ---------------------------------------------------------------------------- RuleSet.filter
+def _brute_force_rules(df: pd.DataFrame) -> dict:
+    """Every rule A => C of disjoint non-empty itemsets with count(A ∪ C) > 0: its integer counts."""
+    from fractions import Fraction
+
+    x = df.to_numpy(dtype=bool)
+    items = range(x.shape[1])
+
+    def count(cols) -> int:
+        return int(x[:, list(cols)].all(axis=1).sum())
+
+    out = {}
+    for size in range(2, x.shape[1] + 1):
+        for full in combinations(items, size):
+            c_ac = count(full)
+            if not c_ac:
+                continue
+            for k in range(1, size):
+                for ant in combinations(full, k):
+                    con = tuple(i for i in full if i not in ant)
+                    key = (frozenset(df.columns[list(ant)]), frozenset(df.columns[list(con)]))
+                    c_a, c_c = count(ant), count(con)
+                    out[key] = {"support": Fraction(c_ac, len(df)), "confidence": Fraction(c_ac, c_a),
+                                "lift": Fraction(c_ac * len(df), c_a * c_c)}
+    return out
+
+
+def _rule_keys(rules: pd.DataFrame) -> set:
+    return set(zip(rules["antecedents"], rules["consequents"], strict=True))
+
+
+def test_filter_thresholds_are_exact_at_the_boundary():
+    # every threshold below is the exact share, confidence or lift of some rule, written as
+    # the float a user would type (k / n): the rules that reach it on counts must all stay
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(rng.random((49, 5)) < 0.45, columns=list("abcde"))
+    rs = R.mine(df, min_support=1 / 49)
+    ref = _brute_force_rules(df)
+    assert _rule_keys(rs.rules) == set(ref)
+    lost_by_floats = 0
+    for metric in ("support", "confidence", "lift"):
+        for exact in sorted({v[metric] for v in ref.values()}):
+            threshold = exact.numerator / exact.denominator
+            got = _rule_keys(rs.filter(**{f"min_{metric}": threshold}).rules)
+            want = {k for k, v in ref.items() if v[metric] >= exact}
+            assert got == want, (metric, exact)
+            lost_by_floats += len(want) - int((rs.rules[metric].to_numpy() >= threshold).sum())
+    # the plain float comparison the filter used to make loses rules at these boundaries
+    assert lost_by_floats > 0
+
+
+def test_filter_at_the_hand_checked_confidence_boundary():
+    # a in 7 baskets, ab in 5: the rule's float confidence 0.7142857142857142 is below 5 / 7
+    df = _baskets(["ab"] * 5 + ["a"] * 2 + ["b"] * 10 + ["c"] * 33, items="abc")
+    rs = R.mine(df, min_support=0.05)
+    a_b = (frozenset("a"), frozenset("b"))
+    conf = rs.rules.loc[(rs.rules["antecedents"] == a_b[0]) & (rs.rules["consequents"] == a_b[1]), "confidence"]
+    assert conf.item() < 5 / 7
+    assert a_b in _rule_keys(rs.filter(min_confidence=5 / 7).rules)
+    assert a_b not in _rule_keys(rs.filter(min_confidence=5 / 7 + 1e-6).rules)
+    assert len(rs.filter(min_support=0.1).rules) == len(rs.filter(min_support=5 / 50).rules)
+    with pytest.raises(ParameterError, match="min_lift"):
+        rs.filter(min_lift=-1.0)
+
+
+# ---------------------------------------------------------------------------- the mlxtend claim
+def test_mlxtend_claim_of_the_docstring():
+    # mine's docstring: (1) given thresholds that fall between counts, mlxtend's fpgrowth +
+    # association_rules give the same itemsets, supports and metrics (the hypothesis test
+    # above); (2) given the share itself, they differ only where min_support * n is an
+    # integer that rounds above itself: mlxtend then drops exactly the multi-item itemsets
+    # held by min_support * n baskets (single items are kept by both)
+    df = _boundary_baskets()
+    ours = dict(zip(*(R.mine(df, min_support=0.07).itemsets[c] for c in ("itemset", "count")), strict=True))
+    fp = fpgrowth(df, min_support=0.07, use_colnames=True)
+    theirs = set(fp["itemsets"])
+    assert theirs <= set(ours)
+    assert set(ours) - theirs == {s for s, c in ours.items() if c == 7 and len(s) > 1}
+    assert {s for s, c in ours.items() if c == 7 and len(s) == 1} <= theirs
+    # where the share times n is not an integer (0.065 * 100 = 6.5), both keep count >= 7
+    fp = fpgrowth(df, min_support=0.065, use_colnames=True)
+    assert set(fp["itemsets"]) == set(ours)

@@ -6,16 +6,18 @@ row into a bit mask, counts the distinct baskets once (``np.unique``) and mines 
 *weighted* distinct baskets with a depth-first, vectorised Eclat: the support of
 every extension of a prefix is one column sum over the distinct baskets that hold
 the prefix. Rules are generated for all itemsets of one size at a time with bit
-masks. The output is the same as mlxtend's ``fpgrowth`` followed by
-``association_rules(..., num_itemsets=len(baskets))``: the same itemsets, the same
-supports and the same rule metrics computed with the same floating-point formulas.
+masks. The rule metrics are mlxtend's (``fpgrowth`` then ``association_rules(...,
+num_itemsets=len(baskets))``), computed with the same floating-point formulas, and the
+itemsets and rules kept are mlxtend's except at a threshold's boundary (below).
 
 Thresholds are decided on integer counts (:func:`min_count`, :func:`reaches`): an itemset
 is kept when ``count >= min_support * n`` and a rule when ``count(A ∪ C) >=
 min_confidence * count(A)``, each up to a relative tolerance of 1e-9 for the rounding of
 the product. Where ``min_support * n`` is an integer that rounds above itself in floating
 point (``0.07 * 100 = 7.000000000000001``) mlxtend drops the multi-item itemsets held by
-exactly that many baskets; dmkit keeps them, as Borgelt's apriori and a brute force do.
+exactly that many baskets, and a rule whose confidence equals ``min_confidence`` but
+computes a hair below it (``5 / 7`` as ``0.7142857142857142``); dmkit keeps them, as
+Borgelt's apriori and a brute force do.
 """
 from __future__ import annotations
 

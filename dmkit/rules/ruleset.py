@@ -78,7 +78,12 @@ class RuleSet(Result):
         """Rules that hold all the conditions, as a new RuleSet (itemsets unchanged).
 
         ``antecedent`` / ``consequent``: rules whose antecedents (consequents) contain
-        these item(s). The ``min_*`` thresholds keep rules at or above them.
+        these item(s). The ``min_*`` thresholds keep rules at or above them, decided as
+        :func:`mine` decides them, on the integer basket counts (``count(A ∪ C) >=
+        min_support * n``, ``count(A ∪ C) >= min_confidence * count(A)``, ``count(A ∪ C) * n
+        >= min_lift * count(A) * count(C)``) up to a relative tolerance of 1e-9
+        (:data:`dmkit.rules.mining.REL_TOL`): a rule held by exactly 7 of 100 baskets
+        stays at ``min_support=0.07`` although ``0.07 * 100`` is ``7.000000000000001``.
         """
         r = self.rules
         keep = np.ones(len(r), dtype=bool)
@@ -87,12 +92,19 @@ class RuleSet(Result):
             keep &= r["antecedents"].map(ant.issubset).to_numpy(dtype=bool)
         if con:
             keep &= r["consequents"].map(con.issubset).to_numpy(dtype=bool)
-        for col, val, name in (("support", min_support, "min_support"),
-                               ("confidence", min_confidence, "min_confidence"),
-                               ("lift", min_lift, "min_lift")):
+        for val, name in ((min_support, "min_support"), (min_confidence, "min_confidence"),
+                          (min_lift, "min_lift")):
             check_scalar(val, name, low=0.0, allow_none=True)
-            if val is not None:
-                keep &= r[col].to_numpy() >= val
+        n = float(self.n_baskets)
+        # the counts behind the shares: support = count / n exactly, so rint recovers them
+        c_ac, c_a, c_c = (np.rint(r[col].to_numpy(dtype=float) * n)
+                          for col in ("support", "antecedent support", "consequent support"))
+        if min_support is not None:
+            keep &= mining.reaches(c_ac, min_support, n)
+        if min_confidence is not None:
+            keep &= mining.reaches(c_ac, min_confidence, c_a)
+        if min_lift is not None:
+            keep &= mining.reaches(c_ac * n, min_lift, c_a * c_c)
         for col, val, name in (("antecedents", max_antecedent_len, "max_antecedent_len"),
                                ("consequents", max_consequent_len, "max_consequent_len")):
             check_scalar(val, name, kind=int, low=1, allow_none=True)
@@ -225,21 +237,40 @@ def mine(
     """Frequent itemsets and association rules of a users × items boolean table.
 
     Identical baskets are counted once and the weighted distinct baskets are mined
-    (exact; see :mod:`dmkit.rules.mining`). The result equals mlxtend's
-    ``fpgrowth(baskets, min_support, use_colnames=True, max_len=max_len)`` followed by
-    ``association_rules(freq, num_itemsets=len(baskets), metric="confidence",
-    min_threshold=min_confidence)``: same itemsets, supports and metrics.
+    (exact; see :mod:`dmkit.rules.mining`). Thresholds are decided on integer counts:
+    an itemset is kept when ``count >= min_support * n`` and a rule when ``count(A ∪ C) >=
+    min_confidence * count(A)`` (and ``count(A ∪ C) * n >= min_lift * count(A) *
+    count(C)``), each up to a relative tolerance of 1e-9.
+
+    How this compares with mlxtend 0.25's ``fpgrowth(baskets, min_support,
+    use_colnames=True, max_len=max_len)`` followed by ``association_rules(freq,
+    num_itemsets=len(baskets), metric="confidence", min_threshold=min_confidence)``:
+
+    * the metrics are computed with mlxtend's floating-point formulas, so every kept rule
+      has mlxtend's values (to 1e-12 relative), in mlxtend's columns;
+    * the itemsets and rules kept are the same whenever no count sits exactly on a
+      threshold — in particular whenever ``min_support * n`` is not an integer;
+    * at the boundary they differ, and dmkit keeps what the definition (and Borgelt's
+      apriori, and a brute force) keeps: where ``min_support * n`` is an integer that
+      rounds above itself in floating point (``0.07 * 100 = 7.000000000000001``) mlxtend
+      drops the multi-item itemsets held by exactly that many baskets (it prunes them at
+      ``ceil(min_support * n)``; single items are kept by both), and it drops a rule whose
+      confidence equals ``min_confidence`` but computes a hair below it
+      (``(0.1 * 50) / (0.14 * 50) = 0.7142857142857142 < 5 / 7``).
+
+    The tests check both: equality with mlxtend on random baskets when mlxtend is given
+    thresholds between counts, and the exact difference at the boundary.
 
     Parameters
     ----------
     baskets : DataFrame
         One row per user (basket), one numpy-bool column per item (service).
     min_support : float in (0, 1]
-        Keep itemsets held by at least this share of baskets.
+        Keep itemsets held by at least this share of baskets (on counts, see above).
     min_confidence : float in [0, 1]
-        Keep rules with at least this confidence.
+        Keep rules with at least this confidence (on counts).
     min_lift : float >= 0, optional
-        Also keep only rules with at least this lift.
+        Also keep only rules with at least this lift (on counts).
     max_len : int >= 1, optional
         Longest itemset mined.
     max_consequent_len : int >= 1, optional
