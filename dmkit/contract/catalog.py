@@ -57,12 +57,22 @@ SERVICES: tuple[str, ...] = tuple(SERVICE_NAMES)
 
 CHANNELS: tuple[str, ...] = (
     "sms", "ivr", "web", "wap", "hall", "hotline", "outbound", "wap_push",
-    "ussd", "kiosk", "topup", "retail", "campus", "sp_push",
+    "ussd", "kiosk", "topup", "retail", "campus", "sp_push", "queue",
 )
-"""Sales and contact channels (G3's 11 channels plus IVR, campus and SP-initiated push).
+"""Sales and contact channels: G3's 11 channels (:data:`G3_CHANNELS`) plus IVR, WAP browsing,
+campus and SP-initiated push.
 
 ``sp_push`` is the only channel not initiated by the user or the operator: an SP
-ordering a service for a user (the "unauthorised ordering" of case M)."""
+ordering a service for a user (the "unauthorised ordering" of case M). New codes are
+appended, so the integer codes of the simulator's tables stay the same."""
+
+G3_CHANNELS: tuple[str, ...] = (
+    "outbound", "hotline", "web", "sms", "wap_push", "ussd", "kiosk", "topup", "hall", "queue", "retail",
+)
+"""Case G3's eleven channels, in the deck's order: electronic — outbound calls (外呼), 10096 inbound
+(10096呼入), web (网站), SMS (短信), WAP push, USSD, self-service terminals (业务体验办理终端),
+over-the-air top-up (空中充值); physical — service halls (服务厅), queue machines (排队机),
+six-star retail (6星级社会渠道)."""
 
 USER_INITIATED_CHANNELS: tuple[str, ...] = tuple(c for c in CHANNELS if c not in ("sp_push", "outbound"))
 
