@@ -292,10 +292,13 @@ class ForecastResult(Result):
         Last ``backtest`` months: ``actual``, ``forecast`` (the chosen model fitted on the
         months before), ``naive`` (the same month a year earlier), ``lower``, ``upper``.
     mape, mape_naive : float
-        Mean absolute percentage errors on those last months (NaN without a backtest).
-        With ``model="auto"`` these months also took part in the choice, so ``mape`` is
-        not an independent estimate of the chosen model's error (hold out months yourself
-        for that, as ``benchmarks/bench_forecast.py`` does).
+        Backtest (out-of-sample) mean absolute percentage errors on those last months: the
+        model was fitted on the months before them, never in-sample (NaN without a
+        backtest). With ``selection == "backtest"`` (``model="auto"``) these months also
+        took part in the choice, so ``mape`` is the winner's error on months that chose it:
+        optimistic, not an independent estimate of the error to expect (hold out months
+        yourself for that, as ``benchmarks/bench_forecast.py`` does). With a given model
+        it is an honest holdout figure. :meth:`summary` says which.
     holiday_effects : Series
         Estimated multiplicative effect of each regressor (0.08 = +8 % that month); empty
         when none was used or the chosen model takes none.
@@ -371,10 +374,12 @@ class ForecastResult(Result):
                         else f" (not used by {self.model})"))
         if np.isfinite(self.mape):
             better = "beats" if self.mape < self.mape_naive else "does NOT beat"
+            kind = ("backtest MAPE, out of sample, but these months also chose the model: optimistic"
+                    if self.selection == "backtest" else "backtest MAPE, out of sample: a holdout figure")
             notes.append(f"on the last {len(self.backtest)} months the model {better} the seasonal naive "
-                         f"forecast ({self.mape:.2%} vs {self.mape_naive:.2%})")
+                         f"forecast ({self.mape:.2%} vs {self.mape_naive:.2%}; {kind})")
         notes += list(self.notes)
-        tables = [("backtest", acc)]
+        tables = [("backtest MAPE, last origin (fitted on the months before)", acc)]
         if len(self.candidates):
             tables.append(("candidates (rolling-origin MAPE)", self.candidates))
         tables += [("holiday effects", self.holiday_effects.to_frame("effect")),

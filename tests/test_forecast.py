@@ -215,6 +215,8 @@ def test_candidates_backtest_matches_an_independent_computation():
     assert fc.mape_naive == pytest.approx(c.loc["seasonal_naive", "from_2008-07"])
     text = str(fc.summary())
     assert "candidates (rolling-origin MAPE)" in text and "rolling-origin backtest over 3 origin(s)" in text
+    # .mape is out of sample (the last origin's fit never saw those months) but chose the model
+    assert "out of sample, but these months also chose the model: optimistic" in text
 
 
 def test_a_seasonal_random_walk_chooses_the_seasonal_naive_forecast():
@@ -234,6 +236,7 @@ def test_a_named_model_is_used_and_the_candidates_still_reported():
     for m in forecast.CANDIDATES:
         fc = forecast.revenue(y, model=m, horizon=12, calendar="chinese")
         assert fc.model == m and fc.selection == "given" and len(fc.candidates) == 4
+        assert "out of sample: a holdout figure" in str(fc.summary())  # the months did not choose it
         f = fc.forecast
         assert np.isfinite(f.to_numpy()).all() and (f["lower"] < f["forecast"]).all()
         assert (f["forecast"] < f["upper"]).all()
