@@ -75,17 +75,20 @@ def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, mo
     bad = [c for c in columns if c not in u.columns]
     if bad:
         raise parameter_error("columns", expected="columns of the usage table", found=bad)
-    X = u.set_index("user_id")[list(columns)]
+    index = pd.Index(u["user_id"].to_numpy(), name="user_id")
+    X = pd.DataFrame({c: u[c].to_numpy() for c in columns}, index=index)  # no copy of the other columns
     if users is not None:
         schema.validate(users, "users")
-        a = users.set_index("user_id")
-        extra = a[["age", "tenure_months", "student", "term_mms", "term_wap", "term_java", "term_fetion"]].copy()
-        for b in ("gotone", "mzone", "easyown"):
-            extra[f"brand_{b}"] = (a["brand"] == b)
-        X = X.join(extra, how="left")
-        if X[extra.columns].isna().any().any():
+        row = pd.Index(users["user_id"].to_numpy()).get_indexer(index)  # users' keys are unique (validated)
+        if (row < 0).any():
             raise schema_error(table="users", column="user_id", expected="a users row for every usage user",
-                               found="users missing from the users table")
+                               found=f"{int((row < 0).sum())} usage users missing from the users table",
+                               rows=list(index[row < 0][:5]))
+        for c in ("age", "tenure_months", "student", "term_mms", "term_wap", "term_java", "term_fetion"):
+            X[c] = users[c].to_numpy()[row]
+        brand = users["brand"].to_numpy()[row]
+        for b in ("gotone", "mzone", "easyown"):
+            X[f"brand_{b}"] = brand == b
     return X
 
 
