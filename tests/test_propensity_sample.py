@@ -68,9 +68,13 @@ def test_sample_is_stratified_disjoint_and_recorded(full_and_sample):
     assert abs(y.loc[sample].mean() - train_rate) <= 1 / 4_000 + 1e-12
     assert_allclose(samp.base_rate_, y.loc[sample].mean())
     notes = " ".join(samp.summary().notes)
-    assert "stratified sample of 4,000 of the 14,000 training rows" in notes
-    assert "6,000 rows not in the sample" in notes
+    assert samp.training_sentence() in notes
+    assert samp.training_sentence() == ("The model learnt from a stratified sample of 4,000 of the 14,000 training "
+                                        "rows (sample_size=4,000); its held-out figures are on 6,000 rows not in "
+                                        "the sample.")
     assert "sample" not in " ".join(full.summary().notes)
+    assert full.training_sentence() == ("The model learnt from all 14,000 training rows; its held-out figures are "
+                                        "on 6,000 rows held out.")
 
 
 def test_sample_reproducible_by_seed():

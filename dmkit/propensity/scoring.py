@@ -495,6 +495,24 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
                               "std": r.importances_std})
                 .sort_values("importance", ascending=False).reset_index(drop=True))
 
+    def training_sentence(self) -> str:
+        """One sentence a report can print: the rows the model learnt from (the stratified
+        sample and its size, when ``sample_size`` drew one) and the rows its held-out figures
+        are on, e.g. "The model learnt from a stratified sample of 200,000 of the 700,000
+        training rows (sample_size=200,000); its held-out figures are on 300,000 rows not
+        in the sample."."""
+        self.check_fitted()
+        n_av = getattr(self, "n_available_", self.n_train_)
+        if getattr(self, "sampled_", False):
+            learnt = (f"The model learnt from a stratified sample of {self.n_train_:,} of the {n_av:,} "
+                      f"training rows (sample_size={self.sample_size:,})")
+        else:
+            learnt = f"The model learnt from all {self.n_train_:,} training rows"
+        if hasattr(self, "y_test_"):
+            where = "rows not in the sample" if getattr(self, "sampled_", False) else "rows held out"
+            return learnt + f"; its held-out figures are on {len(self.y_test_):,} {where}."
+        return learnt + " (no held-out part)."
+
     def summary(self) -> Summary:
         """AUC, base rate, the gains table (held-out, when fitted with ``test_size``) and the top rules."""
         self.check_fitted()
@@ -509,10 +527,7 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
                     "evaluate with .score(X, y) / .gains(X, y) on other rows")
         notes = [note]
         if getattr(self, "sampled_", False):
-            notes.append(f"learnt from a stratified sample of {self.n_train_:,} of the {self.n_available_:,} "
-                         f"training rows (sample_size={self.sample_size:,})"
-                         + (f"; held-out figures on {len(self.y_test_):,} rows not in the sample"
-                            if hasattr(self, "y_test_") else ""))
+            notes.append(self.training_sentence())
         if self.rules_ is None:
             notes.append("no tree rules: too few complete rows (without NaN) of each class")
         else:
