@@ -141,6 +141,38 @@ def test_save_and_load_round_trip(data, tmp_path):
         dm.synth.ProvinceData.load(tmp_path / "nowhere")
 
 
+def test_lazy_load_reads_a_table_on_first_use_and_the_same_values(tmp_path):
+    import pickle
+
+    small = dm.synth.generate("national", "2009-05", 1_500, 2, n_months=2)
+    small.save(tmp_path / "p")
+    eager = dm.synth.ProvinceData.load(tmp_path / "p")
+    lazy = dm.synth.ProvinceData.load(tmp_path / "p", lazy=True)
+    assert repr(lazy) == repr(eager)                       # sizes from the Parquet footers
+    assert not any(t in vars(lazy) for t in schema.TABLES)  # nothing read yet, repr included
+    pd.testing.assert_frame_equal(lazy.kpis, eager.kpis)
+    assert "kpis" in vars(lazy) and "usage" not in vars(lazy)
+    assert lazy.meta == eager.meta and lazy.truth.to_json_dict() == eager.truth.to_json_dict()
+    copy = pickle.loads(pickle.dumps(lazy))                 # a pickle carries every table
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(getattr(copy, name), getattr(eager, name))
+    again = dm.synth.ProvinceData.load(tmp_path / "p", lazy=True)
+    small.usage.head(10).to_parquet(tmp_path / "p" / "usage.parquet")   # replaced before first use
+    with pytest.raises(DataNotFoundError, match="'usage'.*changed or went away"):
+        again.usage
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        again.nope
+
+
+def test_simulator_cache_reads_lazily(tmp_path):
+    kw = dict(province="national", month="2009-05", n_users=1_000, seed=3, n_months=2, cache_dir=tmp_path)
+    first = dm.io.load_province("synth", **kw)             # simulated: every table in memory
+    back = dm.io.load_province("synth", **kw)              # from the cache: read on first use
+    assert not any(t in vars(back) for t in schema.TABLES)
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(first, name), check_categorical=False)
+
+
 def test_truth_save_load_keeps_frames(data, tmp_path):
     data.truth.save(tmp_path)
     t = dm.synth.Truth.load(tmp_path)

@@ -107,7 +107,7 @@ def _read_cache(folder: Path, key: dict) -> ProvinceData | None:
     try:
         if verify(body, folder):
             raise ValueError("damaged")
-        return ProvinceData.load(folder)
+        return ProvinceData.load(folder, lazy=True)  # a notebook reads only the tables it uses
     except (OSError, ValueError, DmkitError):
         _discard(folder)  # damaged: repaired by the regeneration that follows
         return None
