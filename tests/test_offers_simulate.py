@@ -44,7 +44,8 @@ def _catalog_plan(k_services: int, *, seed: int) -> pd.DataFrame:
 
 def test_every_catalog_service_and_channel_is_planted():
     assert set(R.SERVICES) == set(catalog.SERVICES) and R.SERVICES[:3] == R.LOOP_SERVICES
-    assert set(catalog.CHANNELS) <= set(R.CHANNEL_EFFECT) and set(R.CHANNEL_EFFECT) == set(R.DELIVERY)
+    assert set(catalog.CHANNELS) | set(catalog.G3_CHANNELS) <= set(R.CHANNEL_EFFECT)
+    assert set(R.CHANNEL_EFFECT) == set(R.DELIVERY) and len(catalog.G3_CHANNELS) == 11
     assert set(R.SMOOTH) == set(catalog.SERVICES)
     assert set(R.BASE_TAKE_UP) == set(NEW_SERVICES)
 
@@ -105,11 +106,11 @@ def test_unknown_channel_still_named(world):
 
 # ---------------------------------------------------------------------------- dm.offers.simulate
 def _offer_instance(seed: int = 0):
-    """2,000 customers x 3-5 candidate activities over the G3 channels, with caps, a minimum and conflicts."""
+    """1,000 customers x 3-5 candidate activities over the G3 channels, with caps, a minimum and conflicts."""
     rng = np.random.default_rng(seed)
-    n_users, services = 2000, np.array(NEW_SERVICES[:10])
+    n_users, services = 1000, np.array(NEW_SERVICES[:10])
     acts = pd.DataFrame({"activity_id": np.arange(22), "day": 1 + (np.arange(22) * 5) % 28,
-                         "channel": np.array(G3_CHANNELS)[np.arange(22) % 11],
+                         "channel": np.array(catalog.G3_CHANNELS)[np.arange(22) % 11],
                          "services": [[services[i % 10]] + ([services[(i + 3) % 10]] if i % 4 == 0 else [])
                                       for i in range(22)],
                          "cost": np.r_[np.linspace(0.02, 1.5, 11), np.linspace(0.02, 1.5, 11)]})
@@ -119,9 +120,9 @@ def _offer_instance(seed: int = 0):
     p = rng.beta(1.5, 25, len(user))
     cand = pd.DataFrame({"user_id": user, "activity_id": act, "value": p * 30 - acts["cost"].to_numpy()[act],
                          "p_response": p})
-    cons = pd.DataFrame([{"kind": "max_contacts", "channels": "hall;retail", "bound": 300},
-                         {"kind": "budget", "bound": 900.0}, {"kind": "max_contacts_per_user", "bound": 2},
-                         {"kind": "min_sales", "services": services[0], "bound": 5.0}])
+    cons = pd.DataFrame([{"kind": "max_contacts", "channels": "hall;retail", "bound": 150},
+                         {"kind": "budget", "bound": 450.0}, {"kind": "max_contacts_per_user", "bound": 2},
+                         {"kind": "min_sales", "services": services[0], "bound": 2.5}])
     conf = pd.DataFrame([{"channel_1": "sms", "channel_2": "sms", "lag": 7},
                          {"channel_1": "hall", "channel_2": "retail", "lag": 3}])
     return cand, acts, cons, conf
@@ -130,7 +131,7 @@ def _offer_instance(seed: int = 0):
 def test_simulated_plans_keep_every_constraint_and_count_hits_from_respond(world):
     cand, acts, cons, conf = _offer_instance()
     out = {}
-    for method in ("greedy", "exact"):
+    for method in ("greedy", "decompose"):
         plan = dm.offers.optimize(cand, activities=acts, constraints=cons, conflicts=conf, method=method)
         assert plan.feasible and violations(plan.assignments, cand, acts, cons, conf) == []
         sim = dm.offers.simulate(plan, world, month=MONTH, seed=5)
@@ -156,8 +157,8 @@ def test_simulated_plans_keep_every_constraint_and_count_hits_from_respond(world
         out[method] = sim
     # same seed, world and plan: the same answer
     again = dm.offers.simulate(dm.offers.optimize(cand, activities=acts, constraints=cons, conflicts=conf,
-                                                  method="exact"), world, month=MONTH, seed=5)
-    pd.testing.assert_frame_equal(again.contacts, out["exact"].contacts)
+                                                  method="decompose"), world, month=MONTH, seed=5)
+    pd.testing.assert_frame_equal(again.contacts, out["decompose"].contacts)
 
 
 def test_simulate_realised_matches_planted_in_expectation(world):

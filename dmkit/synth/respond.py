@@ -18,8 +18,8 @@ What is planted (all in :data:`PLANTED`, copied into :attr:`Responses.planted`):
   driver (:data:`SMOOTH`) in month *m - 1*, and ``u_is ~ N(0, HETEROGENEITY_SD)`` a fixed
   per-user effect drawn from the world's seed (unobservable: only the oracle knows it).
 * **Channel**: delivery rate :data:`DELIVERY` and a multiplier :data:`CHANNEL_EFFECT` of the
-  take-up probability given delivery, for every channel of :data:`dmkit.catalog.CHANNELS`
-  (the 11 channels of case G3 among them) and ``mms``.
+  take-up probability given delivery, for every channel of :data:`dmkit.catalog.CHANNELS`,
+  the 11 channels of case G3 (:data:`dmkit.catalog.G3_CHANNELS`) and ``mms``.
 * **Fatigue**: the probability is multiplied by ``FATIGUE ** k``, ``k`` = offers sent to the
   user (target group, any service) in the three months before *m*.
 * **Control group** (and users not contacted): organic take-up ``CONTROL_FACTOR * p`` over
