@@ -16,9 +16,9 @@ def test_g3_library_has_every_layer_for_every_service():
     for layer in ("model", "experience", "matching"):
         assert set(rules.loc[rules["source"] == layer, "service"]) == set(catalog.SERVICES)
     seg = rules[rules["source"] == "segment"]
-    assert len(seg) == 81
+    assert len(seg) == 27
     pairs = {(r["rule"], b) for r, b in zip(seg.to_dict("records"), seg["brand"], strict=True)}
-    assert len(pairs) == 81 and {b for _, b in pairs} == set(catalog.BRANDS)
+    assert len(pairs) == 27 and {b for _, b in pairs} == set(catalog.BRANDS)
     # layers keep G3's priority order and terminal-dependent services are gated
     assert rules.groupby("source")["priority"].max().to_dict() == {"model": 1, "experience": 2, "segment": 3,
                                                                   "matching": 4}
@@ -26,8 +26,9 @@ def test_g3_library_has_every_layer_for_every_service():
 
 
 def test_crm_segment_tiers():
-    c = pd.DataFrame({"arpu": [10, 200, 60, 50], "sms_p2p": [10, 300, 60, 49], "gprs_kb": [0, 5000, 200, 2048]})
-    assert dm.rules.crm_segment(c).tolist() == [1, 27, 1 + 9 + 3 + 1, 1 + 9 + 0 + 2]
+    c = pd.DataFrame({"brand": ["gotone", "easyown", "mzone", "gotone"], "arpu": [10, 200, 60, 50],
+                      "sms_p2p": [10, 300, 60, 49], "gprs_kb": [0, 5000, 200, 2048]})
+    assert dm.rules.crm_segment(c).tolist() == [1, 27, 1 + 9 + 3 + 0, 1 + 0 + 3 + 2]   # 1 + 9*brand + 3*arpu + usage
 
 
 def test_g3_library_runs_on_customers_and_keeps_gates():

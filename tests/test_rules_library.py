@@ -229,3 +229,112 @@ def test_evaluate_hit_rate_by_hand():
     assert ev.loc["a", "hit_rate"] == pytest.approx(1 / 3)
     assert ev.loc["a", "base_rate"] == pytest.approx(2 / 4)
     assert ev.loc["all", "lift"] == pytest.approx((1 / 3) / 0.5)
+
+
+# ---------------------------------------------------------------------------- CRM segments (G3 layer 3)
+BRANDS = ("gotone", "mzone", "easyown")
+ARPU = {"low": (0.0, 49.99), "mid": (50.0, 119.99), "high": (120.0, 900.0)}        # default cuts 50, 120
+USAGE = {"basic": [(0, 0), (199, 2047.9)], "messaging": [(200, 0), (5000, 2047.9)],  # (sms_p2p, gprs_kb);
+         "data": [(0, 2048), (5000, 1e6)]}                                             # default cuts 200, 2048 KB
+
+
+def _grid() -> tuple[pd.DataFrame, list[int]]:
+    """Every brand × ARPU tier × usage profile, both edges of each cell; the segment numbered by counting."""
+    rows, want, k = [], [], 0
+    for brand in BRANDS:
+        for arpu_values in ARPU.values():
+            for usages in USAGE.values():
+                k += 1                                             # 1..27 in brand, ARPU, profile order
+                for a in arpu_values:
+                    for sms, kb in usages:
+                        rows.append({"brand": brand, "arpu": a, "sms_p2p": sms, "gprs_kb": kb})
+                        want.append(k)
+    return pd.DataFrame(rows, index=np.arange(1000, 1000 + len(rows))), want
+
+
+def test_crm_segment_is_27_groups_over_the_3_brands():
+    cust, want = _grid()
+    seg = R.crm_segment(cust)
+    assert seg.name == "crm_segment" and seg.index.equals(cust.index)
+    assert seg.tolist() == want
+    assert seg.nunique() == 27 and set(seg) == set(range(1, 28))
+    per_segment = cust.groupby(seg)["brand"].nunique()
+    assert (per_segment == 1).all()                                 # each segment lies in one brand
+    assert cust["brand"].value_counts().to_dict() == {b: 36 for b in BRANDS}
+    assert {b: sorted(set(seg[cust["brand"] == b])) for b in BRANDS} == {
+        "gotone": list(range(1, 10)), "mzone": list(range(10, 19)), "easyown": list(range(19, 28))}
+    # a categorical brand column (as the simulator's users table has) gives the same segments
+    cat = cust.assign(brand=pd.Categorical(cust["brand"], categories=["easyown", "mzone", "gotone"]))
+    assert R.crm_segment(cat).tolist() == want
+
+
+def test_crm_segment_formula_on_hand_rows():
+    cust = pd.DataFrame({"brand": ["gotone", "gotone", "mzone", "mzone", "easyown", "easyown"],
+                         "arpu": [10, 50, 0, 119.9, 120, 500],
+                         "sms_p2p": [10, 200, 0, 900, 1000, 0],
+                         "gprs_kb": [0, 0, 0, 2048, 2047, 5000]})
+    # gotone low basic; gotone mid messaging (both cuts inclusive); mzone low basic; mzone mid data
+    # (data wins over SMS); easyown high messaging; easyown high data
+    assert R.crm_segment(cust).tolist() == [1, 5, 10, 15, 26, 27]
+    # the cuts are parameters
+    got = R.crm_segment(cust, arpu=(5.0, 10.0), sms=5.0, data=1.0)
+    assert got.tolist() == [1 + 6 + 1, 1 + 6 + 1, 1 + 9 + 0 + 0, 1 + 9 + 6 + 2, 1 + 18 + 6 + 2, 1 + 18 + 6 + 2]
+
+
+def test_crm_segment_under_an_operator_catalog_has_brands_times_9_segments():
+    cust = pd.DataFrame({"brand": ["b4", "b1", "b3"], "arpu": [500, 0, 60], "sms_p2p": [0, 0, 300],
+                         "gprs_kb": [1e5, 0, 0]})
+    with dm.catalog.use_catalog({"brands": {"b1": "one", "b2": "two", "b3": "three", "b4": "four"}}):
+        assert R.crm_segment(cust).tolist() == [36, 1, 1 + 18 + 3 + 1]
+        with pytest.raises(SchemaError, match=r"column 'brand'.*\['b1', 'b2', 'b3', 'b4'\].*\['gotone'\]"):
+            R.crm_segment(cust.assign(brand=["b1", "gotone", "b2"]))
+
+
+def test_crm_segment_errors_name_the_column_or_cut():
+    cust, _ = _grid()
+    with pytest.raises(SchemaError, match=r"column 'brand'"):
+        R.crm_segment(cust.drop(columns="brand"))
+    with pytest.raises(SchemaError, match=r"column 'brand'.*\['gotone', 'mzone', 'easyown'\].*\['GoTone'\]"):
+        R.crm_segment(cust.assign(brand=cust["brand"].replace("gotone", "GoTone")))
+    with pytest.raises(SchemaError, match=r"column 'brand'.*\['nan'\]"):
+        R.crm_segment(cust.assign(brand=cust["brand"].where(cust.index != 1005)))
+    with pytest.raises(SchemaError, match=r"column 'gprs_kb'.*finite"):
+        R.crm_segment(cust.assign(gprs_kb=cust["gprs_kb"].where(cust.index != 1003)))
+    with pytest.raises(SchemaError, match=r"column 'arpu'.*numeric"):
+        R.crm_segment(cust.assign(arpu=cust["arpu"].astype(str)))
+    with pytest.raises(ParameterError, match=r"'arpu'"):
+        R.crm_segment(cust, arpu=(120.0, 50.0))
+    with pytest.raises(ParameterError, match=r"'sms'"):
+        R.crm_segment(cust, sms=-1.0)
+    with pytest.raises(ParameterError, match=r"'data'"):
+        R.crm_segment(cust, data="2MB")
+
+
+def test_g3_library_layer_3_is_one_rule_per_segment():
+    rules = pd.DataFrame(R.load_rules("g3")["rules"])
+    seg = rules[rules["source"] == "segment"]
+    assert len(seg) == 27
+    number = seg["rule"].str.fullmatch(r"crm_segment == (\d+)")
+    assert number.all()
+    k = seg["rule"].str.extract(r"(\d+)")[0].astype(int)
+    assert sorted(k) == list(range(1, 28))
+    assert seg["brand"].tolist() == [BRANDS[(i - 1) // 9] for i in k]     # the brand the segment lies in
+    assert (seg["priority"] == 3).all()
+    assert int(seg["volume"].sum()) == 27 * 150_000 == 81 * 50_000        # the layer's monthly volume kept
+    assert all(ch == ["hall", "queue", "retail", "kiosk", "topup"] for ch in seg["channels"])
+
+
+def test_g3_segment_rules_reach_their_whole_segment():
+    data = dm.synth.generate("guangdong", month="2009-06", n_users=3000, seed=7)
+    cust = R.customer_table(data.users, data.usage, month="2009-05")
+    cust["crm_segment"] = R.crm_segment(cust)
+    lib = R.load_rules("g3")
+    seg_rules = [r for r in lib["rules"] if r["source"] == "segment"]
+    res = R.library(cust, rules={"rules": seg_rules}, max_offers=1)        # no gates, no caps at this size
+    stats = res.rule_stats.set_index("rule")
+    size = cust["crm_segment"].value_counts()
+    want = pd.Series({r["id"]: int(size.get(int(r["rule"].split("==")[1]), 0)) for r in seg_rules})
+    assert stats["matched"].astype(int).to_dict() == want.to_dict()        # the brand filter drops no one
+    assert stats["offered"].sum() == len(cust)                             # every customer is in one segment
+    rec = res.recommendations.merge(cust[["user_id", "crm_segment"]], on="user_id")
+    assert (rec["rule"].str[3:5].astype(int) == rec["crm_segment"]).all()

@@ -8,7 +8,7 @@ table), a brand filter, a monthly volume cap, a priority and the channels it use
 Rules live in YAML so analysts edit them without code; ``fetion_rules.yaml`` (the G3
 Fetion table) ships as the example and loads with ``rules="fetion"``; ``g3_rules.yaml``
 (``rules="g3"``) holds every layer for all 35 services: a model rule and an experience rule
-per service, the CRM segment defaults (27 segments × 3 brands, over :func:`crm_segment`)
+per service, the CRM segment defaults (27 segments in the 3 brands, over :func:`crm_segment`)
 and the brand–service–terminal match. :func:`offer_candidates` turns a library's matches
 into the candidates and activities of :func:`dmkit.offers.optimize`.
 
@@ -42,11 +42,11 @@ import pandas as pd
 
 from dmkit import catalog, schema
 from dmkit._results import Result, Summary, get_ax
-from dmkit._validation import check_frame, check_scalar
-from dmkit.errors import DataNotFoundError, parameter_error
+from dmkit._validation import check_frame, check_numeric, check_scalar
+from dmkit.errors import DataNotFoundError, parameter_error, schema_error
 from dmkit.rules.expressions import check_expression, evaluate
 
-__all__ = ["LAYERS", "LAYER_LIFT", "LibraryResult", "crm_segment", "customer_table", "evaluate_offers", "library",
+__all__ = ["ARPU_TIERS", "LAYERS", "LAYER_LIFT", "USAGE_PROFILES", "LibraryResult", "crm_segment", "customer_table", "evaluate_offers", "library",
            "load_rules", "offer_candidates"]
 
 LAYERS: tuple[str, ...] = ("model", "experience", "segment", "matching")
@@ -494,27 +494,80 @@ def evaluate_offers(offers: pd.DataFrame, taken: pd.DataFrame, *, n_customers: i
 
 
 # ---------------------------------------------------------------------------- G3 2.0 helpers
+USAGE_PROFILES: tuple[str, ...] = ("basic", "messaging", "data")
+"""The usage profiles of :func:`crm_segment`, in code order (0, 1, 2)."""
+
+ARPU_TIERS: tuple[str, ...] = ("low", "mid", "high")
+"""The ARPU tiers of :func:`crm_segment`, in code order (0, 1, 2)."""
+
+
 def crm_segment(customers: pd.DataFrame, *, arpu: tuple[float, float] = (50.0, 120.0),
-                sms: tuple[float, float] = (50.0, 200.0), data: tuple[float, float] = (100.0, 2048.0)) -> pd.Series:
-    """The 27 CRM segments (CRM细分) of G3: ARPU tier × P2P-SMS tier × data tier, each low / mid / high.
+                sms: float = 200.0, data: float = 2048.0) -> pd.Series:
+    """The 27 CRM segments (CRM细分) of G3: 27 customer groups in all over the three brands.
+
+    Brand (3) × ARPU tier (low / mid / high) × usage profile (basic / messaging / data):
+    the deck's "三大品牌共27个客户群" — nine groups per brand, so each segment lies in one
+    brand. The usage profile is
+
+    * ``data`` (2): ``gprs_kb >= data`` (heavy data, whatever the SMS);
+    * ``messaging`` (1): ``sms_p2p >= sms`` and ``gprs_kb < data`` (SMS-led);
+    * ``basic`` (0): ``sms_p2p < sms`` and ``gprs_kb < data`` (light SMS and light data).
+
+    The ARPU tier is low below ``arpu[0]``, high from ``arpu[1]`` on, mid between.
 
     Parameters
     ----------
     customers : DataFrame
-        With arpu, sms_p2p and gprs_kb (see :func:`customer_table`).
-    arpu, sms, data : (low, high)
-        Tier cuts: below ``low`` is low, ``high`` and above is high.
+        With brand, arpu, sms_p2p and gprs_kb (see :func:`customer_table`: the users
+        table's brand joined with a month of usage).
+    arpu : (low, high)
+        ARPU tier cuts in yuan per month, ``low <= high``.
+    sms : float
+        P2P SMS per month from which a customer is a messaging user (default 200).
+    data : float
+        GPRS KB per month from which a customer is a data user (default 2048, 2 MB).
 
     Returns
     -------
     Series
-        ``crm_segment`` in 1..27: ``1 + 9 * arpu_tier + 3 * sms_tier + data_tier``, aligned on
-        ``customers``.
+        ``crm_segment``, aligned on ``customers``:
+        ``1 + 9 * brand + 3 * arpu_tier + profile``, where ``brand`` is the brand's position
+        in the active catalog (:func:`dmkit.catalog.active_catalog`; the simulator's:
+        gotone 0, mzone 1, easyown 2), ``arpu_tier`` and ``profile`` 0, 1, 2 as above
+        (:data:`ARPU_TIERS`, :data:`USAGE_PROFILES`). The simulator's three brands give
+        segments 1..27 (gotone 1–9, mzone 10–18, easyown 19–27); an operator catalog with
+        ``B`` brands gives ``B × 9`` segments, 1..9B.
+
+    Raises
+    ------
+    SchemaError
+        A column missing, non-numeric or NaN (naming it), or a brand code not in the
+        active catalog (naming the column, the codes expected and the rows).
+    ParameterError
+        Bad cuts.
     """
-    check_frame(customers, table="customers", columns=["arpu", "sms_p2p", "gprs_kb"])
-    tier = [np.digitize(customers[c].to_numpy(dtype=float), cuts)
-            for c, cuts in (("arpu", arpu), ("sms_p2p", sms), ("gprs_kb", data))]
-    return pd.Series(1 + 9 * tier[0] + 3 * tier[1] + tier[2], index=customers.index, name="crm_segment")
+    check_frame(customers, table="customers", columns=["brand", "arpu", "sms_p2p", "gprs_kb"])
+    check_numeric(customers, ["arpu", "sms_p2p", "gprs_kb"], table="customers")
+    if (not isinstance(arpu, (tuple, list)) or len(arpu) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in arpu)
+            or arpu[0] > arpu[1]):
+        raise parameter_error("arpu", expected="(low, high) finite ARPU cuts with low <= high", found=arpu)
+    check_scalar(sms, "sms", low=0)
+    check_scalar(data, "data", low=0)
+    codes = catalog.active_catalog().codes("brands")
+    brand = pd.Categorical(customers["brand"].astype(object), categories=list(codes)).codes.astype(np.int64)
+    bad = brand < 0
+    if bad.any():
+        found = sorted({str(v) for v in customers["brand"][bad]})
+        raise schema_error(table="customers", column="brand",
+                           expected=f"brand codes of the active catalog {list(codes)}",
+                           found=f"{int(bad.sum())} rows with other codes {found[:5]}",
+                           rows=list(customers.index[bad][:5]))
+    tier = np.digitize(customers["arpu"].to_numpy(dtype=float), [float(arpu[0]), float(arpu[1])])
+    gprs = customers["gprs_kb"].to_numpy(dtype=float)
+    texts = customers["sms_p2p"].to_numpy(dtype=float)
+    profile = np.where(gprs >= data, 2, np.where(texts >= sms, 1, 0))
+    return pd.Series(1 + 9 * brand + 3 * tier + profile, index=customers.index, name="crm_segment")
 
 
 def offer_candidates(recommendations: pd.DataFrame, *, base_rate: pd.Series, margin: pd.Series,
