@@ -122,7 +122,7 @@ class Params:
         to the params file), exported to the kernels as ``DMKIT_CATALOG`` so the notebooks
         check and take its service, channel and brand codes
         (:mod:`dmkit.contract.catalog_yaml`). None: the mapping's ``catalog:`` entry, else
-        the simulator's catalog.
+        ``$DMKIT_CATALOG``, else the simulator's catalog (:meth:`catalog_file`).
     mapping : str or None
         The extracts' mapping YAML (columns, encoding, date formats; absolute path, read
         relative to the params file like ``catalog``), exported as ``DMKIT_MAPPING``, which
@@ -157,16 +157,20 @@ class Params:
 
     def catalog_file(self) -> str | None:
         """The catalog YAML the kernels get as ``DMKIT_CATALOG``: ``catalog``, else the file
-        the mapping's ``catalog:`` entry names (None: the simulator's catalog)."""
-        if self.catalog is not None or self.mapping is None:
+        the mapping's ``catalog:`` entry names, else ``$DMKIT_CATALOG`` of this process
+        (None: the simulator's catalog)."""
+        if self.catalog is not None:
             return self.catalog
-        from dmkit.contract.ingest import load_yaml
+        if self.mapping is not None:
+            from dmkit.contract.ingest import load_yaml
 
-        entry = load_yaml(self.mapping, what="mapping file")
-        entry = entry.get("catalog") if isinstance(entry, Mapping) else None
-        if not isinstance(entry, str):  # an inline catalog checks the read only
-            return None
-        return str((Path(self.mapping).parent / entry).resolve())
+            entry = load_yaml(self.mapping, what="mapping file")
+            entry = entry.get("catalog") if isinstance(entry, Mapping) else None
+            if isinstance(entry, str):  # an inline catalog checks the read only
+                return str((Path(self.mapping).parent / entry).resolve())
+        import os
+
+        return os.environ.get("DMKIT_CATALOG") or None
 
     def with_overrides(self, *, n_users: int | None = None, out_dir: str | None = None,
                        engine: str | None = None, data: str | Path | None = None,

@@ -149,12 +149,25 @@ def test_params_catalog_and_mapping_are_read_relative_to_the_params_file(extract
     env = kernel_environment(extract.root, catalog=p.catalog_file(), mapping=p.mapping)
     assert env["DMKIT_CATALOG"] == str(extract.catalog.resolve())
     assert env["DMKIT_MAPPING"] == str(extract.mapping.resolve())
-    assert kernel_environment(extract.root)["DMKIT_CATALOG"] == ""  # never the batch's own
+    assert "DMKIT_CATALOG" not in kernel_environment(extract.root)  # the batch's own, inherited
     # without its own catalog key, the mapping's catalog: entry is the kernels' catalog
     no_key = _params(extract).read_text().replace("catalog: ../../catalog.yaml\n", "")
     f = extract.root / "params" / PROVINCE / f"{MONTH}.yaml"
     f.write_text(no_key)
     assert load_params(f).catalog is None and load_params(f).catalog_file() == str(extract.catalog.resolve())
+
+
+def test_without_a_catalog_key_the_process_catalog_is_the_kernels(extract, monkeypatch, tmp_path):
+    f = tmp_path / PROVINCE / f"{MONTH}.yaml"
+    f.parent.mkdir()
+    f.write_text("n_users: 1000\n")
+    monkeypatch.delenv("DMKIT_CATALOG", raising=False)
+    assert load_params(f).catalog_file() is None
+    monkeypatch.setenv("DMKIT_CATALOG", str(extract.catalog))
+    assert load_params(f).catalog_file() == str(extract.catalog)
+    # and the plan judges the notebooks by it
+    jobs = plan(f, notebooks=["yunnan_newspaper"], notebook_dir=NOTEBOOKS, out=tmp_path / "r")
+    assert "not in the catalog" in jobs[0].skip
 
 
 def test_the_kernels_mapping_reaches_load_province(extract, monkeypatch):

@@ -28,9 +28,8 @@ def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
     Reports do not want tqdm bars (nor tqdm's "IProgress not found" warning in a kernel
     without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR`` and
     ``DMKIT_MAPPING``; ``dm.catalog.active_catalog`` reads ``DMKIT_CATALOG``;
-    ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``. ``DMKIT_CATALOG`` and
-    ``DMKIT_MAPPING`` are always set ("" when not given), so a kernel never inherits the
-    batch's own environment for them.
+    ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``. Each is set only when
+    given (else the kernels inherit the batch's environment).
     """
     from dmkit.spark.session import MASTER_ENV
 
@@ -41,8 +40,10 @@ def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
            "PYTHONWARNINGS": current if warn in current else ",".join(filter(None, [current, warn]))}
     if spark_master is not None:
         env[MASTER_ENV] = spark_master
-    env["DMKIT_CATALOG"] = str(Path(catalog).resolve()) if catalog is not None else ""
-    env["DMKIT_MAPPING"] = str(Path(mapping).resolve()) if mapping is not None else ""
+    if catalog is not None:
+        env["DMKIT_CATALOG"] = str(Path(catalog).resolve())
+    if mapping is not None:
+        env["DMKIT_MAPPING"] = str(Path(mapping).resolve())
     return env
 
 
