@@ -25,9 +25,9 @@ Example
 >>> import dmkit as dm
 >>> res = dm.health.score(pdata.kpis, service=None)       # all services, all months
 >>> res.summary()                                          # adequacy, factors, loadings
->>> res.ranks(month="2009-06", service="sms_p2p")          # region ranking of P2P SMS
+>>> res.ranks(month="2008-11", service="sms_p2p")          # region ranking of P2P SMS
 >>> res.weak_indicators("kunming", service="sms_p2p")      # the short plank
->>> res.rank_changes("2009-05", "2009-06")                 # 31st -> 22nd
+>>> res.rank_changes("2008-05", "2008-11")                 # May -> November 2008: 31st -> 22nd
 """
 from __future__ import annotations
 
