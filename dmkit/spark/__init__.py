@@ -10,7 +10,8 @@
 
 Submodules (imported on first use, so ``import dmkit.spark`` does not start a JVM):
 ``session``, ``io``, ``rules``, ``segment``, ``propensity``, ``campaign``, ``health``,
-``engine``.
+``engine``, ``cluster`` (a standalone cluster on this machine), ``offers`` (the offer
+decomposition's per-customer step).
 """
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ __all__ = [
     "campaign",
     "health",
     "engine",
+    "cluster",
+    "offers",
 ]
 
-_SUBMODULES = {"session", "io", "rules", "segment", "propensity", "campaign", "health", "engine"}
+_SUBMODULES = {"session", "io", "rules", "segment", "propensity", "campaign", "health", "engine",
+               "cluster", "offers"}
 _FROM_IO = {"read_table", "validate", "from_pandas"}
 
 

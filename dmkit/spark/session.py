@@ -16,6 +16,8 @@ __all__ = ["get_session", "stop_session", "require_pyspark", "MASTER_ENV"]
 
 MASTER_ENV = "DMKIT_SPARK_MASTER"
 DEFAULT_MASTER = "local[2]"
+#: master URLs of a cluster on this machine, whose executors can run this interpreter
+_THIS_MACHINE = ("spark://127.0.0.1:", "spark://localhost:")
 
 # Settings for a small machine; a cluster's own spark-defaults.conf still wins for
 # anything not set here, and `config` overrides these.
@@ -83,11 +85,12 @@ def get_session(
     if active is not None:
         return active
     master = master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER
-    if master.startswith("local"):
+    if master.startswith("local") or master.startswith(_THIS_MACHINE):
         # keeps Spark from warning about the host name resolving to a loopback address
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         # Python workers (pandas UDFs, mapInPandas) run this interpreter, with dmkit's
-        # dependencies, not whatever `python3` is first on PATH
+        # dependencies, not whatever `python3` is first on PATH (also on a standalone
+        # cluster on this machine, dm.spark.cluster.standalone)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = dict(_DEFAULTS)
     if config:
