@@ -13,7 +13,7 @@ import pytest
 
 import dmkit as dm
 from dmkit import catalog, schema
-from dmkit.errors import DataNotFoundError, ParameterError
+from dmkit.errors import DataNotFoundError, ParameterError, SchemaError
 
 N = 20_000
 MONTH = "2009-06"
@@ -162,6 +162,22 @@ def test_lazy_load_reads_a_table_on_first_use_and_the_same_values(tmp_path):
         again.usage
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         again.nope
+
+
+def test_cache_read_checks_sizes_and_refuses_a_corrupted_page(tmp_path):
+    kw = dict(province="national", month="2009-05", n_users=1_000, seed=3, n_months=2, cache_dir=tmp_path)
+    dm.io.load_province("synth", **kw)
+    folder = dm.io.synth_cache_path(**kw)
+    f = folder / "events.parquet"
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 3] ^= 0xFF                               # same size, one byte flipped in a data page
+    f.write_bytes(bytes(raw))
+    back = dm.io.load_province("synth", **kw)               # sizes agree: read lazily
+    with pytest.raises(SchemaError, match="events.*delete that folder"):
+        back.events
+    (folder / "users.parquet").write_bytes(b"short")       # another size: the cache is regenerated
+    again = dm.io.load_province("synth", **kw)
+    assert len(again.users) == 1_000 and len(again.events) > 0
 
 
 def test_simulator_cache_reads_lazily(tmp_path):
