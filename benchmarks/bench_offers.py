@@ -1,31 +1,32 @@
 """The offer plan (dm.offers.optimize): exact against HiGHS, decompose at province scale beside greedy.
 
-Two parts, side by side in one run:
+Three parts, side by side in one run:
 
 1. exactness — generated instances of 10,000-20,000 customers x 50-75 activities with every
    constraint kind and conflicts: ``method="exact"`` against HiGHS's optimum on an independent
    formulation built here from the frames (``scipy.optimize.milp``, HiGHS inside); then
    ``method="decompose"`` against the best bound HiGHS proves when given 10x decompose's time.
-2. scale — customers x 35 services x 11 channels (about 3 candidates per customer, 100
+2. hit rate — greedy and decompose on a simulated world (p_response: a noisy estimate of the
+   simulator's planted probabilities), both sent with ``dm.offers.simulate`` (``dm.synth.respond``):
+   hit rate, expected vs planted vs realised take-ups.
+3. scale — customers x 35 services x 11 channels (about 3 candidates per customer, 100
    activities over a month, channel caps, weekly caps, budgets, minimum and maximum sales,
    a per-customer cap of 3, a weekly phone cap of 1, conflicts): decompose and greedy, each in
    a fresh subprocess that builds the instance, then times the call; peak memory is the
    process's peak RSS (VmHWM, instance included), ``call_GiB`` its growth during the call.
 
-    .venv/bin/python benchmarks/bench_offers.py                          # both parts, 100k and 1M
+    .venv/bin/python benchmarks/bench_offers.py                          # all three parts (scale at 100k and 1M)
     .venv/bin/python benchmarks/bench_offers.py --part scale --sizes 12000000
     .venv/bin/python benchmarks/bench_offers.py --part exactness --exact-sizes 10000x50,20000x75
+    .venv/bin/python benchmarks/bench_offers.py --part hitrate --hit-users 100000
 
-Measured 2026-12-01 with this script, 2 cores shared with five other sessions (wall times
-inflated; cpu_s is the process's CPU time). Exactness, ``--exact-sizes 10000x50``:
-
- customers activities candidates constraints  exact_obj  highs_obj  exact_vs_highs exact_s highs_s  dec_obj  dec_bound  dec_gap  dec_s highs10x_bound dec/optimum
-     10000         50      37779          29  35176.671  35176.659     3.4e-07       49.8    262.8  35174.006  35177.386  9.6e-05  0.99      none       0.99992
-
-dmkit's exact plan equals HiGHS's optimum on the independent formulation (both stop at a
-relative gap of 1e-6); in 10x decompose's time (10 s) HiGHS proves no bound at all, and
-decompose is at 99.992% of the optimum HiGHS proves in 263 s. 20000x75 had not finished after
-40 minutes (exact then ran without a time limit; it now stops at 1200 s and reports its bound).
+Exactness and hit rate as measured on 2026-12-02 (load 14-17 on 2 cores): benchmarks/README.md,
+section "bench_offers.py". 10000x50: dm exact 35,176.671 (its own gap 1.0e-6, 102 s) lies inside
+what HiGHS on the independent formulation proves in 1200 s (incumbent 35,176.659, bound
+35,176.705); decompose 35,174.006 in 3.7 s = 99.992% of HiGHS's final bound and of the LP bound
+(35,176.750); HiGHS given 10x decompose's time proves no finite bound. 20000x75 (seed 0): its LP relaxation is
+infeasible as generated (the tight minimum sales cannot be met), so the script now halves the
+minimum sales until the LP is feasible and prints the factor (min_sales_scale).
 
 Scale, ``--part scale --sizes 100000,1000000`` and, once, ``--sizes 12000000`` (22:32-22:54 UTC):
 
@@ -56,18 +57,24 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-#: G3's eleven channels (dmkit.catalog.CHANNELS without ivr, campus and sp_push)
-CHANNELS = ("sms", "web", "wap", "hall", "hotline", "outbound", "wap_push", "ussd", "kiosk", "topup", "retail")
+#: G3's eleven channels (the set of dmkit.catalog.G3_CHANNELS; this order matches CHANNEL_SHARE)
+CHANNELS = ("sms", "web", "queue", "hall", "hotline", "outbound", "wap_push", "ussd", "kiosk", "topup", "retail")
 #: cost of one contact per channel (yuan): messages are cheap, people are not
-CHANNEL_COST = {"sms": 0.05, "web": 0.02, "wap": 0.03, "hall": 1.5, "hotline": 0.8, "outbound": 1.2,
+CHANNEL_COST = {"sms": 0.05, "web": 0.02, "queue": 0.03, "hall": 1.5, "hotline": 0.8, "outbound": 1.2,
                 "wap_push": 0.06, "ussd": 0.04, "kiosk": 0.3, "topup": 0.2, "retail": 0.9}
 #: how often a channel carries an activity
 CHANNEL_SHARE = np.array([20, 8, 8, 10, 6, 8, 12, 6, 6, 6, 10], dtype=float)
 
 
 def make_instance(n_users: int, *, n_acts: int = 100, n_services: int = 35, cand_mean: float = 3.0,
-                  seed: int = 0) -> dict:
-    """Candidates (sorted by user; int32 / float32 columns), activities, constraints, conflicts."""
+                  seed: int = 0, world=None, month: str | None = None) -> dict:
+    """Candidates (sorted by user; int32 / float32 columns), activities, constraints, conflicts.
+
+    With a simulated ``world`` (n_users users) and the ``month`` of the contacts, ``p_response`` is a
+    model's estimate of the simulator's planted probability of a subscription (true take-up of the
+    activity's first service x the channel's delivery and effect, times a lognormal error of sd 0.5),
+    so a plan's expectation can be checked against what the simulator answers.
+    """
     from dmkit import catalog
 
     rng = np.random.default_rng(seed)
@@ -92,6 +99,15 @@ def make_instance(n_users: int, *, n_acts: int = 100, n_services: int = 35, cand
     act = (key % n_acts).astype(np.int32)
     del key
     p = rng.beta(1.2, 22.0, size=len(user)).astype(np.float32)
+    if world is not None:
+        import importlib
+
+        R = importlib.import_module("dmkit.synth.respond")   # the module (dm.synth.respond is the function)
+        truth = R.take_up_probability(world, month=month, services=list(services))
+        col = truth.columns.get_indexer([f"p_{services[f]}" for f in first])[act]
+        ch_of = np.array([CHANNELS[c] for c in ch])[act]
+        planted = truth.to_numpy()[user, col] * np.array([R.DELIVERY[x] * R.CHANNEL_EFFECT[x] for x in ch_of])
+        p = np.clip(planted * np.exp(rng.normal(0.0, 0.5, len(user)) - 0.125), 0, 1).astype(np.float32)
     value = (p * margin[first][act] - activities["cost"].to_numpy()[act]).astype(np.float32)
     candidates = pd.DataFrame({"user_id": user, "activity_id": act, "value": value, "p_response": p})
     constraints = _constraints(candidates, activities, services, rng)
@@ -161,10 +177,9 @@ def _match(acts: pd.DataFrame, channels, services, start=None, end=None) -> np.n
     return ok
 
 
-def highs_reference(inst: dict, time_limit: float) -> dict:
-    """The same problem written directly for scipy.optimize.milp (HiGHS), from the frames."""
+def reference_model(inst: dict):
+    """The same problem written directly as ``(c, A, lower, upper)`` for scipy (maximise ``c @ x``), from the frames."""
     import scipy.sparse as sp
-    from scipy.optimize import Bounds, LinearConstraint, milp
 
     c, acts = inst["candidates"], inst["activities"]
     n = len(c)
@@ -204,42 +219,135 @@ def highs_reference(inst: dict, time_limit: float) -> dict:
             blocks.append(sp.csr_matrix((np.ones(2 * P), (rows, cols)), shape=(P, n)))
             lo.append(np.full(P, -np.inf)), hi.append(np.ones(P))
     A = sp.vstack(blocks, format="csr")
+    return c["value"].to_numpy(np.float64), A, np.concatenate(lo), np.concatenate(hi)
+
+
+def highs_reference(inst: dict, time_limit: float, *, relax: bool = False, model=None) -> dict:
+    """HiGHS (``scipy.optimize.milp``) on the independent model: incumbent, proved bound, status, seconds.
+
+    ``relax=True`` solves the LP relaxation (every x in [0, 1]); its optimum is an upper bound of the MIP.
+    ``bound`` is NaN when HiGHS proved no finite bound within ``time_limit``.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    v, A, lo, hi = model if model is not None else reference_model(inst)
     t0 = time.perf_counter()
-    res = milp(-c["value"].to_numpy(np.float64), integrality=np.ones(n), bounds=Bounds(0, 1),
-               constraints=LinearConstraint(A, np.concatenate(lo), np.concatenate(hi)),
+    res = milp(-v, integrality=np.zeros(len(v)) if relax else np.ones(len(v)), bounds=Bounds(0, 1),
+               constraints=LinearConstraint(A, lo, hi),
                options={"time_limit": float(time_limit), "mip_rel_gap": 1e-6, "disp": False})
     obj = -res.fun if res.x is not None else float("nan")
-    dual = getattr(res, "mip_dual_bound", None)
-    bound = -dual if dual is not None else float("nan")      # None: HiGHS proved no bound in the time
-    return {"objective": obj, "bound": bound, "status": res.status, "seconds": time.perf_counter() - t0}
+    if relax:
+        bound = obj if res.status == 0 else float("nan")
+    else:
+        dual = getattr(res, "mip_dual_bound", None)
+        bound = -dual if dual is not None and np.isfinite(dual) else float("nan")
+    return {"objective": obj, "bound": bound, "optimal": res.status == 0, "seconds": time.perf_counter() - t0}
 
 
-def exactness(sizes: list[tuple[int, int]], seed: int) -> list[dict]:
+def exactness(sizes: list[tuple[int, int]], seed: int, *, exact_limit: float, highs_limit: float) -> list[dict]:
+    """One row per size: decompose, HiGHS in 10x its time, the LP relaxation, dm exact, HiGHS to its limit.
+
+    Shares are decompose's objective over each bound: HiGHS's best bound after 10x decompose's time
+    (NaN when HiGHS proved none), HiGHS's final bound (its optimum when ``highs_optimal``), and the
+    LP relaxation's optimum.
+    """
     import dmkit as dm
 
     out = []
     for n_users, n_acts in sizes:
         inst = make_instance(n_users, n_acts=n_acts, cand_mean=4.0, seed=seed)
+        # a generated instance whose LP relaxation is infeasible (its tight minimum sales cannot be met)
+        # says nothing about exactness: halve the minimum sales until the LP is feasible, and say so
+        scale = 1.0
+        for _ in range(4):
+            model = reference_model(inst)
+            lp = highs_reference(inst, time_limit=highs_limit, relax=True, model=model)
+            if np.isfinite(lp["bound"]):
+                break
+            print(f"{n_users}x{n_acts}: LP relaxation infeasible with min_sales x{scale:g}; halving them", flush=True)
+            scale *= 0.5
+            k = inst["constraints"]
+            inst["constraints"] = k.assign(bound=k["bound"].where(k["kind"] != "min_sales", (k["bound"] * 0.5).round(3)))
         kw = {k: inst[k] for k in ("activities", "constraints", "conflicts")}
-        t = time.perf_counter()
-        ex = dm.offers.optimize(inst["candidates"], method="exact", time_limit=1200.0, **kw)
-        t_ex = time.perf_counter() - t
+        row = {"customers": n_users, "activities": n_acts, "candidates": len(inst["candidates"]),
+               "constraints": len(inst["constraints"]), "min_sales_scale": scale}
         t = time.perf_counter()
         de = dm.offers.optimize(inst["candidates"], method="decompose", **kw)
         t_de = time.perf_counter() - t
-        ref = highs_reference(inst, time_limit=600.0)
-        ref10 = highs_reference(inst, time_limit=max(1.0, 10 * t_de))
-        out.append({"customers": n_users, "activities": n_acts, "candidates": len(inst["candidates"]),
-                    "constraints": len(inst["constraints"]),
-                    "exact_obj": ex.objective, "exact_bound": ex.bound, "exact_s": t_ex, "highs_obj": ref["objective"],
-                    "highs_s": ref["seconds"], "exact_vs_highs": ex.objective / ref["objective"] - 1,
-                    "dec_obj": de.objective, "dec_bound": de.bound, "dec_gap": de.gap, "dec_s": t_de,
-                    "highs10x_bound": ref10["bound"], "highs10x_obj": ref10["objective"],
-                    "dec_share_of_highs10x_bound": de.objective / ref10["bound"],
-                    "dec_share_of_optimum": de.objective / ref["objective"],
-                    "feasible": ex.feasible and de.feasible})
-        print(json.dumps(out[-1]), flush=True)
+        row.update(dec_obj=de.objective, dec_bound=de.bound, dec_gap=de.gap, dec_s=t_de, dec_feasible=de.feasible)
+        r10 = highs_reference(inst, time_limit=max(1.0, 10 * t_de), model=model)
+        row.update(highs10x_s=r10["seconds"], highs10x_obj=r10["objective"], highs10x_bound=r10["bound"],
+                   lp_bound=lp["bound"], lp_s=lp["seconds"])
+        print(json.dumps(row), flush=True)
+        t = time.perf_counter()
+        ex = dm.offers.optimize(inst["candidates"], method="exact", time_limit=exact_limit, **kw)
+        t_ex = time.perf_counter() - t
+        row.update(exact_obj=ex.objective, exact_bound=ex.bound, exact_gap=ex.gap, exact_s=t_ex,
+                   exact_feasible=ex.feasible)
+        print(json.dumps(row), flush=True)
+        ref = highs_reference(inst, time_limit=highs_limit, model=model)
+        row.update(highs_obj=ref["objective"], highs_bound=ref["bound"], highs_optimal=ref["optimal"],
+                   highs_s=ref["seconds"], exact_vs_highs=ex.objective / ref["objective"] - 1,
+                   dec_share_highs10x_bound=de.objective / r10["bound"],
+                   dec_share_highs_bound=de.objective / ref["bound"],
+                   dec_share_lp_bound=de.objective / lp["bound"],
+                   dec_share_best_bound=de.objective / np.nanmin([ref["bound"], ex.bound, r10["bound"],
+                                                                   lp["bound"], de.bound]))
+        out.append(row)
+        print(json.dumps(row), flush=True)
     return out
+
+
+def exactness_tables(ex: pd.DataFrame) -> str:
+    """The exactness part as two printed tables with their reading (what each column is)."""
+    f = lambda v: f"{v:.6g}"  # noqa: E731
+    t1 = ex[["customers", "activities", "candidates", "constraints", "min_sales_scale", "exact_obj", "exact_bound", "exact_s",
+             "highs_obj", "highs_bound", "highs_optimal", "highs_s", "exact_vs_highs"]]
+    t2 = ex[["customers", "activities", "dec_obj", "dec_bound", "dec_gap", "dec_s", "highs10x_s", "highs10x_bound",
+             "dec_share_highs10x_bound", "highs_bound", "dec_share_highs_bound", "lp_bound", "lp_s",
+             "dec_share_lp_bound", "dec_share_best_bound"]]
+    lines = ["\nexactness (1): dm exact (highspy) vs HiGHS on an independent formulation (scipy.milp); "
+             "*_bound = the upper bound each proved; highs_optimal = HiGHS proved optimality (rel. gap 1e-6) "
+             "within its limit",
+             t1.to_string(index=False, float_format=f),
+             "\nexactness (2): decompose's objective as a share of each bound -- HiGHS's best bound after 10x "
+             "decompose's time (NaN: HiGHS proved no finite bound in that time), HiGHS's final bound, the LP "
+             "relaxation's optimum (computed by HiGHS), and the tightest of all bounds",
+             t2.to_string(index=False, float_format=f)]
+    for r in ex.to_dict("records"):
+        if not np.isfinite(r["highs10x_bound"]):
+            lines.append(f"{r['customers']}x{r['activities']}: HiGHS proved no finite bound in 10x decompose's "
+                         f"time ({r['highs10x_s']:.1f} s); compare to the final and LP bounds instead")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- next month's hit rate
+def hit_rate(n_users: int, seed: int, *, province: str = "guangdong", month: str = "2009-07") -> pd.DataFrame:
+    """Greedy and decompose plans on a simulated world, sent with dm.offers.simulate (dm.synth.respond)."""
+    import dmkit as dm
+
+    world = dm.synth.generate(province, month=str(pd.Period(month, "M") - 1), n_users=n_users, seed=seed, n_months=3)
+    inst = make_instance(n_users, seed=seed, world=world, month=month)
+    # the planted probabilities put the take-ups on fewer candidates than the scale part's random ones:
+    # the generated minimum sales at half their level keep the plans feasible
+    k = inst["constraints"]
+    inst["constraints"] = k.assign(bound=k["bound"].where(k["kind"] != "min_sales", (k["bound"] * 0.5).round(3)))
+    rows = []
+    for method in ("greedy", "decompose"):
+        t0 = time.perf_counter()
+        plan = dm.offers.optimize(inst["candidates"], activities=inst["activities"], constraints=inst["constraints"],
+                                  conflicts=inst["conflicts"], method=method, seed=seed)
+        t_plan = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sim = dm.offers.simulate(plan, world, month=month, seed=seed)
+        p = sim.contacts["p_planted"].to_numpy()
+        rows.append({"customers": n_users, "method": method, "objective": plan.objective, "feasible": plan.feasible,
+                     "contacts": sim.contacted, "hits": sim.hits, "hit_rate": sim.hit_rate,
+                     "expected_take_ups": sim.expected, "planted_take_ups": sim.planted,
+                     "realised_take_ups": sim.hits, "realised_vs_planted_sd": (sim.hits - p.sum()) /
+                     max(np.sqrt((p * (1 - p)).sum()), 1e-9), "plan_s": t_plan, "simulate_s": time.perf_counter() - t0})
+        print(json.dumps(rows[-1]), flush=True)
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- scale (one subprocess per run)
@@ -295,9 +403,13 @@ def scale(sizes: list[int], seed: int, methods: list[str], timeout: float) -> li
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["exactness", "scale", "both"], default="both")
+    ap.add_argument("--part", choices=["exactness", "scale", "hitrate", "both"], default="both")
+    ap.add_argument("--hit-users", type=int, default=100_000, help="customers of the hit-rate part")
     ap.add_argument("--sizes", default="100000,1000000", help="customers of the scale part")
     ap.add_argument("--exact-sizes", default="10000x50,20000x75", help="customers x activities, exactness part")
+    ap.add_argument("--exact-time-limit", type=float, default=1200.0, help="seconds for dm exact (exactness part)")
+    ap.add_argument("--highs-time-limit", type=float, default=1200.0,
+                    help="seconds for the reference HiGHS MIP and its LP relaxation (exactness part)")
     ap.add_argument("--methods", default="decompose,greedy")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=1800.0)
@@ -311,13 +423,15 @@ def main() -> None:
     pd.set_option("display.max_columns", 30)
     if args.part in ("exactness", "both"):
         sizes = [tuple(int(v) for v in s.split("x")) for s in args.exact_sizes.split(",")]
-        ex = pd.DataFrame(exactness(sizes, args.seed))
-        cols = ["customers", "activities", "candidates", "constraints", "exact_obj", "highs_obj", "exact_vs_highs",
-                "exact_s", "highs_s", "dec_obj", "dec_bound", "dec_gap", "dec_s", "highs10x_bound",
-                "dec_share_of_highs10x_bound", "dec_share_of_optimum"]
-        print("\nexactness: dm exact vs HiGHS (scipy.milp on an independent formulation); decompose vs the bound "
-              "HiGHS proves in 10x decompose's time")
-        print(ex[cols].to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        ex = pd.DataFrame(exactness(sizes, args.seed, exact_limit=args.exact_time_limit,
+                                    highs_limit=args.highs_time_limit))
+        print(exactness_tables(ex))
+    if args.part in ("hitrate", "both"):
+        hr = hit_rate(args.hit_users, args.seed)
+        print("\nnext month's hit rate on the simulator (dm.offers.simulate -> dm.synth.respond): hits = contacts whose "
+              "customer subscribed to the offered service; expected = the plan's p_response, planted = the "
+              "simulator's probabilities, realised = hits; realised_vs_planted_sd = (realised - planted) / sd")
+        print(hr.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     if args.part in ("scale", "both"):
         sc = pd.DataFrame(scale([int(s) for s in args.sizes.split(",")], args.seed, args.methods.split(","),
                                 args.timeout))
