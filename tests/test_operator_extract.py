@@ -243,19 +243,22 @@ def test_the_simulator_catalog_registry_names_real_notebooks():
 
 @pytest.mark.slow
 def test_dmkit_run_on_the_operator_extract(extract, capsys):
-    f = _params(extract, "thresholds:\n  yunnan_securities: {target: VAS_0014}\n")
+    f = _params(extract, "thresholds:\n  yunnan_securities: {target: VAS_0014}\n"
+                         "  yunnan_health: {focus_service: VAS_0001}\n")   # VAS_0001: the operator's P2P SMS
     out = extract.root / "reports"
     code, stdout, err = run(capsys, "run", "--params-root", str(f.parent.parent), "-p", PROVINCE, "-m", MONTH,
                             "--out", str(out), "--jobs", "2", "--no-progress",
                             "-n", "yunnan_securities", "-n", "yunnan_sms_segments",
-                            "-n", "music_campaign", "-n", "yunnan_crbt_states")
+                            "-n", "music_campaign", "-n", "yunnan_crbt_states", "-n", "yunnan_health")
     assert code == 0, stdout + err
-    assert "dmkit run: 2 passed, 0 failed, 2 skipped (not applicable) of 4 notebooks" in stdout
+    assert "dmkit run: 3 passed, 0 failed, 2 skipped (not applicable) of 5 notebooks" in stdout
     assert "music_campaign skipped: needs the simulator" in stdout
     folder = out / PROVINCE / MONTH
     assert not (folder / "music_campaign.ipynb").exists()
     securities = (folder / "yunnan_securities.ipynb").read_text(encoding="utf-8")
     assert "VAS_0014" in securities and "Traceback" not in securities
+    health = (folder / "yunnan_health.ipynb").read_text(encoding="utf-8")
+    assert "No planted loadings on this data" in health and "Traceback" not in health
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert "2 of 4 reports passed (2 skipped: not applicable to this data)" in index
+    assert "3 of 5 reports passed (2 skipped: not applicable to this data)" in index
     assert index.count('class="skipped"') == 2
