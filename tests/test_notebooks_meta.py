@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 from pathlib import Path
 
 import nbformat
@@ -49,6 +50,12 @@ class TestNotebook:
         nb = _read(path)
         nbformat.validate(nb)
         assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+    def test_every_cell_has_a_unique_id(self, path):
+        # nbformat 4.5 warns (MissingIDFieldWarning) when reading a cell without an id
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        ids = [c.get("id") for c in raw["cells"]]
+        assert None not in ids and len(set(ids)) == len(ids), f"cells without an id or with a repeated one in {path.name}"
 
     def test_first_code_cell_is_tagged_parameters_with_common_names(self, path):
         first = _code_cells(path)[0]
