@@ -84,13 +84,28 @@ class SimulatedSource:
 
         ym = int(month[:4]) * 12 + int(month[5:7])
         r = respond(world, plan, month=month, seed=int(np.random.SeedSequence([self.seed, ym, 2]).generate_state(1)[0]))
+        truth = r.truth
+        target = (truth["group"] == "target").to_numpy()
+        rate = truth["channel"].astype(object).map(r.planted["delivery"]).to_numpy(dtype=float)
+        # P(subscribe | delivered): the planted probability the delivered offers' outcomes are drawn from
+        truth = truth.assign(p_delivered=np.where(target, truth["p_effective"].to_numpy() / rate, np.nan))
         return MonthRows(contacts=r.contacts, usage=r.usage, kpis=r.kpis, subscriptions=r.subscriptions,
-                         subscriptions_full=False, truth=r.truth)
+                         subscriptions_full=False, truth=truth)
 
     def true_probability(self, world, month: str) -> pd.DataFrame:
         from dmkit.synth.respond import take_up_probability
 
         return take_up_probability(world, month=month)
+
+    def delivered_probability(self, p: pd.DataFrame, channel: np.ndarray, contacts_90d: np.ndarray) -> pd.DataFrame:
+        """The planted P(subscribe | delivered) of offers of ``p``'s services (one row per user):
+        ``min(1, p × channel effect × fatigue ** k)`` with the user's contact channel and
+        ``k`` = offers sent to the user in the three months before."""
+        from dmkit.synth.respond import PLANTED
+
+        eff = pd.Series(np.asarray(channel, dtype=object)).map(PLANTED["channel_effect"]).to_numpy(float)
+        fat = float(PLANTED["fatigue"]) ** np.asarray(contacts_90d, dtype=float)
+        return p.mul(eff * fat, axis=0).clip(upper=1.0)
 
     def excluded(self, world) -> np.ndarray:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5E5]))

@@ -1,0 +1,112 @@
+"""dm.loop: the model AUC measured on the exploration slice, its interval, the planted AUC,
+and the health index's scale."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import dmkit as dm
+from dmkit.loop.policy import plan_month
+from dmkit.loop.runner import _auc_interval, _expected_auc, _health_rows
+
+N = 6000
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory):
+    """Two months with a large exploration slice (a third of the budget), so it has subscribers."""
+    root = tmp_path_factory.mktemp("loop-auc")
+    return dm.loop.run(province="guangdong", start="2009-01", months=2, n_users=N, seed=5, explore=0.35,
+                       budget=600, out=root / "model", cache_dir=root / "cache")
+
+
+def test_model_auc_is_computed_on_the_exploration_contacts_only(explored):
+    for _, row in explored.monthly.iterrows():
+        folder = explored.out / "months" / row["month"]
+        plan = pd.read_parquet(folder / "plan.parquet")
+        c = pd.read_parquet(folder / "contacts.parquet")
+        c = c[(c["group"].astype(str) == "target") & c["delivered"]]
+        m = c.assign(service=c["service"].astype(str)).merge(plan, on=["user_id", "service"], how="left")
+        y = m["subscribed_at"].notna().to_numpy()
+        ex = m["explore"].to_numpy(dtype=bool)
+        assert 100 < ex.sum() < len(ex) and row["explore_delivered"] == ex.sum()
+        assert row["explore_subscribed"] == y[ex].sum() >= 5
+        assert row["model_auc"] == pytest.approx(roc_auc_score(y[ex], m["score_model"][ex]), abs=1e-12)
+        assert row["model_auc_contacts"] == pytest.approx(roc_auc_score(y, m["score_model"]), abs=1e-12)
+        assert row["model_auc"] != pytest.approx(row["model_auc_contacts"], abs=1e-9)
+        assert row["model_auc_low"] < row["model_auc"] < row["model_auc_high"]
+        assert 0.5 < row["model_auc_planted"] < 1         # the planted population AUC
+        assert 0.5 < row["base_auc_planted"] < 1
+    # month 1 plans with the base model itself
+    first = explored.monthly.iloc[0]
+    assert first["model_auc_planted"] == pytest.approx(first["base_auc_planted"], abs=1e-12)
+
+
+def test_the_exploration_slice_is_a_uniform_draw_of_the_eligible_users():
+    """Drawn before the top is taken: the slice's scores look like the eligible users', top included."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    S = pd.DataFrame(rng.random((n, 2)), columns=["newspaper", "fetion"])
+    E = pd.DataFrame(rng.random((n, 2)) < 0.7, columns=S.columns)
+    plan = plan_month(S, eligible=E, budget=4000, month="2009-02", rng=np.random.default_rng(1),
+                      preferred=pd.Series(["sms"] * n), channels=("sms",), explore=0.5)
+    ex, top = plan[plan["explore"]], plan[~plan["explore"]]
+    assert len(ex) == 2000 and len(top) == 2000 and not plan["user_id"].duplicated().any()
+    # a uniform draw from the eligible: its users' best score is spread like everyone's
+    best = S.where(E).max(axis=1).dropna()
+    assert abs(best.loc[ex["user_id"]].mean() - best.mean()) < 0.02
+    # some explored users would have been at the top of the ranking
+    assert (best.loc[ex["user_id"]] > best.quantile(0.9)).mean() > 0.05
+    # the top is the best of the users not explored
+    rest = best.drop(ex["user_id"])
+    assert top["score"].min() >= rest.sort_values().iloc[-2000] - 1e-12
+
+
+def test_expected_auc_is_the_pairwise_definition():
+    rng = np.random.default_rng(3)
+    s = np.round(rng.random(40), 1)                     # ties
+    p = rng.random(40)
+    wt = rng.integers(1, 4, 40) / 3.0                   # row weights
+    for weights in (None, wt):
+        v = np.ones(40) if weights is None else weights
+        num = den = 0.0
+        for i in range(40):
+            for j in range(40):
+                if i != j:
+                    w = v[i] * v[j] * p[i] * (1 - p[j])
+                    num += w * (1.0 if s[i] > s[j] else 0.5 if s[i] == s[j] else 0.0)
+                    den += w
+        assert _expected_auc(s, p, weights) == pytest.approx(num / den, rel=1e-12)
+    y = rng.random(40) < 0.3                            # outcomes known: the observed AUC
+    assert _expected_auc(s, y.astype(float)) == pytest.approx(roc_auc_score(y, s), rel=1e-12)
+
+
+def test_auc_interval_matches_the_hanley_mcneil_standard_error():
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(300, bool), np.zeros(1700, bool)]
+    s = np.r_[rng.normal(0.8, 1, 300), rng.normal(0, 1, 1700)]
+    a = roc_auc_score(y, s)
+    lo, hi = _auc_interval(y, s, np.random.default_rng(0))
+    n1, n0 = 300, 1700
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = np.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
+    assert lo < a < hi
+    assert (hi - lo) / (2 * 1.96 * se) == pytest.approx(1, abs=0.15)
+    assert np.isnan(_auc_interval(y[:301], s[:301], np.random.default_rng(0))).all()  # one negative
+
+
+def test_health_index_is_on_the_baselines_scale(tmp_path):
+    """The baseline's rows project back to their 0-100 index; a month healthier than every
+    baseline unit scores above 100 (documented: the scale is kept so months compare)."""
+    world = dm.synth.generate("guangdong", month="2008-12", n_users=3000, seed=5, n_months=3)
+    h = dm.health.score(world.kpis, by="region")
+    back = _health_rows(h, world.kpis)
+    np.testing.assert_allclose(back["index"].to_numpy(), h.scores["index"].to_numpy(), atol=1e-8)
+    assert back["index"].min() == pytest.approx(0, abs=1e-8) and back["index"].max() == pytest.approx(100)
+    best = world.kpis.iloc[[int(np.argmax(back["index"].to_numpy()))]].copy()
+    used = list(h.factors.indicators)
+    step = np.sign(h.coefficients.reindex(used).to_numpy()) * h.factors.scale[used].to_numpy()
+    best[used] = best[used].to_numpy(float) + step
+    assert _health_rows(h, best)["index"].iloc[0] > 100
