@@ -36,7 +36,7 @@ _GEN = Path(__file__).parent / "_generated"
 def _cli_help() -> None:
     """``dmkit <command> --help`` for each command, as the CLI page shows it."""
     env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
-    for cmd in ("synth", "validate", "run"):
+    for cmd in ("synth", "validate", "run", "loop"):
         out = subprocess.run([sys.executable, "-m", "dmkit", cmd, "--help"], capture_output=True, text=True,
                              env=env, cwd=ROOT, check=True).stdout
         (_GEN / f"cli_{cmd}.txt").write_text(out, encoding="utf-8")
