@@ -7,8 +7,9 @@ One module per level, from the most readable model to the feedback stage:
   response rate inside the rule), recall and lift.
 * :mod:`~dmkit.propensity.scoring` — :class:`ScoringModel`, a scikit-learn classifier
   (``predict_proba``, ``predict``, ``score(X, y)`` = ROC AUC; ``fit`` uses all the rows it
-  is given unless ``test_size`` holds a part out), and :func:`fit`, which holds out 30 %
-  and returns the fitted model: class imbalance handled with balanced class weights,
+  is given unless ``test_size`` holds a part out or ``sample_size`` asks for a sample), and
+  :func:`fit`, which holds out 30 %, learns from a stratified sample of at most 200,000 of the
+  other rows (``sample_size``; the held-out part is never sampled) and returns the fitted model: class imbalance handled with balanced class weights,
   probabilities calibrated (isotonic, cross-validated on the training rows), and the
   numbers an analyst asks for — held-out AUC, cumulative gains and lift by decile, the
   precision-versus-size trade-off of J1, a target list of a given size or budget,

@@ -1,6 +1,7 @@
 """The calibrated scoring model (J1, Y6), a scikit-learn classifier: balanced class weights
 where they help, isotonic calibration, ``score(X, y)`` = ROC AUC, an explicit held-out part
-(``test_size``; :func:`fit` holds out 30 %), gains, the precision-versus-size trade-off,
+(``test_size``; :func:`fit` holds out 30 %), fitting on a stratified sample at province
+scale (``sample_size``; :func:`fit` learns from at most 200,000 rows), gains, the precision-versus-size trade-off,
 target lists, permutation importance, chunked ``predict_proba`` of a full province.
 
 Part of :mod:`dmkit.propensity`.
@@ -495,19 +496,19 @@ class ScoringModel(ClassifierMixin, BaseEstimator):
                               "std": r.importances_std})
                 .sort_values("importance", ascending=False).reset_index(drop=True))
 
-    def training_sentence(self) -> str:
+    def training_sentence(self, subject: str = "The model") -> str:
         """One sentence a report can print: the rows the model learnt from (the stratified
         sample and its size, when ``sample_size`` drew one) and the rows its held-out figures
         are on, e.g. "The model learnt from a stratified sample of 200,000 of the 700,000
         training rows (sample_size=200,000); its held-out figures are on 300,000 rows not
-        in the sample."."""
+        in the sample."; ``subject`` names the model (e.g. "The news-type model")."""
         self.check_fitted()
         n_av = getattr(self, "n_available_", self.n_train_)
         if getattr(self, "sampled_", False):
-            learnt = (f"The model learnt from a stratified sample of {self.n_train_:,} of the {n_av:,} "
+            learnt = (f"{subject} learnt from a stratified sample of {self.n_train_:,} of the {n_av:,} "
                       f"training rows (sample_size={self.sample_size:,})")
         else:
-            learnt = f"The model learnt from all {self.n_train_:,} training rows"
+            learnt = f"{subject} learnt from all {self.n_train_:,} training rows"
         if hasattr(self, "y_test_"):
             where = "rows not in the sample" if getattr(self, "sampled_", False) else "rows held out"
             return learnt + f"; its held-out figures are on {len(self.y_test_):,} {where}."
