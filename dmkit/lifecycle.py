@@ -125,22 +125,30 @@ def active_users(
     last = _period(month, "month")
     months = pd.period_range(end=last, periods=n_months, freq="M")
     ends = (months + 1).to_timestamp().to_numpy()  # first instant after each month
-    have = sorted(subscriptions["service"].astype(str).unique())
+    # counts per (service, month) with one bincount each for starts and ends, instead of a
+    # string comparison and two sorts over the whole table per service (35 services x 8.6M
+    # rows at 1M users): started by the end e_j of month j  <=>  #(ends <= start) <= j
+    codes, uniques = pd.factorize(subscriptions["service"], use_na_sentinel=True)
+    names = [str(u) for u in np.asarray(uniques, dtype=object)]
+    have = sorted(set(names))
     if services is None:
         services = have
     services = list(services)
-    out = {}
-    svc = subscriptions["service"].astype(str).to_numpy()
+    n_codes, n_m = len(names), len(ends)
     start = subscriptions["start"].to_numpy()
     end = subscriptions["end"].to_numpy()
-    for s in services:
-        m = svc == s
-        st = np.sort(start[m])
-        en = end[m]
-        en = np.sort(en[~pd.isna(en)])
-        started = np.searchsorted(st, ends, side="left")
-        ended = np.searchsorted(en, ends, side="right")
-        out[s] = started - ended
+    ok = codes >= 0
+
+    def cumulative(idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        counts = np.bincount(codes[rows] * (n_m + 1) + idx[rows], minlength=n_codes * (n_m + 1))
+        return counts.reshape(n_codes, n_m + 1).cumsum(axis=1)[:, :n_m]
+
+    started = cumulative(np.searchsorted(ends, start, side="right"), ok)
+    has_end = ok & ~pd.isna(end)
+    ended = cumulative(np.searchsorted(ends, end, side="left"), has_end)
+    active = started - ended
+    code_of = {n: k for k, n in enumerate(names)}
+    out = {s: active[code_of[s]] if s in code_of else np.zeros(n_m, dtype=np.int64) for s in services}
     return pd.DataFrame(out, index=pd.Index(months.astype(str), name="month"))
 
 
