@@ -16,6 +16,15 @@ process plus its children (the Spark JVM), sampled every 50 ms.
 
     .venv/bin/python benchmarks/bench_spark.py                      # 1,000,000 baskets
     .venv/bin/python benchmarks/bench_spark.py --users 200000 --min-support 0.01
+
+With ``--cluster`` it instead runs every Spark-capable method (rules, segments, the
+propensity logit, health KPIs, the campaign funnel, the offers' per-customer step; see
+tests/spark_figures.py) on the pandas engine, on Spark local[2], then on a Spark
+standalone cluster started on this machine (``dm.spark.cluster.standalone``: a master and
+two workers of one core and 1 GiB each, stopped at the end), and prints the figures side
+by side with the tolerance each must meet and the seconds of each engine:
+
+    .venv/bin/python benchmarks/bench_spark.py --cluster --cluster-users 20000
 """
 from __future__ import annotations
 
@@ -77,7 +86,16 @@ def main() -> None:
     ap.add_argument("--min-confidence", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--cluster", action="store_true",
+                    help="the Spark methods on pandas, local[2] and a standalone cluster, side by side")
+    ap.add_argument("--cluster-users", type=int, default=20_000,
+                    help="simulated users for --cluster (baskets: 5x as many)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--worker-memory", default="1g")
     args = ap.parse_args()
+    if args.cluster:
+        run_cluster(args)
+        return
 
     from bench_rules import make_baskets
 
@@ -143,6 +161,54 @@ def main() -> None:
               f"{r['itemsets']:>10,}{r['rules']:>8,}  {r.get('note', '')}")
     fp, wb = rows["spark FPGrowth"], rows["spark weighted-basket"]
     print(f"\nSpark FPGrowth / Spark weighted-basket: {fp['seconds'] / wb['seconds']:.1f}x the time")
+
+
+def run_cluster(args) -> None:
+    """pandas vs Spark local[2] vs a standalone cluster, figure by figure (``--cluster``)."""
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.spark_figures
+    from dmkit.spark import cluster as spark_cluster
+    from dmkit.spark import get_session
+    from tests.spark_figures import compare
+
+    n, nb = args.cluster_users, 5 * args.cluster_users
+    meter = Peak()
+    runs, info = {}, {}
+    try:
+        out = {}
+        with meter.measure(out):
+            spark = get_session("local[2]", "dmkit-bench-local")
+            runs["local[2]"] = compare(spark, n_users=n, n_baskets=nb, seed=args.seed)
+            spark.stop()
+        info["local[2]"] = out
+        print(f"local[2] done in {out['seconds']:.0f} s", flush=True)
+        out = {}
+        with meter.measure(out):
+            t0 = time.perf_counter()
+            with spark_cluster.standalone(workers=args.workers, cores=1, memory=args.worker_memory) as c:
+                out["start_s"] = time.perf_counter() - t0
+                spark = c.session("dmkit-bench-cluster")
+                runs["cluster"] = compare(spark, n_users=n, n_baskets=nb, seed=args.seed,
+                                          run=lambda job: c.run(job, timeout=3600))
+                spark.stop()
+        info["cluster"] = out
+        print(f"cluster done in {out['seconds']:.0f} s (start-up {out['start_s']:.0f} s)", flush=True)
+    finally:
+        meter.stop()
+    local, clus = runs["local[2]"], runs["cluster"]
+    table = pd.DataFrame({"method": local["method"], "figure": local["figure"], "pandas": local["pandas"],
+                          "local[2]": local["spark"], "cluster": clus["spark"],
+                          "tolerance": local["tolerance"], "ok": local["ok"] & clus["ok"],
+                          "pandas s": local["pandas_s"], "local s": local["spark_s"],
+                          "cluster s": clus["spark_s"]})
+    print(f"\n{n:,} simulated Jiangsu users ({nb:,} baskets); cluster: {args.workers} workers x 1 core x "
+          f"{args.worker_memory}, start-up {info['cluster']['start_s']:.0f} s not included; "
+          f"peak RSS (driver + JVMs + daemons) local {info['local[2]']['peak_gib']:.2f} GiB, "
+          f"cluster {info['cluster']['peak_gib']:.2f} GiB")
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 48):
+        print(table.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+    print(f"\nevery figure within its tolerance on both: {bool(table['ok'].all())}")
 
 
 if __name__ == "__main__":
