@@ -6,6 +6,7 @@ from the tables; tolerances scale with the number of users involved (about 4 sta
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import pandas as pd
@@ -157,9 +158,15 @@ def test_lazy_load_reads_a_table_on_first_use_and_the_same_values(tmp_path):
     for name in schema.TABLES:
         pd.testing.assert_frame_equal(getattr(copy, name), getattr(eager, name))
     again = dm.synth.ProvinceData.load(tmp_path / "p", lazy=True)
-    small.usage.head(10).to_parquet(tmp_path / "p" / "usage.parquet")   # replaced before first use
-    with pytest.raises(DataNotFoundError, match="'usage'.*changed or went away"):
-        again.usage
+    small.usage.head(10).to_parquet(tmp_path / "new.parquet")
+    os.replace(tmp_path / "new.parquet", tmp_path / "p" / "usage.parquet")   # renamed over, as a cache is
+    (tmp_path / "p" / "edges.parquet").unlink()                              # or removed
+    pd.testing.assert_frame_equal(again.usage, eager.usage)                 # the files as they were at load
+    pd.testing.assert_frame_equal(again.edges, eager.edges)
+    with open(tmp_path / "p" / "events.parquet", "ab") as fh:                # rewritten in place: refused
+        fh.write(b"x")
+    with pytest.raises(DataNotFoundError, match="'events'.*rewritten"):
+        again.events
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         again.nope
 
