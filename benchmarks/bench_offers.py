@@ -24,11 +24,13 @@ Exactness and hit rate as measured on 2026-12-02 (load 14-17 on 2 cores): benchm
 section "bench_offers.py". 10000x50: dm exact 35,176.671 (its own gap 1.0e-6, 102 s) lies inside
 what HiGHS on the independent formulation proves in 1200 s (incumbent 35,176.659, bound
 35,176.705); decompose 35,174.006 in 3.7 s = 99.992% of HiGHS's final bound and of the LP bound
-(35,176.750); HiGHS given 10x decompose's time proves no finite bound. 20000x75 (seed 0): its LP relaxation is
-infeasible as generated (the tight minimum sales cannot be met), so the script now halves the
-minimum sales until the LP is feasible and prints the factor (min_sales_scale).
+(35,176.750); HiGHS given 10x decompose's time proves no finite bound. 20000x75 (seed 0): its LP
+relaxation is infeasible as generated (the tight minimum sales cannot be met), so the script halves
+the minimum sales until the LP is feasible (min_sales_scale 0.5): dm exact 52,134.514 (236 s) =
+HiGHS's proved optimum 52,134.513 (315 s) to 1.5e-8; decompose 52,131.300 in 7.3 s = 99.994% of it
+and 99.992% of the LP bound; again no finite HiGHS bound in 10x decompose's time.
 
-Scale, ``--part scale --sizes 100000,1000000`` and, once, ``--sizes 12000000`` (22:32-22:54 UTC):
+Scale, ``--part scale --sizes 100000,1000000`` and, once, ``--sizes 12000000`` (2026-12-01, 22:32-22:54 UTC):
 
  customers    method  candidates  time_s  cpu_s  peak_GiB  call_GiB   objective       bound     gap  feasible  iterations
     100000 decompose      293790    24.5   24.2     0.16      0.04     219,399     219,569  0.077%      True         300
