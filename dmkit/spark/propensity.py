@@ -161,6 +161,7 @@ def fit(
     max_iter: int = 50,
     calibrate: bool = False,
     n_threads: int | None = None,
+    sample_size: int | None = 200_000,
     spark=None,
 ) -> SparkScoringModel:
     """Fit a Spark ML target-user model with a held-out split and report its AUC.
@@ -192,6 +193,11 @@ def fit(
         them, do not read them as probabilities).
     n_threads : int, optional
         Accepted for the same reason and ignored: Spark's parallelism is the session's.
+    sample_size : int or None, default 200,000
+        As in :func:`dmkit.propensity.fit`: when the training part is larger, learn from a
+        stratified sample of about that many of its rows (each row kept with the same
+        probability in both classes, ``sampleBy`` with ``seed``); the held-out part is
+        untouched. None learns from every training row.
 
     Returns
     -------
@@ -215,6 +221,7 @@ def fit(
     check_choice(model, "model", ["logit", "gbt", "tree", "hgb"])
     check_scalar(test_size, "test_size", kind=float, low=0.05, high=0.9)
     check_choice(class_weight, "class_weight", ["balanced", None])
+    check_scalar(sample_size, "sample_size", kind=int, low=10, allow_none=True)
     kind = _ALIASES.get(model, model)
     if calibrate:
         warnings.warn("dmkit.spark.propensity.fit does not calibrate probabilities; "
@@ -245,6 +252,10 @@ def fit(
     if pos == 0 or pos == n:
         raise parameter_error("y", expected="both classes (0 and 1)", found=f"{int(pos)} positives in {n} rows")
     train, test = data.randomSplit([1 - test_size, test_size], seed=seed)
+    n_train = n * (1 - test_size)
+    if sample_size is not None and n_train > sample_size:
+        share = sample_size / n_train
+        train = train.sampleBy("__label", fractions={0.0: share, 1.0: share}, seed=seed)
     if class_weight == "balanced":
         w_pos, w_neg = n / (2 * pos), n / (2 * (n - pos))
         train = train.withColumn("__w", F.when(F.col("__label") == 1, w_pos).otherwise(w_neg))
