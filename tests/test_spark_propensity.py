@@ -77,3 +77,19 @@ def test_spark_fit_aligns_pandas_y_by_index(spark, xy):  # noqa: F811
     assert abs(a.auc - b.auc) < 1e-9
     with pytest.raises(SchemaError, match="have no y value"):
         fit(X, y.set_axis(y.index + 10**9), model="logit", spark=spark)
+
+
+def test_spark_fit_on_a_stratified_sample_keeps_the_held_out_part(spark, xy):  # noqa: F811
+    from dmkit.spark.propensity import fit
+
+    X, y = xy
+    full = fit(X, y, model="logit", seed=0, sample_size=None, spark=spark)
+    small = fit(X, y, model="logit", seed=0, sample_size=1000, spark=spark)
+    assert full.n_train_ > 5000 and 800 < small.n_train_ < 1200
+    # the held-out rows are the same (the sample is drawn from the training part only)
+    np.testing.assert_array_equal(small.y_test_, full.y_test_)
+    # same fraction of each class kept: the training base rate barely moves
+    assert abs(small.base_rate_ - full.base_rate_) < 0.02
+    assert small.auc > 0.55
+    with pytest.raises(ParameterError, match="sample_size"):
+        fit(X, y, sample_size=3, spark=spark)

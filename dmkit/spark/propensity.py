@@ -74,6 +74,8 @@ class SparkScoringModel(Result):
         Positive share in the training part.
     y_test_, p_test_ : ndarray
         Held-out outcomes and scores.
+    n_train_ : int or None
+        Rows the model learnt from (about ``sample_size`` when the training part was larger).
     """
 
     pipeline: object = field(repr=False)
@@ -85,6 +87,7 @@ class SparkScoringModel(Result):
     y_test_: np.ndarray = field(repr=False)
     p_test_: np.ndarray = field(repr=False)
     id_col: str | None = None
+    n_train_: int | None = None
 
     @property
     def auc(self) -> float:
@@ -280,10 +283,10 @@ def fit(
     if len(np.unique(y_test)) < 2:
         raise parameter_error("test_size", expected="a held-out part with both classes", found=test_size,
                               fix="use more data or a larger test_size")
-    base = train.agg(F.avg("__label")).collect()[0][0]
+    base, n_fitted = train.agg(F.avg("__label"), F.count(F.lit(1))).collect()[0]
     return SparkScoringModel(pipeline=pipe, features=tuple(feats), label=label, model=kind,
                              auc_=float(roc_auc_score(y_test, p_test)), base_rate_=float(base),
-                             y_test_=y_test, p_test_=p_test, id_col=id_col)
+                             y_test_=y_test, p_test_=p_test, id_col=id_col, n_train_=int(n_fitted))
 
 
 def score_model(
