@@ -7,7 +7,7 @@ Three parts, side by side in one run:
    formulation built here from the frames (``scipy.optimize.milp``, HiGHS inside); then
    ``method="decompose"`` against the best bound HiGHS proves when given 10x decompose's time.
 2. hit rate — greedy and decompose on a simulated world (p_response: a noisy estimate of the
-   simulator's planted probabilities), both sent with ``dm.offers.simulate`` (``dm.synth.respond``):
+   simulator's planted probabilities), both sent with ``dm.loop.simulate_plan`` (``dm.synth.respond``):
    hit rate, expected vs planted vs realised take-ups.
 3. scale — customers x 35 services x 11 channels (about 3 candidates per customer, 100
    activities over a month, channel caps, weekly caps, budgets, minimum and maximum sales,
@@ -325,7 +325,7 @@ def exactness_tables(ex: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------------------- next month's hit rate
 def hit_rate(n_users: int, seed: int, *, province: str = "guangdong", month: str = "2009-07") -> pd.DataFrame:
-    """Greedy and decompose plans on a simulated world, sent with dm.offers.simulate (dm.synth.respond)."""
+    """Greedy and decompose plans on a simulated world, sent with dm.loop.simulate_plan (dm.synth.respond)."""
     import dmkit as dm
 
     world = dm.synth.generate(province, month=str(pd.Period(month, "M") - 1), n_users=n_users, seed=seed, n_months=3)
@@ -341,7 +341,7 @@ def hit_rate(n_users: int, seed: int, *, province: str = "guangdong", month: str
                                   conflicts=inst["conflicts"], method=method, seed=seed)
         t_plan = time.perf_counter() - t0
         t0 = time.perf_counter()
-        sim = dm.offers.simulate(plan, world, month=month, seed=seed)
+        sim = dm.loop.simulate_plan(plan, world, month=month, seed=seed)
         p = sim.contacts["p_planted"].to_numpy()
         rows.append({"customers": n_users, "method": method, "objective": plan.objective, "feasible": plan.feasible,
                      "contacts": sim.contacted, "hits": sim.hits, "hit_rate": sim.hit_rate,
@@ -430,7 +430,7 @@ def main() -> None:
         print(exactness_tables(ex))
     if args.part in ("hitrate", "both"):
         hr = hit_rate(args.hit_users, args.seed)
-        print("\nnext month's hit rate on the simulator (dm.offers.simulate -> dm.synth.respond): hits = contacts whose "
+        print("\nnext month's hit rate on the simulator (dm.loop.simulate_plan -> dm.synth.respond): hits = contacts whose "
               "customer subscribed to the offered service; expected = the plan's p_response, planted = the "
               "simulator's probabilities, realised = hits; realised_vs_planted_sd = (realised - planted) / sd")
         print(hr.to_string(index=False, float_format=lambda v: f"{v:.6g}"))

@@ -1,4 +1,4 @@
-"""dm.offers.simulate and dm.synth.respond on the G3 channels and every catalog service.
+"""dm.loop.simulate_plan and dm.synth.respond on the G3 channels and every catalog service.
 
 The planted channel effects of the new channels are recovered from a large draw; plans sent on the
 simulator keep every hard constraint (the independent checker of tests/test_offers.py); hits are
@@ -104,7 +104,7 @@ def test_unknown_channel_still_named(world):
         R.respond(world, plan, month=MONTH, seed=0)
 
 
-# ---------------------------------------------------------------------------- dm.offers.simulate
+# ---------------------------------------------------------------------------- dm.loop.simulate_plan
 def _offer_instance(seed: int = 0):
     """1,000 customers x 3-5 candidate activities over the G3 channels, with caps, a minimum and conflicts."""
     rng = np.random.default_rng(seed)
@@ -134,7 +134,7 @@ def test_simulated_plans_keep_every_constraint_and_count_hits_from_respond(world
     for method in ("greedy", "decompose"):
         plan = dm.offers.optimize(cand, activities=acts, constraints=cons, conflicts=conf, method=method)
         assert plan.feasible and violations(plan.assignments, cand, acts, cons, conf) == []
-        sim = dm.offers.simulate(plan, world, month=MONTH, seed=5)
+        sim = dm.loop.simulate_plan(plan, world, month=MONTH, seed=5)
         c = sim.contacts
         assert sim.contacted == len(plan.assignments) and c["user_id"].tolist() == plan.assignments["user_id"].tolist()
         # recount: respond on the same rows, a contact is a hit when a promoted service was subscribed
@@ -156,7 +156,7 @@ def test_simulated_plans_keep_every_constraint_and_count_hits_from_respond(world
         assert set(sim.summary().table("per channel").index) <= set(G3_CHANNELS)
         out[method] = sim
     # same seed, world and plan: the same answer
-    again = dm.offers.simulate(dm.offers.optimize(cand, activities=acts, constraints=cons, conflicts=conf,
+    again = dm.loop.simulate_plan(dm.offers.optimize(cand, activities=acts, constraints=cons, conflicts=conf,
                                                   method="decompose"), world, month=MONTH, seed=5)
     pd.testing.assert_frame_equal(again.contacts, out["decompose"].contacts)
 
@@ -165,15 +165,15 @@ def test_simulate_realised_matches_planted_in_expectation(world):
     """Over a large plan, realised hits equal the sum of the planted probabilities (4 sd)."""
     cand, acts, _, _ = _offer_instance(seed=2)
     plan = dm.offers.optimize(cand, activities=acts, method="greedy")
-    sim = dm.offers.simulate(plan, world, month=MONTH, seed=1)
+    sim = dm.loop.simulate_plan(plan, world, month=MONTH, seed=1)
     p = sim.contacts["p_planted"].to_numpy()
     assert abs(sim.hits - p.sum()) < 4 * np.sqrt((p * (1 - p)).sum()) + 1
 
 
 def test_simulate_names_bad_input(world):
     with pytest.raises(ParameterError, match="plan"):
-        dm.offers.simulate(pd.DataFrame(), world, month=MONTH)
+        dm.loop.simulate_plan(pd.DataFrame(), world, month=MONTH)
     cand, acts, _, _ = _offer_instance()
     plan = dm.offers.optimize(cand, activities=acts.assign(channel="carrier_pigeon"), method="greedy")
     with pytest.raises(SchemaError, match="channel"):
-        dm.offers.simulate(plan, world, month=MONTH)
+        dm.loop.simulate_plan(plan, world, month=MONTH)

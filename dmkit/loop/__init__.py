@@ -13,14 +13,17 @@ it reaches the simulator only through the data facade and a source object
 * :mod:`dmkit.loop.policy` — the policies and the month's offer plan;
 * :mod:`dmkit.loop.store` — :class:`ModelStore`, versions of the target models (skops);
 * :mod:`dmkit.loop.state` — the run's state on disk (resume after a crash);
-* :mod:`dmkit.loop.sources` — the simulator or the extracts as the loop's world.
+* :mod:`dmkit.loop.sources` — the simulator or the extracts as the loop's world;
+* :mod:`dmkit.loop.send` — :func:`simulate_plan`, one offer plan sent on the simulator (hit rate).
 """
 from __future__ import annotations
 
 from dmkit.loop.policy import POLICIES, plan_month
+from dmkit.loop.send import SimulatedPlan, simulate_plan
 from dmkit.loop.runner import LoopRun, PolicyComparison, compare, run, write_contact_lists
 from dmkit.loop.sources import ExtractSource, SimulatedSource
 from dmkit.loop.store import ModelStore, UntrustedModelError
 
 __all__ = ["run", "LoopRun", "compare", "PolicyComparison", "ModelStore", "UntrustedModelError",
-           "POLICIES", "plan_month", "write_contact_lists", "SimulatedSource", "ExtractSource"]
+           "POLICIES", "plan_month", "write_contact_lists", "SimulatedSource", "ExtractSource",
+           "SimulatedPlan", "simulate_plan"]

@@ -4,8 +4,9 @@
   channel volumes, budgets, minimum sales (KPI targets), per-customer contact caps and
   conflicts between contacts too close in time → :class:`OfferPlan`. Exact (HiGHS MIP),
   by Lagrangian decomposition over customers (a province), or greedy (the OCRM baseline).
-- :func:`simulate` — a plan's contacts sent on the simulator (:func:`dmkit.synth.respond.respond`):
-  hit rate, expected vs planted vs realised take-ups → :class:`SimulatedPlan`.
+
+A plan's contacts are sent on the simulator by :func:`dmkit.loop.simulate_plan` (the loop's floor,
+which may reach the simulator; the methods stand on the contract alone).
 - :class:`InfeasiblePlanError` — raised by :meth:`OfferPlan.require_feasible` when a
   minimum is missed, naming the constraints and their shortfall.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 from dmkit.offers.plan import InfeasiblePlanError, OfferPlan
 from dmkit.offers.problem import KINDS
-from dmkit.offers.simulate import SimulatedPlan, simulate
 from dmkit.offers.solve import optimize
 
-__all__ = ["KINDS", "InfeasiblePlanError", "OfferPlan", "SimulatedPlan", "optimize", "simulate"]
+__all__ = ["KINDS", "InfeasiblePlanError", "OfferPlan", "optimize"]

@@ -1,6 +1,6 @@
 """An offer plan sent on the simulator: the hit rate (命中率) of its contacts next month.
 
-:func:`simulate` turns an :class:`~dmkit.offers.plan.OfferPlan` into the simulator's contact
+:func:`simulate_plan` turns an :class:`~dmkit.offers.plan.OfferPlan` into the simulator's contact
 plan (one row per contact and promoted service: the activity's channel and day) and answers
 it with :func:`dmkit.synth.respond.respond`. A contact is a hit when its customer subscribes
 to a service the activity promotes. Beside the hits: what the plan expected (its
@@ -19,7 +19,7 @@ from dmkit._results import Result, Summary, get_ax
 from dmkit.errors import parameter_error
 from dmkit.offers.plan import OfferPlan
 
-__all__ = ["simulate", "SimulatedPlan"]
+__all__ = ["simulate_plan", "SimulatedPlan"]
 
 #: send window of every simulated contact (hours of the day)
 WINDOW = (9.0, 21.0)
@@ -106,7 +106,7 @@ class SimulatedPlan(Result):
         return ax
 
 
-def simulate(plan: OfferPlan, world, *, month: str, seed: int = 0) -> SimulatedPlan:
+def simulate_plan(plan: OfferPlan, world, *, month: str, seed: int = 0) -> SimulatedPlan:
     """Send ``plan``'s contacts in ``month`` on the simulated ``world`` and count the hits.
 
     Parameters
