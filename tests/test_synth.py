@@ -171,17 +171,22 @@ def test_lazy_load_reads_a_table_on_first_use_and_the_same_values(tmp_path):
         again.nope
 
 
-def test_cache_read_checks_sizes_and_refuses_a_corrupted_page(tmp_path):
+def test_cache_read_checks_sizes_and_repairs_a_corrupted_page(tmp_path):
     kw = dict(province="national", month="2009-05", n_users=1_000, seed=3, n_months=2, cache_dir=tmp_path)
-    dm.io.load_province("synth", **kw)
+    first = dm.io.load_province("synth", **kw)
     folder = dm.io.synth_cache_path(**kw)
     f = folder / "events.parquet"
-    raw = bytearray(f.read_bytes())
+    good = f.read_bytes()
+    raw = bytearray(good)
     raw[len(raw) // 3] ^= 0xFF                               # same size, one byte flipped in a data page
     f.write_bytes(bytes(raw))
     back = dm.io.load_province("synth", **kw)               # sizes agree: read lazily
+    pd.testing.assert_frame_equal(back.events, first.events, check_categorical=False)  # page CRC -> regenerated
+    assert f.read_bytes() == good                            # ... and replaced on disk
+    # outside the cache (no repair), a damaged table is refused by name
+    f.write_bytes(bytes(raw))
     with pytest.raises(SchemaError, match="events.*delete that folder"):
-        back.events
+        _ = dm.synth.ProvinceData.load(folder, lazy=True).events
     (folder / "users.parquet").write_bytes(b"short")       # another size: the cache is regenerated
     again = dm.io.load_province("synth", **kw)
     assert len(again.users) == 1_000 and len(again.events) > 0

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,13 @@ class ProvinceData:
         try:
             df = read_parquet_files([_fd_path(fd, path)], table=name)[0]
         except SchemaError as err:  # a page checksum or the footer: the file is damaged
+            repair = self.__dict__.get("_repair")
+            if repair is not None:  # the simulator cache: regenerated, replaced on disk
+                df = repair(name)
+                setattr(self, name, df)
+                del pending[name]
+                os.close(fd)
+                return df
             raise SchemaError(
                 f"{str(path)!r}: {err} If {str(path.parent)!r} is a simulator cache, delete that folder "
                 "and load the province again to regenerate it", table=name) from err
@@ -76,7 +84,7 @@ class ProvinceData:
 
     def __getstate__(self) -> dict:
         self.tables()  # a pickled copy carries its tables, not paths that may change
-        return {k: v for k, v in self.__dict__.items() if k != "_pending"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pending", "_repair")}
 
     def __repr__(self) -> str:
         pending = self.__dict__.get("_pending") or {}
@@ -97,7 +105,8 @@ class ProvinceData:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, *, lazy: bool = False) -> ProvinceData:
+    def load(cls, folder: str | Path, *, lazy: bool = False,
+             repair: Callable[[str], pd.DataFrame] | None = None) -> ProvinceData:
         """Read what :meth:`save` wrote.
 
         Parameters
@@ -109,6 +118,12 @@ class ProvinceData:
             replaced or removed before a table's first use (another process regenerating
             it) still gives the tables as they were at load; a file rewritten in place
             raises :class:`~dmkit.errors.DataNotFoundError` rather than mixing two versions.
+        repair : callable, optional
+            With ``lazy``: ``repair(table)`` gives the table when its file turns out damaged
+            on first read (a page checksum or the footer fails). The simulator cache passes
+            one that regenerates the province (same key, same values) and replaces the
+            folder on disk; without it a damaged table raises :class:`~dmkit.errors.SchemaError`
+            naming the file.
         """
         folder = Path(folder)
         missing = [t for t in TABLES if not (folder / f"{t}.parquet").exists()]
@@ -127,6 +142,7 @@ class ProvinceData:
             fd = os.open(folder / f"{t}.parquet", os.O_RDONLY)
             pending[t] = (folder / f"{t}.parquet", fd, _stamp(fd))
         out._pending = pending
+        out._repair = repair
         weakref.finalize(out, _close, pending)  # the descriptors of tables never read
         out.truth, out.meta = Truth.load(folder), meta
         return out

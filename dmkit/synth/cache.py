@@ -7,7 +7,8 @@ two processes never see half a cache). The marker holds every file's size and SH
 (:mod:`dmkit.contract.manifest`); each read checks every size and the small files' hashes
 (a truncated, missing or replaced file: the cache is regenerated and replaced on disk, not
 regenerated in memory on every load), and the Parquet pages' CRC32 checksums are verified
-when a table is read (a corrupted table raises, naming the file and the folder to delete).
+when a table is first read (a corrupted table: the province is regenerated, the cache replaced
+on disk and the table taken from it; same key, same values).
 Tables are read on first use (:meth:`ProvinceData.load` with ``lazy=True``). :func:`dmkit.io.load_province` calls it for
 ``data="synth"``.
 """
@@ -73,7 +74,13 @@ def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, c
            "n_months": n_months, "synth": fingerprint()}
     final = synth_cache_path(province=province, month=month, n_users=n_users, seed=seed,
                              n_months=n_months, cache_dir=cache_dir)
-    cached = _read_cache(final, key)
+    @functools.cache
+    def regenerated() -> ProvinceData:  # once per load, however many tables turn out damaged
+        _discard(final)
+        return load(province=province, month=month, n_users=n_users, seed=seed, n_months=n_months,
+                    cache_dir=cache_dir, progress=progress)
+
+    cached = _read_cache(final, key, repair=lambda table: getattr(regenerated(), table))
     if cached is not None:
         return cached
     pdata = synth.generate(province, month=month, n_users=n_users, seed=seed, n_months=n_months,
@@ -95,9 +102,11 @@ def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, c
     return pdata
 
 
-def _read_cache(folder: Path, key: dict) -> ProvinceData | None:
+def _read_cache(folder: Path, key: dict, *, repair) -> ProvinceData | None:
     """The cached data, or None to regenerate; a damaged cache (a file truncated, corrupted or
-    missing against the marker's manifest) is moved aside, so the new one replaces it on disk."""
+    missing against the marker's manifest) is moved aside, so the new one replaces it on disk.
+    A table whose pages fail their checksums on first read is taken from ``repair`` (the
+    province regenerated and the cache replaced)."""
     marker = folder / _CACHE_MARKER
     if not marker.is_file():
         return None
@@ -110,7 +119,7 @@ def _read_cache(folder: Path, key: dict) -> ProvinceData | None:
     try:
         if _damaged(body, folder):
             raise ValueError("damaged")
-        return ProvinceData.load(folder, lazy=True)  # a notebook reads only the tables it uses
+        return ProvinceData.load(folder, lazy=True, repair=repair)  # a notebook reads only the tables it uses
     except (OSError, ValueError, DmkitError):
         _discard(folder)  # damaged: repaired by the regeneration that follows
         return None
