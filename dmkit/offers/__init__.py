@@ -4,9 +4,8 @@
   channel volumes, budgets, minimum sales (KPI targets), per-customer contact caps and
   conflicts between contacts too close in time → :class:`OfferPlan`. Exact (HiGHS MIP),
   by Lagrangian decomposition over customers (a province), or greedy (the OCRM baseline).
-
-A plan's contacts are sent on the simulator by :func:`dmkit.loop.simulate_plan` (the loop's floor,
-which may reach the simulator; the methods stand on the contract alone).
+- :func:`dmkit.loop.simulate_plan` — a plan's contacts sent on the simulator (it lives in the
+  loop's floor, which may reach the simulator; the methods stand on the contract alone).
 - :class:`InfeasiblePlanError` — raised by :meth:`OfferPlan.require_feasible` when a
   minimum is missed, naming the constraints and their shortfall.
 """
