@@ -32,6 +32,8 @@ def assert_reads_as_report(tmp_path: Path, name: str, *, province: str, month: s
     assert "if this line is still here" not in summary[0], "the executive summary was not written"
     stderr = [o["text"] for o in outputs if o.output_type == "stream" and o.get("name") == "stderr"]
     assert stderr == [], f"printed to stderr: {stderr[0][:300]}"
+    stdout = "".join(o["text"] for o in outputs if o.output_type == "stream" and o.get("name") == "stdout")
+    assert "Copyright" not in stdout, f"a library's banner reached the report: {stdout[:300]}"  # e.g. HiGHS's
     for o in shown:
         html = o.get("data", {}).get("text/html", "")
         for cells in re.findall(r"<table.*?</table>", html, flags=re.S):  # notes below may quote a p-value

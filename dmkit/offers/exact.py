@@ -26,21 +26,34 @@ __all__ = ["solve_exact", "mip_rows"]
 MIP_REL_GAP = 1e-6
 
 
+def _flush_c_stdout() -> None:
+    """Flush the C library's stdio buffers (a banner printed into a pipe sits there until then)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to ask (not POSIX): nothing buffered to lose
+        pass
+
+
 @contextmanager
 def _quiet_fd():
-    """Silence the C-level stdout (HiGHS prints a banner when its first instance is created)."""
+    """Silence the process's C-level stdout, file descriptor 1 (HiGHS prints a banner when its
+    first instance is created). Not ``sys.stdout.fileno()``: in a Jupyter kernel ``sys.stdout``
+    has no descriptor while fd 1 is still captured and shown in the notebook."""
+    fd = 1
     try:
-        fd = sys.stdout.fileno()
+        sys.stdout.flush()
+        saved = os.dup(fd)
     except (AttributeError, OSError, ValueError):
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, fd)
         yield
     finally:
+        _flush_c_stdout()
         os.dup2(saved, fd)
         os.close(null)
         os.close(saved)
