@@ -68,15 +68,11 @@ class ProvinceData:
             df = read_parquet_files([_fd_path(fd, path)], table=name)[0]
         except SchemaError as err:  # a page checksum or the footer: the file is damaged
             repair = self.__dict__.get("_repair")
-            if repair is not None:  # the simulator cache: regenerated, replaced on disk
-                df = repair(name)
-                setattr(self, name, df)
-                del pending[name]
-                os.close(fd)
-                return df
-            raise SchemaError(
-                f"{str(path)!r}: {err} If {str(path.parent)!r} is a simulator cache, delete that folder "
-                "and load the province again to regenerate it", table=name) from err
+            if repair is None:
+                raise SchemaError(
+                    f"{str(path)!r}: {err} If {str(path.parent)!r} is a simulator cache, delete that folder "
+                    "and load the province again to regenerate it", table=name) from err
+            df = repair(name)  # the simulator cache: regenerated, replaced on disk
         setattr(self, name, df)
         del pending[name]
         os.close(fd)
