@@ -192,7 +192,7 @@ def plan(
                 raise DataNotFoundError(f"no notebook {name!r} in {str(notebook_dir)!r}; "
                                         f"available: {available}")
             if name not in declared:
-                declared[name] = _declared(notebook_dir / f"{name}.ipynb")
+                declared[name] = declared_parameters(notebook_dir / f"{name}.ipynb")
             parameters = _parameters(params, name, declared[name])
             parameters["out_dir"] = str(out_dir)
             source = (notebook_dir / f"{name}.ipynb").resolve()
@@ -295,11 +295,6 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
                        month=job.params.month, status="failed" if error else "passed",
                        seconds=seconds, error=error, ipynb=str(final) if final.is_file() else "",
                        html=report, finished_at=_now())
-
-
-def _declared(path: Path) -> set[str]:
-    """The names the notebook's ``parameters`` cell assigns (read with ``ast``, not run)."""
-    return declared_parameters(path)
 
 
 def _parameters(params: Params, notebook: str, declared: set[str]) -> dict[str, object]:
