@@ -171,3 +171,69 @@ def test_a_gbk_extract_with_a_gbk_mapping_passes_dmkit_validate(capsys, tmp_path
     mapping.write_bytes(GBK_MAPPING.encode("utf-16"))
     code, out, _ = run(capsys, "validate", str(path), "--table", "users", "--mapping", str(mapping))
     assert code == 0 and "3 rows" in out
+
+
+def _wide_subscriptions(n: int, seed: int = 0) -> pd.DataFrame:
+    """Subscriptions in no key order, starts to the millisecond (too wide to pack beside ids)."""
+    rng = np.random.default_rng(seed)
+    base = frame("subscriptions")
+    df = base.iloc[rng.integers(0, len(base), n)].reset_index(drop=True)
+    df["user_id"] = rng.integers(0, 50, n)
+    df["service"] = pd.Categorical(rng.choice(["mms", "crbt", "wap"], n))
+    df["start"] = pd.Timestamp("2004-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 * 86400 * 1000, n),
+                                                                unit="ms")
+    df["end"] = pd.NaT
+    return df
+
+
+@pytest.mark.parametrize("table, mutate", [
+    ("subscriptions", None),                 # timestamps beside ids: the 64-bit mix
+    ("usage", "shuffle"),                    # packs, not sorted: one sort
+    ("usage", "sorted_by_month"),            # packs, sorted month-first: no sort
+])
+def test_duplicate_keys_are_found_as_pandas_finds_them_whatever_the_row_order(table, mutate):
+    from dmkit.contract.checks import _duplicated_keys
+
+    keys = list(schema.KEYS[table])
+    if table == "subscriptions":
+        df = _wide_subscriptions(5000)
+    else:
+        df = pd.concat([frame("usage")] * 40, ignore_index=True)
+        df["user_id"] = np.arange(len(df)) // 2
+        df["month"] = pd.Categorical(np.where(np.arange(len(df)) % 2, "2009-06", "2009-05"))
+        df = df.sample(frac=1, random_state=1) if mutate == "shuffle" else df.sort_values(["month", "user_id"])
+        df = df.reset_index(drop=True)
+    assert not df.duplicated(keys).any() and _duplicated_keys(df, keys) is None
+    assert check(df, table).ok
+    bad = pd.concat([df, df.iloc[[7, 7, 3]]], ignore_index=True)
+    got = _duplicated_keys(bad, keys)
+    assert got is not None and (got == bad.duplicated(keys, keep=False).to_numpy()).all()
+    fail = check(bad, table).failures[-1]
+    assert fail.check == "unique_key" and fail.count == 5
+
+
+def test_colliding_mixes_are_checked_exactly(monkeypatch):
+    from dmkit.contract import checks as C
+
+    df = _wide_subscriptions(500)
+    keys = list(schema.KEYS["subscriptions"])
+    monkeypatch.setattr(C, "_mix", lambda parts: np.zeros(len(parts[0]), dtype=np.uint64))  # all collide
+    assert C._duplicated_keys(df, keys) is None
+    bad = pd.concat([df, df.iloc[[0]]], ignore_index=True)
+    assert C._duplicated_keys(bad, keys).sum() == 2
+
+
+def test_codes_and_months_are_checked_on_categoricals_and_text_alike():
+    df = frame("usage")
+    for kind in ("category", object):
+        d = df.astype({"month": kind})
+        d["month"] = d["month"].astype(object)
+        d.loc[[1, 2], "month"] = "2009-13"
+        d = d.astype({"month": kind})
+        fail = [f for f in check(d, "usage").failures if f.check == "month"]
+        assert len(fail) == 1 and fail[0].count == 2 and fail[0].values == ("2009-13", "2009-13")
+    subs = frame("subscriptions").astype({"channel": "category"})
+    subs["channel"] = subs["channel"].cat.add_categories(["pigeon", "unused_code"])
+    subs.loc[0, "channel"] = "pigeon"
+    fails = [(f.column, f.check, f.count, f.values) for f in check(subs, "subscriptions").failures]
+    assert fails == [("channel", "isin", 1, ("pigeon",))]  # an unused category is no failure

@@ -1,4 +1,4 @@
-"""Every way a table breaks the contract, at once (pandera's lazy validation).
+"""Every way a table breaks the contract, at once.
 
 :func:`check` returns a :class:`ValidationReport`: one :class:`Failure` per failing
 column and check, with the number of failing rows, a few failing values and a few
@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from dmkit.errors import SchemaError, schema_error
 
@@ -194,39 +193,24 @@ def allowed_check(spec, catalog=None) -> tuple[tuple[str, ...], str] | None:
     return codes, f"one of {shorten(codes, 12)} (catalog: {catalog.source})"
 
 
-_SCHEMAS: dict = {}
-
-
-def _pandera_schema(table: str, catalog, columns: tuple[str, ...]) -> pa.DataFrameSchema:
+def _value_checks(spec, catalog) -> list[tuple[str, str, object]]:
+    """``[(name, expectation, argument), ...]``: the value checks of one column, in the order
+    they run (the argument: the bound, the allowed codes, the pattern)."""
     from dmkit import schema
 
-    key = (table, id(catalog), catalog.source, columns)
-    if key in _SCHEMAS:
-        return _SCHEMAS[key]
-    cols = {}
-    for s in schema.COLUMNS[table]:
-        if s.name not in columns:
-            continue
-        checks = []
-        if s.low is not None:
-            checks.append(pa.Check.ge(s.low, error=f"values >= {s.low}", name="ge"))
-        if s.high is not None:
-            checks.append(pa.Check.le(s.high, error=f"values <= {s.high}", name="le"))
-        allowed = allowed_check(s, catalog)
-        if allowed is not None:
-            checks.append(pa.Check.isin(list(allowed[0]), error=allowed[1], name="isin"))
-        if s.kind == "month":
-            checks.append(pa.Check.str_matches(schema.MONTH_RE.pattern, error="months as 'YYYY-MM'",
-                                               name="month"))
-        if s.kind == "float":
-            checks.append(pa.Check(lambda x: pd.Series(~np.isinf(x.to_numpy(dtype=float, na_value=np.nan)),
-                                                     index=x.index),
-                                   error="finite numbers (no inf)", name="finite"))
-        cols[s.name] = pa.Column(None, checks=checks, nullable=True, required=True)
-    if len(_SCHEMAS) > 256:
-        _SCHEMAS.clear()
-    _SCHEMAS[key] = pa.DataFrameSchema(cols, name=table, strict=False)
-    return _SCHEMAS[key]
+    out: list[tuple[str, str, object]] = []
+    if spec.low is not None:
+        out.append(("ge", f"values >= {spec.low}", spec.low))
+    if spec.high is not None:
+        out.append(("le", f"values <= {spec.high}", spec.high))
+    allowed = allowed_check(spec, catalog)
+    if allowed is not None:
+        out.append(("isin", allowed[1], allowed[0]))
+    if spec.kind == "month":
+        out.append(("month", "months as 'YYYY-MM'", schema.MONTH_RE))
+    if spec.kind == "float":
+        out.append(("finite", "finite numbers (no inf)", None))
+    return out
 
 
 def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None) -> ValidationReport:
@@ -273,11 +257,12 @@ def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None
     keys_ok = [k for k in keys if k in df.columns]
     row_keys = _RowKeys(df, keys_ok)
     typed = []
+    values: list[Failure] = []
     for s in specs:
         if s.name not in df.columns:
             continue
         col = df[s.name]
-        if not s.nullable:
+        if not s.nullable and _may_hold_missing(col):
             na = col.isna().to_numpy()
             if na.any():
                 pos = np.flatnonzero(na)
@@ -287,14 +272,14 @@ def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None
             fails.append(Failure(s.name, "dtype", _KIND_LABEL[s.kind], f"dtype {col.dtype}", len(col)))
             continue
         typed.append(s.name)
-    if typed:
-        fails += _pandera_failures(df, table, catalog, tuple(typed), row_keys)
+        values += _column_failures(s, col, _value_checks(s, catalog), row_keys)
+    fails += values
     if check_keys and len(keys_ok) == len(keys):
-        dup = df.duplicated(subset=keys, keep=False).to_numpy()
-        if dup.any():
+        dup = _duplicated_keys(df, keys)
+        if dup is not None:
             pos = np.flatnonzero(dup)
             fails.append(Failure(", ".join(keys), "unique_key", f"unique keys {keys}",
-                                 f"{int(dup.sum())} rows sharing a key", int(dup.sum()), (), row_keys(pos)))
+                                 f"{len(pos)} rows sharing a key", len(pos), (), row_keys(pos)))
     if table == "subscriptions" and {"start", "end"} <= set(typed):
         ended = df["end"].notna().to_numpy()
         bad = ended & (df["end"].to_numpy() < df["start"].to_numpy())
@@ -306,12 +291,99 @@ def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None
     return ValidationReport(table, len(df), tuple(fails), catalog=catalog.source)
 
 
+def _may_hold_missing(col: pd.Series) -> bool:
+    """False for numpy integer and boolean columns, which cannot hold a missing value."""
+    return not (isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub")
+
+
+def _key_codes(col: pd.Series) -> np.ndarray | None:
+    """The column as non-negative int64 codes, equal iff the values are equal and, for
+    numbers, timestamps and categoricals, in the values' order; None for other kinds."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy().astype(np.int64) + 1  # missing (-1) -> 0
+    if dtype == object or pd.api.types.is_string_dtype(dtype):
+        return pd.factorize(col, use_na_sentinel=True)[0].astype(np.int64, copy=False) + 1
+    if isinstance(dtype, np.dtype) and dtype.kind in "iubM":
+        vals = col.to_numpy()
+        vals = vals.view(np.int64) if dtype.kind == "M" else vals.astype(np.int64, copy=False)
+        return vals - vals.min()
+    return None
+
+
+def _pack(parts: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row from non-negative codes (first part most significant), None on overflow."""
+    widths = [int(p.max()) + 1 for p in parts]
+    if np.prod([float(w) for w in widths]) >= 2.0 ** 62:
+        return None
+    packed = parts[0].copy()
+    for p, w in zip(parts[1:], widths[1:], strict=True):
+        packed *= w
+        packed += p
+    return packed
+
+
+def _mix(parts: list[np.ndarray]) -> np.ndarray:
+    """A 64-bit mix of the code columns (wrapping multiply-xor): equal keys mix equally."""
+    h = np.zeros(len(parts[0]), dtype=np.uint64)
+    for p in parts:
+        h ^= p.view(np.uint64)
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def _duplicated_keys(df: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """Rows sharing their key with another row (a bool mask), or None when the keys are unique.
+
+    Vectorised, without a hash table of the rows: the key columns as int64 codes
+    (:func:`_key_codes`) packed into one int64. A table sorted by its key columns in some
+    order (e.g. usage by month, then user) is strictly increasing in that packing and needs
+    one comparison of neighbours; otherwise the packed key is sorted once. Keys too wide to
+    pack (timestamps beside ids) are mixed into 64 bits (:func:`_mix`) and sorted: equal
+    keys give equal mixes, so no equal neighbours means unique keys, and rows whose mixes
+    collide are checked exactly. Keys of other kinds, and the rows of a failing key, take
+    pandas' ``duplicated``.
+    """
+    if len(df) < 2:
+        return None
+    parts = [_key_codes(df[k]) for k in keys]
+    if all(p is not None for p in parts):
+        from itertools import permutations
+
+        packed = None
+        for order in permutations(range(len(parts))):
+            cand = _pack([parts[i] for i in order])
+            if cand is None:
+                continue
+            if (cand[1:] > cand[:-1]).all():
+                return None  # sorted by the key columns in this order: unique
+            packed = cand if packed is None else packed
+            if len(parts) > 3:
+                break
+        if packed is not None:
+            packed.sort()
+            if (packed[1:] != packed[:-1]).all():
+                return None
+        else:  # too wide to pack (timestamps beside ids): a 64-bit mix of the codes, sorted
+            mixed = _mix(parts)
+            srt = np.sort(mixed)
+            same = srt[1:] == srt[:-1]
+            if not same.any():
+                return None  # equal keys mix equally: no equal mix, no equal key
+            suspects = np.flatnonzero(np.isin(mixed, srt[1:][same]))
+            if not df.iloc[suspects].duplicated(subset=keys, keep=False).any():
+                return None  # only mixes colliding, keys unique
+    dup = df.duplicated(subset=keys, keep=False).to_numpy()
+    return dup if dup.any() else None
+
+
 class _RowKeys:
     def __init__(self, df: pd.DataFrame, keys: list[str]) -> None:
         self.df, self.keys = df, keys
 
     def __call__(self, positions) -> tuple:
-        pos = list(positions)[:_EXAMPLES]
+        pos = list(positions[:_EXAMPLES])
         if not pos:
             return ()
         if not self.keys:
@@ -321,35 +393,93 @@ class _RowKeys:
                      for r in sub.to_dict("records"))
 
 
-def _pandera_failures(df, table, catalog, columns, row_keys) -> list[Failure]:
-    schema = _pandera_schema(table, catalog, columns)
-    try:
-        schema.validate(df[list(columns)], lazy=True)
-    except pa.errors.SchemaErrors as errs:
-        fc = errs.failure_cases
-    else:
-        return []
+class _Values:
+    """One column's non-missing values, read once: numbers as a numpy array (no copy of a
+    numpy column), text as its distinct values and a code per row (a categorical's own
+    categories and codes; other text factorised once), so that a check of the codes or the
+    pattern looks at each distinct value once."""
+
+    def __init__(self, col: pd.Series) -> None:
+        self.col = col
+        self.cat = isinstance(col.dtype, pd.CategoricalDtype)
+        self._num = self._text = None
+
+    def numbers(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(values, valid)``: the values as a numpy array, ``valid`` the non-missing rows
+        (None when none is missing)."""
+        if self._num is None:
+            col = self.col
+            if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+                self._num = (col.to_numpy(), None)
+            elif isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+                vals = col.to_numpy()
+                valid = ~np.isnan(vals)
+                self._num = (vals, None if valid.all() else valid)
+            else:  # nullable extension numbers or objects: missing values masked out
+                valid = ~col.isna().to_numpy()
+                vals = col.to_numpy(dtype=object if col.dtype == object else float, na_value=np.nan)
+                self._num = (vals, None if valid.all() else valid)
+        return self._num
+
+    def text(self) -> tuple[np.ndarray, pd.Index]:
+        """``(codes, uniques)``: a code per row (-1 missing) into the distinct values."""
+        if self._text is None:
+            if self.cat:
+                self._text = (self.col.cat.codes.to_numpy(), self.col.cat.categories)
+            else:
+                codes, uniques = pd.factorize(self.col, use_na_sentinel=True)
+                self._text = (codes, pd.Index(uniques))
+        return self._text
+
+
+def _bad_rows(vals: np.ndarray, valid: np.ndarray | None, test) -> np.ndarray:
+    """Positions of the non-missing values failing ``test`` (a vectorised predicate: True = bad)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.asarray(test(vals), dtype=bool)
+    if valid is not None:
+        bad &= valid
+    return np.flatnonzero(bad)
+
+
+def _column_failures(spec, col: pd.Series, checks: list[tuple[str, str, object]], row_keys) -> list[Failure]:
+    """The value checks of one typed column, vectorised: a range by the column's min/max first
+    (no mask when it holds), codes and patterns on the distinct values, not per row."""
+    values = _Values(col)
     out = []
-    positions = None
-    if df.index.is_unique:
-        positions = df.index
-    checks = {c: {ch.name: ch for ch in schema.columns[c].checks} for c in schema.columns}
-    for (column, check_name), grp in fc.groupby(["column", "check"], sort=False, dropna=False):
-        name = str(check_name)
-        ch = None
-        for cand in checks.get(column, {}).values():
-            if cand.name == name or name.startswith(str(cand.name)) or cand.error == name:
-                ch = cand
-        expected = ch.error if ch is not None and ch.error else name
-        short = ch.name if ch is not None else name
-        labels = [i for i in grp["index"].tolist() if i is not None and not (isinstance(i, float) and np.isnan(i))]
-        pos = [p for p in positions.get_indexer(labels[:_EXAMPLES]) if p >= 0] if positions is not None else []
-        sample = tuple(_plain(v) for v in grp["failure_case"].head(3).tolist())
-        out.append(Failure(str(column), str(short), expected, f"{len(grp)} failing value(s), e.g. {list(sample)}",
-                           len(grp), sample, row_keys(pos)))
-    order = {c: i for i, c in enumerate(columns)}
-    out.sort(key=lambda f: order.get(f.column, len(order)))
+    for name, expected, arg in checks:
+        if name in ("ge", "le", "finite"):
+            vals, valid = values.numbers()
+            if vals.dtype == object:
+                vals = pd.to_numeric(pd.Series(vals), errors="coerce").to_numpy(dtype=float)
+            if name == "finite":
+                if vals.dtype.kind != "f":
+                    continue
+                pos = _bad_rows(vals, valid, np.isinf)
+            else:
+                if len(vals) and vals.dtype.kind in "iub" and valid is None:
+                    extreme = vals.min() if name == "ge" else vals.max()
+                    if (extreme >= arg) if name == "ge" else (extreme <= arg):
+                        continue
+                pos = _bad_rows(vals, valid, (lambda v, b=arg: v < b) if name == "ge" else (lambda v, b=arg: v > b))
+        else:
+            codes, uniques = values.text()
+            if name == "isin":
+                bad_unique = ~uniques.isin(list(arg))
+            else:  # month pattern, on the distinct values
+                bad_unique = np.array([not (isinstance(u, str) and arg.match(u)) for u in uniques], dtype=bool)
+            if not bad_unique.any():
+                continue
+            lookup = np.append(bad_unique, False)  # code -1 (missing) -> the last entry: not failing
+            pos = np.flatnonzero(lookup[codes])
+        if len(pos):
+            out.append(_failure(spec.name, name, expected, col, pos, row_keys))
     return out
+
+
+def _failure(column: str, name: str, expected: str, col: pd.Series, pos: np.ndarray, row_keys) -> Failure:
+    sample = tuple(_plain(v) for v in col.iloc[pos[:3]].tolist())
+    return Failure(column, name, expected, f"{len(pos)} failing value(s), e.g. {list(sample)}", len(pos),
+                   sample, row_keys(pos[:_EXAMPLES]))
 
 
 def check_files(path, table: str, *, mapping=None, catalog=None, province: str | None = None,

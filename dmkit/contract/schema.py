@@ -249,7 +249,7 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
     SchemaError
         Empty table, missing column, wrong dtype kind, value out of range or not
         allowed, null in a non-nullable column, or duplicate key. Every failing column
-        and check is found at once (pandera's lazy validation): the message starts with the
+        and check is found at once (vectorised checks, no copy of ``df``): the message starts with the
         first (its table, column and up to five offending row keys are the error's
         attributes) and lists the others; ``err.report`` is the whole
         :class:`dmkit.contract.checks.ValidationReport`. Codes are checked against the
