@@ -445,6 +445,18 @@ def assign_states(tests: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.
     return pd.Series(pd.Categorical(out, categories=list(STATES)), index=tests.index, name="state")
 
 
+def _label_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (-1 for missing) and the text label of each code of a column.
+
+    A categorical column gives its codes and its categories as text without touching the rows;
+    another column is factorized once. ``labels[codes[i]] == str(col[i])``.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy(), [str(c) for c in col.cat.categories]
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    return codes, [str(u) for u in np.asarray(uniques, dtype=object)]
+
+
 @dataclass(frozen=True)
 class CustomerStatesResult(Result):
     """Customer lifecycle states of one service (see :func:`customer_states`).
@@ -611,18 +623,24 @@ def customer_states(
     m = _period(month, "month")
     span = max(window, silent_months)
     months = [str(p) for p in pd.period_range(end=m, periods=span, freq="M")]
-    um = usage["month"].astype(str)
-    if not (um == str(m)).any():
-        have = sorted(um.unique())
+    # month and service compared through their category codes (or one factorize): no string
+    # copy of the 6M-row usage month or the 8.6M-row service column (1M users)
+    m_code, m_labels = _label_codes(usage["month"])
+    slot_of = {mo: j for j, mo in enumerate(months)}
+    slot = np.append(np.array([slot_of.get(lb, -1) for lb in m_labels], dtype=np.int64), -1)[m_code]
+    in_month = slot == span - 1
+    if not in_month.any():
+        have = sorted({m_labels[c] for c in np.unique(m_code[m_code >= 0])})
         raise schema_error(table="usage", column="month", expected=f"rows for the data month {str(m)!r}",
                            found=f"months {have[:3]}...{have[-3:]}" if len(have) > 6 else f"months {have}")
-    u = usage.loc[um.isin(months), ["user_id"]].copy()
-    u["month"] = um[um.isin(months)].to_numpy()
-    u["use"] = usage.loc[um.isin(months), activity_columns].sum(axis=1).to_numpy(dtype=float)
-    use = u.pivot_table(index="user_id", columns="month", values="use", aggfunc="sum").reindex(columns=months)
-    use = use.fillna(0.0)
+    in_span = np.flatnonzero(slot >= 0)
+    use_rows = np.zeros(len(in_span))
+    for c in activity_columns:
+        use_rows += usage[c].to_numpy(dtype=float, na_value=0.0)[in_span]
 
-    subs = subscriptions[subscriptions["service"].astype(str) == service]
+    s_code, s_labels = _label_codes(subscriptions["service"])
+    s_hit = np.append(np.array([lb == service for lb in s_labels], dtype=bool), False)[s_code]
+    subs = subscriptions.loc[s_hit, ["user_id", "start", "end"]]
     t_end = (m + 1).to_timestamp()
     subs = subs[subs["start"] < t_end]
     active = subs["end"].isna() | (subs["end"] >= t_end)
@@ -630,9 +648,13 @@ def customer_states(
     ended = subs[~active]
     last_end = ended.groupby("user_id")["end"].max()
 
-    population = pd.Index(usage.loc[um == str(m), "user_id"].unique()).union(cur.index)
-    use = use.reindex(population, fill_value=0.0)
-    arr = use.to_numpy()
+    user_id = usage["user_id"]
+    population = pd.Index(user_id[in_month].unique()).union(cur.index)
+    # use per (user, month) summed by one bincount over the population's positions
+    at = population.get_indexer(user_id.to_numpy()[in_span])
+    keep = at >= 0
+    arr = np.bincount(at[keep] * span + slot[in_span][keep], weights=use_rows[keep],
+                      minlength=len(population) * span).reshape(len(population), span)
     win = arr[:, -window:]
     this = arr[:, -1]
     prior = win[:, :-1].mean(axis=1)

@@ -344,3 +344,14 @@ def test_deck_strategy_matrix_as_laid_out():
     plan = lifecycle.strategy("maturity", res, matrix=m).assignments.set_index("user_id")
     assert plan.at[4, "strategy"] == "precision marketing & retention"     # pre-churn user of a mature service
     assert plan.at[7, "strategy"] == "cross-sell to potential customers"
+
+
+def test_categorical_month_and_service_give_the_same_states():
+    # the codes path (categorical columns with unused categories) against the factorized text path
+    u, s = usage_frame(), subs_frame()
+    plain = lifecycle.customer_states(u, s, service="crbt", month="2009-06")
+    uc = u.assign(month=pd.Categorical(u["month"], categories=["2009-07", *MONTHS[::-1]]))
+    sc = s.assign(service=pd.Categorical(s["service"], categories=["music", "sms_p2p", "crbt"]))
+    coded = lifecycle.customer_states(uc, sc, service="crbt", month="2009-06")
+    pd.testing.assert_frame_equal(plain.states, coded.states)
+    assert coded.states.set_index("user_id")["state"].astype(str).to_dict() == EXPECTED
