@@ -175,20 +175,50 @@ class FingerprintResult(Result):
 
 
 def _positions(ids: pd.Series | np.ndarray, index: pd.Index) -> np.ndarray:
-    return index.get_indexer(np.asarray(ids))
+    """Position of each id in ``index`` (-1 if absent): a dense lookup table when the index
+    holds unique non-negative integers not much larger than its length, else a hash lookup."""
+    vals = np.asarray(ids)
+    keys = index.to_numpy()
+    if keys.dtype.kind in "iu" and vals.dtype.kind in "iu" and len(keys):
+        lo, hi = int(keys.min()), int(keys.max())
+        if lo >= 0 and hi < 4 * len(keys) + 1024:
+            lut = np.full(hi + 2, -1, dtype=np.int64)  # the last entry: ids out of range
+            lut[keys] = np.arange(len(keys))
+            if (lut[keys] == np.arange(len(keys))).all():  # unique ids
+                safe = np.where((vals >= 0) & (vals <= hi), vals, hi + 1)
+                return lut[safe]
+    return index.get_indexer(vals)
 
 
 def _argmax_share(pos: np.ndarray, codes: np.ndarray, n: int, m: int, weights=None):
-    """Most frequent category per customer, its share and the customer's total count."""
+    """Most frequent category per customer, its share and the customer's total count.
+
+    One ``bincount`` over the customers per category (memory: a few arrays of ``n``, not
+    an ``n x m`` matrix); ties go to the first category, as ``argmax`` does.
+    """
     ok = (pos >= 0) & (codes >= 0)
-    flat = np.bincount(pos[ok].astype(np.int64) * m + codes[ok], weights=None if weights is None else weights[ok],
-                       minlength=n * m).reshape(n, m)
-    total = flat.sum(axis=1)
-    best = flat.argmax(axis=1)
-    top = flat[np.arange(n), best]
+    pos, codes = pos[ok], codes[ok]
+    w = None if weights is None else weights[ok]
+    small = codes.astype(np.int16) if m < 2 ** 15 else codes
+    order = np.argsort(small, kind="stable")  # radix sort of small codes: one slice per category
+    bounds = np.searchsorted(small[order], np.arange(m + 1))
+    best = np.zeros(n, dtype=np.int64)
+    top = np.zeros(n, dtype=np.float64 if w is not None else np.int64)
+    total = np.zeros_like(top)
+    nnz = np.zeros(n, dtype=np.int64)
+    for c in range(m):
+        rows = order[bounds[c]:bounds[c + 1]]
+        if not len(rows):
+            continue
+        cnt = np.bincount(pos[rows], weights=None if w is None else w[rows], minlength=n)
+        total += cnt
+        nnz += cnt > 0
+        better = cnt > top
+        best[better] = c
+        top[better] = cnt[better]
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(total > 0, top / np.maximum(total, 1), np.nan)
-    return best, conf, total, (flat > 0).sum(axis=1)
+    return best, conf, total, nnz
 
 
 def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
@@ -202,7 +232,9 @@ def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
 
 def _uniques(values: pd.Series) -> set[str]:
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return {str(c) for c in values.cat.categories[np.unique(values.cat.codes[values.cat.codes >= 0])]}
+        codes = values.cat.codes.to_numpy()
+        used = np.bincount(codes[codes >= 0] if (codes < 0).any() else codes, minlength=len(values.cat.categories))
+        return {str(c) for c in values.cat.categories[used > 0]}
     return {str(v) for v in pd.unique(values.dropna())}
 
 
@@ -267,8 +299,8 @@ def profile(
         month = max(_uniques(usage["month"]))
     else:
         check_month(month)
-    u = usage.loc[_is(usage["month"], month)]
-    if not len(u):
+    u_rows = np.flatnonzero(_is(usage["month"], month))  # the month's rows, no copy of usage
+    if not len(u_rows):
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
                            found=f"months {sorted(_uniques(usage['month']))[:6]}")
     end = month_end(month)  # exclusive: midnight starting the next month
@@ -283,17 +315,21 @@ def profile(
     # channel preference --------------------------------------------------------------
     chans = _channel_categories(users, subscriptions, events)
     pos_parts, code_parts = [], []
-    ev = events.loc[(events["ts"] < end).to_numpy(), ["user_id", "channel", "genre"]]
-    subs_upto = subscriptions.loc[(subscriptions["start"] < end).to_numpy(), ["user_id", "channel", "service", "end"]]
+    # masks and the few columns needed as arrays: no copy of the events or subscriptions frames
+    ev_rows = np.flatnonzero((events["ts"] < end).to_numpy())
+    ev_pos = _positions(events["user_id"].to_numpy()[ev_rows], ids)
+    sub_rows = np.flatnonzero((subscriptions["start"] < end).to_numpy())
+    sub_pos = _positions(subscriptions["user_id"].to_numpy()[sub_rows], ids)
     if channel_from in ("both", "events"):
-        pos_parts.append(_positions(ev["user_id"], ids))
-        code_parts.append(_codes(ev["channel"], chans))
+        pos_parts.append(ev_pos)
+        code_parts.append(_codes(events["channel"], chans)[ev_rows])
     if channel_from in ("both", "subscriptions"):
-        pos_parts.append(_positions(subs_upto["user_id"], ids))
-        code_parts.append(_codes(subs_upto["channel"], chans))
+        pos_parts.append(sub_pos)
+        code_parts.append(_codes(subscriptions["channel"], chans)[sub_rows])
     codes = np.concatenate(code_parts)
     codes[np.isin(codes, [chans.index(c) for c in exclude_channels if c in chans])] = -1
     best, conf, total, _ = _argmax_share(np.concatenate(pos_parts), codes, n, len(chans))
+    del codes, pos_parts, code_parts
     crm = _codes(users["preferred_channel"], chans)
     t["channel"] = pd.Categorical.from_codes(np.where(total > 0, best, crm), categories=chans)
     t["channel_confidence"] = conf
@@ -303,9 +339,11 @@ def profile(
     from dmkit.catalog import active_catalog
 
     GENRES = active_catalog().codes("genres")  # noqa: N806 - the operator's catalog, or the simulator's
-    genres = list(GENRES) + sorted(_uniques(ev["genre"]) - set(GENRES))
-    gbest, gconf, gtotal, ngen = _argmax_share(_positions(ev["user_id"], ids), _codes(ev["genre"], genres), n,
-                                               len(genres))
+    ev_genre = events["genre"]
+    seen = (_uniques(ev_genre.iloc[ev_rows]) if not isinstance(ev_genre.dtype, pd.CategoricalDtype)
+            else _used_categories(ev_genre, ev_rows))
+    genres = list(GENRES) + sorted(seen - set(GENRES))
+    gbest, gconf, gtotal, ngen = _argmax_share(ev_pos, _codes(ev_genre, genres)[ev_rows], n, len(genres))
     t["genre"] = pd.Categorical.from_codes(np.where(gtotal > 0, gbest, -1), categories=genres)
     t["genre_confidence"] = gconf
     t["genre_downloads"] = gtotal.astype(np.int64)
@@ -319,34 +357,35 @@ def profile(
     combo = flags @ (1 << np.arange(flags.shape[1]))
     texts = np.array([", ".join(words[[(c >> b) & 1 == 1 for b in range(len(words))]]) or "voice/SMS only"
                       for c in range(1 << len(words))], dtype=object)
-    t["terminal"] = texts[combo]
+    t["terminal"] = pd.Categorical.from_codes(combo, categories=texts)  # 16 texts, a code per user
     t["terminal_score"] = score.astype(np.int64)
     for c in TERMINAL_COLUMNS:
         t[c] = users[c].to_numpy(dtype=bool)
 
     # social circle ------------------------------------------------------------------
-    e = edges.loc[_is(edges["month"], month), ["user_id", "sms", "calls"]]
-    if not len(e) and len(edges):
+    e_rows = np.flatnonzero(_is(edges["month"], month))
+    if not len(e_rows) and len(edges):
         e_months = sorted(_uniques(edges["month"]))
         latest = max([m for m in e_months if m <= month] or e_months)
         warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=2)
-        e = edges.loc[_is(edges["month"], latest), ["user_id", "sms", "calls"]]
-    active = (e["sms"].to_numpy() > 0) | (e["calls"].to_numpy() > 0)
-    epos = _positions(e["user_id"].to_numpy()[active], ids)
+        e_rows = np.flatnonzero(_is(edges["month"], latest))
+    active = (edges["sms"].to_numpy()[e_rows] > 0) | (edges["calls"].to_numpy()[e_rows] > 0)
+    epos = _positions(edges["user_id"].to_numpy()[e_rows[active]], ids)
     t["circle_size"] = np.bincount(epos[epos >= 0], minlength=n).astype(np.int64)
 
     # usage of the month and value tier ---------------------------------------------------
-    upos = _positions(u["user_id"], ids)
+    upos = _positions(usage["user_id"].to_numpy()[u_rows], ids)
     keep = upos >= 0
+    u_keep, upos = u_rows[keep], upos[keep]
     for c in USAGE_FEATURES:
-        vals = u[c].to_numpy()
+        vals = usage[c].to_numpy()
         col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
-        col[upos[keep]] = vals[keep]
+        col[upos] = vals[u_keep]
         t[c] = col
     t["sms_mms"] = t["sms_p2p"].astype(np.int64) + t["mms"].astype(np.int64)
     arpu = t["arpu"]
     if value_cuts is None:
-        cuts = tuple(float(q) for q in np.quantile(u["arpu"].to_numpy(dtype=float), [1 / 3, 2 / 3]))
+        cuts = tuple(float(q) for q in np.quantile(usage["arpu"].to_numpy()[u_rows].astype(float), [1 / 3, 2 / 3]))
     else:
         cuts = tuple(float(v) for v in value_cuts)
         if len(cuts) != 2 or cuts[0] >= cuts[1]:
@@ -355,17 +394,27 @@ def profile(
                                                 categories=["low", "mid", "high"], ordered=True)
 
     # services held at the month's end -------------------------------------------------
-    held = subs_upto.loc[(subs_upto["end"].isna() | (subs_upto["end"] >= end)).to_numpy()]
-    services = sorted(_uniques(held["service"]))
+    held = ~(subscriptions["end"] < end).to_numpy()[sub_rows]  # running at the month's end (NaT: False)
+    hrows = sub_rows[held]
+    service = subscriptions["service"]
+    services = sorted(_used_categories(service, hrows) if isinstance(service.dtype, pd.CategoricalDtype)
+                      else _uniques(service.iloc[hrows]))
     if services:
-        spos = _positions(held["user_id"], ids)
-        scode = _codes(held["service"], services)
-        ok = spos >= 0
+        spos = sub_pos[held]
+        scode = _codes(service, services)[hrows]
+        ok = (spos >= 0) & (scode >= 0)
         m = np.zeros((n, len(services)), dtype=bool)
         m[spos[ok], scode[ok]] = True
         t.update({f"holds_{s}": m[:, i] for i, s in enumerate(services)})
     table = pd.DataFrame(t, index=pd.Index(ids, name="user_id"))
     return FingerprintResult(table=table, month=month, value_cuts=cuts)
+
+
+def _used_categories(values: pd.Series, rows: np.ndarray) -> set[str]:
+    """The categories of a categorical column taken by the rows at ``rows``."""
+    codes = values.cat.codes.to_numpy()[rows]
+    used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
+    return {str(c) for c in values.cat.categories[used > 0]}
 
 
 def _channel_categories(users, subscriptions, events) -> list[str]:

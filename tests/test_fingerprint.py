@@ -290,3 +290,32 @@ def test_rules_grown_on_a_sample_are_counted_on_everyone(fp):
         col = (t["brand"] == "mzone").to_numpy(float) if f == "brand=mzone" else t[f].to_numpy(float)
         mask &= (col <= thr) if op == "<=" else (col > thr)
     assert top["n"] == mask.sum()
+
+
+@pytest.mark.parametrize("ids", [np.arange(50) * 2 + 3, np.array([10**9, 5, 7, 2**40])])  # dense table, hash lookup
+def test_positions_match_a_hash_lookup_with_absent_and_negative_ids(ids):
+    from dmkit.fingerprint import _positions
+
+    index = pd.Index(ids)
+    rng = np.random.default_rng(0)
+    asked = np.concatenate([rng.choice(ids, 200), [-1, -5, 0, 4, int(ids.max()) + 1, 10**12]])
+    assert (_positions(asked, index) == index.get_indexer(asked)).all()
+
+
+def test_argmax_share_per_category_counts_match_the_customer_by_category_matrix():
+    from dmkit.fingerprint import _argmax_share
+
+    rng = np.random.default_rng(1)
+    n, m = 300, 7
+    pos = rng.integers(-1, n, 5000)
+    codes = rng.integers(-1, m, 5000)
+    codes[pos == 5] = 2  # customer 5: one category only
+    pos[pos == 6] = 7  # customer 6: no action
+    best, conf, total, nnz = _argmax_share(pos, codes, n, m)
+    ok = (pos >= 0) & (codes >= 0)
+    flat = np.zeros((n, m), dtype=np.int64)
+    np.add.at(flat, (pos[ok], codes[ok]), 1)
+    assert (best == flat.argmax(axis=1)).all() and (total == flat.sum(axis=1)).all()  # ties: first category
+    assert (nnz == (flat > 0).sum(axis=1)).all() and best[5] == 2 and conf[5] == 1 and np.isnan(conf[6])
+    has = total > 0
+    assert np.allclose(conf[has], flat.max(axis=1)[has] / total[has])

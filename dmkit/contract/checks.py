@@ -302,7 +302,7 @@ def _key_codes(col: pd.Series) -> np.ndarray | None:
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return col.cat.codes.to_numpy().astype(np.int64) + 1  # missing (-1) -> 0
-    if dtype == object or pd.api.types.is_string_dtype(dtype):
+    if (isinstance(dtype, np.dtype) and dtype.kind == "O") or pd.api.types.is_string_dtype(dtype):
         return pd.factorize(col, use_na_sentinel=True)[0].astype(np.int64, copy=False) + 1
     if isinstance(dtype, np.dtype) and dtype.kind in "iubM":
         vals = col.to_numpy()
