@@ -394,8 +394,14 @@ def _ragged(path: Path, table: str, row, expected: int) -> SchemaError:
 # ---------------------------------------------------------------------------------
 # Parquet
 # ---------------------------------------------------------------------------------
-def read_parquet_files(files: Sequence[Path], *, table: str) -> tuple[pd.DataFrame, Provenance]:
+def read_parquet_files(files: Sequence[Path], *, table: str, columns: Sequence[str] | None = None,
+                       months: Sequence[str] | None = None) -> tuple[pd.DataFrame, Provenance]:
     """Read Parquet files with page checksum verification, one at a time, timestamps in ns.
+
+    ``columns``: only these are read (projection). ``months``: only the rows whose
+    ``month`` is one of them; the row groups whose ``month`` statistics exclude every one
+    are not read (a month-sorted file reads about its share of the rows). The provenance's
+    row starts then count the rows kept.
 
     Raises
     ------
@@ -413,7 +419,9 @@ def read_parquet_files(files: Sequence[Path], *, table: str) -> tuple[pd.DataFra
             raise _file_error(f, table, "the file is empty (0 bytes), not Parquet",
                               "re-export or re-copy the file (was the copy interrupted?)")
         try:
-            t = pq.read_table(f, page_checksum_verification=True)
+            t = (pq.read_table(f, columns=None if columns is None else list(columns),
+                               page_checksum_verification=True) if months is None
+                 else _read_months(f, columns, months))
             t.schema.names  # noqa: B018 - a flipped byte in the footer can break the names' UTF-8
             t.schema.pandas_metadata  # noqa: B018 - ... or the pandas metadata's JSON
         except (pa.ArrowException, OSError, ValueError, UnicodeError) as err:
@@ -441,6 +449,26 @@ def read_parquet_files(files: Sequence[Path], *, table: str) -> tuple[pd.DataFra
                           f"({' '.join(str(err).split())[:200]}). Fix: re-export or re-copy them",
                           table=table) from err
     return df, Provenance(tuple(str(f) for f in files), tuple(starts), csv=False)
+
+
+def _read_months(path: Path, columns: Sequence[str] | None, months: Sequence[str]):
+    """The rows of one Parquet file whose ``month`` is in ``months``: the row groups that
+    may hold one (by their min/max statistics), then the rows filtered in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path, page_checksum_verification=True)
+    md, at = pf.metadata, pf.schema_arrow.get_field_index("month")
+    groups = []
+    for i in range(md.num_row_groups):
+        st = md.row_group(i).column(at).statistics if at >= 0 else None
+        if st is None or not st.has_min_max or any(str(st.min) <= m <= str(st.max) for m in months):
+            groups.append(i)
+    cols = None if columns is None else list(dict.fromkeys([*columns, "month"]))
+    t = pf.read_row_groups(groups, columns=cols)
+    t = t.filter(pc.is_in(pc.cast(t.column("month"), pa.string()), value_set=pa.array(list(months), pa.string())))
+    return t if columns is None or "month" in columns else t.drop_columns(["month"])
 
 
 # ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +78,72 @@ class ProvinceData:
         os.close(fd)
         return df
 
+    def read(self, table: str, *, columns: Sequence[str] | None = None,
+             months: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Part of one table: some of its columns, and for a monthly table some of its months.
+
+        For a province loaded lazily (the simulator cache) and a table not read yet, only
+        those columns and months are read from the file (Parquet projection and row-group
+        pushdown on ``month``): ``pdata.read("usage", months=month)`` holds one month of
+        usage, not the six of ``pdata.usage``. Otherwise the table in memory is filtered.
+        Either way the rows, their order, the values and the dtypes (categories included)
+        are those of ``pdata.<table>`` filtered, with a fresh ``RangeIndex``; the frame is a
+        new one, not kept by the instance.
+
+        Parameters
+        ----------
+        table : str
+            One of :data:`dmkit.schema.TABLES`.
+        columns : sequence of str, optional
+            Columns to keep, in the table's order (default: all).
+        months : str or sequence of str, optional
+            ``'YYYY-MM'`` month(s) to keep; only for the tables with a ``month`` column
+            (``usage``, ``kpis``, ``edges``).
+
+        Raises
+        ------
+        DmkitError
+            ``table`` is not a table of the contract, a column is not in it, ``months`` is
+            given for a table without months or is not ``'YYYY-MM'``.
+        """
+        from dmkit.contract.errors import parameter_error
+        from dmkit.contract.months import check_month
+
+        if table not in TABLES:
+            raise parameter_error("table", expected=f"one of {list(TABLES)}", found=table)
+        if months is not None:
+            months = [months] if isinstance(months, str) else list(months)
+            for m in months:
+                check_month(m, "months")
+        pending = self.__dict__.get("_pending") or {}
+        if table not in pending:  # in memory
+            df = getattr(self, table)
+            _check_read(table, list(df.columns), columns, months)
+            df_months = None
+            if months is not None:
+                month = df["month"].astype(str)
+                df_months = month.unique()
+                df = df[month.isin(months).to_numpy()]
+            if columns is not None:
+                df = df[[c for c in df.columns if c in set(columns)]]
+            return _all_months(df.reset_index(drop=True), table, months, df_months)
+        path, fd, stamp = pending[table]
+        if _stamp(fd) != stamp:
+            raise DataNotFoundError(
+                f"table {table!r}: {str(path)!r} was rewritten since this ProvinceData was loaded; "
+                "load the province again")
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(_fd_path(fd, path)).names
+        _check_read(table, names, columns, months)
+        cols = None if columns is None else [c for c in names if c in set(columns)]
+        try:
+            df = read_parquet_files([_fd_path(fd, path)], table=table, columns=cols, months=months)[0]
+            return _all_months(df, table, months, None)
+        except SchemaError:
+            getattr(self, table)  # damaged: the whole table through the repair path (or its error) ...
+            return self.read(table, columns=columns, months=months)  # ... then filtered in memory
+
     def __getstate__(self) -> dict:
         self.tables()  # a pickled copy carries its tables, not paths that may change
         return {k: v for k, v in self.__dict__.items() if k not in ("_pending", "_repair")}
@@ -142,6 +208,34 @@ class ProvinceData:
         weakref.finalize(out, _close, pending)  # the descriptors of tables never read
         out.truth, out.meta = Truth.load(folder), meta
         return out
+
+
+def _check_read(table: str, names: list[str], columns, months) -> None:
+    from dmkit.contract.errors import parameter_error
+
+    if columns is not None:
+        if isinstance(columns, str):
+            raise parameter_error("columns", expected=f"a list of columns of table {table!r}", found=columns)
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise parameter_error("columns", expected=f"columns of table {table!r}: {names}", found=unknown)
+    if months is not None and "month" not in names:
+        raise parameter_error("months", expected=f"None: table {table!r} has no month column "
+                              "(the monthly tables are usage, kpis and edges)", found=months)
+
+
+def _all_months(df: pd.DataFrame, table: str, months, present) -> pd.DataFrame:
+    """``df`` when every month asked for has rows; else DataNotFoundError naming them."""
+    if months is None:
+        return df
+    got = set(present) if present is not None else set(df["month"].astype(str).unique()) if "month" in df else None
+    if got is None:
+        return df
+    missing = [m for m in months if m not in got]
+    if missing:
+        raise DataNotFoundError(f"table {table!r} has no rows of month(s) {missing}"
+                                + (f"; its months: {sorted(got)}" if present is not None else ""))
+    return df
 
 
 def _stamp(fd: int) -> tuple[int, int, int]:
