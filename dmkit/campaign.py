@@ -636,24 +636,89 @@ class SPMonitorResult(Result):
 _SHARE_FLOOR = 0.01
 
 
-def _download_indicators(ev: pd.DataFrame, burst_min: int) -> pd.DataFrame:
-    day = ev["ts"].dt.floor("D")
-    ud = ev.groupby([ev["sp_id"], ev["user_id"], day], observed=True).size().rename("n").reset_index()
-    per_user = ev.groupby(["sp_id", "user_id"], observed=True).size().rename("n").reset_index()
-    per_user = per_user.sort_values(["sp_id", "n"], ascending=[True, False])
-    rank = per_user.groupby("sp_id").cumcount()
-    n_users = per_user.groupby("sp_id").size()
-    k_top = np.maximum(1, np.ceil(0.05 * n_users))
-    top = per_user[rank.to_numpy() < k_top.reindex(per_user["sp_id"]).to_numpy()].groupby("sp_id")["n"].sum()
-    t = pd.DataFrame({"downloads": ev.groupby("sp_id").size(), "users": n_users})
-    t["burst_share"] = (ud[ud["n"] >= burst_min].groupby("sp_id")["n"].sum()
-                        .reindex(t.index).fillna(0) / t["downloads"])
-    t["max_user_day"] = ud.groupby("sp_id")["n"].max()
-    t["downloads_per_user"] = t["downloads"] / t["users"]
-    t["top_user_share"] = top / t["downloads"]
-    pairs = ev.drop_duplicates(["sp_id", "user_id", "content_id"]).groupby("sp_id").size()
-    t["repeat_share"] = 1 - pairs / t["downloads"]
-    return t
+def _sp_codes(sp: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of an ``sp_id`` column and their labels as strings (a null is the label
+    ``"nan"``, as ``astype(str)`` names it): the group-bys below run on the codes."""
+    if isinstance(sp.dtype, pd.CategoricalDtype):
+        codes = sp.cat.codes.to_numpy().astype(np.int64)
+        labels = sp.cat.categories.astype(str).to_numpy(dtype=object)
+    else:
+        codes, uniques = pd.factorize(sp, use_na_sentinel=True)
+        codes = codes.astype(np.int64)
+        labels = pd.Index(uniques).astype(str).to_numpy(dtype=object)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels = np.append(labels, "nan")
+    # two categories with the same string label are one SP (as after astype(str))
+    uniq, inverse = np.unique(labels.astype(str), return_inverse=True)
+    if len(uniq) < len(labels):
+        codes, labels = inverse[codes], uniq.astype(object)
+    return codes, labels
+
+
+def _group_sizes(first: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows by (first, *others): each group's value of ``first`` and its row count,
+    groups ordered by ``first``. One sort of a mixed-radix int64 key (a lexsort when the
+    key would not fit in 63 bits)."""
+    cols = [np.asarray(first, dtype=np.int64), *(np.asarray(c, dtype=np.int64) for c in others)]
+    if len(cols[0]) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lows = [int(c.min()) for c in cols]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
+    if float(np.prod([float(s) for s in spans])) < 2.0 ** 62:
+        key = np.zeros(len(cols[0]), dtype=np.int64)
+        for c, lo, span in zip(cols, lows, spans, strict=True):
+            key *= span
+            key += c - lo
+        key.sort()
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        stride = int(np.prod(spans[1:], dtype=np.int64)) if len(spans) > 1 else 1
+        head = key[starts] // stride + lows[0]
+    else:
+        order = np.lexsort(cols[::-1])
+        s = [c[order] for c in cols]
+        change = np.zeros(len(order), dtype=bool)
+        change[0] = True
+        for c in s:
+            change[1:] |= c[1:] != c[:-1]
+        starts = np.flatnonzero(change)
+        head = s[0][starts]
+    sizes = np.diff(np.r_[starts, len(cols[0])])
+    return head, sizes
+
+
+def _download_indicators(sp: np.ndarray, n_sp: int, user: np.ndarray, day: np.ndarray,
+                         content: np.ndarray, burst_min: int) -> pd.DataFrame:
+    """Per SP code (0..n_sp-1): downloads, users, burst share, the most downloads by one
+    user in one day, downloads per user, the top-5% users' share and the repeat share."""
+    downloads = np.bincount(sp, minlength=n_sp)
+    ud_sp, ud_n = _group_sizes(sp, user, day)  # downloads of one SP by one user in one day
+    big = ud_n >= burst_min
+    burst = np.bincount(ud_sp[big], weights=ud_n[big], minlength=n_sp)
+    max_user_day = np.zeros(n_sp, dtype=np.int64)
+    if len(ud_sp):  # the groups come ordered by SP: one maximum per run of an SP
+        runs = np.flatnonzero(np.r_[True, ud_sp[1:] != ud_sp[:-1]])
+        max_user_day[ud_sp[runs]] = np.maximum.reduceat(ud_n, runs)
+    pu_sp, pu_n = _group_sizes(sp, user)  # downloads of one SP by one user
+    users = np.bincount(pu_sp, minlength=n_sp)
+    k_top = np.maximum(1, np.ceil(0.05 * users))
+    order = np.lexsort((-pu_n, pu_sp))  # per SP, its users by downloads, most first
+    rank = np.arange(len(order)) - (np.cumsum(users) - users)[pu_sp[order]]
+    top_rows = order[rank < k_top[pu_sp[order]]]
+    top = np.bincount(pu_sp[top_rows], weights=pu_n[top_rows], minlength=n_sp)
+    pairs = np.bincount(_group_sizes(sp, user, content)[0], minlength=n_sp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({
+            "downloads": downloads, "users": users, "burst_share": burst / downloads,
+            "max_user_day": max_user_day, "downloads_per_user": downloads / users,
+            "top_user_share": top / downloads, "repeat_share": 1 - pairs / downloads})
+
+
+def _month_numbers(month: pd.Series) -> np.ndarray:
+    """'YYYY-MM' values as months since 1970-01 (int64)."""
+    codes, uniques = pd.factorize(month.astype(str) if not isinstance(month.dtype, pd.CategoricalDtype) else month)
+    nums = pd.to_datetime(pd.Index(uniques).astype(str), format="%Y-%m").to_numpy().astype("datetime64[M]").astype(np.int64)
+    return nums[codes]
 
 
 def monitor_sps(
@@ -706,15 +771,28 @@ def monitor_sps(
     check_scalar(z_threshold, "z_threshold", kind=(int, float), low=0, low_inclusive=False)
     check_scalar(quick_days, "quick_days", kind=int, low=0)
     check_scalar(burst_min, "burst_min", kind=int, low=2)
-    ev = events[["user_id", "ts", "content_id", "channel", "sp_id"]]
+    # group-bys on integer codes (numpy sorts and bincounts): no string copy of sp_id, no
+    # strftime of a timestamp column (tens of millions of rows at province scale)
+    ts = events["ts"].to_numpy(dtype="datetime64[ns]")
+    keep = None
     if month is not None:
         check_month(month)
-        ev = ev[ev["ts"].dt.strftime("%Y-%m") == month]
-        if len(ev) == 0:
+        keep = ts.astype("datetime64[M]") == np.datetime64(month, "M")
+        if not keep.any():
             raise schema_error(table="events", column="ts", expected=f"downloads in {month}", found="none")
-    ev = ev.assign(sp_id=ev["sp_id"].astype(str))
-    t = _download_indicators(ev, burst_min)
-    t["sp_push_share"] = (ev["channel"] == "sp_push").groupby(ev["sp_id"]).mean()
+    sp, labels = _sp_codes(events["sp_id"])
+    user = events["user_id"].to_numpy()
+    content = events["content_id"].to_numpy()
+    push = (events["channel"] == "sp_push").to_numpy(dtype=bool)
+    if keep is not None:
+        sp, user, content, push, ts = sp[keep], user[keep], content[keep], push[keep], ts[keep]
+    day = ts.astype("datetime64[D]").astype(np.int64)
+    del ts
+    t = _download_indicators(sp, len(labels), user, day, content, burst_min)
+    t["sp_push_share"] = np.bincount(sp, weights=push, minlength=len(labels)) / t["downloads"].to_numpy()
+    del user, day, content, push
+    seen = t["downloads"].to_numpy() > 0  # SPs with downloads, ordered by name
+    t = t[seen].set_axis(pd.Index(labels[seen], name="sp_id")).sort_index()
     order_ind = ["sp_push_share"]
     ord_ok = t["downloads"] >= min_downloads
     if subscriptions is not None:
@@ -723,19 +801,34 @@ def monitor_sps(
             warnings.warn("subscriptions have no 'sp_id' column: ordering indicators use the events' "
                           "channel only; quick unsubscriptions are not checked", stacklevel=2)
         else:
-            s = subscriptions[subscriptions["sp_id"].notna()]
-            s = s.assign(sp_id=s["sp_id"].astype(str))
-            quick = s["end"].notna() & ((s["end"] - s["start"]) <= pd.Timedelta(days=quick_days))
-            g = pd.DataFrame({"subscriptions": s.groupby("sp_id").size(),
-                              "sp_push_share": (s["channel"] == "sp_push").groupby(s["sp_id"]).mean(),
-                              "quick_unsub_share": quick.groupby(s["sp_id"]).mean()})
-            if usage is not None:
-                schema.validate(usage, "usage", check_keys=False)
-                compl = usage.set_index(["user_id", "month"])["complaints"] > 0
-                key = pd.MultiIndex.from_arrays([s["user_id"].to_numpy(),
-                                                 s["start"].dt.strftime("%Y-%m").to_numpy()])
-                complained = pd.Series(compl.reindex(key, fill_value=False).to_numpy(dtype=bool), index=s.index)
-                g["complaint_share"] = complained.groupby(s["sp_id"]).mean()
+            has = subscriptions["sp_id"].notna().to_numpy()
+            s_sp, s_labels = _sp_codes(subscriptions["sp_id"][has])
+            n_s = len(s_labels)
+            start = subscriptions["start"].to_numpy(dtype="datetime64[ns]")[has]
+            end = subscriptions["end"].to_numpy(dtype="datetime64[ns]")[has]
+            quick = ~np.isnat(end) & ((end - start) <= np.timedelta64(quick_days, "D"))
+            del end
+            n_subs = np.bincount(s_sp, minlength=n_s)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols = {"subscriptions": n_subs,
+                        "sp_push_share": np.bincount(
+                            s_sp, weights=(subscriptions["channel"] == "sp_push").to_numpy(dtype=bool)[has],
+                            minlength=n_s) / n_subs,
+                        "quick_unsub_share": np.bincount(s_sp, weights=quick, minlength=n_s) / n_subs}
+                if usage is not None:
+                    schema.validate(usage, "usage", check_keys=False)
+                    # the subscriber complained in the month the subscription started
+                    c = (usage["complaints"] > 0).to_numpy(dtype=bool)
+                    # key user * 4096 + month (months since 1970 shifted by 2048: 1800..2140)
+                    comp_key = (usage["user_id"].to_numpy()[c].astype(np.int64) * 4096
+                                + _month_numbers(usage["month"][c]) + 2048)
+                    s_key = (subscriptions["user_id"].to_numpy()[has].astype(np.int64) * 4096
+                             + start.astype("datetime64[M]").astype(np.int64) + 2048)
+                    complained = np.isin(s_key, comp_key)
+                    cols["complaint_share"] = np.bincount(s_sp, weights=complained, minlength=n_s) / n_subs
+            del start
+            g = pd.DataFrame(cols)
+            g = g[n_subs > 0].set_axis(pd.Index(s_labels[n_subs > 0], name="sp_id")).sort_index()
             t = t.drop(columns=["sp_push_share"]).join(g, how="outer")
             order_ind = list(g.columns.drop("subscriptions"))
             ord_ok = t["subscriptions"].fillna(0) >= min_subscriptions

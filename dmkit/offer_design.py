@@ -52,18 +52,28 @@ def m_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, 
     """
     schema.validate(usage, "usage", check_keys=False)
     schema.validate(subscriptions, "subscriptions", check_keys=False)
-    t_end = (pd.Period(month, freq="M") + 1).to_timestamp()
-    u = usage[usage["month"].astype(str) == month]
-    if u.empty:
+    t_end = np.datetime64((pd.Period(month, freq="M") + 1).to_timestamp(), "ns")
+    months = usage["month"]
+    if not (isinstance(months.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(months.dtype)):
+        months = months.astype(str)
+    at = (months == month).to_numpy(dtype=bool)  # categorical or strings: no string copy of the column
+    if not at.any():
         raise parameter_error("month", expected="a month of the usage table", found=month)
-    s = subscriptions[(subscriptions["start"] < t_end) & (subscriptions["end"].isna() | (subscriptions["end"] >= t_end))]
-    holders = set(s.loc[s["service"].astype(str) == service, "user_id"])
-    prospects = set(s.loc[s["service"].astype(str) == prospect_service, "user_id"])
-    uid = u["user_id"].to_numpy()
-    dl = u["music_downloads"].to_numpy()
-    hold = np.isin(uid, list(holders))
+    uid = usage["user_id"].to_numpy()[at]
+    dl = usage["music_downloads"].to_numpy()[at]
+    end = subscriptions["end"].to_numpy(dtype="datetime64[ns]")
+    active = (subscriptions["start"].to_numpy(dtype="datetime64[ns]") < t_end) & (np.isnat(end) | (end >= t_end))
+    del end
+    svc = subscriptions["service"]
+    sub_uid = subscriptions["user_id"].to_numpy()
+
+    def holders_of(name: str) -> np.ndarray:
+        return np.unique(sub_uid[active & (svc == name).to_numpy(dtype=bool)])
+
+    hold = np.isin(uid, holders_of(service))
+    prospect = np.isin(uid, holders_of(prospect_service))
     med = np.median(dl[hold & (dl > 0)]) if (hold & (dl > 0)).any() else np.inf
-    seg = np.select([hold & (dl > med), hold & (dl > 0), hold, ~hold & np.isin(uid, list(prospects))],
+    seg = np.select([hold & (dl > med), hold & (dl > 0), hold, ~hold & prospect],
                     ["loyal", "familiar", "activation", "inclined"], default="other")
     return pd.Series(seg, index=pd.Index(uid, name="user_id"), name="segment")
 
@@ -94,22 +104,32 @@ def parse_cells(contacts: pd.DataFrame, *, factors: Sequence[str] = FACTORS, cam
     """
     schema.validate(contacts, "contacts", check_keys=False)
     factors = list(factors)
-    ids = contacts["campaign_id"].astype(str)
-    ok = (ids.str.count(r"\|") == len(factors)).to_numpy() & (contacts["group"].astype(str) == "target").to_numpy()
+    # string work on the distinct codes only (a campaign has few cells, hundreds of thousands
+    # of contacts): each row takes its code's parts by its factorized code
+    codes, uniq = pd.factorize(contacts["campaign_id"], use_na_sentinel=True)
+    names = pd.Series(pd.Index(uniq).astype(str), dtype=object)
+    if (codes < 0).any():  # a null id reads as the string 'nan', as astype(str) gives it
+        codes = np.where(codes < 0, len(names), codes)
+        names = pd.concat([names, pd.Series(["nan"], dtype=object)], ignore_index=True)
+    cell = (names.str.count(r"\|") == len(factors)).to_numpy()
     if campaign is not None:
-        ok &= (ids.str.split("|", n=1).str[0] == campaign).to_numpy()
+        cell &= (names.str.split("|", n=1).str[0] == campaign).to_numpy()
+    ok = cell[codes] & (contacts["group"] == "target").to_numpy(dtype=bool)
     if not ok.any():
         raise schema_error(table="contacts", column="campaign_id",
                            expected=f"cell codes '<campaign>|{'|'.join(factors)}'" +
                                     (f" of campaign {campaign!r}" if campaign else ""),
-                           found=f"codes like {sorted(ids.unique())[:3]}")
-    p = ids[ok].str.split("|", expand=True, regex=False)
+                           found=f"codes like {sorted(names.iloc[np.unique(codes)])[:3]}")
+    rows = codes[ok]
+    used = np.unique(rows)  # the codes of the kept rows
+    p = names.iloc[used].str.split("|", expand=True, regex=False).set_axis(used)
+    pos = np.searchsorted(used, rows)  # each kept row's position among the used codes
     c = contacts[ok]
-    out = pd.DataFrame({"user_id": c["user_id"].to_numpy(), "campaign": p[0].to_numpy()})
+    out = pd.DataFrame({"user_id": c["user_id"].to_numpy(), "campaign": p[0].to_numpy()[pos]})
     for i, f in enumerate(factors, start=1):
         v = p[i]
         num = pd.to_numeric(v, errors="coerce")
-        out[f] = num.to_numpy() if num.notna().all() else v.to_numpy()
+        out[f] = (num.to_numpy() if num.notna().all() else v.to_numpy())[pos]
     out["delivered"] = c["delivered"].to_numpy(dtype=bool)
     out["took"] = c["subscribed_at"].notna().to_numpy()
     return out
@@ -214,7 +234,8 @@ def fit(
     ConvergenceError
         A segment's model does not converge (e.g. a level with no take-up at all).
     """
-    import statsmodels.api as sm
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     d = parse_cells(contacts, factors=factors, campaign=campaign)
     if not isinstance(segments, pd.Series):
@@ -243,13 +264,19 @@ def fit(
                 raise schema_error(table="contacts", column="campaign_id",
                                    expected=f"delivered offers of every {f} level in segment {seg!r}",
                                    found=f"none with {missing}")
-        X = _design(g, levels)
+        # the design is a function of the cell alone: the logistic model is fitted on the
+        # cells' counts (binomial GLM, the same likelihood as a logit on the contacts)
+        cr = g.groupby(list(factors), observed=True, sort=True)["took"].agg(["size", "sum"]).rename(
+            columns={"size": "n", "sum": "took"}).reset_index()
+        X = _design(cr, levels)
+        n_cell, took_cell = cr["n"].to_numpy(float), cr["took"].to_numpy(float)
         try:
-            res = sm.Logit(g["took"].to_numpy(float), X).fit(disp=0, maxiter=200)
+            res = GLM(np.column_stack([took_cell, n_cell - took_cell]), X,
+                      family=families.Binomial()).fit(maxiter=200, tol=1e-10)
         except (np.linalg.LinAlgError, ValueError) as err:
             raise ConvergenceError(f"segment {seg!r}: the response model did not fit ({err}); merge levels or "
                                    "segments with few take-ups") from err
-        if not np.isfinite(res.params).all() or not res.mle_retvals.get("converged", True):
+        if not np.isfinite(res.params).all() or not res.converged:
             raise ConvergenceError(f"segment {seg!r}: the response model did not converge; a level may have no "
                                    "take-up at all: merge it with another")
         before = dict((prior or {}).get(seg, {}))
@@ -268,8 +295,6 @@ def fit(
         plans.append({"segment": seg, **cell.to_dict(), "p_after": float(p_after[best]),
                       "observed": float(g.loc[sel, "took"].mean()) if sel.any() else float("nan"),
                       "n": int(sel.sum()), **{f"{f}_before": grid.iloc[best_b][f] for f in factors}})
-        cr = g.groupby(list(factors), observed=True)["took"].agg(["size", "sum"]).rename(
-            columns={"size": "n", "sum": "took"}).reset_index()
         cell_rows.append(cr.assign(segment=seg, rate=cr["took"] / cr["n"]))
     weights = pd.DataFrame(rows, columns=["segment", "term", "before", "after", "se"]).set_index(["segment", "term"])
     weights["change"] = weights["after"] - weights["before"]

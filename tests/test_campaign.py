@@ -346,6 +346,42 @@ def test_monitor_sps_without_sp_id_warns():
     assert "SP03" in set(res.flagged["sp_id"])
 
 
+def test_monitor_sps_indicators_by_hand_and_dtype_free():
+    """The indicators computed on integer codes equal a pandas group-by by hand, whatever
+    the sp_id dtype (object strings or categorical)."""
+    events, subs = _sp_fixture()
+    res = campaign.monitor_sps(events, subs)
+    cat = campaign.monitor_sps(events.assign(sp_id=events["sp_id"].astype("category")),
+                               subs.assign(sp_id=subs["sp_id"].astype("category")))
+    pd.testing.assert_frame_equal(res.table, cat.table)
+    t = res.table.set_index("sp_id")
+    ud = events.groupby(["sp_id", "user_id", events["ts"].dt.floor("D")]).size()
+    burst = ud[ud >= 10].groupby(level=0).sum().reindex(t.index, fill_value=0) / events.groupby("sp_id").size()
+    assert_allclose(t["burst_share"], burst.reindex(t.index), rtol=1e-12)
+    assert (t["max_user_day"] == ud.groupby(level=0).max().reindex(t.index)).all()
+    per_user = events.groupby(["sp_id", "user_id"]).size()
+    top = per_user.groupby(level=0).apply(lambda s: s.nlargest(max(1, int(np.ceil(0.05 * len(s))))).sum())
+    assert_allclose(t["top_user_share"], (top / events.groupby("sp_id").size()).reindex(t.index), rtol=1e-12)
+    pairs = events.drop_duplicates(["sp_id", "user_id", "content_id"]).groupby("sp_id").size()
+    assert_allclose(t["repeat_share"], (1 - pairs / events.groupby("sp_id").size()).reindex(t.index), rtol=1e-12)
+    quick = (subs["end"] - subs["start"]) <= pd.Timedelta(days=3)
+    assert_allclose(t["quick_unsub_share"], quick.groupby(subs["sp_id"]).mean().reindex(t.index), rtol=1e-12)
+
+
+def test_group_sizes_lexsort_fallback_agrees():
+    """Keys too wide for one int64 fall back to a lexsort with the same groups."""
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 5, 2_000), rng.integers(0, 40, 2_000)
+    wide = b * (2 ** 61 // 40)  # a span of ~2^61: 5 x that does not fit the mixed-radix key
+    head_k, size_k = campaign._group_sizes(a, b)
+    head_l, size_l = campaign._group_sizes(a, wide)
+    expect = pd.DataFrame({"a": a, "b": b}).groupby(["a", "b"]).size()
+    assert_allclose(head_k, expect.index.get_level_values("a"))
+    assert_allclose(size_k, expect.to_numpy())
+    assert_allclose(head_l, head_k)
+    assert_allclose(size_l, size_k)
+
+
 # --------------------------------------------------------------------------- planted truth (simulator)
 @pytest.fixture(scope="module")
 def province():
