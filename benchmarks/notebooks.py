@@ -1,6 +1,7 @@
 """Every notebook at province scale: the `dmkit run` batch, per notebook wall seconds and peak RSS.
 
-For each size given, in a fresh work folder (its own simulator cache, params root and reports):
+For each size given, in a fresh work folder (its own simulator cache unless --cache names a shared
+one, params root and reports):
 
   simulate   dm.io.load_province("synth", ...) in a subprocess: the province-month written to
              the cache once (timed apart, with its peak RSS)
@@ -178,12 +179,12 @@ def notebook_rows(report_dir: Path, kernels: dict[int, dict]) -> list[dict]:
     return rows
 
 
-def params_root(work: Path, province: str, month: str) -> Path:
-    """A params root like params/ with the simulator cache in the work folder."""
+def params_root(work: Path, province: str, month: str, cache: Path) -> Path:
+    """A params root like params/ with the simulator cache at ``cache``."""
     root = work / "params"
     (root / province).mkdir(parents=True)
     defaults = yaml.safe_load((REPO / "params" / "defaults.yaml").read_text())
-    defaults["cache_dir"] = str(work / "cache")
+    defaults["cache_dir"] = str(cache)
     (root / "defaults.yaml").write_text(yaml.safe_dump(defaults))
     own = REPO / "params" / province / f"{month}.yaml"
     shutil.copy(own, root / province / own.name)
@@ -192,12 +193,13 @@ def params_root(work: Path, province: str, month: str) -> Path:
 
 def one_size(args: argparse.Namespace, n_users: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"dmkit-notebooks-{n_users}-", dir=args.workdir))
-    root = params_root(work, args.province, args.month)
+    cache = Path(args.cache).resolve() if args.cache else work / "cache"
+    root = params_root(work, args.province, args.month, cache)
     py = sys.executable
-    sim = [py, "-c", "import dmkit as dm; dm.io.load_province('synth', province=%r, month=%r, "
-           "n_users=%d, seed=%d, cache_dir=%r, progress=False)"
-           % (args.province, args.month, n_users, args.seed, str(work / "cache"))]
-    print(f"\n{n_users:,} users: simulating into {work / 'cache'}", flush=True)
+    sim = [py, "-c", f"import dmkit as dm; dm.io.load_province('synth', province={args.province!r}, "
+           f"month={args.month!r}, n_users={n_users}, seed={args.seed}, cache_dir={str(cache)!r}, progress=False)"]
+    print(f"\n{n_users:,} users: simulating into {cache} (a complete cache of the same key is read back)",
+          flush=True)
     sim_s, sim_m, rc = run_measured(sim, cwd=REPO, interval=args.interval, log=work / "simulate.log")
     if rc:
         raise SystemExit(f"simulation failed (exit {rc}); see {work / 'simulate.log'}")
@@ -224,7 +226,7 @@ def one_size(args: argparse.Namespace, n_users: int) -> dict:
     out = {"users": n_users, "simulate_seconds": sim_s, "simulate_peak_gib": sim_m.peak / GIB,
            "batch_seconds": batch_s, "batch_peak_gib": meter.peak / GIB, "exit_code": rc,
            "notebooks": rows, "work": str(work)}
-    if not args.keep:
+    if not args.keep and not args.cache:
         shutil.rmtree(work / "cache", ignore_errors=True)
     return out
 
@@ -236,7 +238,7 @@ def users(text: str) -> int:
     try:
         n = float(t[:-1] if mult > 1 else t) * mult
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a number of users such as 100000, 100k, 1M or 12M, not {text!r}")
+        raise argparse.ArgumentTypeError(f"a number of users such as 100000, 100k, 1M or 12M, not {text!r}") from None
     if n < 1 or n != int(n):
         raise argparse.ArgumentTypeError(f"a whole number of users >= 1, not {text!r}")
     return int(n)
@@ -284,6 +286,9 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=0.25, help="RSS sampling interval (s)")
     ap.add_argument("--workdir", default=None, help="where the work folders go (default: the temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the simulator cache (reports are always kept)")
+    ap.add_argument("--cache", default=None,
+                    help="simulator cache root shared across runs (kept; a province-month already simulated "
+                         "there with the same simulator is read back, so the simulate step is only a check)")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
     print(f"dmkit notebooks benchmark: {args.province} {args.month}, sizes {args.users}, --jobs {args.jobs}; "
