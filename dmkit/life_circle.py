@@ -88,22 +88,86 @@ def _check_locations(locations: pd.DataFrame, months: Sequence[str] | None) -> p
     if months is not None:
         if isinstance(months, str) or not all(isinstance(m, str) for m in months):
             raise parameter_error("months", expected="a list of months 'YYYY-MM' or None", found=months)
-        have = set(loc["month"].astype(str).unique())
+        have = set(_months_of(loc))
         unknown = [m for m in months if m not in have]
         if unknown:
             raise parameter_error("months", expected=f"months of the locations table, among {sorted(have)}",
                                   found=unknown)
-        loc = loc[loc["month"].astype(str).isin(list(months))]
+        if set(months) != have:
+            loc = loc[_month_mask(loc, months)]
     return loc
 
 
-def _argmax_by_user(df: pd.DataFrame, value: str, key: str) -> pd.Series:
-    """For each user the ``key`` with the largest ``value`` (ties: larger total, then smaller key);
-    users whose largest value is 0 are left out."""
-    d = df[df[value] > 0].sort_values(["user_id", value, "total", key], ascending=[True, False, False, True],
-                                      kind="stable")
-    first = d.drop_duplicates("user_id")
-    return first.set_index("user_id")[key]
+def _month_mask(loc: pd.DataFrame, months) -> np.ndarray:
+    """Rows of ``loc`` in ``months`` (on the codes of a categorical month: no string per row)."""
+    m = loc["month"]
+    if isinstance(m.dtype, pd.CategoricalDtype):
+        keep = np.array([str(c) in set(map(str, months)) for c in m.cat.categories], dtype=bool)
+        codes = m.cat.codes.to_numpy()
+        return np.where(codes >= 0, keep[codes], False)
+    return m.astype(str).isin(list(months)).to_numpy()
+
+
+def _months_of(loc: pd.DataFrame) -> tuple[str, ...]:
+    """The months present in ``loc`` (sorted), without a string per row for a categorical."""
+    m = loc["month"]
+    if isinstance(m.dtype, pd.CategoricalDtype):
+        seen = np.bincount(m.cat.codes.to_numpy().astype(np.int64) + 1, minlength=len(m.cat.categories) + 1)[1:]
+        return tuple(sorted(str(m.cat.categories[c]) for c in np.flatnonzero(seen)))
+    return tuple(sorted(m.astype(str).unique()))
+
+
+def _codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct non-negative ids and each row's code (np.unique's return_inverse, by a
+    bincount lookup when the ids are small: no sort)."""
+    if len(ids) and 0 <= int(ids.min()) and int(ids.max()) < max(1 << 20, 4 * len(ids)):
+        present = np.bincount(ids, minlength=int(ids.max()) + 1) > 0
+        lut = np.cumsum(present) - 1
+        return np.flatnonzero(present).astype(ids.dtype), lut[ids]
+    u, inv = np.unique(ids, return_inverse=True)
+    return u, inv.reshape(-1)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique by a sort (numpy's hash-based unique is far slower on tens of millions of int64)."""
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
+
+
+def _argmax_runs(value: np.ndarray, total: np.ndarray, key: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per run of rows (``starts``: first row of each run; rows of a run sorted by ``key``
+    codes), the ``key`` code with the largest ``value`` (ties: larger ``total``, then smaller
+    key); -1 where the run's largest value is 0. One maximum over a packed int64 per run
+    (lexicographic sort when the three do not fit in 63 bits)."""
+    value = np.asarray(value, np.int64)
+    if not len(value):
+        return np.zeros(0, np.int64)
+    vb = max(int(value.max()), 1).bit_length()
+    tb = max(int(total.max()), 1).bit_length()
+    kb = max(int(key.max()), 1).bit_length()
+    if vb + tb + kb <= 62:
+        packed = (value << (tb + kb)) | (np.asarray(total, np.int64) << kb) | ((1 << kb) - 1 - key)
+        best = np.maximum.reduceat(packed, starts)
+        code = (1 << kb) - 1 - (best & ((1 << kb) - 1))
+        top = best >> (tb + kb)
+    else:  # pragma: no cover - values beyond 2^20 sightings
+        run = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(value)]))
+        order = np.lexsort((key, -np.asarray(total, np.int64), -value, run))
+        first = order[np.r_[True, run[order][1:] != run[order][:-1]]]
+        code, top = key[first], value[first]
+    return np.where(top > 0, code, -1).astype(np.int64)
+
+
+def _pos_in_run(key: np.ndarray, starts: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Offset, inside each run, of the row whose ``key`` is ``code`` (0 where code is -1);
+    runs are sorted by key, so a search per run."""
+    ends = np.r_[starts[1:], len(key)]
+    # global search: key offset by run index so the whole array is sorted
+    run = np.repeat(np.arange(len(starts)), ends - starts)
+    big = int(key.max()) + 2 if len(key) else 1
+    flat = run.astype(np.int64) * big + key
+    where = np.searchsorted(flat, np.arange(len(starts), dtype=np.int64) * big + np.maximum(code, 0))
+    return np.where(code >= 0, where - starts, 0)
 
 
 # --------------------------------------------------------------------------- circles
@@ -199,32 +263,59 @@ def circles(locations: pd.DataFrame, *, months: Sequence[str] | None = None,
     """
     check_scalar(min_sightings, "min_sightings", kind=int, low=1)
     loc = _check_locations(locations, months)
-    used = tuple(sorted(loc["month"].astype(str).unique()))
-    cols = ["user_id", "cell_id", "hall_id", *BANDS]
-    d = loc[cols].groupby(["user_id", "cell_id"], observed=True, sort=False).agg(
-        {"hall_id": "first", **{b: "sum" for b in BANDS}}).reset_index()
-    d["total"] = d[list(BANDS)].sum(axis=1)
-    d["out"] = d["n_evening"] + d["n_weekend"]
-    n_seen = d.groupby("user_id")["total"].sum()
-    home = _argmax_by_user(d, "n_night", "cell_id")
-    work = _argmax_by_user(d, "n_workday", "cell_id")
-    taken = pd.DataFrame({"home": home, "work": work}).reindex(d["user_id"].unique())
-    own = taken.reindex(d["user_id"].to_numpy())
-    other = (d["cell_id"].to_numpy() != own["home"].to_numpy()) & (d["cell_id"].to_numpy() != own["work"].to_numpy())
-    leisure = _argmax_by_user(d[other], "out", "cell_id")
-    by_hall = d.groupby(["user_id", "hall_id"], sort=False)["total"].sum().reset_index()
-    by_hall = by_hall.rename(columns={"total": "n"}).assign(total=lambda x: x["n"])
-    hall = _argmax_by_user(by_hall, "n", "hall_id")
-    table = pd.DataFrame(index=pd.Index(n_seen.index, name="user_id"))
+    used = _months_of(loc)
+    # numpy over (customer, cell) pairs, no pandas group-by or sort per tag: the pairs come
+    # from one sort of a packed key, the per-customer argmax from one max over each
+    # customer's run of pairs (the ties packed into the key, see _argmax_runs)
+    user_id = loc["user_id"].to_numpy()
+    cells, c_code = _codes(loc["cell_id"].to_numpy())
+    n_c = len(cells)
+    if len(user_id) and int(user_id.max()) < (1 << 62) // max(n_c, 1):
+        key = user_id.astype(np.int64) * n_c + c_code
+        pair_key, first_row, p_of_row = np.unique(key, return_index=True, return_inverse=True)
+        p_uid, p_cell = np.divmod(pair_key, n_c)                  # sorted by user, then cell
+        starts = np.flatnonzero(np.r_[True, p_uid[1:] != p_uid[:-1]])
+        users, p_user = p_uid[starts], np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(p_uid)]))
+    else:  # pragma: no cover - ids too large to pack with the cell
+        users, u_code = np.unique(user_id, return_inverse=True)
+        key = u_code.astype(np.int64) * n_c + c_code
+        pair_key, first_row, p_of_row = np.unique(key, return_index=True, return_inverse=True)
+        p_user, p_cell = np.divmod(pair_key, n_c)
+        starts = np.flatnonzero(np.r_[True, p_user[1:] != p_user[:-1]])
+    users = users.astype(user_id.dtype)
+    n_p = len(pair_key)
+    band = {b: np.bincount(p_of_row, weights=loc[b].to_numpy(), minlength=n_p).astype(np.int64) for b in BANDS}
+    total = band["n_night"] + band["n_workday"] + band["n_evening"] + band["n_weekend"]
+    out = band["n_evening"] + band["n_weekend"]
+    p_hall = loc["hall_id"].to_numpy()[first_row]                # the hall of the pair's first row
+    n_seen = np.add.reduceat(total, starts)
+    home = _argmax_runs(band["n_night"], total, p_cell, starts)
+    work = _argmax_runs(band["n_workday"], total, p_cell, starts)
+    run_len = np.diff(np.r_[starts, n_p])
+    h_of, w_of = np.repeat(home, run_len), np.repeat(work, run_len)
+    leisure = _argmax_runs(np.where((p_cell != h_of) & (p_cell != w_of), out, 0), total, p_cell, starts)
+    # hall: sightings per (customer, hall) summed over the customer's cells
+    halls_u, h_code = _codes(p_hall)
+    hkey = p_user * len(halls_u) + h_code
+    hk, h_inv = np.unique(hkey, return_inverse=True)
+    hn = np.bincount(h_inv, weights=total, minlength=len(hk)).astype(np.int64)
+    hk_user, hk_hall = np.divmod(hk, len(halls_u))
+    h_starts = np.flatnonzero(np.r_[True, hk_user[1:] != hk_user[:-1]])
+    hall = _argmax_runs(hn, hn, hk_hall, h_starts)
+    hall_n = np.zeros(len(users), np.int64)
+    ok = hall >= 0
+    hall_n[ok] = hn[h_starts[ok] + _pos_in_run(hk_hall, h_starts, hall)[ok]]
+
+    table = pd.DataFrame(index=pd.Index(users, name="user_id"))
     table["n_sightings"] = n_seen.astype(np.int64)
-    for name, s in (("home_cell", home), ("work_cell", work), ("leisure_cell", leisure), ("hall_id", hall)):
-        table[name] = s.reindex(table.index).astype("Int64")
-    hall_n = by_hall.set_index(["user_id", "hall_id"])["n"]
-    pairs = pd.MultiIndex.from_arrays([table.index, table["hall_id"].fillna(-1).astype(np.int64)])
-    table["hall_share"] = hall_n.reindex(pairs).to_numpy() / table["n_sightings"].to_numpy()
-    few = table["n_sightings"] < min_sightings
-    table.loc[few, list(_CIRCLES)] = pd.NA
-    table.loc[few, "hall_share"] = np.nan
+    few = table["n_sightings"].to_numpy() < min_sightings
+    for name, codes, values in (("home_cell", home, cells), ("work_cell", work, cells),
+                                ("leisure_cell", leisure, cells), ("hall_id", hall, halls_u)):
+        v = values[np.maximum(codes, 0)].astype(np.int64)
+        table[name] = pd.arrays.IntegerArray(v, (codes < 0) | few)
+    share = np.where(ok, hall_n / np.maximum(n_seen, 1), np.nan)
+    share[few] = np.nan
+    table["hall_share"] = share
     table["works_at_home"] = (table["work_cell"] == table["home_cell"]).fillna(False).astype(bool)
     return LifeCircleTags(table=table, months=used, min_sightings=int(min_sightings))
 
@@ -298,13 +389,13 @@ def music_tags(locations: pd.DataFrame, concerts: pd.DataFrame, *, min_excess: f
     check_scalar(min_excess, "min_excess", kind=(int, float), low=0, low_inclusive=False)
     loc = _check_locations(locations, None)
     check_frame(concerts, table="concerts", columns=["concert", "genre", "month", "cell_id"])
-    months_all = loc["month"].astype(str)
-    n_months = months_all.nunique()
+    n_months = len(_months_of(loc))
     rows = []
     tagged = []
+    cell_id = loc["cell_id"].to_numpy()
     for c in concerts.itertuples(index=False):
-        at = loc[loc["cell_id"].to_numpy() == c.cell_id]
-        m = at["month"].astype(str).to_numpy() == str(c.month)
+        at = loc[cell_id == c.cell_id]
+        m = _month_mask(at, [str(c.month)])
         now = at[m].groupby("user_id")["n_evening"].sum()
         before = at[~m].groupby("user_id")["n_evening"].sum() / max(n_months - 1, 1)
         usual = before.reindex(now.index).fillna(0.0) if n_months > 1 else now * 0.0
@@ -412,9 +503,17 @@ def accuracy(tags: pd.DataFrame, reference: pd.DataFrame, *, pairs: Mapping[str,
     for tc, rc in pairs.items():
         tv = t[tc].reindex(r.index)
         has = tv.notna().to_numpy()
-        a = tv.astype(object).to_numpy(na_value=None)
-        b = r[rc].astype(object).to_numpy()
-        right = has & np.array([x is not None and x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+        rv = r[rc]
+        integer = pd.api.types.is_integer_dtype
+        if integer(tv.dtype) and integer(rv.dtype):
+            # ids (cells, halls): one vectorised comparison of nullable integers, missing = not right
+            eq = pd.array(tv.to_numpy(), dtype="Int64") == pd.array(rv.to_numpy(), dtype="Int64")
+            same = eq.fillna(False).to_numpy(dtype=bool)
+        else:
+            a = tv.astype(object).to_numpy(na_value=None)
+            b = rv.astype(object).to_numpy()
+            same = np.array([x is not None and x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+        right = has & same
         n_tag, n_ok = int(has.sum()), int(right.sum())
         rows[tc] = {"n_reference": len(r), "n_tagged": n_tag, "coverage": n_tag / len(r) if len(r) else np.nan,
                     "n_correct": n_ok, "accuracy": n_ok / n_tag if n_tag else np.nan}
@@ -474,7 +573,11 @@ def customer_view(circles_result: LifeCircleTags, usage: pd.DataFrame, *, month:
     lv = circles_result.levels()
     parts.append(lv.assign(level_3=lv["level_3"].astype(str)))
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["user_id", "level_1", "level_2"], kind="stable").reset_index(drop=True)
+    # the stable sort by (user_id, level_1, level_2) on codes: level names are a handful of
+    # strings, their categorical codes sort as the strings do
+    l1, l2 = (pd.Categorical(out[c]).codes for c in ("level_1", "level_2"))
+    order = np.lexsort((l2, l1, out["user_id"].to_numpy()))
+    return out.take(order).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- hall campaign
@@ -594,9 +697,14 @@ def plan_hall_campaign(circles_result: LifeCircleTags, *, n_halls: int = 56,
     seen = None
     if locations is not None:
         loc = _check_locations(locations, list(circles_result.months))
-        near = loc[loc["hall_id"].isin(key)]
-        seen = near.drop_duplicates(["user_id", "hall_id"])["hall_id"].value_counts()
-        n_radius = int(near["user_id"].nunique())
+        h = loc["hall_id"].to_numpy()
+        is_key = np.zeros(max(int(h.max()) if len(h) else 0, max(key, default=0)) + 1, bool)
+        is_key[[k for k in key if k >= 0]] = True
+        near = np.flatnonzero(is_key[h])
+        nu, nh = loc["user_id"].to_numpy()[near].astype(np.int64), h[near].astype(np.int64)
+        pair = _sorted_unique(nu * len(is_key) + nh)             # (customer, key hall) seen
+        seen = pd.Series(pair % len(is_key)).value_counts()
+        n_radius = len(_sorted_unique(pair // len(is_key)))
     else:
         n_radius = len(inside)
     n_target = min(len(inside), max(1, int(round(target_share * n_radius))))

@@ -250,36 +250,52 @@ def simulate_locations(
         att_c.append(np.full(len(who), i))
     att_u, att_c = np.concatenate(att_u), np.concatenate(att_c)
 
-    # -- sightings
+    # -- sightings (one aggregation per month: a sort of packed (user, cell, band) keys; the
+    # columns are filled month by month into arrays and the frame is built once)
     places = np.stack([home, work, leisure], axis=1)
-    frames = []
-    for mi, m in enumerate(months):
+    cum = PLACE_BY_BAND.cumsum(axis=1)
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("user", "month", "cell", *BANDS)}
+    for mi in range(len(months)):
         counts = rng.poisson(lam[:, None] * BAND_SHARES[None, :])          # n x 4
         rows_u, rows_b = [], []
         for b in range(4):
             rows_u.append(np.repeat(np.arange(n), counts[:, b]))
             rows_b.append(np.full(int(counts[:, b].sum()), b, dtype=np.int8))
+        del counts
         su, sb = np.concatenate(rows_u), np.concatenate(rows_b)
-        cum = PLACE_BY_BAND.cumsum(axis=1)[sb]
-        place = (rng.random(len(su))[:, None] > cum).sum(axis=1).clip(0, 2)
+        del rows_u, rows_b
+        r = rng.random(len(su))
+        place = np.minimum((r > cum[sb, 0]).astype(np.int8) + (r > cum[sb, 1]) + (r > cum[sb, 2]), 2)
+        del r
         cell = places[su, place]
+        del place
         if mi == len(months) - 1 and len(att_u):
             su = np.concatenate([su, np.repeat(att_u, CONCERT_SIGHTINGS)])
             sb = np.concatenate([sb, np.full(len(att_u) * CONCERT_SIGHTINGS, 2, dtype=np.int8)])
             cell = np.concatenate([cell, np.repeat(venues[att_c], CONCERT_SIGHTINGS)])
         cell = _noisy(rng, cell, accuracy, side)
         key = (su.astype(np.int64) * nc + cell) * 4 + sb
-        k, c = np.unique(key, return_counts=True)
+        del su, sb, cell
+        k, c = np.unique(key, return_counts=True)                         # sorted keys
+        del key
         ub, b = np.divmod(k, 4)
-        u, ce = np.divmod(ub, nc)
-        wide = np.zeros((len(np.unique(ub)), 4), dtype=np.int32)
-        pair, inv = np.unique(ub, return_inverse=True)
-        np.add.at(wide, (inv, b), c)
-        pu, pc = np.divmod(pair, nc)
-        frames.append(pd.DataFrame({"user_id": uid[pu], "month": m, "cell_id": pc.astype(np.int32),
-                                    "hall_id": cell_hall[pc], **{band: wide[:, j] for j, band in enumerate(BANDS)}}))
-    loc = pd.concat(frames, ignore_index=True)
-    loc["month"] = pd.Categorical(loc["month"], categories=months)
+        new_pair = np.r_[True, ub[1:] != ub[:-1]]
+        inv = np.cumsum(new_pair) - 1                                     # each (pair, band) once
+        wide = np.zeros((int(new_pair.sum()), 4), dtype=np.int32)
+        wide[inv, b] = c
+        pu, pc = np.divmod(ub[new_pair], nc)
+        cols["user"].append(uid[pu])
+        cols["month"].append(np.full(len(pu), mi, dtype=np.int8))
+        cols["cell"].append(pc.astype(np.int32))
+        for j, band in enumerate(BANDS):
+            cols[band].append(wide[:, j])
+        del k, c, ub, b, new_pair, inv, wide, pu
+    cell_of = np.concatenate(cols.pop("cell"))
+    loc = pd.DataFrame({"user_id": np.concatenate(cols.pop("user")),
+                        "month": pd.Categorical.from_codes(np.concatenate(cols.pop("month")), categories=months),
+                        "cell_id": cell_of, "hall_id": cell_hall[cell_of],
+                        **{band: np.concatenate(cols.pop(band)) for band in BANDS}})
+    del cell_of
 
     truth = pd.DataFrame({"user_id": uid, "home_cell": home.astype(np.int32), "work_cell": work.astype(np.int32),
                           "leisure_cell": leisure.astype(np.int32), "hall_id": true_hall.astype(np.int32),
@@ -299,10 +315,14 @@ def _near_leisure(rng, xy, kind, home):
     """A random commercial/leisure cell within LEISURE_RADIUS_KM of each home (-1 if none)."""
     pool = np.flatnonzero(np.isin(kind, [4, 5]))
     out = np.full(len(home), -1)
-    for h in np.unique(home):
+    order = np.argsort(home, kind="stable")                 # the customers of each home cell, in order
+    hs = home[order]
+    first = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]])
+    bounds = np.r_[first, len(hs)]
+    for g, h in enumerate(hs[first]):
         d = np.abs(xy[pool] - xy[h]).max(axis=1)
         near = pool[d <= LEISURE_RADIUS_KM]
-        idx = np.flatnonzero(home == h)
+        idx = order[bounds[g]:bounds[g + 1]]
         if len(near):
             out[idx] = near[rng.integers(0, len(near), len(idx))]
     return out
