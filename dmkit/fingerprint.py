@@ -471,6 +471,141 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
     return pd.DataFrame(cols, index=table.index), kinds
 
 
+def _design_column(table: pd.DataFrame, kind: tuple, rows: np.ndarray) -> np.ndarray:
+    """One design column (float32) over ``rows`` of ``table``, from its kind map entry."""
+    if kind[0] == "cat":
+        return _is(table[kind[1]], kind[2])[rows].astype(np.float32)
+    return table[kind[1]].to_numpy()[rows].astype(np.float32)
+
+
+_MAX_BINS = 1024
+
+
+class _Tree:
+    """The arrays of a fitted binary tree, as scikit-learn's ``tree_`` holds them
+    (``children_left/right`` -1 at a leaf, ``feature``/``threshold`` -2 there)."""
+
+    def __init__(self) -> None:
+        self.children_left: list[int] = []
+        self.children_right: list[int] = []
+        self.feature: list[int] = []
+        self.threshold: list[float] = []
+
+    def add(self) -> int:
+        for a, v in ((self.children_left, -1), (self.children_right, -1), (self.feature, -2),
+                     (self.threshold, -2.0)):
+            a.append(v)
+        return len(self.feature) - 1
+
+    def freeze(self) -> None:
+        self.children_left = np.asarray(self.children_left, dtype=np.intp)
+        self.children_right = np.asarray(self.children_right, dtype=np.intp)
+        self.feature = np.asarray(self.feature, dtype=np.intp)
+        self.threshold = np.asarray(self.threshold, dtype=np.float64)
+        self.node_count = len(self.feature)
+
+
+class _BinnedTree:
+    """A shallow gini decision tree grown on binned features (histograms, as histogram
+    gradient boosting bins them), read by :func:`dmkit._trees.read_rules` like scikit-learn's.
+
+    Each feature's candidate thresholds are the midpoints between its consecutive distinct
+    values in the fitting rows, as :class:`sklearn.tree.DecisionTreeClassifier` tries them;
+    a feature with more than ``_MAX_BINS`` distinct values keeps the midpoints at its
+    quantiles. A node's best split over every feature comes from a ``bincount`` of its rows
+    and its positives per feature's bins (the larger child's by difference from its parent):
+    linear in rows x features, no sort per node. Split
+    rule as scikit-learn's: the least weighted gini impurity of the children, each child at
+    least ``ceil(min_samples_leaf x rows)`` rows; no split of a pure node or at ``max_depth``.
+    """
+
+    def __init__(self, max_depth: int, min_samples_leaf: float) -> None:
+        self.max_depth, self.min_samples_leaf = max_depth, min_samples_leaf
+
+    @staticmethod
+    def bin(X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, dict]:
+        """``(cuts, codes, shared)``: each feature's candidate thresholds, each row's bin per
+        feature (uint16, rows x features, one contiguous column per feature) and the
+        histogram of all rows once computed: binned once for every tree grown on these rows."""
+        n, p = X.shape
+        cuts, codes = [], np.empty((n, p), dtype=np.uint16, order="F")
+        for j in range(p):
+            x = np.ascontiguousarray(X[:, j])
+            u = np.unique(x)
+            mids = (u[:-1].astype(np.float64) + u[1:]) / 2
+            if len(mids) > _MAX_BINS - 1:
+                q = np.quantile(x, np.linspace(0, 1, _MAX_BINS + 1)[1:-1])
+                mids = np.unique(mids[np.minimum(np.searchsorted(u, q, side="left"), len(mids) - 1)])
+            cuts.append(mids)
+            codes[:, j] = np.searchsorted(mids, x, side="left")  # x <= mids[b] <=> bin <= b
+        return cuts, codes, {}
+
+    def fit(self, binned: tuple[list[np.ndarray], np.ndarray, dict], y: np.ndarray) -> _BinnedTree:
+        """Grow the tree on rows binned by :meth:`bin`, ``y`` the target (bool) of each row."""
+        cuts, codes, shared = binned
+        n, p = codes.shape
+        width = _MAX_BINS
+        y = np.asarray(y, dtype=bool)
+        n_cuts = np.array([len(c) for c in cuts])[:, None]
+
+        def hist(rows: np.ndarray) -> np.ndarray:
+            out = np.zeros((p, width), dtype=np.int64)
+            for j in range(p):  # one small histogram per feature (cache-resident counts)
+                out[j] = np.bincount(codes[:, j][rows], minlength=width)
+            return out
+
+        if "rows" not in shared:  # every tree's root: all the rows
+            shared["rows"] = hist(np.arange(n))
+        min_leaf = int(np.ceil(self.min_samples_leaf * n))
+        tree = _Tree()
+        all_rows = np.arange(n)
+        stack = [(tree.add(), all_rows, 0, shared["rows"], hist(all_rows[y]))]
+        while stack:
+            node, rows, depth, cnt, pos = stack.pop()
+            nn, kk = len(rows), float(np.count_nonzero(y[rows]))
+            if depth >= self.max_depth or nn < 2 * min_leaf or kk == 0 or kk == nn:
+                continue
+            nl = np.cumsum(cnt, axis=1)[:, :-1].astype(np.float64)
+            kl = np.cumsum(pos, axis=1)[:, :-1].astype(np.float64)
+            nr, kr = nn - nl, kk - kl
+            valid = (nl >= min_leaf) & (nr >= min_leaf) & (np.arange(width - 1)[None, :] < n_cuts)
+            if not valid.any():
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cost = kl * (nl - kl) / nl + kr * (nr - kr) / nr  # half the children's weighted gini
+            cost = np.where(valid, cost, np.inf)
+            f, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
+            tree.feature[node], tree.threshold[node] = int(f), float(cuts[f][b])
+            go_left = codes[rows, f] <= b
+            left, right = tree.add(), tree.add()
+            tree.children_left[node], tree.children_right[node] = left, right
+            lrows, rrows = rows[go_left], rows[~go_left]
+            if depth + 1 < self.max_depth:  # histograms of the smaller child; the other's by difference
+                small = lrows if len(lrows) <= len(rrows) else rrows
+                sc, sp = hist(small), hist(small[y[small]])
+                lc, lp, rc, rp = ((sc, sp, cnt - sc, pos - sp) if small is lrows else (cnt - sc, pos - sp, sc, sp))
+            else:
+                lc = lp = rc = rp = None
+            stack += [(right, rrows, depth + 1, rc, rp), (left, lrows, depth + 1, lc, lp)]
+        tree.freeze()
+        self.tree_ = tree
+        return self
+
+    def apply(self, column, n_rows: int) -> np.ndarray:
+        """The leaf of each of ``n_rows`` rows; ``column(j)`` gives feature ``j`` over those
+        rows (float32), read only for the features the tree splits on."""
+        t = self.tree_
+        leaf = np.zeros(n_rows, dtype=np.intp)
+        for node in range(t.node_count):  # parents before children
+            if t.children_left[node] == -1:
+                continue
+            here = np.flatnonzero(leaf == node)
+            go_left = column(int(t.feature[node]))[here] <= t.threshold[node]
+            leaf[here[go_left]] = t.children_left[node]
+            leaf[here[~go_left]] = t.children_right[node]
+        return leaf
+
+
 def _render(cond: tuple[str, str, float], kinds: dict) -> str:
     f, op, thr = cond
     kind = kinds[f]
@@ -572,8 +707,10 @@ def preference_rules(
 ) -> PreferenceRules:
     """Readable IF-THEN rules that explain each preferred value of ``target``.
 
-    For each value (e.g. channel ``web``) a shallow :class:`sklearn.tree.DecisionTreeClassifier`
-    separates the customers who prefer it from the others; every leaf where it is more
+    For each value (e.g. channel ``web``) a shallow gini decision tree (scikit-learn's split
+    rule, grown on binned features: :class:`_BinnedTree`; a feature with more than 1024
+    distinct values in the sample is cut at its quantiles) separates the customers who
+    prefer it from the others; every leaf where it is more
     common than overall becomes a rule: the path's conditions (tightest threshold kept
     per feature and direction), its support and precision. Sibling leaves on the same
     side of ``min_lift`` are merged first, so a split that changes nothing is not shown.
@@ -616,8 +753,6 @@ def preference_rules(
     ParameterError
         ``max_depth`` < 1, ``min_support`` outside (0, 1).
     """
-    from sklearn.tree import DecisionTreeClassifier
-
     table = profile.table if isinstance(profile, FingerprintResult) else profile
     if not isinstance(table, pd.DataFrame):
         raise parameter_error("profile", expected="a FingerprintResult or its table", found=type(profile).__name__)
@@ -640,8 +775,8 @@ def preference_rules(
     has = y_all.notna().to_numpy()
     if not has.any():
         raise schema_error(table="profile", column=target, expected="customers with a preference", found="none")
-    X, kinds = _design(table.loc[has], feats)
-    y_has = y_all[has]
+    has_rows = np.flatnonzero(has)
+    y_has = y_all.iloc[has_rows]
     if isinstance(y_has.dtype, pd.CategoricalDtype):  # codes -> labels without a per-row str()
         y = np.asarray(y_has.cat.categories.astype(str), dtype=object)[y_has.cat.codes.to_numpy()]
     else:
@@ -650,11 +785,22 @@ def preference_rules(
     counts = pd.Series(y).value_counts()
     if values is None:
         values = [v for v in counts.index if counts[v] >= min_support * n]
-    names = list(X.columns)
-    Xv = X.to_numpy(dtype=np.float32)
     check_scalar(sample_size, "sample_size", kind=int, low=100, allow_none=True)
     fit_rows = (np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
-                if sample_size is not None and n > sample_size else slice(None))
+                if sample_size is not None and n > sample_size else np.arange(n))
+    # the design matrix of the fitting rows only; a feature over every customer is read
+    # when a tree splits on it (no customers x features matrix)
+    X, kinds = _design(table.iloc[has_rows[fit_rows]], feats)
+    names = list(X.columns)
+    binned = _BinnedTree.bin(X.to_numpy(dtype=np.float32))
+    del X
+    full: dict[int, np.ndarray] = {}
+
+    def column(j: int) -> np.ndarray:
+        if j not in full:
+            full[j] = _design_column(table, kinds[names[j]], has_rows)
+        return full[j]
+
     rows = []
     for v in values:
         yy = y == v
@@ -662,9 +808,9 @@ def preference_rules(
         if pos_total == 0:
             continue
         base = pos_total / n
-        tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=float(min_support), random_state=seed)
-        tree.fit(Xv[fit_rows], yy[fit_rows])
-        n_node, k_node = node_counts(tree, tree.apply(Xv), yy)
+        tree = _BinnedTree(max_depth, float(min_support)).fit(binned, yy[fit_rows])
+        leaves = tree.apply(column, n)
+        n_node, k_node = node_counts(tree, leaves, yy)
         prec_node = np.divide(k_node, n_node, out=np.zeros_like(k_node), where=n_node > 0)
         positive = (prec_node >= base * min_lift) & (
             True if min_confidence is None else prec_node >= min_confidence)

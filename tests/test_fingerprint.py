@@ -319,3 +319,30 @@ def test_argmax_share_per_category_counts_match_the_customer_by_category_matrix(
     assert (nnz == (flat > 0).sum(axis=1)).all() and best[5] == 2 and conf[5] == 1 and np.isnan(conf[6])
     has = total > 0
     assert np.allclose(conf[has], flat.max(axis=1)[has] / total[has])
+
+
+def test_binned_tree_grows_the_splits_of_sklearns_tree_on_features_with_few_values():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from dmkit.fingerprint import _BinnedTree
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = np.column_stack([rng.integers(0, 2, n), rng.integers(10, 60, n), rng.integers(0, 8, n),
+                         rng.normal(size=n).round(1)]).astype(np.float32)
+    y = ((X[:, 0] == 1) & (X[:, 1] < 25)) | (X[:, 2] > 5)
+    y ^= rng.random(n) < 0.1  # noise
+    ours = _BinnedTree(3, 0.01).fit(_BinnedTree.bin(X), y).tree_
+    ref = DecisionTreeClassifier(max_depth=3, min_samples_leaf=0.01, random_state=0).fit(X, y)
+
+    def splits(t, node=0):  # (feature, threshold) per internal node, in preorder
+        if t.children_left[node] == -1:
+            return []
+        return [(int(t.feature[node]), round(float(t.threshold[node]), 4))] + splits(
+            t, t.children_left[node]) + splits(t, t.children_right[node])
+
+    assert splits(ours) == splits(ref.tree_)
+    leaves = _BinnedTree(3, 0.01).fit(_BinnedTree.bin(X), y).apply(lambda j: X[:, j], n)
+    assert (np.bincount(leaves) > 0).sum() == (ref.tree_.children_left == -1).sum()
+    assert sorted(np.bincount(leaves)[np.bincount(leaves) > 0]) == sorted(np.bincount(ref.apply(X))[
+        np.bincount(ref.apply(X)) > 0])  # the same partition of the rows (nodes numbered otherwise)
