@@ -426,36 +426,59 @@ def y5_outcomes(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, start: str,
     schema.validate(subscriptions, "subscriptions", check_keys=False)
     p0, p1 = pd.Period(start, freq="M"), pd.Period(end, freq="M")
     need = [str(m) for m in pd.period_range(p0 - 3, p1, freq="M")]
-    have = set(usage["month"].astype(str).unique())
+    # numpy on factorized users and months (the panel has n_users x n_months rows: no pivot)
+    m_codes, m_uniq = pd.factorize(usage["month"])
+    m_names = pd.Index(m_uniq).astype(str)
+    have = set(m_names)
     missing = [m for m in need if m not in have]
     if missing:
         raise schema_error(table="usage", column="month", expected=f"the months {need[0]}..{need[-1]}",
                            found=f"no rows for {missing}", fix="generate or extract a longer panel (n_months)")
-    wide = usage.assign(month=usage["month"].astype(str)).pivot_table(
-        index="user_id", columns="month", values="sms_p2p", aggfunc="sum").reindex(columns=need)
+    u_codes, u_uniq = pd.factorize(usage["user_id"], sort=True)  # users in id order
+    n_u = len(u_uniq)
+    sms = usage["sms_p2p"].to_numpy(dtype=np.float64)
+
+    def month_sum(m: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's P2P SMS in month m and whether the user has a row in it."""
+        rows = m_codes == m_names.get_loc(m)
+        c = u_codes[rows]
+        return np.bincount(c, weights=sms[rows], minlength=n_u), np.bincount(c, minlength=n_u) > 0
+
     before = [str(m) for m in pd.period_range(p0 - 3, p0 - 1, freq="M")]
-    silent = wide.index[(wide[before].fillna(0) == 0).all(axis=1)]
-    pen = float((wide.loc[silent, end] > 0).mean()) if len(silent) else float("nan")
-    first = usage[usage["month"].astype(str) == start].set_index("user_id")
-    mid = first[(first["sms_p2p"] >= low) & (first["sms_p2p"] < high)]
-    bins = np.digitize(mid["arpu"].to_numpy(), spend_bins)
+    silent = np.ones(n_u, dtype=bool)  # none in each of the three months (no row counts as none)
+    for m in before:
+        silent &= month_sum(m)[0] == 0
+    sms_end, has_end = month_sum(end)
+    sms_start, has_start = month_sum(start)
+    pen = float((sms_end[silent] > 0).mean()) if silent.any() else float("nan")
+    at_start = m_codes == m_names.get_loc(start)
+    first_sms = usage["sms_p2p"].to_numpy()[at_start]
+    first_user = u_codes[at_start]
+    mid = (first_sms >= low) & (first_sms < high)
+    bins = np.digitize(usage["arpu"].to_numpy()[at_start][mid], spend_bins)
+    mid_users = first_user[mid]
     rises = []
     for b in range(len(spend_bins) + 1):
-        ids = mid.index[bins == b]
-        if len(ids):
-            rises.append(float(wide.loc[ids, end].mean() - wide.loc[ids, start].mean()))
-    heavy = first.index[first["sms_p2p"] >= high]
+        ids = mid_users[bins == b]
+        if len(ids):  # means over the group's users with a row in the month
+            e, s = ids[has_end[ids]], ids[has_start[ids]]
+            rises.append(float(sms_end[e].mean() - sms_start[s].mean()))
+    n_mid = int(mid.sum())
+    heavy = u_uniq[first_user[first_sms >= high]]
+    fet = subscriptions[(subscriptions["service"] == "fetion").to_numpy(dtype=bool)]
+    f_start = fet["start"].to_numpy(dtype="datetime64[ns]")
+    f_end = fet["end"].to_numpy(dtype="datetime64[ns]")
+    f_user = fet["user_id"].to_numpy()
 
     def fetion_share(month: str) -> float:
-        t = (pd.Period(month, freq="M") + 1).to_timestamp()
-        s = subscriptions[(subscriptions["service"].astype(str) == "fetion") & (subscriptions["start"] < t)
-                          & (subscriptions["end"].isna() | (subscriptions["end"] >= t))]
-        return float(np.isin(heavy, s["user_id"].unique()).mean()) if len(heavy) else float("nan")
+        t = np.datetime64((pd.Period(month, freq="M") + 1).to_timestamp(), "ns")
+        on = (f_start < t) & (np.isnat(f_end) | (f_end >= t))
+        return float(np.isin(heavy, f_user[on]).mean()) if len(heavy) else float("nan")
 
     rows = [
-        ("silent_sms_penetration", pen, len(silent),
+        ("silent_sms_penetration", pen, int(silent.sum()),
          f"share with P2P SMS in {end} among users with none in {before[0]}..{before[-1]}"),
-        ("middle_mou_rise_min", min(rises) if rises else float("nan"), len(mid),
+        ("middle_mou_rise_min", min(rises) if rises else float("nan"), n_mid,
          f"smallest rise {start}->{end} of mean P2P SMS over the {low:g}-{high:g} SMS groups by spend bin"),
         ("high_mou_fetion_rise", fetion_share(end) - fetion_share(start), len(heavy),
          f"Fetion holders' share {end} minus {start} among users with >= {high:g} SMS in {start}"),
