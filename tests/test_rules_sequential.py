@@ -270,3 +270,21 @@ def test_an_operator_extract_with_its_own_codes_goes_through_sequential():
     for k, v in ref.items():
         assert got[k][0] == v[0]
         np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+
+
+def test_off_grid_times_and_sparse_user_ids_match_brute_force():
+    # times to the nanosecond over years (no common grid: the dense-rank path) and user ids far
+    # apart (factorized rather than shifted), against the brute force
+    rng = np.random.default_rng(5)
+    svc = ["crbt", "music", "wap", "newspaper"]
+    base = pd.Timestamp("2005-01-01").value
+    rows = [(13_800_000_000 + 7_919 * u, s, pd.Timestamp(base + int(rng.integers(0, 4 * 365 * 86400 * 10**9))))
+            for u in range(250) for s in rng.choice(svc, size=rng.integers(1, 5))]
+    subs = _subs(rows)
+    r = R.sequential(subs, window="400D", min_support=1e-9)
+    ref = _brute_force(subs, 400, 250)
+    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
+    assert got.keys() == ref.keys() and len(got) == 12
+    for k, v in ref.items():
+        assert got[k][0] == v[0]
+        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)

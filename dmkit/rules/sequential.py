@@ -153,6 +153,60 @@ def _check_events(data: object, user: str, item: str, time: str, table: str) -> 
                        found=f"dtype {t.dtype}", fix=f"parse it first, e.g. pd.to_datetime(df[{time!r}])")
 
 
+def _user_time_order(users: pd.Series, code: np.ndarray, t: np.ndarray, k: int, *,
+                     first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (user, item, time) rows kept for pairing, sorted by user then time.
+
+    ``first``: each user's first time of each item; otherwise the distinct (user, item, time)
+    rows. Users become integer codes (the ids shifted when they are compact integers,
+    otherwise factorized); times their steps on the grid of the times (a dense rank when the
+    key would be too wide), so that one int64 key orders by (user, item,
+    time) and another by (user, time): two argsorts of int64 keys, no hashed group-by.
+    Rows at the same time of one user come in no particular order (the pairing ignores
+    them: a pair needs a positive gap).
+    """
+    if pd.api.types.is_signed_integer_dtype(users.dtype) and len(users):
+        v = users.to_numpy(dtype=np.int64)
+        lo, hi = int(v.min()), int(v.max())
+        u = v - lo if hi - lo < 4 * len(v) + 1024 else pd.factorize(v)[0].astype(np.int64)
+    else:
+        u = pd.factorize(users)[0].astype(np.int64)
+    n = len(t)
+    if n == 0:
+        return u, code, t
+    g = u * k + code
+    top = (int(g.max()) + 1, int(u.max()) + 1)
+    rank = None
+    if t.dtype.kind == "i":
+        # integer times on a grid (whole seconds or days in nanoseconds): the steps from the
+        # earliest are already an exact rank-preserving key, no sort needed
+        off = t - t.min()
+        step = int(np.gcd.reduce(off)) or 1
+        if (int(off.max()) // step + 1) * max(top) < 2 ** 62:
+            rank = off // step
+    if rank is None:  # a dense rank of the times
+        by_t = np.argsort(t, kind="stable")
+        ts = t[by_t]
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_t] = np.concatenate(([0], np.cumsum(ts[1:] != ts[:-1])))
+    n_t = int(rank.max()) + 1
+    if top[0] * n_t >= 2 ** 62:
+        order = np.lexsort((rank, g))  # keys too wide for one int64
+    else:
+        order = np.argsort(g * n_t + rank)
+    gs, rs = g[order], rank[order]
+    new = np.ones(n, dtype=bool)
+    # first: the first row of each (user, item); all: the first of each (user, item, time)
+    new[1:] = gs[1:] != gs[:-1] if first else (gs[1:] != gs[:-1]) | (rs[1:] != rs[:-1])
+    keep = order[new]
+    u, code, rank, t = u[keep], code[keep], rank[keep], t[keep]
+    if top[1] * n_t >= 2 ** 62:
+        order = np.lexsort((rank, u))
+    else:
+        order = np.argsort(u * n_t + rank)
+    return u[order], code[order], t[order]
+
+
 def sequential(
     subscriptions: pd.DataFrame,
     *,
@@ -239,21 +293,8 @@ def sequential(
     codes, uniques = pd.factorize(subscriptions[item], sort=True)
     names = list(uniques)
     k = len(names)
-    user_codes, _ = pd.factorize(subscriptions[user])
-    u = user_codes.astype(np.int64)
-    code = codes.astype(np.int64)
-    frame = pd.DataFrame({"g": u * k + code, "t": t_all})
-    if occurrences == "first":
-        # first time per (user, item): a hashed group-by minimum
-        rows = frame.groupby("g", sort=False)["t"].min()
-    else:
-        rows = frame.drop_duplicates().set_index("g")["t"]
-    g = rows.index.to_numpy(dtype=np.int64)
-    u, code, t = g // k, g % k, rows.to_numpy()
-    # sort by user then time (two stable sorts) and pair each row with the later rows of the user
-    order = np.argsort(t, kind="stable")
-    order = order[np.argsort(u[order], kind="stable")]
-    u, code, t = u[order], code[order], t[order]
+    u, code, t = _user_time_order(subscriptions[user], codes.astype(np.int64), t_all, k,
+                                  first=occurrences == "first")
     base_users = int(np.count_nonzero(np.diff(u)) + 1) if len(u) else 0
     if n_users is None:
         n_users = base_users
