@@ -59,6 +59,16 @@ def _brute_force(subs, window_days, n_users):
     return {k: (len(v), len(v) / n_first[k[0]], float(np.median(v)), len(v) / n_users) for k, v in out.items()}
 
 
+def _assert_same_rules(r, ref):
+    """The rules of ``r`` are those of the brute force ``ref``: counts exact, shares and gaps to 1e-12."""
+    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
+    assert got.keys() == ref.keys()
+    for k, v in ref.items():
+        assert got[k][0] == v[0]
+        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+    return got
+
+
 def test_matches_brute_force_on_random_histories():
     rng = np.random.default_rng(2)
     n = 300
@@ -228,11 +238,7 @@ def test_first_occurrence_default_unchanged_on_an_operator_log():
     log = pd.DataFrame(rows, columns=["user_id", "service", "start"])
     r = R.sequential(log, window="45D", min_support=1e-9)
     ref = _brute_force(log, 45, 200)
-    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
-    assert got.keys() == ref.keys()
-    for k, v in ref.items():
-        assert got[k][0] == v[0]
-        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+    _assert_same_rules(r, ref)
 
 
 def test_any_log_bad_inputs():
@@ -283,8 +289,4 @@ def test_off_grid_times_and_sparse_user_ids_match_brute_force():
     subs = _subs(rows)
     r = R.sequential(subs, window="400D", min_support=1e-9)
     ref = _brute_force(subs, 400, 250)
-    got = {(x.first, x.then): (x.count, x.confidence, x.median_gap_days, x.support) for x in r.rules.itertuples()}
-    assert got.keys() == ref.keys() and len(got) == 12
-    for k, v in ref.items():
-        assert got[k][0] == v[0]
-        np.testing.assert_allclose(got[k][1:], v[1:], rtol=1e-12)
+    assert len(_assert_same_rules(r, ref)) == 12
