@@ -445,11 +445,23 @@ def assign_states(tests: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.
     return pd.Series(pd.Categorical(out, categories=list(STATES)), index=tests.index, name="state")
 
 
-def _label_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+def label_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for missing) and the text label of each code of a column.
 
     A categorical column gives its codes and its categories as text without touching the rows;
-    another column is factorized once. ``labels[codes[i]] == str(col[i])``.
+    another column is factorized once. Used to compare months and services with a text value
+    over tens of millions of rows without ``astype(str)`` of the rows (also by
+    :func:`dmkit.rules.baskets_from_subscriptions`).
+
+    Parameters
+    ----------
+    col : Series
+
+    Returns
+    -------
+    codes : ndarray of int
+        One per row; ``labels[codes[i]] == str(col.iloc[i])``, -1 where the value is missing.
+    labels : list of str
     """
     if isinstance(col.dtype, pd.CategoricalDtype):
         return col.cat.codes.to_numpy(), [str(c) for c in col.cat.categories]
@@ -625,7 +637,7 @@ def customer_states(
     months = [str(p) for p in pd.period_range(end=m, periods=span, freq="M")]
     # month and service compared through their category codes (or one factorize): no string
     # copy of the 6M-row usage month or the 8.6M-row service column (1M users)
-    m_code, m_labels = _label_codes(usage["month"])
+    m_code, m_labels = label_codes(usage["month"])
     slot_of = {mo: j for j, mo in enumerate(months)}
     slot = np.append(np.array([slot_of.get(lb, -1) for lb in m_labels], dtype=np.int64), -1)[m_code]
     in_month = slot == span - 1
@@ -638,7 +650,7 @@ def customer_states(
     for c in activity_columns:
         use_rows += usage[c].to_numpy(dtype=float, na_value=0.0)[in_span]
 
-    s_code, s_labels = _label_codes(subscriptions["service"])
+    s_code, s_labels = label_codes(subscriptions["service"])
     s_hit = np.append(np.array([lb == service for lb in s_labels], dtype=bool), False)[s_code]
     subs = subscriptions.loc[s_hit, ["user_id", "start", "end"]]
     t_end = (m + 1).to_timestamp()

@@ -7,6 +7,7 @@ import pandas as pd
 from dmkit import catalog, schema
 from dmkit.contract.months import month_end
 from dmkit.errors import parameter_error
+from dmkit.lifecycle import label_codes
 
 __all__ = ["baskets_from_subscriptions"]
 
@@ -47,7 +48,8 @@ def baskets_from_subscriptions(
     DataFrame
         Index ``user_id``, one numpy-bool column per service.
     """
-    schema.validate(subscriptions, "subscriptions")
+    # keys not checked: a repeated (user, service, start) row sets the same basket cell
+    schema.validate(subscriptions, "subscriptions", check_keys=False)
     known = catalog.active_catalog().service_codes
     services = tuple(known if services is None else services)
     bad = [s for s in services if s not in known]
@@ -68,7 +70,10 @@ def baskets_from_subscriptions(
         if not index.is_unique:
             raise parameter_error("users", expected="unique user ids", found="duplicated ids")
     rows = index.get_indexer(sub["user_id"].to_numpy())
-    cols = pd.Categorical(sub["service"].astype(str), categories=list(services)).codes
+    # the service's column through its category codes (or one factorize): no text copy of the rows
+    codes, labels = label_codes(sub["service"])
+    col_of = {s: j for j, s in enumerate(services)}
+    cols = np.append(np.array([col_of.get(lb, -1) for lb in labels], dtype=np.int64), -1)[codes]
     ok = (rows >= 0) & (cols >= 0)
     values = np.zeros((len(index), len(services)), dtype=bool)
     values[rows[ok], cols[ok]] = True
