@@ -717,13 +717,15 @@ def state_matrix(states: CustomerStatesResult, table: pd.DataFrame | None = None
     cells = table.map(lambda v: "–" if v is None else ("Yes" if v else "No")).reindex(list(STATES), fill_value="")
     counts = states.counts
     st = states.states
+    state_of = st["state"].to_numpy()
+    tests = {c: st[c].to_numpy(dtype=bool) for c in table.columns}  # once, not per state
     mism = {}
     for state, row in table.iterrows():
-        sel = st[st["state"] == state]
-        ok = np.ones(len(sel), dtype=bool)
+        sel = state_of == state
+        ok = np.ones(int(sel.sum()), dtype=bool)
         for c, v in row.items():
             if v is not None:
-                ok &= sel[c].to_numpy(dtype=bool) == bool(v)
+                ok &= tests[c][sel] == bool(v)
         mism[state] = int((~ok).sum())
     out = cells.assign(users=counts["users"], share=counts["share"], share_of_holders=counts["share_of_holders"],
                        mismatched=pd.Series(mism).reindex(list(STATES)).fillna(0).astype(int))
@@ -966,10 +968,10 @@ def strategy(
     else:
         raise parameter_error("product_stage", expected="a stage name, a mapping or a ProductStageResult",
                               found=type(product_stage).__name__)
-    bad_state = sorted(set(users["state"]) - set(cmap))
+    bad_state = sorted(set(users["state"].unique()) - set(cmap))
     if bad_state:
         raise parameter_error("customer_state", expected=f"states among {list(cmap)}", found=bad_state)
-    no_stage = sorted(set(users["service"]) - set(stages))
+    no_stage = sorted(set(users["service"].unique()) - set(stages))
     if no_stage:
         raise parameter_error("product_stage", expected="a stage for every service of the users",
                               found=f"none for {no_stage}")
@@ -977,7 +979,7 @@ def strategy(
     if bad_stage:
         raise parameter_error("product_stage", expected=f"stages among {list(matrix.index)}", found=bad_stage)
     users["customer_stage"] = users["state"].map(cmap)
-    missing_cols = sorted(set(users["customer_stage"]) - set(matrix.columns))
+    missing_cols = sorted(set(users["customer_stage"].unique()) - set(matrix.columns))
     if missing_cols:
         raise parameter_error("matrix", expected=f"columns for customer stages {missing_cols}",
                               found=list(matrix.columns))
