@@ -349,10 +349,13 @@ def triggers(coin_ledger: CoinLedger, members: pd.DataFrame, *, month: str,
     m = members.assign(month=members["month"].astype(str))
     now = bal[bal["month"] == month].set_index("user_id")
     out = []
+    first = None
     for r in rules:
         kind = r.get("kind")
         if kind == "time":
-            first = m.groupby("user_id")["month"].min()
+            if first is None:  # each member's first month: one sort, not a Python min per member
+                first = (m[["user_id", "month"]].sort_values(["user_id", "month"], kind="stable")
+                         .drop_duplicates("user_id").set_index("user_id")["month"])
             k = int(r["months_since_join"])
             target = str(np.datetime64(month, "M") - k)
             ids = first.index[(first == target).to_numpy()]
@@ -372,7 +375,10 @@ def triggers(coin_ledger: CoinLedger, members: pd.DataFrame, *, month: str,
         else:
             raise parameter_error("rules", expected="kinds time, coins or behaviour", found=kind)
         msg = str(r.get("message", ""))
-        out.append(pd.DataFrame({"user_id": np.asarray(ids), "trigger": r["name"], "kind": kind,
-                                 "message": [msg.replace("{coins}", f"{now.loc[i, 'balance']:.0f}") for i in ids]}))
+        if "{coins}" in msg:
+            text = [msg.replace("{coins}", f"{b:.0f}") for b in now["balance"].reindex(ids).to_numpy()]
+        else:
+            text = [msg] * len(ids)
+        out.append(pd.DataFrame({"user_id": np.asarray(ids), "trigger": r["name"], "kind": kind, "message": text}))
     res = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["user_id", "trigger", "kind", "message"])
     return res.sort_values(["trigger", "user_id"], kind="stable").reset_index(drop=True)

@@ -46,6 +46,42 @@ def _check_forwards(forwards: pd.DataFrame) -> pd.DataFrame:
     return forwards
 
 
+def _in_month(ts: pd.Series, month: str) -> np.ndarray:
+    """Rows of ``ts`` in ``month`` ('YYYY-MM'), by two comparisons (no string per row);
+    nothing for a month that is not 'YYYY-MM'."""
+    try:
+        start = pd.Period(str(month), freq="M").start_time
+    except (ValueError, TypeError):
+        return np.zeros(len(ts), dtype=bool)
+    if str(month) != start.strftime("%Y-%m"):
+        return np.zeros(len(ts), dtype=bool)
+    end = start + pd.offsets.MonthBegin(1)
+    tz = getattr(ts.dt, "tz", None)
+    if tz is not None:
+        start, end = start.tz_localize(tz), end.tz_localize(tz)
+    return ((ts >= start) & (ts < end)).to_numpy()
+
+
+def _id_span(*ids: pd.Series) -> int:
+    """One more than the largest id of ``ids`` (at least 1): the base that packs a pair."""
+    return max([int(s.max()) + 1 for s in ids if len(s)] + [1])
+
+
+def _pack(a: pd.Series, b: pd.Series, big: int) -> np.ndarray:
+    """The pairs (a, b) as one int64 each: a * big + b (b in [0, big))."""
+    return a.to_numpy().astype(np.int64) * big + b.to_numpy().astype(np.int64)
+
+
+def _isin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.isin of int64 keys by a sort and a binary search (np.isin's np.unique takes a hash
+    path that is far slower on millions of keys)."""
+    b = np.sort(b)
+    if not len(b):
+        return np.zeros(len(a), dtype=bool)
+    i = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return b[i] == a
+
+
 def _platform_roots(members: pd.DataFrame | None, forwards: pd.DataFrame, content_month: pd.Series | None):
     """(content_id, user_id) pairs that got each item from the platform."""
     if members is None:
@@ -158,8 +194,9 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     senders = f.groupby(["content_id", "user_id"])["ts"].min().rename("first_sent").reset_index()
     nodes = senders.merge(first_recv, on=["content_id", "user_id"], how="outer")
     if roots is not None:
-        is_root = pd.MultiIndex.from_frame(nodes[["content_id", "user_id"]]).isin(
-            pd.MultiIndex.from_frame(roots))
+        big = _id_span(nodes["user_id"], roots["user_id"])
+        is_root = _isin(_pack(nodes["content_id"], nodes["user_id"], big),
+                          _pack(roots["content_id"], roots["user_id"], big))
     else:
         is_root = (nodes["received_at"].isna() | (nodes["first_sent"] < nodes["received_at"])).to_numpy()
     nodes.loc[is_root, "parent_id"] = -1
@@ -169,16 +206,18 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     nodes["forwarded"] = nodes["first_sent"].notna()
     # depth, level by level
     nodes["depth"] = np.where(nodes["parent_id"] == -1, 0, -1)
-    key = nodes.set_index(["content_id", "user_id"])
+    # (content, person) packed into one int64: the level-by-level search is np.isin on integers
+    big = _id_span(nodes["user_id"], nodes["parent_id"])
+    node_key = _pack(nodes["content_id"], nodes["user_id"], big)
+    parent_key = _pack(nodes["content_id"], nodes["parent_id"].clip(lower=0), big)
+    depth = nodes["depth"].to_numpy().copy()
     for d in range(1, 200):
-        known = key.loc[key["depth"] == d - 1].index
-        todo = (key["depth"] == -1).to_numpy()
+        known = node_key[depth == d - 1]
+        todo = depth == -1
         if not todo.any() or not len(known):
             break
-        par = pd.MultiIndex.from_arrays([key.index.get_level_values(0), key["parent_id"].to_numpy()])
-        hit = todo & par.isin(known)
-        key.loc[hit, "depth"] = d
-    tree = key.reset_index()
+        depth[todo & _isin(parent_key, known)] = d
+    tree = nodes.assign(depth=depth).reset_index(drop=True)
     ch = tree[tree["parent_id"] >= 0].groupby(["content_id", "parent_id"]).agg(
         children=("user_id", "size"), forward_children=("forwarded", "sum"))
     idx = pd.MultiIndex.from_frame(tree[["content_id", "user_id"]])
@@ -201,8 +240,9 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     off = 0
     if edges is not None:
         check_frame(edges, table="edges", columns=["user_id", "peer_id"])
-        pairs = pd.MultiIndex.from_frame(edges[["user_id", "peer_id"]].drop_duplicates())
-        off = int((~pd.MultiIndex.from_frame(f[["user_id", "peer_id"]]).isin(pairs)).sum())
+        big = _id_span(edges["user_id"], edges["peer_id"], f["user_id"], f["peer_id"])
+        pairs = _pack(edges["user_id"], edges["peer_id"], big)
+        off = int((~_isin(_pack(f["user_id"], f["peer_id"], big), pairs)).sum())
     return Propagation(tree=tree, contents=contents, by_cell=by_cell, off_circle=off)
 
 
@@ -225,7 +265,7 @@ def prospects(forwards: pd.DataFrame, members: pd.DataFrame, *, month: str) -> p
     """
     f = _check_forwards(forwards)
     check_frame(members, table="members", columns=["user_id", "month"])
-    fm = f[f["ts"].dt.strftime("%Y-%m") == month]
+    fm = f[_in_month(f["ts"], month)]
     if not len(fm):
         raise parameter_error("month", expected="a month with forwards", found=month)
     mem = set(members.loc[members["month"].astype(str) == month, "user_id"])
