@@ -265,7 +265,8 @@ def ledger(activity: pd.DataFrame, members: pd.DataFrame, *, rewards: RewardTabl
     a = a[a["action"] != "retention"]
     months = sorted(m["month"].unique())
     held = m[["user_id", "month", "product"]]
-    kept = held.merge(held.assign(month=held["month"].map(lambda x: str(np.datetime64(x, "M") + 1))),
+    following = {x: str(np.datetime64(x, "M") + 1) for x in pd.unique(held["month"])}  # once per month
+    kept = held.merge(held.assign(month=held["month"].map(following)),
                       on=["user_id", "month", "product"])
     ret = kept.assign(action="retention", count=1)
     holds = held.assign(v=True).pivot_table(index=["user_id", "month"], columns="product", values="v",
