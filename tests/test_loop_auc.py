@@ -9,17 +9,26 @@ from sklearn.metrics import roc_auc_score
 
 import dmkit as dm
 from dmkit.loop.policy import plan_month
-from dmkit.loop.runner import _auc_interval, _expected_auc, _health_rows
+from dmkit.loop.runner import (
+    SERVICES,
+    _auc_interval,
+    _balanced_weights,
+    _design,
+    _expected_auc,
+    _health_rows,
+)
+from dmkit.loop.store import ModelStore
 
 N = 6000
 
 
 @pytest.fixture(scope="module")
 def explored(tmp_path_factory):
-    """Two months with a large exploration slice (a third of the budget), so it has subscribers."""
+    """Three months with a large exploration slice (a third of the budget), so it has
+    subscribers, and enough offers a month for the out-of-time revision."""
     root = tmp_path_factory.mktemp("loop-auc")
-    return dm.loop.run(province="guangdong", start="2009-01", months=2, n_users=N, seed=5, explore=0.35,
-                       budget=600, out=root / "model", cache_dir=root / "cache")
+    return dm.loop.run(province="guangdong", start="2009-01", months=3, n_users=N, seed=5, explore=0.35,
+                       budget=1200, out=root / "model", cache_dir=root / "cache")
 
 
 def test_model_auc_is_computed_on_the_exploration_contacts_only(explored):
@@ -42,6 +51,63 @@ def test_model_auc_is_computed_on_the_exploration_contacts_only(explored):
     # month 1 plans with the base model itself
     first = explored.monthly.iloc[0]
     assert first["model_auc_planted"] == pytest.approx(first["base_auc_planted"], abs=1e-12)
+
+
+def test_the_ceilings_bound_the_model_and_the_share_is_their_ratio(explored):
+    """Ranking by the planted P(subscribe | delivered) maximises the expected AUC (each pair
+    ordered by its q), so the oracle ceiling is above the model, the base and the observable
+    ceiling (q without the per-user effect); the attainable share is the documented ratio."""
+    m = explored.monthly
+    for c in ("model_auc_planted", "base_auc_planted", "observable_auc_planted"):
+        assert (m["oracle_auc_planted"] >= m[c] - 1e-12).all(), c
+    assert (m["observable_auc_planted"] > 0.6).all() and (m["oracle_auc_planted"] < 1).all()
+    np.testing.assert_allclose(m["model_auc_attainable"],
+                               (m["model_auc_planted"] - 0.5) / (m["observable_auc_planted"] - 0.5), rtol=1e-12)
+
+
+def test_the_revision_is_chosen_out_of_time_and_refitted_on_every_offer(explored):
+    """From the second month of responses: challengers fitted on the months before are compared
+    on the newest month's offers (AUC and weighted AUC, recomputed here for the base model
+    from the training rows), the winner is the challenger with the best AUC there and is
+    refitted on every offer so far."""
+    store = ModelStore(explored.out / "models")
+    months = explored.monthly["month"].tolist()
+    train = pd.concat([pd.read_parquet(explored.out / "months" / mo / "training.parquet") for mo in months],
+                      ignore_index=True)
+    seen = 0
+    for s in SERVICES:
+        for v in store.months(province="guangdong", service=s)[1:]:
+            rec = store.record(province="guangdong", service=s, month=v)
+            mt = rec["metrics"]
+            if mt.get("selection") != 1.0:
+                continue
+            seen += 1
+            d = rec["data_month"]
+            T = train[(train["service"] == s) & (train["month"] <= d)]
+            new = T[T["month"] == d]
+            assert mt["n_train"] == len(T)                      # refitted on every offer so far
+            w = _balanced_weights(new)
+            assert mt["auc_holders_next_month_weighted"] == pytest.approx(
+                roc_auc_score(new["y"], new["base_score"], sample_weight=w), abs=1e-12)
+            assert mt["auc_holders_next_month"] == pytest.approx(roc_auc_score(new["y"], new["base_score"]),
+                                                                 abs=1e-12)
+            chal = {k: mt[f"auc_{k}_next_month"] for k in ("responses_logit", "recalibrated")}
+            assert rec["kind"] == max(chal, key=chal.get)
+            assert mt["auc"] == pytest.approx(mt[f"auc_{rec['kind']}_next_month"])
+            model = store.load(province="guangdong", service=s, month=v)
+            assert model.n_train_ == len(T)
+    assert seen >= 1  # at 6,000 users most services lack 30 subscribers in one month
+
+
+def test_the_revision_design_reads_log_usage_and_the_base_log_odds():
+    X = pd.DataFrame({"voice_minutes": [0.0, np.e - 1], "age": [20, 30], "contacts_90d": [0, 1],
+                      "channel_ivr": [True, False]}, index=[3, 4])
+    D = _design(X, np.array([0.5, 0.9]))
+    assert list(D.columns) == ["base_logit", "log_voice_minutes", "age", "contacts_90d", "channel_ivr"]
+    np.testing.assert_allclose(D["base_logit"], [0.0, np.log(9.0)])
+    np.testing.assert_allclose(D["log_voice_minutes"], [0.0, 1.0])
+    np.testing.assert_allclose(D[["age", "contacts_90d", "channel_ivr"]].to_numpy(), [[20, 0, 1], [30, 1, 0]])
+    assert D.index.tolist() == [3, 4]
 
 
 def test_the_exploration_slice_is_a_uniform_draw_of_the_eligible_users():

@@ -93,3 +93,18 @@ def test_bad_arguments_are_named(tmp_path, models):
                    data_month="2008-12", kind="holders")
     with pytest.raises(DataNotFoundError, match="no version"):
         store.load(province="gd", service="fetion")
+
+
+def test_a_model_fitted_on_every_row_keeps_the_auc_measured_elsewhere(tmp_path, models):
+    """The revision refits its winner on every offer (no held-out part): the record keeps the
+    out-of-time AUC it is given; without one the store asks the model for its held-out AUC."""
+    X, m1, _ = models
+    full = dm.propensity.fit(X, (X["a"] > 1).astype(int), seed=0, test_size=None)
+    store = ModelStore(tmp_path)
+    rec = store.save(full, province="gd", service="fetion", month="2009-02", data_month="2009-01",
+                     kind="responses_logit", metrics={"auc": 0.71})
+    assert rec["metrics"]["auc"] == 0.71
+    np.testing.assert_array_equal(store.load(province="gd", service="fetion").predict_proba(X),
+                                  full.predict_proba(X))
+    with pytest.raises(AttributeError):
+        store.save(full, province="gd", service="fetion", month="2009-03", data_month="2009-02", kind="x")

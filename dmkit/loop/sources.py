@@ -92,10 +92,12 @@ class SimulatedSource:
         return MonthRows(contacts=r.contacts, usage=r.usage, kpis=r.kpis, subscriptions=r.subscriptions,
                          subscriptions_full=False, truth=truth)
 
-    def true_probability(self, world, month: str) -> pd.DataFrame:
+    def true_probability(self, world, month: str, *, services=None, heterogeneity: bool = True) -> pd.DataFrame:
+        """:func:`dmkit.synth.respond.take_up_probability` (``heterogeneity=False``: without the
+        unobservable per-user effect, what the users' data can tell)."""
         from dmkit.synth.respond import take_up_probability
 
-        return take_up_probability(world, month=month)
+        return take_up_probability(world, month=month, services=services, heterogeneity=heterogeneity)
 
     def delivered_probability(self, p: pd.DataFrame, channel: np.ndarray, contacts_90d: np.ndarray) -> pd.DataFrame:
         """The planted P(subscribe | delivered) of offers of ``p``'s services (one row per user):
@@ -157,7 +159,7 @@ class ExtractSource:
                                 mapping=self.mapping)
         return MonthRows(contacts=contacts, usage=usage, kpis=kpis, subscriptions=subs, subscriptions_full=True)
 
-    def true_probability(self, world, month: str) -> pd.DataFrame:
+    def true_probability(self, world, month: str, **kw) -> pd.DataFrame:
         raise parameter_error("policy", expected="'model' or 'random' with real extracts (no planted truth)",
                               found="oracle")
 

@@ -135,7 +135,8 @@ class ModelStore:
         blob = sio.dumps(slim)
         folder.mkdir(parents=True, exist_ok=True)
         metrics = dict(metrics or {})
-        metrics.setdefault("auc", float(model.auc_))
+        if "auc" not in metrics:  # a model fitted on every row has no held-out AUC of its own
+            metrics["auc"] = float(model.auc_)
         record = {"province": province, "service": service, "month": month, "data_month": data_month,
                   "kind": str(kind), "model": str(getattr(model, "model", "")),
                   "features": [str(f) for f in model.feature_names_in_],

@@ -212,7 +212,8 @@ def _driver(pdata, col: str, rows: pd.DataFrame, n: int) -> np.ndarray:
     return x
 
 
-def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, ...] | None = None,
+                        heterogeneity: bool = True) -> pd.DataFrame:
     """Every user's planted take-up probability of each service in ``month``.
 
     Parameters
@@ -224,6 +225,9 @@ def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, .
     services : list of str, optional
         The services to compute (codes of :data:`SERVICES`); None: all of them. A service's
         probabilities do not depend on which others are asked for.
+    heterogeneity : bool, default True
+        False: without the unobservable per-user effect ``u`` (``u = 0``), the part of the
+        probability the users' data can tell (the ceiling of any model of those data).
 
     Returns
     -------
@@ -272,7 +276,7 @@ def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, .
             p0 = np.full(n, BASE_TAKE_UP[s])
             rng = np.random.default_rng(np.random.SeedSequence([world_seed, 0x7E5, 1 + SERVICES.index(s)]))
             u = rng.standard_normal(n) * HETEROGENEITY_SD
-        logit = np.log(p0 / (1 - p0)) + beta * z + u
+        logit = np.log(p0 / (1 - p0)) + beta * z + (u if heterogeneity else 0.0)
         out[f"p_{s}"] = 1.0 / (1.0 + np.exp(-logit))
     return pd.DataFrame(out, index=pd.RangeIndex(n, name="user_id"))
 
