@@ -67,6 +67,8 @@ DECK_TAG_ACCURACY: tuple[float, float] = (0.70, 0.80)
 """The deck: "not 100% accurate, but 70%–80% of the data is right"."""
 
 _CIRCLES = ("home_cell", "work_cell", "leisure_cell", "hall_id")
+_LEVEL_2 = {"home_cell": "home circle (家庭圈)", "work_cell": "work circle (工作圈)",
+            "leisure_cell": "leisure circle (休闲圈)", "hall_id": "hall (营业厅归属)"}
 
 
 def wilson(k, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -204,9 +206,7 @@ class LifeCircleTags(Result):
         t = self.table[list(_CIRCLES)]
         long = t.reset_index().melt(id_vars="user_id", var_name="level_2", value_name="level_3").dropna()
         long.insert(1, "level_1", "life trajectory (生活轨迹)")
-        long["level_2"] = long["level_2"].map({"home_cell": "home circle (家庭圈)", "work_cell": "work circle (工作圈)",
-                                               "leisure_cell": "leisure circle (休闲圈)",
-                                               "hall_id": "hall (营业厅归属)"})
+        long["level_2"] = long["level_2"].map(_LEVEL_2)
         return long.sort_values(["user_id", "level_2"], kind="stable").reset_index(drop=True)
 
     def summary(self) -> Summary:
@@ -546,38 +546,60 @@ def customer_view(circles_result: LifeCircleTags, usage: pd.DataFrame, *, month:
     Returns
     -------
     DataFrame
-        Columns user_id, level_1, level_2, level_3; one row per customer and tag.
+        Columns user_id, level_1, level_2, level_3 (categorical: a handful of distinct
+        strings over millions of rows); one row per customer and tag, sorted by user_id,
+        level_1, level_2.
     """
     if not isinstance(circles_result, LifeCircleTags):
         raise parameter_error("circles_result", expected="a LifeCircleTags from dm.life_circle.circles",
                               found=type(circles_result).__name__)
     schema.validate(usage, "usage")
-    u = usage[usage["month"].astype(str) == month]
+    u = usage[_month_mask(usage, [month])]
     if not len(u):
         raise parameter_error("month", expected="a month of the usage table", found=month)
     u = u[u["user_id"].isin(circles_result.table.index)]
-    value = pd.cut(u["arpu"], [-np.inf, 50, 150, np.inf], right=False,
-                   labels=["spend < 50", "spend 50-150", "spend >= 150"]).astype(str)
-    sms = pd.cut(u["sms_p2p"], [-np.inf, 50, 200, np.inf], right=False,
-                 labels=["SMS < 50", "SMS 50-200", "SMS >= 200"]).astype(str)
-    parts = [pd.DataFrame({"user_id": u["user_id"].to_numpy(), "level_1": "value (客户价值)",
-                           "level_2": "spend band", "level_3": value.to_numpy()}),
-             pd.DataFrame({"user_id": u["user_id"].to_numpy(), "level_1": "behaviour (消费行为)",
-                           "level_2": "P2P SMS band", "level_3": sms.to_numpy()}),
-             pd.DataFrame({"user_id": u["user_id"].to_numpy(), "level_1": "behaviour (消费行为)",
-                           "level_2": "GPRS user", "level_3": np.where(u["gprs_kb"] > 0, "yes", "no")})]
+    # every part as (customers, level 1, level 2, codes of level 3 into its own categories):
+    # no string per row, the three levels are categorical columns of the result
+    parts: list[tuple[np.ndarray, str, str, np.ndarray, list[str]]] = []
+    uid = u["user_id"].to_numpy()
+
+    def band(values, edges, labels):
+        codes = pd.cut(values.to_numpy(), edges, right=False, labels=labels).codes.astype(np.int64)
+        return np.where(codes < 0, len(labels), codes), [*labels, "nan"]   # a missing value reads "nan"
+
+    parts.append((uid, "value (客户价值)", "spend band",
+                  *band(u["arpu"], [-np.inf, 50, 150, np.inf], ["spend < 50", "spend 50-150", "spend >= 150"])))
+    parts.append((uid, "behaviour (消费行为)", "P2P SMS band",
+                  *band(u["sms_p2p"], [-np.inf, 50, 200, np.inf], ["SMS < 50", "SMS 50-200", "SMS >= 200"])))
+    parts.append((uid, "behaviour (消费行为)", "GPRS user",
+                  np.where(u["gprs_kb"].to_numpy() > 0, 0, 1), ["yes", "no"]))
     if music is not None:
         pu = music.per_user.reset_index()
-        parts.append(pd.DataFrame({"user_id": pu["user_id"].to_numpy(), "level_1": "preference (业务偏好)",
-                                   "level_2": "music genre (concerts)", "level_3": pu["genre"].astype(str).to_numpy()}))
-    lv = circles_result.levels()
-    parts.append(lv.assign(level_3=lv["level_3"].astype(str)))
-    out = pd.concat(parts, ignore_index=True)
-    # the stable sort by (user_id, level_1, level_2) on codes: level names are a handful of
-    # strings, their categorical codes sort as the strings do
-    l1, l2 = (pd.Categorical(out[c]).codes for c in ("level_1", "level_2"))
-    order = np.lexsort((l2, l1, out["user_id"].to_numpy()))
-    return out.take(order).reset_index(drop=True)
+        codes, cats = pd.factorize(pu["genre"].astype(str).to_numpy())
+        parts.append((pu["user_id"].to_numpy(), "preference (业务偏好)", "music genre (concerts)",
+                      codes.astype(np.int64), [str(c) for c in cats]))
+    t = circles_result.table
+    for col in _CIRCLES:
+        s = t[col]
+        held = s.notna().to_numpy()
+        codes, cats = pd.factorize(s[held].to_numpy(dtype=np.int64))
+        parts.append((t.index.to_numpy()[held], "life trajectory (生活轨迹)", _LEVEL_2[col],
+                      codes.astype(np.int64), [str(c) for c in cats]))
+    l1_cats = sorted({p[1] for p in parts})
+    l2_cats = sorted({p[2] for p in parts})
+    l3_all = pd.Index([c for p in parts for c in p[4]]).unique()
+    l3_cats = sorted(l3_all)
+    l3_pos = pd.Index(l3_cats)
+    users = np.concatenate([p[0] for p in parts])
+    l1 = np.concatenate([np.full(len(p[0]), l1_cats.index(p[1]), np.int8) for p in parts])
+    l2 = np.concatenate([np.full(len(p[0]), l2_cats.index(p[2]), np.int8) for p in parts])
+    l3 = np.concatenate([l3_pos.get_indexer(p[4])[p[3]] for p in parts])
+    # the stable sort by (user_id, level_1, level_2): the categories are sorted, so codes sort as the strings
+    order = np.lexsort((l2, l1, users))
+    return pd.DataFrame({"user_id": users[order],
+                         "level_1": pd.Categorical.from_codes(l1[order], categories=l1_cats),
+                         "level_2": pd.Categorical.from_codes(l2[order], categories=l2_cats),
+                         "level_3": pd.Categorical.from_codes(l3[order], categories=l3_cats)})
 
 
 # --------------------------------------------------------------------------- hall campaign
