@@ -639,7 +639,7 @@ def customer_states(
     # copy of the 6M-row usage month or the 8.6M-row service column (1M users)
     m_code, m_labels = label_codes(usage["month"])
     slot_of = {mo: j for j, mo in enumerate(months)}
-    slot = np.append(np.array([slot_of.get(lb, -1) for lb in m_labels], dtype=np.int64), -1)[m_code]
+    slot = np.append(np.array([slot_of.get(lb, -1) for lb in m_labels], dtype=np.int32), -1)[m_code]
     in_month = slot == span - 1
     if not in_month.any():
         have = sorted({m_labels[c] for c in np.unique(m_code[m_code >= 0])})
@@ -665,7 +665,7 @@ def customer_states(
     # use per (user, month) summed by one bincount over the population's positions
     at = population.get_indexer(user_id.to_numpy()[in_span])
     keep = at >= 0
-    arr = np.bincount(at[keep] * span + slot[in_span][keep], weights=use_rows[keep],
+    arr = np.bincount(at[keep].astype(np.int64) * span + slot[in_span][keep], weights=use_rows[keep],
                       minlength=len(population) * span).reshape(len(population), span)
     win = arr[:, -window:]
     this = arr[:, -1]

@@ -184,26 +184,43 @@ def _user_time_order(users: pd.Series, code: np.ndarray, t: np.ndarray, k: int, 
         step = int(np.gcd.reduce(off)) or 1
         if (int(off.max()) // step + 1) * max(top) < 2 ** 62:
             rank = off // step
+        del off
     if rank is None:  # a dense rank of the times
         by_t = np.argsort(t, kind="stable")
         ts = t[by_t]
         rank = np.empty(n, dtype=np.int64)
         rank[by_t] = np.concatenate(([0], np.cumsum(ts[1:] != ts[:-1])))
+        del by_t, ts
     n_t = int(rank.max()) + 1
+    # temporaries dropped as soon as used: at 12M users these are ~100M-row int64 arrays
     if top[0] * n_t >= 2 ** 62:
         order = np.lexsort((rank, g))  # keys too wide for one int64
     else:
-        order = np.argsort(g * n_t + rank)
-    gs, rs = g[order], rank[order]
+        key = g * n_t
+        key += rank
+        order = np.argsort(key)
+        del key
+    gs = g[order]
+    del g
     new = np.ones(n, dtype=bool)
     # first: the first row of each (user, item); all: the first of each (user, item, time)
-    new[1:] = gs[1:] != gs[:-1] if first else (gs[1:] != gs[:-1]) | (rs[1:] != rs[:-1])
+    np.not_equal(gs[1:], gs[:-1], out=new[1:])
+    del gs
+    if not first:
+        rs = rank[order]
+        new[1:] |= rs[1:] != rs[:-1]
+        del rs
     keep = order[new]
+    del order, new
     u, code, rank, t = u[keep], code[keep], rank[keep], t[keep]
     if top[1] * n_t >= 2 ** 62:
         order = np.lexsort((rank, u))
     else:
-        order = np.argsort(u * n_t + rank)
+        key = u * n_t
+        key += rank
+        del rank
+        order = np.argsort(key)
+        del key
     return u[order], code[order], t[order]
 
 
