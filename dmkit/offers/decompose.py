@@ -80,8 +80,11 @@ class Subproblems:
             alltrue = feas.all(axis=1)
             self.free[idx[alltrue].ravel()] = True
             if (~alltrue).any():
-                pen = np.where(feas[~alltrue], 0.0, -np.inf)
-                self.groups.append((idx[~alltrue], S, pen))
+                feas = feas[~alltrue]
+                cols = np.flatnonzero(feas.any(axis=0))      # subsets feasible for someone of the group
+                col_of = np.full(1 << L, len(cols), dtype=np.int64)   # subset code -> its column
+                col_of[cols] = np.arange(len(cols))
+                self.groups.append((idx[~alltrue], S[:, cols], feas[:, cols], col_of, 1 << np.arange(L)))
         self.big_users = np.concatenate(big) if big else np.zeros(0, dtype=np.int64)
         self.big_mask = np.zeros(prob.n, dtype=bool)
         if len(self.big_users):
@@ -95,12 +98,21 @@ class Subproblems:
         prob = self.prob
         x = self.free & (r > 0)
         total = float(r[x].sum())
-        for idx, S, pen in self.groups:
-            vals = r[idx] @ S
-            vals += pen
-            best = np.argmax(vals, axis=1)
-            total += float(r[idx][S.T[best] > 0].sum())
-            x[idx] = S.T[best] > 0
+        for idx, S, feas, col_of, weights in self.groups:
+            rg = r[idx]
+            sel = rg > 0
+            # a customer whose positive candidates form a feasible subset takes them all: no
+            # other subset scores more; only the others score the feasible subsets
+            code = col_of[sel @ weights]
+            hard = np.ones(len(idx), dtype=bool)
+            known = code < feas.shape[1]
+            hard[known] = ~feas[np.flatnonzero(known), code[known]]
+            if hard.any():
+                vals = rg[hard] @ S
+                vals[~feas[hard]] = -np.inf
+                sel[hard] = S.T[np.argmax(vals, axis=1)] > 0
+            total += float(rg[sel].sum())
+            x[idx] = sel
         if len(self.big_users):
             elig = self.big_mask & (r > 0)
             xb, _ = add_rounds(prob, x, np.zeros(prob.K), elig, -r, coupling=False)

@@ -380,8 +380,23 @@ def library(
         held = holdings.reindex(uid, fill_value=False)
     gates = {svc: evaluate(expr, customers, where=f"eligibility[{svc!r}]")
              for svc, expr in lib["eligibility"].items()}
-    brand = customers["brand"].astype(str).to_numpy() if "brand" in cols else None
-    pref = customers["preferred_channel"].astype(str).to_numpy() if "preferred_channel" in cols else None
+    # brands and preferred channels as integer codes: one pass over the customers, not one per rule
+    if "brand" in cols:
+        brand_codes, brand_names = pd.factorize(customers["brand"].astype(str).to_numpy())
+        brand_pos = {b: i for i, b in enumerate(brand_names)}
+    else:
+        brand_codes, brand_pos = None, {}
+    chan_names = list(dict.fromkeys(c for r in lib["rules"] for c in r["channels"]))
+    if "preferred_channel" in cols:
+        pref_codes, pref_names = pd.factorize(customers["preferred_channel"].astype(str).to_numpy())
+        chan_names += [c for c in pref_names if c not in chan_names]
+        chan_pos = {c: i for i, c in enumerate(chan_names)}
+        pref_to_chan = np.array([chan_pos[c] for c in pref_names], dtype=np.int16)
+    else:
+        pref_codes = None
+        chan_pos = {c: i for i, c in enumerate(chan_names)}
+    services = list(dict.fromkeys(r["service"] for r in lib["rules"]))
+    svc_pos = {v: i for i, v in enumerate(services)}
 
     parts, stats, skipped = [], [], []
     for order, r in enumerate(lib["rules"]):
@@ -398,42 +413,70 @@ def library(
             mask = evaluate(r["rule"], customers, where=f"{where}.rule")
             value = (customers[r["rank_by"]].to_numpy(dtype=float) if r.get("rank_by")
                      else np.zeros(n))
-        if brand is not None:
-            mask &= np.isin(brand, r["_brands"])
+        if brand_codes is not None:
+            wanted = [brand_pos[b] for b in r["_brands"] if b in brand_pos]
+            if len(wanted) < len(brand_pos):
+                mask &= np.isin(brand_codes, wanted)
         if r["service"] in gates:
             mask &= gates[r["service"]]
         if held is not None and r["service"] in held.columns:
             mask &= ~held[r["service"]].to_numpy(dtype=bool)
         idx = np.flatnonzero(mask)
         matched = len(idx)
-        brand_rank = (pd.Categorical(brand[idx], categories=r["_brands"]).codes
-                      if r["_brand_ordered"] else np.zeros(len(idx)))
+        if r["_brand_ordered"]:
+            rank_of = np.full(len(brand_pos), len(r["_brands"]), dtype=np.int64)
+            for i, b in enumerate(r["_brands"]):
+                if b in brand_pos and rank_of[brand_pos[b]] == len(r["_brands"]):
+                    rank_of[brand_pos[b]] = i
+            brand_rank = rank_of[brand_codes[idx]]
+        else:
+            brand_rank = np.zeros(len(idx))
         idx = idx[np.lexsort((idx, -np.nan_to_num(value[idx]), brand_rank))]
         if cap is not None:
             idx = idx[:cap]
-        ch = np.full(len(idx), r["channels"][0], dtype=object)
-        if pref is not None:
-            hit = np.isin(pref[idx], r["channels"])
-            ch[hit] = pref[idx][hit]
-        parts.append(pd.DataFrame({
-            "user_id": uid[idx], "service": r["service"], "channel": ch, "rule": r["id"],
-            "source": r["source"], "priority": r["priority"], "score": value[idx],
-            "_layer": LAYERS.index(r["source"]), "_order": order, "_pos": np.arange(len(idx)),
-        }))
+        ch = np.full(len(idx), chan_pos[r["channels"][0]], dtype=np.int16)
+        if pref_codes is not None:
+            listed = np.zeros(len(chan_names), dtype=bool)
+            listed[[chan_pos[c] for c in r["channels"]]] = True
+            pc = pref_to_chan[pref_codes[idx]]
+            hit = listed[pc]
+            ch[hit] = pc[hit]
+        parts.append((idx.astype(np.int64), np.full(len(idx), order, dtype=np.int32), ch, value[idx]))
         stats.append((r["id"], r["service"], r["source"], r["priority"], cap, matched, len(idx)))
 
     if skipped:
         warnings.warn(f"model rules skipped: {'; '.join(skipped)}. Pass scores=... with those columns",
                       stacklevel=2)
-    cand = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["user_id", "service", "channel", "rule", "source", "priority", "score",
-                 "_layer", "_order", "_pos"])
-    cand = cand.sort_values(["user_id", "priority", "_layer", "_order", "_pos"], kind="stable")
-    cand = cand.drop_duplicates(["user_id", "service"], keep="first")
-    cand["rank"] = cand.groupby("user_id").cumcount() + 1
-    rec = cand[cand["rank"] <= max_offers][list(REC_COLUMNS)].reset_index(drop=True)
-    rec["priority"] = rec["priority"].astype(np.int64)
-    rec["rank"] = rec["rank"].astype(np.int64)
+    pos_ = np.concatenate([q[0] for q in parts]) if parts else np.zeros(0, dtype=np.int64)
+    ordr = np.concatenate([q[1] for q in parts]) if parts else np.zeros(0, dtype=np.int32)
+    chan = np.concatenate([q[2] for q in parts]) if parts else np.zeros(0, dtype=np.int16)
+    scr = np.concatenate([q[3] for q in parts]) if parts else np.zeros(0)
+    within = (np.concatenate([np.arange(len(q[0])) for q in parts]) if parts else np.zeros(0, dtype=np.int64))
+    rules_ = lib["rules"]
+    r_prio = np.array([r["priority"] for r in rules_], dtype=np.int64)
+    r_layer = np.array([LAYERS.index(r["source"]) for r in rules_], dtype=np.int64)
+    r_svc = np.array([svc_pos[r["service"]] for r in rules_], dtype=np.int64)
+    users_ = uid[pos_]
+    # offers of a customer by priority, layer, rule order, then the rule's own ranking (keys unique)
+    srt = np.lexsort((within, ordr, r_layer[ordr], r_prio[ordr], users_))
+    pos_, ordr, chan, scr, users_ = pos_[srt], ordr[srt], chan[srt], scr[srt], users_[srt]
+    # a service is offered once: its first (best) row per customer
+    ucode = pd.factorize(users_, sort=False)[0].astype(np.int64)
+    key = ucode * max(1, len(services)) + r_svc[ordr]
+    _, first = np.unique(key, return_index=True)
+    keep = np.zeros(len(key), dtype=bool)
+    keep[first] = True
+    ordr, chan, scr, users_, ucode = ordr[keep], chan[keep], scr[keep], users_[keep], ucode[keep]
+    start = np.flatnonzero(np.r_[True, ucode[1:] != ucode[:-1]]) if len(ucode) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(ucode)) - np.repeat(start, np.diff(np.r_[start, len(ucode)])) + 1
+    top = rank <= max_offers
+    ordr = ordr[top]
+    name_of = lambda key: np.array([r[key] for r in rules_], dtype=object)  # noqa: E731
+    rec = pd.DataFrame({
+        "user_id": users_[top], "rank": rank[top].astype(np.int64), "service": name_of("service")[ordr],
+        "channel": np.array(chan_names, dtype=object)[chan[top]], "rule": name_of("id")[ordr],
+        "source": name_of("source")[ordr], "priority": r_prio[ordr].astype(np.int64), "score": scr[top],
+    }, columns=list(REC_COLUMNS))
 
     offered = rec.groupby("rule").size()
     rule_stats = pd.DataFrame(stats, columns=["rule", "service", "source", "priority", "volume",
@@ -612,26 +655,49 @@ def offer_candidates(recommendations: pd.DataFrame, *, base_rate: pd.Series, mar
     rec = recommendations
     for name, ser, col in (("base_rate", base_rate, "service"), ("margin", margin, "service"),
                            ("channel_cost", channel_cost, "channel")):
-        missing = sorted(set(rec[col]) - set(ser.index))
+        missing = sorted(set(pd.unique(rec[col])) - set(ser.index))
         if missing:
             raise parameter_error(name, expected=f"a value for every {col} of the matches", found=missing[:5])
-    base = rec["service"].map(base_rate).to_numpy(dtype=float)
-    p = np.where(rec["source"].to_numpy() == "model", rec["score"].to_numpy(dtype=float),
-                 base * rec["source"].map(lift).to_numpy(dtype=float))
+    svc_code, svc_names = pd.factorize(rec["service"], sort=True)
+    ch_code, ch_names = pd.factorize(rec["channel"], sort=True)
+    src_code, src_names = pd.factorize(rec["source"], sort=True)
+    svc_names, ch_names, src_names = list(svc_names), list(ch_names), list(src_names)
+    base = base_rate.reindex(svc_names).to_numpy(dtype=float)[svc_code]
+    layer_lift = np.array([lift.get(s, np.nan) for s in src_names], dtype=float)[src_code]
+    p = np.where(src_code == (src_names.index("model") if "model" in src_names else -1),
+                 rec["score"].to_numpy(dtype=float), base * layer_lift)
     p = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
-    act_id = rec["service"].astype(str) + "@" + rec["channel"].astype(str)
-    value = p * rec["service"].map(margin).to_numpy(dtype=float) - rec["channel"].map(channel_cost).to_numpy(dtype=float)
-    cand = pd.DataFrame({"user_id": rec["user_id"].to_numpy(), "activity_id": act_id.to_numpy(), "value": value,
-                         "p_response": p, "priority": rec["priority"].to_numpy(), "service": rec["service"].to_numpy(),
-                         "channel": rec["channel"].to_numpy(), "rule": rec.get("rule", pd.Series("", index=rec.index)).to_numpy(),
-                         "source": rec["source"].to_numpy()})
-    cand = (cand.sort_values(["user_id", "activity_id", "priority", "value"], ascending=[True, True, True, False],
-                             kind="stable").drop_duplicates(["user_id", "activity_id"]).reset_index(drop=True))
-    pairs = cand[["activity_id", "service", "channel"]].drop_duplicates("activity_id").sort_values("activity_id")
-    i = np.arange(len(pairs))
-    activities = pd.DataFrame({"activity_id": pairs["activity_id"].to_numpy(),
+    value = (p * margin.reindex(svc_names).to_numpy(dtype=float)[svc_code]
+             - channel_cost.reindex(ch_names).to_numpy(dtype=float)[ch_code])
+    # activities: one per (service, channel) pair, "service@channel", numbered in the order of their ids
+    pair = svc_code.astype(np.int64) * max(1, len(ch_names)) + ch_code
+    pair_code, pair_vals = pd.factorize(pair, sort=False)
+    pair_vals = np.asarray(pair_vals, dtype=np.int64)
+    ids = np.array([f"{svc_names[v // max(1, len(ch_names))]}@{ch_names[v % max(1, len(ch_names))]}" for v in pair_vals],
+                   dtype=object)
+    id_order = np.argsort(ids.astype(str), kind="stable")
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[id_order] = np.arange(len(ids))
+    act = id_rank[pair_code]                      # activity code, in activity_id order
+    prio = rec["priority"].to_numpy()
+    uid = rec["user_id"].to_numpy()
+    # a customer matched twice to one activity keeps the match of best priority, then value
+    o = np.lexsort((-value, prio, act, uid))
+    uo, ao = uid[o], act[o]
+    first = np.r_[True, (uo[1:] != uo[:-1]) | (ao[1:] != ao[:-1])] if len(o) else np.zeros(0, dtype=bool)
+    o = o[first]
+    rule = rec["rule"].to_numpy() if "rule" in rec.columns else np.full(len(rec), "", dtype=object)
+    cand = pd.DataFrame({"user_id": uid[o], "activity_id": ids[id_order][act[o]], "value": value[o],
+                         "p_response": p[o], "priority": prio[o], "service": rec["service"].to_numpy()[o],
+                         "channel": rec["channel"].to_numpy()[o], "rule": rule[o],
+                         "source": rec["source"].to_numpy()[o]})
+    ids_sorted = ids[id_order]
+    svc_of = np.array(svc_names, dtype=object)[pair_vals[id_order] // max(1, len(ch_names))]
+    ch_of = np.array(ch_names, dtype=object)[pair_vals[id_order] % max(1, len(ch_names))]
+    i = np.arange(len(ids_sorted))
+    activities = pd.DataFrame({"activity_id": ids_sorted,
                                "day": 1 + (7 * i + i // 4) % days,
-                               "channel": pairs["channel"].to_numpy(),
-                               "services": [[s] for s in pairs["service"]],
-                               "cost": pairs["channel"].map(channel_cost).to_numpy(dtype=float)})
+                               "channel": ch_of,
+                               "services": [[s] for s in svc_of],
+                               "cost": channel_cost.reindex(list(ch_of)).to_numpy(dtype=float)})
     return cand, activities

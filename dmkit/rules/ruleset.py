@@ -136,23 +136,92 @@ class RuleSet(Result):
 
         A rule fires for a basket that holds all of A and not ``item`` yet; baskets that
         already hold ``item`` or fire no rule score 0. Returns a Series indexed like
-        ``baskets`` (use it as a model score in :func:`dmkit.rules.library`).
+        ``baskets`` (use it as a model score in :func:`dmkit.rules.library`). For several
+        items at once, :meth:`recommend_all` reads the baskets once.
+        """
+        out = self.recommend_all(baskets, [item], metric=metric)
+        return out[item].rename(f"{item}_{metric}")
+
+    def recommend_all(self, baskets: pd.DataFrame, items: Iterable[str] | None = None, *,
+                      metric: SortKey = "confidence") -> pd.DataFrame:
+        """:meth:`recommend` for several items: one score column per item, indexed like ``baskets``.
+
+        The rules are evaluated once per distinct basket (users holding the same services
+        share their scores), so the cost grows with the rules times the distinct baskets,
+        not times the users; the values are those of :meth:`recommend`.
+
+        Parameters
+        ----------
+        baskets : DataFrame
+            Users × items booleans (as mined).
+        items : iterable of str, optional
+            The items to score, columns of ``baskets`` (default: every column).
+        metric : str
+            The rule metric a basket scores (default ``confidence``).
+
+        Returns
+        -------
+        DataFrame
+            One float column per item, named by the item.
+
+        Raises
+        ------
+        SchemaError
+            ``baskets`` is not a boolean table.
+        ParameterError
+            An item that is not a column of ``baskets``, or an unknown metric.
         """
         mining.check_baskets(baskets)
         check_choice(metric, "metric", mining.METRICS)
-        if item not in baskets.columns:
-            raise parameter_error("item", expected=f"a column of baskets, e.g. {list(baskets.columns)[:5]}",
-                                  found=item)
-        r = self.rules[self.rules["consequents"] == frozenset([item])]
-        score = np.zeros(len(baskets))
-        for ant, val in zip(r["antecedents"], r[metric], strict=True):
-            cols = [c for c in ant if c in baskets.columns]
-            if len(cols) < len(ant):
-                continue
-            fires = baskets[cols].to_numpy().all(axis=1)
-            score = np.where(fires, np.maximum(score, val), score)
-        score[baskets[item].to_numpy()] = 0.0
-        return pd.Series(score, index=baskets.index, name=f"{item}_{metric}")
+        names = list(baskets.columns)
+        items = names if items is None else list(items)
+        pos = {c: j for j, c in enumerate(names)}
+        for item in items:
+            if item not in pos:
+                raise parameter_error("item", expected=f"a column of baskets, e.g. {names[:5]}", found=item)
+        words = mining.mask_words(len(names))
+        n = len(baskets)
+        masks = np.empty((n, words), dtype=np.uint64)
+        step = 1 << 20
+        for start in range(0, n, step):
+            block = baskets.iloc[start:start + step].to_numpy(dtype=bool, copy=False)
+            masks[start:start + step] = mining._pack(block, words)
+        if words == 1:
+            uniq, inv = np.unique(masks[:, 0], return_inverse=True)
+            uniq = uniq.reshape(-1, 1)
+        else:
+            void = masks.view(np.dtype((np.void, 8 * words))).ravel()
+            uniq, inv = np.unique(void, return_inverse=True)
+            uniq = uniq.view(np.uint64).reshape(-1, words)
+        del masks
+        inv = inv.ravel()
+
+        def bits(cols: list[int]) -> np.ndarray:
+            m = np.zeros(words, dtype=np.uint64)
+            for j in cols:
+                m[j // 64] |= np.uint64(1) << np.uint64(j % 64)
+            return m
+
+        by_item: dict[object, list[int]] = {}
+        for i, con in enumerate(self.rules["consequents"]):
+            if len(con) == 1:
+                by_item.setdefault(next(iter(con)), []).append(i)
+        ants, vals = self.rules["antecedents"].to_numpy(), self.rules[metric].to_numpy(dtype=float)
+        out = np.empty((n, len(items)))
+        for col, item in enumerate(items):
+            score = np.zeros(len(uniq))
+            for i in by_item.get(item, ()):
+                ant = ants[i]
+                cols = [pos[c] for c in ant if c in pos]
+                if len(cols) < len(ant):
+                    continue
+                am = bits(cols)
+                fires = ((uniq & am) == am).all(axis=1)
+                score = np.where(fires, np.maximum(score, vals[i]), score)
+            own = bits([pos[item]])
+            score[((uniq & own) == own).all(axis=1)] = 0.0
+            out[:, col] = score[inv]
+        return pd.DataFrame(out, index=baskets.index, columns=pd.Index(items))
 
     # -- Result interface -------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
