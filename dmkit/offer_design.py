@@ -187,6 +187,28 @@ def _terms(levels: Mapping[str, Sequence]) -> list[str]:
     return [f"{f}={v}" for f, lv in levels.items() for v in list(lv)[1:]]
 
 
+def _logit_counts(x: np.ndarray, took: np.ndarray, n: np.ndarray, *, maxiter: int = 200,
+                  tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Logistic regression on grouped counts (``took`` of ``n`` per row of ``x``) by Newton's
+    method: the maximum-likelihood weights of a logit on the individual offers, their
+    standard errors (inverse information) and whether the steps converged."""
+    beta = np.zeros(x.shape[1])
+    converged = False
+    for _ in range(maxiter):
+        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+        info = x.T @ (x * (n * p * (1 - p))[:, None])
+        step = np.linalg.solve(info, x.T @ (took - n * p))
+        beta = beta + step
+        if not np.isfinite(beta).all():
+            break
+        if np.max(np.abs(step)) < tol:
+            converged = True
+            break
+    p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+    info = x.T @ (x * (n * p * (1 - p))[:, None])
+    return beta, np.sqrt(np.diag(np.linalg.inv(info))), converged
+
+
 def _design(df: pd.DataFrame, levels: Mapping[str, Sequence]) -> pd.DataFrame:
     x = pd.DataFrame({"const": 1.0}, index=df.index)
     for f, lv in levels.items():
@@ -234,9 +256,6 @@ def fit(
     ConvergenceError
         A segment's model does not converge (e.g. a level with no take-up at all).
     """
-    from statsmodels.genmod import families
-    from statsmodels.genmod.generalized_linear_model import GLM
-
     d = parse_cells(contacts, factors=factors, campaign=campaign)
     if not isinstance(segments, pd.Series):
         raise parameter_error("segments", expected="a Series of segments indexed by user_id",
@@ -265,26 +284,26 @@ def fit(
                                    expected=f"delivered offers of every {f} level in segment {seg!r}",
                                    found=f"none with {missing}")
         # the design is a function of the cell alone: the logistic model is fitted on the
-        # cells' counts (binomial GLM, the same likelihood as a logit on the contacts)
+        # cells' counts (the same likelihood as a logit on the contacts)
         cr = g.groupby(list(factors), observed=True, sort=True)["took"].agg(["size", "sum"]).rename(
             columns={"size": "n", "sum": "took"}).reset_index()
         X = _design(cr, levels)
         n_cell, took_cell = cr["n"].to_numpy(float), cr["took"].to_numpy(float)
         try:
-            res = GLM(np.column_stack([took_cell, n_cell - took_cell]), X,
-                      family=families.Binomial()).fit(maxiter=200, tol=1e-10)
+            params, bse, converged = _logit_counts(X.to_numpy(), took_cell, n_cell)
         except (np.linalg.LinAlgError, ValueError) as err:
             raise ConvergenceError(f"segment {seg!r}: the response model did not fit ({err}); merge levels or "
                                    "segments with few take-ups") from err
-        if not np.isfinite(res.params).all() or not res.converged:
+        if not np.isfinite(params).all() or not converged:
             raise ConvergenceError(f"segment {seg!r}: the response model did not converge; a level may have no "
                                    "take-up at all: merge it with another")
+        params, bse = pd.Series(params, index=X.columns), pd.Series(bse, index=X.columns)
         before = dict((prior or {}).get(seg, {}))
         for t in ["const", *terms]:
             b = float(before.get(t, 0.0)) if t != "const" else float("nan")
-            rows.append((seg, t, b, float(res.params[t]), float(res.bse[t])))
+            rows.append((seg, t, b, float(params[t]), float(bse[t])))
         xg = _design(grid, levels)
-        p_after = np.asarray(res.predict(xg))
+        p_after = 1.0 / (1.0 + np.exp(-(xg.to_numpy() @ params.to_numpy())))
         w_before = np.array([float(before.get(t, 0.0)) for t in terms])
         score_before = xg[terms].to_numpy() @ w_before
         best, best_b = int(np.argmax(p_after)), int(np.argmax(score_before))

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 
 import dmkit as dm
 from dmkit import offer_design, schema
-from dmkit.errors import ParameterError, SchemaError
+from dmkit.errors import ConvergenceError, ParameterError, SchemaError
 from dmkit.synth import music_campaign as mc
 
 
@@ -131,3 +132,18 @@ def test_fit_errors():
                          levels={"channel": ["sms", "wap"]})
     with pytest.raises(ParameterError, match="segments"):
         offer_design.fit(c, seg.to_dict(), factors=["channel"])
+
+
+def test_fit_on_cell_counts_equals_the_logit_on_offers_and_refuses_a_level_without_take_up():
+    import statsmodels.api as sm
+
+    c, seg = _hand_contacts()
+    r = offer_design.fit(c, seg, factors=["channel"], levels={"channel": ["sms", "wap"]})
+    d = offer_design.parse_cells(c, factors=["channel"])
+    a = d[d["user_id"].map(seg) == "A"]
+    ref = sm.Logit(a["took"].to_numpy(float), sm.add_constant((a["channel"] == "wap").astype(float).to_numpy())).fit(disp=0)
+    assert_allclose(r.weights.loc["A", ["after", "se"]].to_numpy().T, [ref.params, ref.bse], rtol=1e-8)
+    # segment A's wap offers never taken: the weight has no finite maximum
+    no_take = c.assign(subscribed_at=c["subscribed_at"].where(~((c["campaign_id"] == "T|wap") & (c["user_id"] < 8))))
+    with pytest.raises(ConvergenceError, match="segment 'A'"):
+        offer_design.fit(no_take, seg, factors=["channel"], levels={"channel": ["sms", "wap"]})
