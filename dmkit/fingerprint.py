@@ -40,6 +40,7 @@ __all__ = [
     "preference_rules",
     "PreferenceRules",
     "AGE_BANDS",
+    "PROFILE_COLUMNS",
     "TERMINAL_COLUMNS",
     "Y4_PUBLISHED",
 ]
@@ -70,6 +71,18 @@ Y4_PUBLISHED: pd.DataFrame = pd.DataFrame(
 
 USAGE_FEATURES: tuple[str, ...] = tuple(
     s.name for s in schema.COLUMNS["usage"] if s.name not in ("user_id", "month"))
+
+
+PROFILE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": ("user_id", "brand", "gender", "age", "student", "tenure_months", *TERMINAL_COLUMNS,
+              "preferred_channel"),
+    "usage": tuple(s.name for s in schema.COLUMNS["usage"]),
+    "subscriptions": ("user_id", "service", "start", "end", "channel"),
+    "events": ("user_id", "ts", "genre", "channel"),
+    "edges": ("user_id", "month", "sms", "calls"),
+}
+"""The contract columns :func:`profile` reads from each table (and validates): what a loader
+needs to read for it."""
 
 
 # --------------------------------------------------------------------------------------
@@ -278,7 +291,9 @@ def profile(
     age_bands : ints
         Age cut points (default :data:`AGE_BANDS`).
     validate : bool, default True
-        Check every table against the data contract first.
+        Check the tables against the data contract first: the columns profile reads
+        (:data:`PROFILE_COLUMNS`; a table loaded with only those columns is enough), and
+        unique keys of users and usage.
 
     Returns
     -------
@@ -294,7 +309,7 @@ def profile(
     if validate:
         for df, name in ((users, "users"), (usage, "usage"), (subscriptions, "subscriptions"),
                          (events, "events"), (edges, "edges")):
-            schema.validate(df, name, check_keys=name in ("users", "usage"))
+            schema.validate(df, name, check_keys=name in ("users", "usage"), columns=PROFILE_COLUMNS[name])
     if month is None:
         month = max(_uniques(usage["month"]))
     else:

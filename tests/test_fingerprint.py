@@ -346,3 +346,16 @@ def test_binned_tree_grows_the_splits_of_sklearns_tree_on_features_with_few_valu
     assert (np.bincount(leaves) > 0).sum() == (ref.tree_.children_left == -1).sum()
     assert sorted(np.bincount(leaves)[np.bincount(leaves) > 0]) == sorted(np.bincount(ref.apply(X))[
         np.bincount(ref.apply(X)) > 0])  # the same partition of the rows (nodes numbered otherwise)
+
+
+def test_profile_takes_tables_loaded_with_only_the_columns_it_reads():
+    d = synth_generate("yunnan", month="2009-06", n_users=2_000, seed=3)
+    full = fingerprint.profile(d.users, d.usage, d.subscriptions, d.events, d.edges)
+    cols = fingerprint.PROFILE_COLUMNS
+    lean = fingerprint.profile(*(getattr(d, t)[list(cols[t])] for t in
+                                 ("users", "usage", "subscriptions", "events", "edges")))
+    pd.testing.assert_frame_equal(full.table, lean.table)
+    bad = d.events[list(cols["events"])].assign(genre=d.events["genre"].astype(object))
+    bad.loc[bad.index[0], "genre"] = "opera"
+    with pytest.raises(SchemaError, match="table 'events', column 'genre'"):
+        fingerprint.profile(d.users, d.usage, d.subscriptions, bad, d.edges)

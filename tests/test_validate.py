@@ -237,3 +237,24 @@ def test_codes_and_months_are_checked_on_categoricals_and_text_alike():
     subs.loc[0, "channel"] = "pigeon"
     fails = [(f.column, f.check, f.count, f.values) for f in check(subs, "subscriptions").failures]
     assert fails == [("channel", "isin", 1, ("pigeon",))]  # an unused category is no failure
+
+
+def test_validating_only_the_columns_read_accepts_a_projected_table_and_still_checks_them():
+    subs = frame("subscriptions")
+    projected = subs[["user_id", "service", "start", "end", "channel"]]
+    with pytest.raises(SchemaError, match="column 'source'"):
+        schema.validate(projected, "subscriptions")
+    assert schema.validate(projected, "subscriptions", columns=list(projected.columns)) is projected
+    bad = projected.assign(channel=projected["channel"].astype(object))
+    bad.loc[0, "channel"] = "pigeon"
+    with pytest.raises(SchemaError, match="column 'channel'"):
+        schema.validate(bad, "subscriptions", columns=list(projected.columns))
+    with pytest.raises(SchemaError, match=r"column 'end'.*no column\(s\) \['end'\]"):
+        schema.validate(projected.drop(columns="end"), "subscriptions", columns=["user_id", "end"])
+    dup = pd.concat([frame("users")] * 2, ignore_index=True)[["user_id", "age"]]
+    assert not check(dup, "users", columns=["age"]).failures  # keys not listed: not checked
+    assert check(dup, "users", columns=["user_id", "age"]).failures[0].check == "unique_key"
+    from dmkit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="columns"):
+        check(projected, "subscriptions", columns=["nope"])

@@ -213,7 +213,8 @@ def _value_checks(spec, catalog) -> list[tuple[str, str, object]]:
     return out
 
 
-def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None) -> ValidationReport:
+def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None,
+          columns: Sequence[str] | None = None) -> ValidationReport:
     """Every failure of ``df`` against the contract of ``table``, at once.
 
     Parameters
@@ -225,6 +226,10 @@ def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None
         Also check that the key columns are unique.
     catalog : Catalog, optional
         Codes to check against; default the active catalog.
+    columns : list of str, optional
+        Only these contract columns are required and checked (a caller that reads only
+        them, so that a table loaded with only those columns can be given); the keys are
+        checked when every key column is listed. Default: every column of the table.
 
     Returns
     -------
@@ -233,7 +238,7 @@ def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None
     Raises
     ------
     ParameterError
-        Unknown table.
+        Unknown table, or a name in ``columns`` that is not a column of the table.
     SchemaError
         ``df`` is not a DataFrame.
     """
@@ -246,6 +251,16 @@ def check(df: pd.DataFrame, table: str, *, check_keys: bool = True, catalog=None
         raise schema_error(table=table, column=None, expected="a pandas DataFrame", found=type(df).__name__)
     specs = schema.COLUMNS[table]
     keys = list(schema.KEYS[table])
+    if columns is not None:
+        from dmkit.errors import parameter_error
+
+        names = [s.name for s in specs]
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise parameter_error("columns", expected=f"columns of the {table!r} contract {names}", found=unknown)
+        specs = tuple(s for s in specs if s.name in set(columns))
+        if not set(keys) <= set(columns):
+            check_keys = False
     fails: list[Failure] = []
     if len(df) == 0:
         return ValidationReport(table, 0, (Failure(None, "rows", "at least one row", "an empty table", 0),),

@@ -226,7 +226,8 @@ def require_columns(table: str, columns: Iterable[str]) -> None:
                            fix="rename the extract's columns (dmkit.io mapping YAML) or add them")
 
 
-def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.DataFrame:
+def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True,
+             columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Check ``df`` against the contract of ``table`` and return it unchanged.
 
     Parameters
@@ -238,6 +239,10 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
         an optional table (:data:`OPTIONAL_TABLES`: ``locations``).
     check_keys : bool, default True
         Also check that the key columns (:data:`KEYS`) are unique.
+    columns : list of str, optional
+        Only these contract columns are required and checked (what the caller reads, so
+        that a table loaded with only those columns passes); keys are checked when every
+        key column is listed. Default: every column.
 
     Returns
     -------
@@ -257,7 +262,7 @@ def validate(df: pd.DataFrame, table: str, *, check_keys: bool = True) -> pd.Dat
     """
     from dmkit.contract.checks import check
 
-    report = check(df, table, check_keys=check_keys)
+    report = check(df, table, check_keys=check_keys, columns=None if columns is None else list(columns))
     if not report.ok:
         raise report.error()
     return df
