@@ -457,10 +457,10 @@ def _monthly_series(data, line: str | None) -> tuple[pd.Series, str]:
 def _design(months: Sequence[str], origin: pd.Period, exog: pd.DataFrame | None) -> pd.DataFrame:
     """Trend (months since ``origin``), 11 month-of-year dummies (January = base) and regressors."""
     per = pd.PeriodIndex([pd.Period(m, freq="M") for m in months])
-    x = pd.DataFrame({"const": 1.0, "trend": np.array([(p - origin).n for p in per], dtype=float)},
-                     index=list(months))
-    for k in range(2, 13):
-        x[f"month_{k:02d}"] = (per.month == k).astype(float)
+    moy = np.asarray(per.month)
+    cols = {"const": np.ones(len(per)), "trend": np.array([(p - origin).n for p in per], dtype=float),
+            **{f"month_{k:02d}": (moy == k).astype(float) for k in range(2, 13)}}
+    x = pd.DataFrame(cols, index=list(months))    # built at once, not a column insert per month
     if exog is not None and exog.shape[1]:
         x = pd.concat([x, exog.set_axis(list(months), axis=0)], axis=1)
     return x
@@ -542,7 +542,8 @@ def _fit_one(y: pd.Series, exog: pd.DataFrame | None, future: pd.DataFrame | Non
         xf = _design(fut_months, origin, future)
         # a regressor that adds nothing to the trend and the months over these months (a
         # holiday in February both years of a two-year window) cannot be estimated: drop it
-        extra = [c for c in x.columns if c not in _design(list(y.index)[:1], origin, None).columns]
+        base = set(_design(list(y.index)[:1], origin, None).columns)   # once, not once per column
+        extra = [c for c in x.columns if c not in base]
         for c in extra:
             rest = x.drop(columns=[c])
             if np.linalg.matrix_rank(x.to_numpy()) <= np.linalg.matrix_rank(rest.to_numpy()):
