@@ -1,6 +1,8 @@
 """dmkit.rules.sequential: hand-checked orders, a brute-force reference, planted sequences."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -290,3 +292,21 @@ def test_off_grid_times_and_sparse_user_ids_match_brute_force():
     r = R.sequential(subs, window="400D", min_support=1e-9)
     ref = _brute_force(subs, 400, 250)
     assert len(_assert_same_rules(r, ref)) == 12
+
+
+@pytest.mark.parametrize("occurrences", ["first", "all"])
+def test_users_paired_in_chunks_give_the_same_rules(monkeypatch, occurrences):
+    # a province's rows are paired a chunk of whole users at a time: chunks of ~40 rows
+    # (dozens of chunks) give the rules of one pass
+    rng = np.random.default_rng(11)
+    svc = ["crbt", "music", "wap", "newspaper", "fetion"]
+    rows = [(u, s, pd.Timestamp("2009-01-01") + pd.Timedelta(days=int(d)))
+            for u in range(400) for s, d in zip(rng.choice(svc, size=rng.integers(1, 6)), rng.integers(0, 150, size=6))]
+    subs = _subs(rows)
+    one = R.sequential(subs, window="45D", min_support=1e-9, occurrences=occurrences, n_users=400)
+    monkeypatch.setattr(sys.modules["dmkit.rules.sequential"], "_CHUNK_ROWS", 40)
+    chunked = R.sequential(subs, window="45D", min_support=1e-9, occurrences=occurrences, n_users=400)
+    assert len(one.rules) > 10
+    pd.testing.assert_frame_equal(one.rules, chunked.rules)
+    if occurrences == "first":
+        _assert_same_rules(chunked, _brute_force(subs, 45, 400))

@@ -153,24 +153,61 @@ def _check_events(data: object, user: str, item: str, time: str, table: str) -> 
                        found=f"dtype {t.dtype}", fix=f"parse it first, e.g. pd.to_datetime(df[{time!r}])")
 
 
-def _user_time_order(users: pd.Series, code: np.ndarray, t: np.ndarray, k: int, *,
+_CHUNK_ROWS = 10_000_000
+"""Rows of (user, item, time) paired at a time by :func:`sequential` (whole users per chunk)."""
+
+
+def _user_codes(users: pd.Series) -> np.ndarray:
+    """Integer user codes >= 0: the ids shifted when they are compact integers, else factorized."""
+    if pd.api.types.is_signed_integer_dtype(users.dtype) and len(users):
+        v = users.to_numpy(dtype=np.int64)
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo < 4 * len(v) + 1024:
+            return v - lo
+    return pd.factorize(users)[0].astype(np.int64)
+
+
+def _pairs(u: np.ndarray, code: np.ndarray, t: np.ndarray, k: int, win: float, *,
+           first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pair codes (``a * k + b``) and gaps of every "a then b within ``win``" of rows sorted
+    by user then time; with ``first=False`` one per user and pair, with its shortest gap."""
+    pair_codes, gaps, pair_users = [], [], []
+    i = np.flatnonzero(u[1:] == u[:-1])  # rows with a later row of the same user at offset 1
+    d = 1
+    while len(i):
+        gap = t[i + d] - t[i]
+        later = (gap > 0) & (gap <= win) & (code[i] != code[i + d])
+        pair_codes.append(code[i[later]] * k + code[i[later] + d])
+        gaps.append(gap[later])
+        pair_users.append(u[i[later]])
+        # rows sorted by time: once past the window, later offsets are further still
+        i = i[gap <= win]
+        d += 1
+        i = i[i + d < len(u)]
+        i = i[u[i + d] == u[i]]
+    pc = np.concatenate(pair_codes) if pair_codes else np.empty(0, np.int64)
+    gp = np.concatenate(gaps) if gaps else np.empty(0, t.dtype)
+    if not first and len(pc):
+        # one count per user and pair, with the user's shortest gap
+        pu = np.concatenate(pair_users)
+        short = pd.DataFrame({"u": pu, "pc": pc, "gap": gp}).groupby(["u", "pc"], sort=False)["gap"].min()
+        pc = short.index.get_level_values("pc").to_numpy(dtype=np.int64)
+        gp = short.to_numpy()
+    return pc, gp
+
+
+def _user_time_order(u: np.ndarray, code: np.ndarray, t: np.ndarray, k: int, *,
                      first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (user, item, time) rows kept for pairing, sorted by user then time.
 
     ``first``: each user's first time of each item; otherwise the distinct (user, item, time)
-    rows. Users become integer codes (the ids shifted when they are compact integers,
-    otherwise factorized); times their steps on the grid of the times (a dense rank when the
-    key would be too wide), so that one int64 key orders by (user, item,
-    time) and another by (user, time): two argsorts of int64 keys, no hashed group-by.
+    rows. Users are integer codes (:func:`_user_codes`); times their steps on the grid of
+    the times (a dense rank when the key would be too wide), so that one int64 key orders by
+    (user, item, time) and another by (user, time): two argsorts of int64 keys, no hashed
+    group-by.
     Rows at the same time of one user come in no particular order (the pairing ignores
     them: a pair needs a positive gap).
     """
-    if pd.api.types.is_signed_integer_dtype(users.dtype) and len(users):
-        v = users.to_numpy(dtype=np.int64)
-        lo, hi = int(v.min()), int(v.max())
-        u = v - lo if hi - lo < 4 * len(v) + 1024 else pd.factorize(v)[0].astype(np.int64)
-    else:
-        u = pd.factorize(users)[0].astype(np.int64)
     n = len(t)
     if n == 0:
         return u, code, t
@@ -310,38 +347,29 @@ def sequential(
     codes, uniques = pd.factorize(subscriptions[item], sort=True)
     names = list(uniques)
     k = len(names)
-    u, code, t = _user_time_order(subscriptions[user], codes.astype(np.int64), t_all, k,
-                                  first=occurrences == "first")
-    base_users = int(np.count_nonzero(np.diff(u)) + 1) if len(u) else 0
+    first = occurrences == "first"
+    u_all = _user_codes(subscriptions[user])
+    code_all = codes.astype(np.int64)
+    # users in chunks of about _CHUNK_ROWS rows: the sort keys and pairs of one chunk at a time
+    # (a user's rows are all in one chunk), so the temporaries do not grow with the province
+    n_chunks = max(1, -(-len(u_all) // _CHUNK_ROWS))
+    cuts = np.linspace(0, int(u_all.max()) + 1 if len(u_all) else 1, n_chunks + 1).astype(np.int64)
+    pcs, gps, n_first, base_users = [], [], np.zeros(k, dtype=np.int64), 0
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        sel = np.flatnonzero((u_all >= lo) & (u_all < hi)) if n_chunks > 1 else slice(None)
+        u, code, t = _user_time_order(u_all[sel], code_all[sel], t_all[sel], k, first=first)
+        base_users += int(np.count_nonzero(np.diff(u)) + 1) if len(u) else 0
+        n_first += np.bincount(code, minlength=k) if first else np.bincount(np.unique(u * k + code) % k, minlength=k)
+        pc, gp = _pairs(u, code, t, k, win, first=first)
+        pcs.append(pc)
+        gps.append(gp)
+        del u, code, t, sel
+    pc = np.concatenate(pcs)
+    gp = np.concatenate(gps)
     if n_users is None:
         n_users = base_users
     check_scalar(n_users, "n_users", kind=int, low=max(1, base_users))
-
-    pair_codes, gaps, pair_users = [], [], []
-    i = np.flatnonzero(u[1:] == u[:-1])  # rows with a later row of the same user at offset 1
-    d = 1
-    while len(i):
-        gap = t[i + d] - t[i]
-        later = (gap > 0) & (gap <= win) & (code[i] != code[i + d])
-        pair_codes.append(code[i[later]] * k + code[i[later] + d])
-        gaps.append(gap[later])
-        pair_users.append(u[i[later]])
-        # rows sorted by time: once past the window, later offsets are further still
-        i = i[gap <= win]
-        d += 1
-        i = i[i + d < len(u)]
-        i = i[u[i + d] == u[i]]
-    pc = np.concatenate(pair_codes) if pair_codes else np.empty(0, np.int64)
-    gp = np.concatenate(gaps) if gaps else np.empty(0, t.dtype)
-    if occurrences == "all" and len(pc):
-        # one count per user and pair, with the user's shortest gap
-        pu = np.concatenate(pair_users)
-        short = pd.DataFrame({"u": pu, "pc": pc, "gap": gp}).groupby(["u", "pc"], sort=False)["gap"].min()
-        pc = short.index.get_level_values("pc").to_numpy(dtype=np.int64)
-        gp = short.to_numpy()
     counts = np.bincount(pc, minlength=k * k).reshape(k, k)
-    n_first = np.bincount(code, minlength=k) if occurrences == "first" else \
-        np.bincount(np.unique(u * k + code) % k, minlength=k)
 
     conf = counts / np.maximum(n_first, 1)[:, None]
     base = n_first / float(n_users)
