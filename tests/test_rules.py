@@ -121,6 +121,28 @@ def test_recommend_scores_users_who_fire_rules():
     assert score.iloc[0] == 0.0  # already holds b
 
 
+@pytest.mark.parametrize("k", [7, 70])
+def test_recommend_all_is_the_best_fired_rule_per_item(k):
+    # brute force on the rows themselves: the best confidence of a rule A => {item} whose A the row
+    # holds, 0 when none fires or the row holds the item (more than 64 items: two mask words)
+    rng = np.random.default_rng(k)
+    df = pd.DataFrame(rng.random((600, k)) < rng.uniform(0.05, 0.5, k), columns=[f"s{i}" for i in range(k)])
+    rs = R.mine(df, min_support=0.05, min_confidence=0.1, max_len=3)
+    items = ["s1", "s5", "s6"]
+    got = rs.recommend_all(df, items)
+    assert list(got.columns) == items and got.index.equals(df.index)
+    assert (got.to_numpy() > 0).any()
+    for item in items:
+        rules = [(ant, float(c)) for ant, con, c in zip(rs.rules["antecedents"], rs.rules["consequents"],
+                                                         rs.rules["confidence"], strict=True) if con == frozenset([item])]
+        want = np.array([0.0 if row[item] else max([c for ant, c in rules if all(row[a] for a in ant)], default=0.0)
+                         for _, row in df.iterrows()])
+        np.testing.assert_array_equal(got[item].to_numpy(), want)
+        np.testing.assert_array_equal(rs.recommend(df, item).to_numpy(), want)
+    with pytest.raises(ParameterError):
+        rs.recommend_all(df, ["nope"])
+
+
 def test_summary_and_plots():
     df = _baskets(["ab", "abc", "bc", "abd", "cd", "ab"])
     rs = R.mine(df, min_support=0.3)

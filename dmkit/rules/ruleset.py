@@ -207,6 +207,8 @@ class RuleSet(Result):
             if len(con) == 1:
                 by_item.setdefault(next(iter(con)), []).append(i)
         ants, vals = self.rules["antecedents"].to_numpy(), self.rules[metric].to_numpy(dtype=float)
+        # the distinct baskets holding each item: a rule is checked on those of its rarest item only
+        holding = [np.flatnonzero(uniq[:, j // 64] & (np.uint64(1) << np.uint64(j % 64))) for j in range(len(names))]
         out = np.empty((n, len(items)))
         for col, item in enumerate(items):
             score = np.zeros(len(uniq))
@@ -215,9 +217,13 @@ class RuleSet(Result):
                 cols = [pos[c] for c in ant if c in pos]
                 if len(cols) < len(ant):
                     continue
+                if not cols:
+                    score = np.maximum(score, vals[i])
+                    continue
                 am = bits(cols)
-                fires = ((uniq & am) == am).all(axis=1)
-                score = np.where(fires, np.maximum(score, vals[i]), score)
+                rows = holding[min(cols, key=lambda j: len(holding[j]))]
+                fires = ((uniq[rows] & am) == am).all(axis=1)
+                score[rows] = np.where(fires, np.maximum(score[rows], vals[i]), score[rows])
             own = bits([pos[item]])
             score[((uniq & own) == own).all(axis=1)] = 0.0
             out[:, col] = score[inv]
