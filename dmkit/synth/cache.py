@@ -51,18 +51,61 @@ def synth_cache_path(
 
 @functools.cache
 def fingerprint() -> str:
-    """Hash of the simulator's source and of the containers it saves (``ProvinceData``,
-    ``Truth``), so a changed simulator never reads a stale cache.
+    """Hash of the source of every dmkit module the simulator runs (``dmkit.synth.generate``
+    and what it imports, transitively: the catalog and the contract's containers included),
+    so a changed simulator never reads a stale cache, while an edit to a module it does not
+    run (the loop's responses, the location or campaign simulations of single notebooks)
+    does not regenerate a 12-million-user province.
 
     Computed once per process: the code a process runs does not change under it."""
     h = hashlib.sha256()
     package = Path(__file__).parent.parent
-    files = [*sorted((package / "synth").rglob("*.py")),
-             package / "contract" / "province.py", package / "contract" / "truth.py"]
-    for f in files:
+    for f in simulator_sources():
         h.update(f.relative_to(package).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def simulator_sources() -> list[Path]:
+    """The source files of ``dmkit.synth.generate`` and of every dmkit module it imports,
+    transitively (read from their ``import`` statements, those inside functions included)."""
+    import ast
+
+    package = Path(__file__).parent.parent
+    root = package.parent
+
+    def module_file(name: str) -> Path | None:
+        base = root.joinpath(*name.split("."))
+        for f in (base.with_suffix(".py"), base / "__init__.py"):
+            if f.is_file():
+                return f
+        return None
+
+    def imported(f: Path) -> set[str]:
+        names = set()
+        here = ".".join(f.relative_to(root).with_suffix("").parts)
+        pkg = here.rsplit(".", 1)[0] if f.name != "__init__.py" else here.removesuffix(".__init__")
+        for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                if node.level:
+                    mod = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + ([mod] if mod else []))
+                for a in node.names:  # a submodule when one is named so, else a name of ``mod``
+                    names.add(f"{mod}.{a.name}" if module_file(f"{mod}.{a.name}") else mod)
+        return {n for n in names if n == "dmkit" or n.startswith("dmkit.")}
+
+    seen: dict[str, Path] = {}
+    todo = ["dmkit.synth.generate", "dmkit.contract.province", "dmkit.contract.truth"]
+    while todo:
+        name = todo.pop()
+        f = module_file(name)
+        if name in seen or f is None or name == "dmkit":  # the package's lazy __init__ runs no simulation
+            continue
+        seen[name] = f
+        todo.extend(imported(f))
+    return sorted(set(seen.values()))
 
 
 def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, cache_dir: Path,
