@@ -29,6 +29,7 @@ and the simulator cache under --cache (default inside --out). Exit status 1 if a
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -141,10 +142,12 @@ def scale(users: int, months: int, out: Path, cache: Path, seed: int) -> bool:
     print(f"  world (simulate {users:,} users, write and read the cache, baseline health): "
           f"{first - t0:6.1f} s, peak {rss.peak(t0, first):7.0f} MiB")
     for _, r in tm.iterrows():
-        print(f"  {r['month']}: {r['seconds']:6.1f} s, peak {rss.peak(r['started'], r['ended']):7.0f} MiB")
+        print(f"  {r['month']}: {r['seconds']:6.1f} s ({r['cpu_seconds']:6.1f} s CPU), "
+              f"peak {rss.peak(r['started'], r['ended']):7.0f} MiB")
     months_s = float(tm["seconds"].sum())
-    print(f"  months: {months_s:.1f} s; total with the world: {t1 - t0:.1f} s; "
-          f"peak {rss.peak(t0, t1):.0f} MiB")
+    print(f"  months: {months_s:.1f} s ({float(tm['cpu_seconds'].sum()):.1f} s CPU); total with the world: "
+          f"{t1 - t0:.1f} s; peak {rss.peak(t0, t1):.0f} MiB; load average at the end "
+          + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(f"  take-up {run.cumulative_take_up:.4f}; exploration-slice AUC by month "
           + ", ".join(f"{a:.3f}" for a in run.monthly["model_auc"]) + "; planted population AUC "
           + ", ".join(f"{a:.3f}" for a in run.monthly["model_auc_planted"]) + "; observable ceiling "

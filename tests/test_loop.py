@@ -37,6 +37,8 @@ def test_monthly_table_has_the_issue_columns(base_run):
     assert (m["contacted"] + m["control"] <= 300).all() and (m["contacted"] > 250).all()
     doc = json.loads((base_run.out / "loop.json").read_text())
     assert pd.DataFrame(doc["monthly"])["subscribed"].tolist() == m["subscribed"].tolist()
+    tm = base_run.timings
+    assert tm["month"].tolist() == m["month"].tolist() and (tm["cpu_seconds"] > 0).all()
 
 
 def test_plan_follows_the_practice(base_run, cache):

@@ -132,8 +132,9 @@ class LoopRun(Result):
     versions : DataFrame
         The model store's versions (:meth:`ModelStore.versions`).
     timings : DataFrame
-        ``month, seconds, peak_rss_mib`` (process peak so far), ``started``, ``ended`` (Unix
-        times) of the months run by this call.
+        ``month, seconds, cpu_seconds`` (user + system CPU time of the process, all threads),
+        ``peak_rss_mib`` (process peak so far), ``started``, ``ended`` (Unix times) of the
+        months run by this call.
     config : dict
     out : Path
     pending : str or None
@@ -572,12 +573,12 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
         if state.done(month):
             world = _replay(world, state, month)
         else:
-            t0, started = time.perf_counter(), time.time()
+            t0, started, cpu0 = time.perf_counter(), time.time(), _cpu_seconds()
             world, ok = _month(ctx, world, month)
             if not ok:
                 pending = month
                 break
-            timings.append({"month": month, "seconds": time.perf_counter() - t0,
+            timings.append({"month": month, "seconds": time.perf_counter() - t0, "cpu_seconds": _cpu_seconds() - cpu0,
                             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                             "started": started, "ended": time.time()})
         rows.append(state.row(month)["monthly"])
@@ -589,8 +590,15 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
                    by_prefecture=pd.concat(prefs, ignore_index=True) if prefs else pd.DataFrame(),
                    precision_scale=pd.concat(scales, ignore_index=True) if scales else pd.DataFrame(),
                    versions=ctx.store.versions(province=province), timings=pd.DataFrame(
-                       timings, columns=["month", "seconds", "peak_rss_mib", "started", "ended"]),
+                       timings, columns=["month", "seconds", "cpu_seconds", "peak_rss_mib", "started", "ended"]),
                    config=config, out=Path(out), pending=pending)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process so far (user + system, all threads): beside the wall time, what
+    a month costs on a machine shared with other jobs."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _apply(world, contacts, usage, kpis, subscriptions, full: bool):
