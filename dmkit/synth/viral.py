@@ -123,7 +123,7 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
     peers = e["peer_id"].to_numpy()[order]
     deg = np.bincount(e["user_id"].to_numpy(), minlength=n)
     off = np.concatenate([[0], np.cumsum(deg)])
-    usage = pdata.usage[pdata.usage["month"].astype(str) == month0].set_index("user_id").reindex(range(n))
+    usage = pdata.read("usage", months=month0).set_index("user_id").reindex(range(n))  # that month only
     p_fwd_user = P_FORWARD[row]
 
     # membership state: -1 none, else product 0 sms / 1 mms; paying flag; source
