@@ -280,3 +280,29 @@ def test_refit_with_responses(province):
                      .loc[lambda s: s.index.isin(X.index)].sum())
     assert bool(res.notes) == (0 < responders < 30)
     assert all(f"only {responders} responders" in n for n in res.notes)
+
+
+def test_build_features_equals_an_independent_join(province):
+    usage, users = province.usage, province.users
+    assert isinstance(usage["month"].dtype, pd.CategoricalDtype)
+    X = propensity.build_features(usage, users, month="2009-03")
+    # independent: the month's rows by string comparison, users joined on user_id, brand by value
+    u = usage[usage["month"].astype(str) == "2009-03"].set_index("user_id")
+    want = u[list(propensity.USAGE_FEATURES)].join(
+        users.set_index("user_id")[["age", "tenure_months", "student", "term_mms", "term_wap",
+                                    "term_java", "term_fetion"]])
+    for b in ("gotone", "mzone", "easyown"):
+        want[f"brand_{b}"] = (users.set_index("user_id")["brand"].astype(str) == b).reindex(u.index).to_numpy()
+    pd.testing.assert_frame_equal(X, want, check_exact=True)
+    assert X["brand_gotone"].sum() > 0 and X["brand_mzone"].sum() > 0
+    # the same X from string (not categorical) month and brand columns
+    X2 = propensity.build_features(usage.assign(month=usage["month"].astype(str)),
+                                   users.assign(brand=users["brand"].astype(str)), month="2009-03")
+    pd.testing.assert_frame_equal(X, X2, check_exact=True)
+    # a bad value in a used column of that month is named; a month absent from usage too
+    bad = usage.copy()
+    bad.loc[(bad["month"] == "2009-03").to_numpy().nonzero()[0][:3], "call_days"] = -1
+    with pytest.raises(SchemaError, match="call_days"):
+        propensity.build_features(bad, month="2009-03")
+    with pytest.raises(SchemaError, match="month"):
+        propensity.build_features(usage, month="2001-01")
