@@ -306,3 +306,28 @@ def test_build_features_equals_an_independent_join(province):
         propensity.build_features(bad, month="2009-03")
     with pytest.raises(SchemaError, match="month"):
         propensity.build_features(usage, month="2001-01")
+
+
+def test_tree_rules_on_a_stratified_sample_count_every_row():
+    X, y, inside = _j2_like(n=30_000, seed=3)
+    full = propensity.tree_rules(X, y, max_depth=3, sample_size=None)
+    samp = propensity.tree_rules(X, y, max_depth=3, sample_size=8_000, min_samples_leaf=300)
+    assert full.n_fit is None and samp.n_fit == 8_000
+    assert propensity.tree_rules(X, y, max_depth=3).n_fit is None  # 30,000 rows <= the default 200,000
+    top = samp.rules.iloc[0]
+    conds = {(f, op): t for f, op, t in top["conditions"]}
+    assert_allclose(conds[("call_days", ">")], 28.5, atol=0.5)
+    assert_allclose(conds[("monternet_sms", ">")], 2.5, atol=0.5)
+    # the rules' figures are counted on all 30,000 rows, not on the sample
+    mask = np.ones(len(X), bool)
+    for f, op, t in top["conditions"]:
+        mask &= (X[f] > t).to_numpy() if op == ">" else (X[f] <= t).to_numpy()
+    assert top["n"] == mask.sum() and top["positives"] == y[mask].sum()
+    assert samp.rules["n"].sum() == len(X)
+    assert_allclose(samp.base_rate, y.mean())
+    # an int min_samples_leaf is a count of all rows: scaled to the sample (300 * 8,000 / 30,000 = 80)
+    assert samp.tree.min_samples_leaf == 80
+    # the sample keeps the target's share, and the summary states it
+    assert "stratified sample of 8,000 of the 30,000 rows" in " ".join(samp.summary().notes)
+    with pytest.raises(ParameterError, match="sample_size"):
+        propensity.tree_rules(X, y, sample_size=0)

@@ -112,3 +112,18 @@ def check_xy(X: object, y: object, *, allow_nan: bool = False) -> tuple[pd.DataF
                               found=f"a single class {int(classes[0])} in all {len(yv)} rows",
                               fix="check the target definition (service code, month) or widen the population")
     return X, yv
+
+
+def _stratified_sample(rows: np.ndarray, yv: np.ndarray, size: int, *, seed: int) -> np.ndarray:
+    """``size`` of ``rows`` (positions), stratified by ``yv[rows]``, in their original order.
+
+    Each class keeps its share (rounded, at least 3 rows of each class where it has them),
+    drawn without replacement with a seeded generator."""
+    rng = np.random.default_rng(seed)
+    pos = rows[yv[rows] == 1]
+    neg = rows[yv[rows] != 1]
+    k_pos = int(round(size * len(pos) / len(rows)))
+    k_pos = min(len(pos), max(k_pos, min(3, len(pos))))
+    k_neg = min(len(neg), size - k_pos)
+    take = np.concatenate([rng.choice(pos, k_pos, replace=False), rng.choice(neg, k_neg, replace=False)])
+    return np.sort(take)

@@ -15,12 +15,16 @@ from sklearn.tree import DecisionTreeClassifier
 from dmkit._results import Result, Summary, get_ax
 from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_scalar
-from dmkit.propensity.inputs import check_xy
+from dmkit.propensity.inputs import _stratified_sample, check_xy
 
 __all__ = [
+    "DEFAULT_RULES_SAMPLE_SIZE",
     "tree_rules",
     "TreeRulesResult",
 ]
+
+DEFAULT_RULES_SAMPLE_SIZE = 200_000
+"""Rows :func:`tree_rules` fits its tree on at most (a stratified sample above that)."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,17 @@ class TreeRulesResult(Result):
     n_incomplete : int
         Rows left out because a feature was NaN (``missing="drop"``); support, recall
         and the base rate are shares of the complete rows.
+    n_fit : int or None
+        Rows the tree was fitted on when it was fitted on a stratified sample
+        (``sample_size``); None when it was fitted on every (complete) row. The counts,
+        support, precision, recall and lift are of every row either way.
     """
 
     rules: pd.DataFrame
     base_rate: float
     tree: DecisionTreeClassifier
     n_incomplete: int = 0
+    n_fit: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The rules table without the ``conditions`` tuples."""
@@ -71,6 +80,10 @@ class TreeRulesResult(Result):
         notes = [f"base rate {self.base_rate:.2%}; precision = response rate inside the rule"]
         if self.n_incomplete:
             notes.append(f"{self.n_incomplete:,} rows with a NaN feature left out (rules need complete rows)")
+        if self.n_fit is not None:
+            n = int(self.rules["n"].sum())
+            notes.append(f"tree fitted on a stratified sample of {self.n_fit:,} of the {n:,} rows; "
+                         "the rules' counts, precision and lift are of all of them")
         return Summary("Target-user rules (目标用户模型)", (("rules by lift", tab),), tuple(notes))
 
     def plot(self, ax=None):
@@ -102,6 +115,7 @@ def tree_rules(
     merge: bool = True,
     missing: Literal["raise", "drop"] = "raise",
     seed: int = 0,
+    sample_size: int | None = DEFAULT_RULES_SAMPLE_SIZE,
 ) -> TreeRulesResult:
     """Fit a shallow CART and read each leaf as a rule, J2 style.
 
@@ -128,7 +142,17 @@ def tree_rules(
         ``n_incomplete`` (support, precision, recall and lift are then of the complete
         rows). The hgb scoring model itself accepts NaN; its ``rules_`` use "drop".
     seed : int, default 0
-        Tie-breaking seed of the tree.
+        Tie-breaking seed of the tree (and of the sample).
+    sample_size : int or None, default 200,000 (:data:`DEFAULT_RULES_SAMPLE_SIZE`)
+        With more (complete) rows than this, the tree is fitted on a stratified random
+        sample of that many (each class keeps its share; seeded by ``seed``) and the rules
+        it reads are then counted on every row: ``n``, ``positives``, ``support``,
+        ``precision``, ``recall`` and ``lift`` are exact, only the splits come from the
+        sample. An int ``min_samples_leaf`` is scaled to the sample (a float one is a share
+        already). None: fit on every row. Measured at 1,000,000 users (Guangdong 2008-12,
+        ``benchmarks/bench_tree_rules_scale.py``, newspaper and mail_notify, depth 3): the
+        same rules as the full fit (thresholds equal or 9.926 vs 9.925), top-rule lift
+        within 0.01 %; stated tolerance: thresholds within 0.5 or 2 %, lift within 2 %.
 
     Returns
     -------
@@ -159,10 +183,18 @@ def tree_rules(
     else:
         check_scalar(min_samples_leaf, "min_samples_leaf", kind=int, low=1)
     check_choice(class_weight, "class_weight", ["balanced", None])
+    check_scalar(sample_size, "sample_size", kind=int, low=10, allow_none=True)
+    Xv = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    n_fit = None
+    fit_rows = slice(None)
+    if sample_size is not None and len(yv) > sample_size:
+        fit_rows = _stratified_sample(np.arange(len(yv)), yv, sample_size, seed=seed)
+        n_fit = len(fit_rows)
+        if not isinstance(min_samples_leaf, float):
+            min_samples_leaf = max(1, int(round(min_samples_leaf * n_fit / len(yv))))
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
                                   class_weight=class_weight, random_state=seed)
-    Xv = X.to_numpy(dtype=np.float64, na_value=np.nan)
-    tree.fit(Xv, yv)
+    tree.fit(Xv[fit_rows], yv[fit_rows])
     names = [str(c) for c in X.columns]
     n_node, pos_node = node_counts(tree, tree.apply(Xv), yv)
     n_all, pos_all = len(yv), float(yv.sum())
@@ -180,4 +212,4 @@ def tree_rules(
         })
     rules = pd.DataFrame(rows).sort_values(["lift", "support"], ascending=[False, False],
                                            kind="stable").reset_index(drop=True)
-    return TreeRulesResult(rules=rules, base_rate=base, tree=tree, n_incomplete=n_incomplete)
+    return TreeRulesResult(rules=rules, base_rate=base, tree=tree, n_incomplete=n_incomplete, n_fit=n_fit)

@@ -26,7 +26,7 @@ from dmkit._threads import thread_limit
 from dmkit._validation import check_choice, check_frame, check_scalar
 from dmkit.errors import NotFittedError, parameter_error, schema_error
 from dmkit.propensity.gains import GainsResult, gains_table
-from dmkit.propensity.inputs import check_xy
+from dmkit.propensity.inputs import _stratified_sample, check_xy
 from dmkit.propensity.rules import tree_rules
 
 __all__ = [
@@ -657,21 +657,6 @@ def _as_frame(X: object, *, min_rows: int = 2) -> pd.DataFrame:
         raise schema_error(table="X", column=None, expected=f"at least {min_rows} rows",
                            found=f"{len(arr)} sample(s)" if len(arr) != 1 else "1 sample")
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-
-
-def _stratified_sample(rows: np.ndarray, yv: np.ndarray, size: int, *, seed: int) -> np.ndarray:
-    """``size`` of ``rows`` (positions), stratified by ``yv[rows]``, in their original order.
-
-    Each class keeps its share (rounded, at least 3 rows of each class where it has them),
-    drawn without replacement with a seeded generator."""
-    rng = np.random.default_rng(seed)
-    pos = rows[yv[rows] == 1]
-    neg = rows[yv[rows] != 1]
-    k_pos = int(round(size * len(pos) / len(rows)))
-    k_pos = min(len(pos), max(k_pos, min(3, len(pos))))
-    k_neg = min(len(neg), size - k_pos)
-    take = np.concatenate([rng.choice(pos, k_pos, replace=False), rng.choice(neg, k_neg, replace=False)])
-    return np.sort(take)
 
 
 def _chunked_p1(est, X: pd.DataFrame, chunk_size: int = 500_000) -> np.ndarray:
