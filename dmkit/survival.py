@@ -118,8 +118,10 @@ def covariates(frame: pd.DataFrame, users: pd.DataFrame | None = None,
     """
     check_frame(frame, table="durations", columns=["user_id", "source", "channel"])
     out = frame.copy()
-    out["campaign"] = (out["source"].astype(str) != "organic").astype(np.int8)
-    out["sp_push"] = (out["channel"].astype(str) == "sp_push").astype(np.int8)
+    # compared as they are (categories compare on their codes): no string copy of the columns;
+    # a missing source counts as a campaign, a missing channel as not an SP push (as before)
+    out["campaign"] = (out["source"] != "organic").to_numpy().astype(np.int8)
+    out["sp_push"] = (out["channel"] == "sp_push").to_numpy().astype(np.int8)
     idx = out["user_id"].to_numpy()
     if users is not None:
         schema.validate(users, "users")
@@ -174,8 +176,11 @@ class RetentionResult(Result):
     logrank : DataFrame or None
         With two or more groups: one row, ``statistic``, ``df``, ``p_value`` (multivariate
         log-rank test).
-    fitters : dict
-        Group -> fitted lifelines ``KaplanMeierFitter``.
+    curves : dict
+        Group -> DataFrame indexed by ``timeline`` (0 and every distinct duration of the group):
+        ``at_risk``, ``events``, ``survival``, ``low``, ``high`` (the Kaplan-Meier estimate
+        and its exponential-Greenwood bounds, computed from the counts per duration with
+        lifelines' formulas; lifelines itself is not needed).
     times : tuple of float
         The reported times, in ``unit``.
     unit : str
@@ -184,7 +189,7 @@ class RetentionResult(Result):
 
     table: pd.DataFrame
     logrank: pd.DataFrame | None
-    fitters: dict
+    curves: dict
     times: tuple[float, ...]
     unit: str = "months"
 
@@ -205,11 +210,23 @@ class RetentionResult(Result):
             notes.append(f"log-rank p = {self.logrank['p_value'].iloc[0]:.3g}")
         return Summary("Retention (客户保有)", tuple(tabs), tuple(notes))
 
-    def plot(self, ax=None):
-        """Kaplan-Meier curves with confidence bands."""
+    def plot(self, ax=None, *, points: int = 400):
+        """Kaplan-Meier curves with confidence bands, drawn as steps at ``points`` times.
+
+        Each curve is read (its last value at or before each time) at ``points`` evenly
+        spaced times from 0 to its longest duration, so the figure costs the same for a
+        thousand or ten million subscriptions.
+        """
+        check_scalar(points, "points", kind=int, low=2)
         ax = get_ax(ax)
-        for g, kmf in self.fitters.items():
-            kmf.plot_survival_function(ax=ax, label=str(g), ci_show=True)
+        for g, c in self.curves.items():
+            tl = c.index.to_numpy()
+            grid = np.linspace(0.0, tl[-1], points)
+            at = np.searchsorted(tl, grid, side="right") - 1
+            line, = ax.step(grid, c["survival"].to_numpy()[at], where="post", label=str(g))
+            ax.fill_between(grid, c["low"].to_numpy()[at], c["high"].to_numpy()[at], step="post",
+                            alpha=0.25, color=line.get_color(), linewidth=0)
+        ax.legend()
         ax.set_xlabel(f"{self.unit} since subscription")
         ax.set_ylabel("share still subscribed")
         ax.set_ylim(0, 1.02)
@@ -257,47 +274,114 @@ def retention(
     ParameterError
         An unknown unit, or one that contradicts the durations' recorded unit.
     """
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
-    from lifelines.utils import median_survival_times
+    from scipy.special import ndtri
 
     unit = _unit_of(durations, unit)
     times = DEFAULT_TIMES[unit] if times is None else tuple(times)
     d = np.asarray(durations, dtype=float)
     e_raw = np.asarray(events)
     _check_surv(d, e_raw, table="durations", dcol="durations", ecol="events")
-    e = e_raw.astype(int)
+    e = e_raw.astype(np.int64)
     check_scalar(alpha, "alpha", kind=float, low=0, high=0.5, low_inclusive=False)
-    g = np.full(len(d), "all", dtype=object) if groups is None else np.asarray(groups, dtype=object)
-    if len(g) != len(d):
-        raise parameter_error("groups", expected=f"{len(d)} labels", found=f"{len(g)} labels")
-    rows, fitters = [], {}
-    labels = pd.unique(g)
-    try:
-        labels = sorted(labels)
-    except TypeError:
-        pass
-    for lab in labels:
-        m = g == lab
-        kmf = KaplanMeierFitter(alpha=alpha).fit(d[m], e[m], label=str(lab))
-        fitters[lab] = kmf
-        row = {"group": lab, "n": int(m.sum()), "events": int(e[m].sum()), "median": float(kmf.median_survival_time_)}
-        mci = median_survival_times(kmf.confidence_interval_)
-        row["median_low"], row["median_high"] = float(mci.iloc[0, 0]), float(mci.iloc[0, 1])
-        ci = kmf.confidence_interval_survival_function_
+    if groups is None:
+        codes, labels = np.zeros(len(d), dtype=np.int64), ["all"]
+    else:
+        g = groups.to_numpy() if isinstance(groups, pd.Series) else np.asarray(groups)
+        if len(g) != len(d):
+            raise parameter_error("groups", expected=f"{len(d)} labels", found=f"{len(g)} labels")
+        codes, uniq = pd.factorize(g)
+        if (codes < 0).any():  # missing labels: a group of their own, as before
+            codes = np.where(codes < 0, len(uniq), codes)
+            uniq = np.r_[np.asarray(uniq, dtype=object), [np.nan]]
+        labels = list(uniq)
+        try:
+            order = sorted(range(len(labels)), key=lambda i: labels[i])
+        except TypeError:
+            order = list(range(len(labels)))
+        remap = np.empty(len(labels), dtype=np.int64)
+        remap[order] = np.arange(len(labels))
+        codes, labels = remap[codes], [labels[i] for i in order]
+    z = float(ndtri(1 - alpha / 2))
+    rows, curves = [], {}
+    by = np.argsort(codes, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(labels)))]
+    for i, lab in enumerate(labels):
+        sel = by[bounds[i]:bounds[i + 1]]
+        c = _km_curve(d[sel], e[sel], z)
+        curves[lab] = c
+        tl, sv = c.index.to_numpy(), c["survival"].to_numpy()
+        row = {"group": lab, "n": len(sel), "events": int(e[sel].sum()), "median": _first_at_or_below(tl, sv),
+               "median_low": _first_at_or_below(tl, c["low"].to_numpy()),
+               "median_high": _first_at_or_below(tl, c["high"].to_numpy())}
         for t in times:
-            sf = float(kmf.survival_function_at_times(t).iloc[0])
-            idx = ci.index.searchsorted(t, side="right") - 1
-            lo, hi = (ci.iloc[max(idx, 0), 0], ci.iloc[max(idx, 0), 1])
+            idx = max(int(np.searchsorted(tl, t, side="right")) - 1, 0)
             key = f"retention_{t:g}{_SUFFIX[unit]}"
-            row[key], row[f"{key}_low"], row[f"{key}_high"] = sf, float(lo), float(hi)
+            row[key], row[f"{key}_low"], row[f"{key}_high"] = (float(sv[idx]), float(c["low"].iloc[idx]),
+                                                                float(c["high"].iloc[idx]))
         rows.append(row)
     lr = None
     if len(labels) > 1:
-        res = multivariate_logrank_test(d, g, e)
-        lr = pd.DataFrame([{"statistic": float(res.test_statistic), "df": int(res.degrees_of_freedom),
-                            "p_value": float(res.p_value)}])
-    return RetentionResult(table=pd.DataFrame(rows), logrank=lr, fitters=fitters, times=tuple(times), unit=unit)
+        stat, df_, p = _logrank(d, e, codes, len(labels))
+        lr = pd.DataFrame([{"statistic": stat, "df": df_, "p_value": p}])
+    return RetentionResult(table=pd.DataFrame(rows), logrank=lr, curves=curves, times=tuple(times), unit=unit)
+
+
+def _km_curve(d: np.ndarray, e: np.ndarray, z: float) -> pd.DataFrame:
+    """Kaplan-Meier estimate with exponential-Greenwood bounds from the counts per distinct duration.
+
+    Same timeline and formulas as lifelines' ``KaplanMeierFitter`` (a row at 0, the estimate
+    ``exp(cumsum(log(n - d) - log(n)))``, Greenwood's variance, log(-log) bounds, missing bounds 1).
+    """
+    t, inv = np.unique(d, return_inverse=True)
+    removed = np.bincount(inv, minlength=len(t)).astype(np.int64)
+    observed = np.bincount(inv, weights=e, minlength=len(t))
+    if len(t) == 0 or t[0] > 0:
+        t, removed, observed = np.r_[0.0, t], np.r_[0, removed], np.r_[0.0, observed]
+    at_risk = len(d) - (np.cumsum(removed) - removed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.exp(np.cumsum(np.log(at_risk - observed) - np.log(at_risk)))
+        pop = at_risk.astype(np.uint64).astype(float)
+        inc = observed / (pop * (pop - observed))
+        inc[np.isposinf(inc)] = 0.0
+        var = np.cumsum(np.nan_to_num(inc, nan=0.0))
+        v = np.log(est)
+        low = np.exp(-np.exp(np.log(-v) - z * np.sqrt(var) / v))
+        high = np.exp(-np.exp(np.log(-v) + z * np.sqrt(var) / v))
+    low[np.isnan(low)], high[np.isnan(high)] = 1.0, 1.0
+    return pd.DataFrame({"at_risk": at_risk, "events": observed.astype(np.int64), "survival": est,
+                         "low": low, "high": high}, index=pd.Index(t, name="timeline"))
+
+
+def _first_at_or_below(times: np.ndarray, values: np.ndarray, q: float = 0.5) -> float:
+    """First time the curve is <= q (lifelines' ``qth_survival_time``); inf if never."""
+    if values[-1] > q:
+        return float("inf")
+    return float(times[np.searchsorted(-values, -q)])
+
+
+def _logrank(d: np.ndarray, e: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[float, int, float]:
+    """Multivariate log-rank test from counts per (distinct duration, group) (lifelines' formulas)."""
+    from scipy.special import chdtrc
+
+    t, inv = np.unique(d, return_inverse=True)
+    cell = inv.astype(np.int64) * n_groups + codes
+    rm = np.bincount(cell, minlength=len(t) * n_groups).reshape(len(t), n_groups).astype(float)
+    obs = np.bincount(cell, weights=e, minlength=len(t) * n_groups).reshape(len(t), n_groups)
+    n_ij = rm.sum(0) - (np.cumsum(rm, axis=0) - rm)
+    d_i = obs.sum(1)
+    n_i = n_ij.sum(1)
+    z_j = obs.sum(0) - (n_ij * (d_i / n_i)[:, None]).sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (n_i - d_i) / (n_i - 1)
+    ratio[~np.isfinite(ratio)] = 1.0
+    root = np.sqrt(ratio * d_i / n_i ** 2)
+    a = np.nan_to_num(n_ij * root[:, None])
+    b = np.nan_to_num(n_i * root)
+    v = -(a.T @ a)
+    v[np.diag_indices(n_groups)] += b @ a
+    k = n_groups - 1
+    u = float(z_j[:k] @ np.linalg.pinv(v[:k, :k]) @ z_j[:k])
+    return u, k, float(chdtrc(k, u))
 
 
 # --------------------------------------------------------------------------- Cox

@@ -181,3 +181,42 @@ def test_cox_sample_size_fits_a_stratified_sample_and_keeps_the_planted_hazard_r
     assert abs(np.log(hr_part) - np.log(hr_full)) < 2 * part.hazard_ratios.loc["x", "se"]
     with pytest.raises(ParameterError, match="sample_size"):
         survival.cox(df, "d", "e", sample_size=1)
+
+
+def test_retention_curves_and_logrank_equal_lifelines_on_three_groups_with_ties():
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    rng = np.random.default_rng(3)
+    d = np.round(rng.exponential(5, 3000), 1)  # ties, and a few zero durations
+    d[:5] = 0.0
+    e = rng.integers(0, 2, 3000)
+    g = rng.choice(["b", "a", "c"], 3000)
+    res = survival.retention(d, e, g, times=(1, 4.05, 100))
+    assert list(res.table["group"]) == ["a", "b", "c"]
+    for lab in "abc":
+        kmf = KaplanMeierFitter().fit(d[g == lab], e[g == lab])
+        c = res.curves[lab]
+        assert_allclose(c.index.to_numpy(), kmf.survival_function_.index.to_numpy())
+        assert_allclose(c["survival"], kmf.survival_function_.iloc[:, 0], rtol=1e-12)
+        assert_allclose(c[["low", "high"]], kmf.confidence_interval_survival_function_, rtol=1e-12)
+        row = res.table.set_index("group").loc[lab]
+        assert_allclose(row["median"], kmf.median_survival_time_)
+        assert_allclose(row["retention_4.05m"], kmf.predict(4.05))
+    lr = multivariate_logrank_test(d, g, e)
+    assert_allclose(res.logrank["statistic"].iloc[0], lr.test_statistic, rtol=1e-9)
+    assert_allclose(res.logrank["p_value"].iloc[0], lr.p_value, rtol=1e-9)
+    assert res.logrank["df"].iloc[0] == 2
+
+
+def test_retention_plot_draws_a_fixed_number_of_points():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    s = _subs(n=4_000, seed=2)
+    d = survival.covariates(survival.durations(s, month="2009-06"))
+    res = survival.retention(d["duration"], d["event"], d["campaign"])
+    ax = res.plot(points=50)
+    assert [len(line.get_xdata()) for line in ax.get_lines()] == [50, 50]
+    with pytest.raises(ParameterError, match="points"):
+        res.plot(points=1)
