@@ -242,9 +242,12 @@ def test_a_named_model_is_used_and_the_candidates_still_reported():
         assert (f["forecast"] < f["upper"]).all()
         # only the models that take regressors report holiday effects
         assert ("spring_festival" in fc.holiday_effects) == (m in forecast.HOLIDAY_MODELS)
-        # a series times a constant: the same choice, the forecast times that constant
+        # a series times a constant: the same choice, the forecast times that constant (the models
+        # see log revenue less its mean: the same series but for its last bits, which SARIMAX's
+        # optimiser turns into forecasts 8.5e-5 apart under statsmodels 0.15, 1e-9 for ETS)
         g = forecast.revenue(y * 1e-5, model=m, horizon=12, calendar="chinese")
-        np.testing.assert_allclose(g.forecast.to_numpy(), f.to_numpy() * 1e-5, rtol=1e-5)
+        np.testing.assert_allclose(g.forecast.to_numpy(), f.to_numpy() * 1e-5,
+                                   rtol=2e-4 if m == "sarimax" else 1e-7)
 
 
 def test_ets_interval_matches_a_simulation_of_the_fitted_recursions():
