@@ -51,9 +51,11 @@ CHANNEL_OF_PREFERENCE: dict[str, str] = {"wap": "wap_push", "ivr": "ivr", "hotli
 def contact_channel(preferred: pd.Series, channels: tuple[str, ...]) -> np.ndarray:
     """The channel each user is contacted on: :data:`CHANNEL_OF_PREFERENCE` of the user's
     preferred channel when the plan uses it, ``channels[0]`` otherwise."""
-    pref = preferred.astype(object).to_numpy()
-    ch = np.array([CHANNEL_OF_PREFERENCE.get(p, channels[0]) for p in pref], dtype=object)
-    return np.where(np.isin(ch, channels), ch, channels[0]) if len(ch) else ch
+    codes, uniques = pd.factorize(preferred.astype(object), use_na_sentinel=True)
+    # one look-up per distinct preference, not per user; missing preferences (-1) -> channels[0]
+    of = np.array([CHANNEL_OF_PREFERENCE.get(u, channels[0]) for u in uniques] + [channels[0]], dtype=object)
+    of = np.where(np.isin(of, channels), of, channels[0])
+    return of[codes] if len(codes) else np.array([], dtype=object)
 
 
 def business_days(month: str, *, first: int = 1, last: int = 28) -> np.ndarray:

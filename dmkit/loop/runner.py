@@ -385,8 +385,8 @@ def write_contact_lists(plan: pd.DataFrame, folder: str | Path, *, month: str) -
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     p = pd.Period(month, "M")
-    df = plan.assign(date=[(p.start_time + pd.Timedelta(days=int(d) - 1)).date().isoformat()
-                           for d in plan["day"]])
+    days = pd.to_timedelta(plan["day"].to_numpy(dtype=np.int64) - 1, unit="D")
+    df = plan.assign(date=(p.start_time + days).strftime("%Y-%m-%d"))
     cols = ["user_id", "service", "channel", "date", "window_start", "window_end"]
     written = []
     tgt = df[df["group"] == "target"]
@@ -651,6 +651,11 @@ def _month(ctx: _Ctx, world, month: str):
                              metrics={"n_train": len(m.y_test_) / m.test_size}, base=month)
         base = store.load(province=ctx.province, service=s, month=rec["base"])
         base_scores[s] = base.predict_proba(X[list(base.feature_names_in_)])[:, 1]
+        if rec["kind"] == "holders":
+            # the version is the base model itself (the first month, or too few responses to
+            # revise it): its scores are the base scores, not a second load and prediction
+            models[s], model_scores[s] = base, base_scores[s]
+            continue
         m = store.load(province=ctx.province, service=s, month=month)
         models[s] = m
         model_scores[s] = _score(m, X, base_scores[s])
