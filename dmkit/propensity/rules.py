@@ -101,6 +101,13 @@ class TreeRulesResult(Result):
         return ax
 
 
+_CHUNK = 500_000  # rows converted at once to find their leaves
+
+
+def _float32(X: pd.DataFrame) -> np.ndarray:
+    return X.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
 def _fmt_threshold(t: float) -> str:
     return f"{t:.4g}" if abs(t) < 1e4 else f"{t:.0f}"
 
@@ -184,9 +191,8 @@ def tree_rules(
         check_scalar(min_samples_leaf, "min_samples_leaf", kind=int, low=1)
     check_choice(class_weight, "class_weight", ["balanced", None])
     check_scalar(sample_size, "sample_size", kind=int, low=10, allow_none=True)
-    Xv = X.to_numpy(dtype=np.float64, na_value=np.nan)
     n_fit = None
-    fit_rows = slice(None)
+    fit_rows = None
     if sample_size is not None and len(yv) > sample_size:
         fit_rows = _stratified_sample(np.arange(len(yv)), yv, sample_size, seed=seed)
         n_fit = len(fit_rows)
@@ -194,9 +200,12 @@ def tree_rules(
             min_samples_leaf = max(1, int(round(min_samples_leaf * n_fit / len(yv))))
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf,
                                   class_weight=class_weight, random_state=seed)
-    tree.fit(Xv[fit_rows], yv[fit_rows])
+    # float32 is what the tree works in (scikit-learn casts to it): the same splits, half the
+    # memory; only the fitted rows are converted at once, every row's leaf is found in chunks
+    tree.fit(_float32(X if fit_rows is None else X.iloc[fit_rows]), yv if fit_rows is None else yv[fit_rows])
+    leaf_of = np.concatenate([tree.apply(_float32(X.iloc[s:s + _CHUNK])) for s in range(0, len(X), _CHUNK)])
     names = [str(c) for c in X.columns]
-    n_node, pos_node = node_counts(tree, tree.apply(Xv), yv)
+    n_node, pos_node = node_counts(tree, leaf_of, yv)
     n_all, pos_all = len(yv), float(yv.sum())
     base = pos_all / n_all
     cls = (tree.tree_.value[:, 0, 1] > tree.tree_.value[:, 0, 0])  # class-weighted majority per node
