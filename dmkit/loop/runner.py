@@ -453,7 +453,7 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
         data: str | Path = "synth", budget: int | None = None, control_share: float = 0.1,
         explore: float = 0.05, max_contacts_90d: int = 2, channels: tuple[str, ...] = CHANNELS,
         services: tuple[str, ...] = SERVICES, model: Literal["hgb", "logit", "tree"] = "hgb",
-        max_train_rows: int = 200_000, exclude=None, mapping=None, cache_dir: str | Path | None = None,
+        max_train_rows: int = 100_000, exclude=None, mapping=None, cache_dir: str | Path | None = None,
         source=None, planner: Literal["auto", "greedy", "offers"] = "greedy", n_threads: int | None = None,
         resume: bool = True, progress: bool = False) -> LoopRun:
     """Run the monthly loop plan → contact → respond → revise for ``months`` months from ``start``.
@@ -496,8 +496,14 @@ def run(*, province: str, start: str, months: int, n_users: int = 100_000,
     services : tuple of str
         Offered services (default :data:`SERVICES`).
     model : {"hgb", "logit", "tree"}, default "hgb"
-    max_train_rows : int, default 200,000
-        Users sampled to fit the first month's holders model.
+    max_train_rows : int, default 100,000
+        Users sampled (uniformly, seeded) to fit the first month's holders model (the base
+        model every revision reads); 70% of them train it, 30% are held out. Its fit is most of
+        the first month's CPU time at province scale. Measured at 200,000 users, 3 months
+        (seed 7): 100,000 rows against all 200,000 — the first month's CPU 22.1 -> 16.0 s, the
+        base model's planted population AUC 0.682 / 0.665 / 0.596 -> 0.684 / 0.667 / 0.596,
+        the revised model's 0.682 / 0.709 / 0.708 -> 0.684 / 0.744 / 0.702, take-up over the
+        3 months 29.31% -> 30.03%.
     exclude : path or sequence of int, optional
         Sensitive numbers never contacted (extracts; the simulator plants its own 2%).
     mapping : optional
