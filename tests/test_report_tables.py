@@ -37,6 +37,9 @@ def test_percent_precision_follows_size():
 
 def test_money_has_its_unit():
     assert format_money(1234.5) == "1,234.50 yuan"
+    assert format_money(0.0024) == "0.0024 yuan" and format_money(-0.0031) == "-0.0031 yuan"  # below a cent
+    assert format_money(0.004) == "0.004 yuan" and format_money(0.006) == "0.01 yuan"
+    assert format_money(3e-7) == "< 0.0001 yuan" and format_money(0.0) == "0.00 yuan"
     assert format_money(4_710_081, unit="yuan") == "4.71 million yuan"
     assert format_money(2.5e9) == "25.00 hundred million yuan"
 

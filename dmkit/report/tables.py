@@ -72,10 +72,13 @@ def format_percent(value: object, *, decimals: int | None = None) -> str:
 
 
 def format_money(value: object, *, unit: str = "yuan", decimals: int = 2) -> str:
-    """Money with its unit: ``1234.5 -> '1,234.50 yuan'``; millions as ``'4.71 million yuan'``."""
+    """Money with its unit: ``1234.5 -> '1,234.50 yuan'``; millions as ``'4.71 million yuan'``;
+    an amount below a cent to two significant figures (``0.0024 -> '0.0024 yuan'``, not ``'0.00 yuan'``)."""
     if _missing(value):
         return ""
     v = float(value)
+    if 0 < abs(v) < 0.5 * 10.0 ** -decimals:
+        return f"{v:.2g} {unit}" if abs(v) >= 1e-4 else f"< 0.0001 {unit}" if v > 0 else f"> -0.0001 {unit}"
     if abs(v) >= 1e8:
         return f"{v / 1e8:,.2f} hundred million {unit}"
     if abs(v) >= 1e6:
