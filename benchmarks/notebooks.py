@@ -160,6 +160,16 @@ def notebook_rows(report_dir: Path, kernels: dict[int, dict]) -> list[dict]:
                      "end": utc(end) if end else None, "peak_gib": None,
                      "slowest_cell": slow[1], "slowest_seconds": slow[0], "slowest_code": first[:90]})
     by_name = {r["notebook"]: r for r in rows}
+    # the batch's own record of each run: a kernel killed (out of memory) leaves a notebook whose
+    # cells carry no exception, but dmkit run recorded it as failed
+    try:
+        runs = json.loads((report_dir / "_runs.json").read_text())
+    except (OSError, ValueError):
+        runs = {}
+    for name, run in runs.items():
+        if name in by_name and run.get("status") and run["status"] != "passed":
+            by_name[name]["status"] = run["status"]
+            by_name[name]["error"] = run.get("error", "")
     for k in kernels.values():
         if k.get("notebook") in by_name:  # named by DMKIT_NOTEBOOK in the kernel's environment
             r = by_name[k["notebook"]]
