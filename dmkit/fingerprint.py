@@ -31,6 +31,7 @@ from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_scalar
+from dmkit.contract.labels import present_labels
 from dmkit.contract.months import check_month, month_end
 from dmkit.errors import parameter_error, schema_error
 
@@ -243,14 +244,6 @@ def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     return cats.get_indexer(values.astype(str)).astype(np.int64)
 
 
-def _uniques(values: pd.Series) -> set[str]:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        used = np.bincount(codes[codes >= 0] if (codes < 0).any() else codes, minlength=len(values.cat.categories))
-        return {str(c) for c in values.cat.categories[used > 0]}
-    return {str(v) for v in pd.unique(values.dropna())}
-
-
 def _is(values: pd.Series, value: str) -> np.ndarray:
     """``values == value`` as a bool array, cheap for categorical columns."""
     return _codes(values, [value]) == 0
@@ -311,13 +304,13 @@ def profile(
                          (events, "events"), (edges, "edges")):
             schema.validate(df, name, check_keys=name in ("users", "usage"), columns=PROFILE_COLUMNS[name])
     if month is None:
-        month = max(_uniques(usage["month"]))
+        month = max(present_labels(usage["month"]))
     else:
         check_month(month)
     u_rows = np.flatnonzero(_is(usage["month"], month))  # the month's rows, no copy of usage
     if not len(u_rows):
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
-                           found=f"months {sorted(_uniques(usage['month']))[:6]}")
+                           found=f"months {sorted(present_labels(usage['month']))[:6]}")
     end = month_end(month)  # exclusive: midnight starting the next month
 
     ids = pd.Index(users["user_id"].to_numpy())
@@ -355,7 +348,7 @@ def profile(
 
     GENRES = active_catalog().codes("genres")  # noqa: N806 - the operator's catalog, or the simulator's
     ev_genre = events["genre"]
-    seen = (_uniques(ev_genre.iloc[ev_rows]) if not isinstance(ev_genre.dtype, pd.CategoricalDtype)
+    seen = (present_labels(ev_genre.iloc[ev_rows]) if not isinstance(ev_genre.dtype, pd.CategoricalDtype)
             else _used_categories(ev_genre, ev_rows))
     genres = list(GENRES) + sorted(seen - set(GENRES))
     gbest, gconf, gtotal, ngen = _argmax_share(ev_pos, _codes(ev_genre, genres)[ev_rows], n, len(genres))
@@ -380,7 +373,7 @@ def profile(
     # social circle ------------------------------------------------------------------
     e_rows = np.flatnonzero(_is(edges["month"], month))
     if not len(e_rows) and len(edges):
-        e_months = sorted(_uniques(edges["month"]))
+        e_months = sorted(present_labels(edges["month"]))
         latest = max([m for m in e_months if m <= month] or e_months)
         warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=2)
         e_rows = np.flatnonzero(_is(edges["month"], latest))
@@ -413,7 +406,7 @@ def profile(
     hrows = sub_rows[held]
     service = subscriptions["service"]
     services = sorted(_used_categories(service, hrows) if isinstance(service.dtype, pd.CategoricalDtype)
-                      else _uniques(service.iloc[hrows]))
+                      else present_labels(service.iloc[hrows]))
     if services:
         spos = sub_pos[held]
         scode = _codes(service, services)[hrows]
@@ -438,7 +431,7 @@ def _channel_categories(users, subscriptions, events) -> list[str]:
     CHANNELS = active_catalog().codes("channels")  # noqa: N806 - the operator's catalog, or the simulator's
     seen: set[str] = set()
     for s in (users["preferred_channel"], subscriptions["channel"], events["channel"]):
-        seen |= _uniques(s)
+        seen |= present_labels(s)
     return list(CHANNELS) + sorted(seen - set(CHANNELS))
 
 
@@ -479,7 +472,7 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
             cols[f] = s.to_numpy(dtype=np.float64)
             kinds[f] = ("num", f)
         else:
-            for v in sorted(_uniques(s)):
+            for v in sorted(present_labels(s)):
                 name = f"{f}={v}"
                 cols[name] = _is(s, v).astype(np.float32)
                 kinds[name] = ("cat", f, v)

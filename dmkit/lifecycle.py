@@ -38,6 +38,7 @@ import pandas as pd
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_scalar
+from dmkit.contract.labels import label_codes
 from dmkit.errors import parameter_error, schema_error
 
 __all__ = [
@@ -443,30 +444,6 @@ def assign_states(tests: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.
         raise parameter_error("table", expected="a row for every combination of the tests",
                               found=f"{int(free.sum())} user(s) unmatched, e.g. {first}")
     return pd.Series(pd.Categorical(out, categories=list(STATES)), index=tests.index, name="state")
-
-
-def label_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 for missing) and the text label of each code of a column.
-
-    A categorical column gives its codes and its categories as text without touching the rows;
-    another column is factorized once. Used to compare months and services with a text value
-    over tens of millions of rows without ``astype(str)`` of the rows (also by
-    :func:`dmkit.rules.baskets_from_subscriptions`).
-
-    Parameters
-    ----------
-    col : Series
-
-    Returns
-    -------
-    codes : ndarray of int
-        One per row; ``labels[codes[i]] == str(col.iloc[i])``, -1 where the value is missing.
-    labels : list of str
-    """
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return col.cat.codes.to_numpy(), [str(c) for c in col.cat.categories]
-    codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    return codes, [str(u) for u in np.asarray(uniques, dtype=object)]
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ def test_read_refuses_bad_arguments(saved):
             pdata.read("usage", months="05/2009")
         with pytest.raises(DataNotFoundError, match="'usage' has no rows of month.*2001-01"):
             pdata.read("usage", months=["2009-05", "2001-01"])
+        with pytest.raises(DataNotFoundError, match="'usage' has no rows of month.*2001-01"):   # month not kept
+            pdata.read("usage", months=["2009-05", "2001-01"], columns=["user_id", "arpu"])
 
 
 def test_read_of_a_damaged_file_is_refused_or_repaired(saved, tmp_path):

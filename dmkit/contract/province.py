@@ -18,6 +18,7 @@ import pandas as pd
 
 from dmkit.contract.files import atomic_write_bytes, read_parquet_file, write_parquet_atomic
 from dmkit.contract.ingest import read_parquet_files
+from dmkit.contract.labels import in_labels, present_labels
 from dmkit.contract.truth import Truth
 from dmkit.errors import DataNotFoundError, SchemaError
 from dmkit.schema import TABLES
@@ -57,15 +58,9 @@ class ProvinceData:
         pending = self.__dict__.get("_pending")
         if not pending or name not in pending:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        path, fd, stamp = pending[name]
-        # read through the descriptor opened at load: a cache replaced since (renamed over,
-        # removed) still gives the file as it was; a file rewritten in place is refused
-        if _stamp(fd) != stamp:
-            raise DataNotFoundError(
-                f"table {name!r}: {str(path)!r} was rewritten since this ProvinceData was loaded; "
-                "load the province again")
+        path, fd, _ = pending[name]
         try:
-            df = read_parquet_files([_fd_path(fd, path)], table=name)[0]
+            df = read_parquet_files([_opened(pending, name)], table=name)[0]
         except SchemaError as err:  # a page checksum or the footer: the file is damaged
             repair = self.__dict__.get("_repair")
             if repair is None:
@@ -119,30 +114,28 @@ class ProvinceData:
         if table not in pending:  # in memory
             df = getattr(self, table)
             _check_read(table, list(df.columns), columns, months)
-            df_months = None
             if months is not None:
-                month = df["month"].astype(str)
-                df_months = month.unique()
-                df = df[month.isin(months).to_numpy()]
-            if columns is not None:
-                df = df[[c for c in df.columns if c in set(columns)]]
-            return _all_months(df.reset_index(drop=True), table, months, df_months)
-        path, fd, stamp = pending[table]
-        if _stamp(fd) != stamp:
-            raise DataNotFoundError(
-                f"table {table!r}: {str(path)!r} was rewritten since this ProvinceData was loaded; "
-                "load the province again")
-        import pyarrow.parquet as pq
+                df = df[in_labels(df["month"], months)]
+        else:
+            import pyarrow.parquet as pq
 
-        names = pq.read_schema(_fd_path(fd, path)).names
-        _check_read(table, names, columns, months)
-        cols = None if columns is None else [c for c in names if c in set(columns)]
-        try:
-            df = read_parquet_files([_fd_path(fd, path)], table=table, columns=cols, months=months)[0]
-            return _all_months(df, table, months, None)
-        except SchemaError:
-            getattr(self, table)  # damaged: the whole table through the repair path (or its error) ...
-            return self.read(table, columns=columns, months=months)  # ... then filtered in memory
+            path = _opened(pending, table)
+            names = pq.read_schema(path).names
+            _check_read(table, names, columns, months)
+            read = None if columns is None else set(columns) | ({"month"} if months is not None else set())
+            try:
+                df = read_parquet_files([path], table=table, months=months,
+                                        columns=None if read is None else [c for c in names if c in read])[0]
+            except SchemaError:
+                getattr(self, table)  # damaged: the whole table through the repair path (or its error) ...
+                return self.read(table, columns=columns, months=months)  # ... then filtered in memory
+        if months is not None:
+            missing = sorted(set(months) - present_labels(df["month"]))
+            if missing:
+                raise DataNotFoundError(f"table {table!r} has no rows of month(s) {missing}")
+        if columns is not None:
+            df = df[[c for c in df.columns if c in set(columns)]]
+        return df.reset_index(drop=True)
 
     def __getstate__(self) -> dict:
         self.tables()  # a pickled copy carries its tables, not paths that may change
@@ -224,18 +217,16 @@ def _check_read(table: str, names: list[str], columns, months) -> None:
                               "(the monthly tables are usage, kpis and edges)", found=months)
 
 
-def _all_months(df: pd.DataFrame, table: str, months, present) -> pd.DataFrame:
-    """``df`` when every month asked for has rows; else DataNotFoundError naming them."""
-    if months is None:
-        return df
-    got = set(present) if present is not None else set(df["month"].astype(str).unique()) if "month" in df else None
-    if got is None:
-        return df
-    missing = [m for m in months if m not in got]
-    if missing:
-        raise DataNotFoundError(f"table {table!r} has no rows of month(s) {missing}"
-                                + (f"; its months: {sorted(got)}" if present is not None else ""))
-    return df
+def _opened(pending: dict, table: str) -> Path:
+    """A path to the file of a pending table as opened at load (read through that descriptor:
+    a cache replaced since, renamed over or removed, still gives the file as it was); a file
+    rewritten in place is refused rather than mixing two versions."""
+    path, fd, stamp = pending[table]
+    if _stamp(fd) != stamp:
+        raise DataNotFoundError(
+            f"table {table!r}: {str(path)!r} was rewritten since this ProvinceData was loaded; "
+            "load the province again")
+    return _fd_path(fd, path)
 
 
 def _stamp(fd: int) -> tuple[int, int, int]:

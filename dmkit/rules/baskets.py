@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from dmkit import catalog, schema
+from dmkit.contract.labels import label_codes
 from dmkit.contract.months import month_end
 from dmkit.errors import parameter_error
-from dmkit.lifecycle import label_codes
 
 __all__ = ["baskets_from_subscriptions"]
 
