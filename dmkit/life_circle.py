@@ -39,6 +39,7 @@ import pandas as pd
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame, check_scalar
+from dmkit.contract.labels import in_labels
 from dmkit.errors import parameter_error, schema_error
 
 __all__ = ["circles", "LifeCircleTags", "music_tags", "MusicTags", "accuracy", "TagAccuracy",
@@ -96,18 +97,8 @@ def _check_locations(locations: pd.DataFrame, months: Sequence[str] | None) -> p
             raise parameter_error("months", expected=f"months of the locations table, among {sorted(have)}",
                                   found=unknown)
         if set(months) != have:
-            loc = loc[_month_mask(loc, months)]
+            loc = loc[in_labels(loc["month"], [str(m) for m in months])]
     return loc
-
-
-def _month_mask(loc: pd.DataFrame, months) -> np.ndarray:
-    """Rows of ``loc`` in ``months`` (on the codes of a categorical month: no string per row)."""
-    m = loc["month"]
-    if isinstance(m.dtype, pd.CategoricalDtype):
-        keep = np.array([str(c) in set(map(str, months)) for c in m.cat.categories], dtype=bool)
-        codes = m.cat.codes.to_numpy()
-        return np.where(codes >= 0, keep[codes], False)
-    return m.astype(str).isin(list(months)).to_numpy()
 
 
 def _months_of(loc: pd.DataFrame) -> tuple[str, ...]:
@@ -395,7 +386,7 @@ def music_tags(locations: pd.DataFrame, concerts: pd.DataFrame, *, min_excess: f
     cell_id = loc["cell_id"].to_numpy()
     for c in concerts.itertuples(index=False):
         at = loc[cell_id == c.cell_id]
-        m = _month_mask(at, [str(c.month)])
+        m = in_labels(at["month"], [str(c.month)])
         now = at[m].groupby("user_id")["n_evening"].sum()
         before = at[~m].groupby("user_id")["n_evening"].sum() / max(n_months - 1, 1)
         usual = before.reindex(now.index).fillna(0.0) if n_months > 1 else now * 0.0
@@ -554,7 +545,7 @@ def customer_view(circles_result: LifeCircleTags, usage: pd.DataFrame, *, month:
         raise parameter_error("circles_result", expected="a LifeCircleTags from dm.life_circle.circles",
                               found=type(circles_result).__name__)
     schema.validate(usage, "usage")
-    u = usage[_month_mask(usage, [month])]
+    u = usage[in_labels(usage["month"], [month])]
     if not len(u):
         raise parameter_error("month", expected="a month of the usage table", found=month)
     u = u[u["user_id"].isin(circles_result.table.index)]
