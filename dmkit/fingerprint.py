@@ -31,7 +31,7 @@ from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_scalar
-from dmkit.contract.labels import present_labels
+from dmkit.contract.labels import in_labels, present_labels
 from dmkit.contract.months import check_month, month_end
 from dmkit.errors import parameter_error, schema_error
 
@@ -244,11 +244,6 @@ def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     return cats.get_indexer(values.astype(str)).astype(np.int64)
 
 
-def _is(values: pd.Series, value: str) -> np.ndarray:
-    """``values == value`` as a bool array, cheap for categorical columns."""
-    return _codes(values, [value]) == 0
-
-
 def profile(
     users: pd.DataFrame,
     usage: pd.DataFrame,
@@ -307,7 +302,7 @@ def profile(
         month = max(present_labels(usage["month"]))
     else:
         check_month(month)
-    u_rows = np.flatnonzero(_is(usage["month"], month))  # the month's rows, no copy of usage
+    u_rows = np.flatnonzero(in_labels(usage["month"], [month]))  # the month's rows, no copy of usage
     if not len(u_rows):
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
                            found=f"months {sorted(present_labels(usage['month']))[:6]}")
@@ -371,12 +366,12 @@ def profile(
         t[c] = users[c].to_numpy(dtype=bool)
 
     # social circle ------------------------------------------------------------------
-    e_rows = np.flatnonzero(_is(edges["month"], month))
+    e_rows = np.flatnonzero(in_labels(edges["month"], [month]))
     if not len(e_rows) and len(edges):
         e_months = sorted(present_labels(edges["month"]))
         latest = max([m for m in e_months if m <= month] or e_months)
         warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=2)
-        e_rows = np.flatnonzero(_is(edges["month"], latest))
+        e_rows = np.flatnonzero(in_labels(edges["month"], [latest]))
     active = (edges["sms"].to_numpy()[e_rows] > 0) | (edges["calls"].to_numpy()[e_rows] > 0)
     epos = _positions(edges["user_id"].to_numpy()[e_rows[active]], ids)
     t["circle_size"] = np.bincount(epos[epos >= 0], minlength=n).astype(np.int64)
@@ -474,7 +469,7 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
         else:
             for v in sorted(present_labels(s)):
                 name = f"{f}={v}"
-                cols[name] = _is(s, v).astype(np.float32)
+                cols[name] = in_labels(s, [v]).astype(np.float32)
                 kinds[name] = ("cat", f, v)
     return pd.DataFrame(cols, index=table.index), kinds
 
@@ -482,7 +477,7 @@ def _design(table: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, dic
 def _design_column(table: pd.DataFrame, kind: tuple, rows: np.ndarray) -> np.ndarray:
     """One design column (float32) over ``rows`` of ``table``, from its kind map entry."""
     if kind[0] == "cat":
-        return _is(table[kind[1]], kind[2])[rows].astype(np.float32)
+        return in_labels(table[kind[1]], [kind[2]])[rows].astype(np.float32)
     return table[kind[1]].to_numpy()[rows].astype(np.float32)
 
 
