@@ -310,3 +310,24 @@ def test_users_paired_in_chunks_give_the_same_rules(monkeypatch, occurrences):
     pd.testing.assert_frame_equal(one.rules, chunked.rules)
     if occurrences == "first":
         _assert_same_rules(chunked, _brute_force(subs, 45, 400))
+
+
+def test_first_times_in_user_time_order_when_the_key_is_coarsened():
+    # users over 2**21 codes and times over 2**58 ns do not fit one 62-bit key: the time is
+    # coarsened; rows of one user a few ns apart in the same coarse step, put the wrong way
+    # round, take the exact fallback. Same rows and order as a pandas group-by and sort.
+    seq = sys.modules["dmkit.rules.sequential"]
+    rng = np.random.default_rng(3)
+    n = 5_000
+    u = rng.integers(0, 2 ** 21, size=n)
+    code = rng.integers(0, 7, size=n)
+    t = rng.integers(0, 2 ** 58, size=n)
+    u[:2], code[:2], t[:2] = 5, [4, 1], [10 ** 15 + 1, 10 ** 15 + 2]  # item 1 after item 4 by 1 ns
+    got = seq._first_by_user_time(u.astype(np.int64), code.astype(np.int64), t.astype(np.int64), 7)
+    first = pd.DataFrame({"u": u, "code": code, "t": t}).groupby(["u", "code"], as_index=False)["t"].min()
+    want = first.sort_values(["u", "t"], kind="stable")
+    for g, w in zip(got, (want["u"], want["code"], want["t"]), strict=True):
+        np.testing.assert_array_equal(g, w.to_numpy())
+    # without a tie the coarse key already gives that order
+    ok = seq._first_by_user_time(u[2:].astype(np.int64), code[2:].astype(np.int64), t[2:].astype(np.int64), 7)
+    assert np.all(np.diff(ok[0]) >= 0)

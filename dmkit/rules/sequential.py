@@ -196,46 +196,74 @@ def _pairs(u: np.ndarray, code: np.ndarray, t: np.ndarray, k: int, win: float, *
     return pc, gp
 
 
+def _first_by_user_time(u: np.ndarray, code: np.ndarray, t: np.ndarray,
+                        k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_user_time_order` with ``first`` for integer times, without sorting the times.
+
+    Each user's first time of each item by one stable argsort of ``user * k + item`` (timsort
+    runs on the table's own order) and a ``minimum.reduceat``: the rows come out grouped by
+    user. They are then put in time order within each user by one argsort of a key packing
+    the user above the time; when the two do not fit in 62 bits the time is coarsened by the
+    fewest low bits that make them fit, and the order is checked on the exact times (rows of
+    one user in the same coarse step put the wrong way round fall back to an exact lexsort).
+    """
+    g = u * k + code
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    del g
+    starts = np.flatnonzero(np.concatenate(([True], gs[1:] != gs[:-1])))
+    tf = np.minimum.reduceat(t[order], starts)
+    del order
+    gf = gs[starts]
+    del gs, starts
+    uf, cf = gf // k, gf % k
+    del gf
+    u0, t0 = int(uf[0]), int(tf.min())
+    ub = (int(uf[-1]) - u0).bit_length()
+    tb = (int(tf.max()) - t0).bit_length()
+    shift = max(0, ub + tb - 62)
+    key = uf - u0
+    key <<= tb - shift
+    key |= (tf - t0) >> shift
+    order = np.argsort(key, kind="stable")
+    del key
+    us, ts = uf[order], tf[order]
+    if shift and np.any((us[1:] == us[:-1]) & (ts[1:] < ts[:-1])):
+        order = np.lexsort((tf, uf))
+        us, ts = uf[order], tf[order]
+    return us, cf[order], ts
+
+
 def _user_time_order(u: np.ndarray, code: np.ndarray, t: np.ndarray, k: int, *,
                      first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (user, item, time) rows kept for pairing, sorted by user then time.
 
     ``first``: each user's first time of each item; otherwise the distinct (user, item, time)
-    rows. Users are integer codes (:func:`_user_codes`); times their steps on the grid of
-    the times (a dense rank when the key would be too wide), so that one int64 key orders by
-    (user, item, time) and another by (user, time): two argsorts of int64 keys, no hashed
-    group-by.
+    rows. Users are integer codes (:func:`_user_codes`). The times are ranked by one stable
+    argsort (a row's rank is its place in time order, ties in row order), so that one int64
+    key orders by (user, item, time) and another by (user, time) whatever the resolution of
+    the times (microsecond timestamps over years would not fit beside the user in 64 bits):
+    three argsorts of int64 keys, no lexsort, no hashed group-by.
     Rows at the same time of one user come in no particular order (the pairing ignores
     them: a pair needs a positive gap).
     """
     n = len(t)
     if n == 0:
         return u, code, t
+    if first and t.dtype.kind == "i":
+        return _first_by_user_time(u, code, t, k)
+    by_t = np.argsort(t, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_t] = np.arange(n, dtype=np.int64)
+    del by_t
     g = u * k + code
-    top = (int(g.max()) + 1, int(u.max()) + 1)
-    rank = None
-    if t.dtype.kind == "i":
-        # integer times on a grid (whole seconds or days in nanoseconds): the steps from the
-        # earliest are already an exact rank-preserving key, no sort needed
-        off = t - t.min()
-        step = int(np.gcd.reduce(off)) or 1
-        if (int(off.max()) // step + 1) * max(top) < 2 ** 62:
-            rank = off // step
-        del off
-    if rank is None:  # a dense rank of the times
-        by_t = np.argsort(t, kind="stable")
-        ts = t[by_t]
-        rank = np.empty(n, dtype=np.int64)
-        rank[by_t] = np.concatenate(([0], np.cumsum(ts[1:] != ts[:-1])))
-        del by_t, ts
-    n_t = int(rank.max()) + 1
     # temporaries dropped as soon as used: at 12M users these are ~100M-row int64 arrays
-    if top[0] * n_t >= 2 ** 62:
+    if (int(g.max()) + 1) * n >= 2 ** 62:
         order = np.lexsort((rank, g))  # keys too wide for one int64
     else:
-        key = g * n_t
+        key = g * n
         key += rank
-        order = np.argsort(key)
+        order = np.argsort(key, kind="stable")  # timsort: faster than quicksort on these keys
         del key
     gs = g[order]
     del g
@@ -244,19 +272,19 @@ def _user_time_order(u: np.ndarray, code: np.ndarray, t: np.ndarray, k: int, *,
     np.not_equal(gs[1:], gs[:-1], out=new[1:])
     del gs
     if not first:
-        rs = rank[order]
-        new[1:] |= rs[1:] != rs[:-1]
-        del rs
+        ts = t[order]  # equal times of one (user, item) are adjacent in this order
+        new[1:] |= ts[1:] != ts[:-1]
+        del ts
     keep = order[new]
     del order, new
     u, code, rank, t = u[keep], code[keep], rank[keep], t[keep]
-    if top[1] * n_t >= 2 ** 62:
+    if (int(u.max()) + 1) * n >= 2 ** 62:
         order = np.lexsort((rank, u))
     else:
-        key = u * n_t
+        key = u * n
         key += rank
         del rank
-        order = np.argsort(key)
+        order = np.argsort(key, kind="stable")
         del key
     return u[order], code[order], t[order]
 
