@@ -99,6 +99,12 @@ introduction_above = 0.08."""
 # ======================================================================================
 
 
+_USAGE_COLUMNS = frozenset(c.name for c in schema.COLUMNS["usage"])
+
+_CHUNK_ROWS = 4_000_000
+"""Rows of ``subscriptions`` binned at a time by :func:`active_users`."""
+
+
 def active_users(
     subscriptions: pd.DataFrame, *, month: str, n_months: int = 24, services: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -121,33 +127,38 @@ def active_users(
         Index ``month`` (``"YYYY-MM"``, oldest first); one column per service: users with
         ``start <= month end < end`` (or ``end`` null).
     """
-    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    # only the columns read are required: a table read with those columns passes
+    schema.validate(subscriptions, "subscriptions", check_keys=False, columns=["service", "start", "end"])
     check_scalar(n_months, "n_months", kind=int, low=2)
     last = _period(month, "month")
     months = pd.period_range(end=last, periods=n_months, freq="M")
     ends = (months + 1).to_timestamp().to_numpy()  # first instant after each month
     # counts per (service, month) with one bincount each for starts and ends, instead of a
     # string comparison and two sorts over the whole table per service (35 services x 8.6M
-    # rows at 1M users): started by the end e_j of month j  <=>  #(ends <= start) <= j
-    codes, uniques = pd.factorize(subscriptions["service"], use_na_sentinel=True)
-    names = [str(u) for u in np.asarray(uniques, dtype=object)]
-    have = sorted(set(names))
-    if services is None:
-        services = have
-    services = list(services)
+    # rows at 1M users): started by the end e_j of month j  <=>  #(ends <= start) <= j.
+    # The service through its category codes (label_codes: no factorize of the rows), the rows
+    # in chunks (the int64 temporaries stay ~_CHUNK_ROWS long at any province size); a null
+    # end (NaT sorts last) and a missing service fall in bins that are dropped.
+    codes, names = label_codes(subscriptions["service"])
     n_codes, n_m = len(names), len(ends)
     start = subscriptions["start"].to_numpy()
     end = subscriptions["end"].to_numpy()
-    ok = codes >= 0
-
-    def cumulative(idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        counts = np.bincount(codes[rows] * (n_m + 1) + idx[rows], minlength=n_codes * (n_m + 1))
-        return counts.reshape(n_codes, n_m + 1).cumsum(axis=1)[:, :n_m]
-
-    started = cumulative(np.searchsorted(ends, start, side="right"), ok)
-    has_end = ok & ~pd.isna(end)
-    ended = cumulative(np.searchsorted(ends, end, side="left"), has_end)
-    active = started - ended
+    ends_start, ends_end = ends.astype(start.dtype), ends.astype(end.dtype)
+    width = n_m + 1
+    started = np.zeros((n_codes + 1) * width, dtype=np.int64)
+    ended = np.zeros_like(started)
+    for lo in range(0, len(codes), _CHUNK_ROWS):
+        hi = lo + _CHUNK_ROWS
+        c = codes[lo:hi].astype(np.int64)
+        c[c < 0] = n_codes
+        c *= width
+        started += np.bincount(c + np.searchsorted(ends_start, start[lo:hi], side="right"), minlength=len(started))
+        ended += np.bincount(c + np.searchsorted(ends_end, end[lo:hi], side="left"), minlength=len(ended))
+    started, ended = started.reshape(n_codes + 1, width), ended.reshape(n_codes + 1, width)
+    if services is None:  # the services with a row (every row lands in one bin of its service)
+        services = sorted({names[j] for j in np.flatnonzero(started[:n_codes].sum(axis=1))})
+    services = list(services)
+    active = (started.cumsum(axis=1) - ended.cumsum(axis=1))[:n_codes, :n_m]
     code_of = {n: k for k, n in enumerate(names)}
     out = {s: active[code_of[s]] if s in code_of else np.zeros(n_m, dtype=np.int64) for s in services}
     return pd.DataFrame(out, index=pd.Index(months.astype(str), name="month"))
@@ -579,8 +590,9 @@ def customer_states(
     Returns
     -------
     CustomerStatesResult
-        ``.states`` columns: user_id, state, holder, held_before, use, use_mean, prior_mean,
-        activity, growth, loyalty, heavy_use, months_held.
+        ``.states`` columns: user_id, state (categorical over :data:`STATES`), holder,
+        held_before, use, use_mean, prior_mean, activity, growth, loyalty, heavy_use,
+        months_held.
 
     Raises
     ------
@@ -589,8 +601,6 @@ def customer_states(
     ParameterError
         Unknown service with no ``activity_columns``; bad threshold.
     """
-    schema.validate(usage, "usage", check_keys=False)
-    schema.validate(subscriptions, "subscriptions", check_keys=False)
     from dmkit import catalog
 
     check_choice(service, "service", catalog.active_catalog().service_codes)  # an operator's codes too
@@ -603,6 +613,10 @@ def customer_states(
     for c in activity_columns:
         if c not in usage.columns or not pd.api.types.is_numeric_dtype(usage[c]):
             raise parameter_error("activity_columns", expected="numeric columns of usage", found=c)
+    # only the columns read are required (a table read with those columns passes)
+    schema.validate(usage, "usage", check_keys=False,
+                    columns=["user_id", "month", *[c for c in activity_columns if c in _USAGE_COLUMNS]])
+    schema.validate(subscriptions, "subscriptions", check_keys=False, columns=["user_id", "service", "start", "end"])
     check_scalar(window, "window", kind=int, low=2)
     check_scalar(silent_months, "silent_months", kind=int, low=1)
     check_scalar(return_months, "return_months", kind=int, low=1)
@@ -664,7 +678,7 @@ def customer_states(
         "activity": activity, "growth": growth, "loyalty": loyalty, "heavy_use": use_mean >= heavy,
         "months_held": np.round(held_days / 30.4375, 1),
     })
-    states["state"] = assign_states(states, table).to_numpy()
+    states["state"] = assign_states(states, table).array  # categorical over STATES: one byte a user
     return CustomerStatesResult(states=states, service=service, month=str(m), thresholds={
         "activity_columns": tuple(activity_columns), "window": window, "heavy": heavy,
         "decline_ratio": decline_ratio, "min_prior": min_prior, "silent_months": silent_months,
@@ -758,6 +772,11 @@ class TransitionResult(Result):
         return ax
 
 
+def _state_codes(state: pd.Series) -> np.ndarray:
+    """Positions in :data:`STATES` of a state column (-1 for another value or missing)."""
+    return pd.Categorical(state, categories=list(STATES)).codes.astype(np.int64)
+
+
 def transitions(before: CustomerStatesResult, after: CustomerStatesResult) -> TransitionResult:
     """Transition matrix between two :func:`customer_states` results of the same service.
 
@@ -772,10 +791,17 @@ def transitions(before: CustomerStatesResult, after: CustomerStatesResult) -> Tr
             raise parameter_error(name, expected="a CustomerStatesResult", found=type(r).__name__)
     if before.service != after.service:
         raise parameter_error("after", expected=f"states of {before.service!r}", found=after.service)
-    m = before.states[["user_id", "state"]].merge(after.states[["user_id", "state"]], on="user_id",
-                                                  suffixes=("_from", "_to"))
-    counts = pd.crosstab(m["state_from"], m["state_to"], dropna=False)
-    counts = counts.reindex(index=list(STATES), columns=list(STATES), fill_value=0)
+    # users in both, counted by one bincount of the two states' codes over STATES (no merge of
+    # the two per-user tables, no crosstab of their text)
+    a_ids, b_ids = before.states["user_id"].to_numpy(), after.states["user_id"].to_numpy()
+    at = pd.Index(b_ids).get_indexer(a_ids)
+    both = at >= 0
+    n_s = len(STATES)
+    fr = _state_codes(before.states["state"])[both]
+    to = _state_codes(after.states["state"])[at[both]]
+    ok = (fr >= 0) & (to >= 0)
+    counts = pd.DataFrame(np.bincount(fr[ok] * n_s + to[ok], minlength=n_s * n_s).reshape(n_s, n_s),
+                          index=list(STATES), columns=list(STATES))
     counts.index.name, counts.columns.name = before.month, after.month
     rows = counts.sum(axis=1).replace(0, np.nan)
     shares = counts.div(rows, axis=0).fillna(0.0)
@@ -886,6 +912,23 @@ class StrategyResult(Result):
         return ax
 
 
+def _text_categories(col: pd.Series) -> pd.Series:
+    """``col`` as a categorical of text categories (missing values stay missing), converting
+    only the categories when it is one already."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype("category")
+    cats = [str(c) for c in col.cat.categories]
+    if len(set(cats)) < len(cats):  # two categories with one text: merge them
+        return col.astype(object).where(col.isna(), col.astype(str)).astype("category")
+    return col.cat.rename_categories(cats)
+
+
+def _present(col: pd.Series) -> list[str]:
+    """The categories of a categorical column that occur in it."""
+    return [col.cat.categories[j] for j in np.flatnonzero(np.bincount(
+        col.cat.codes.to_numpy()[col.cat.codes.to_numpy() >= 0], minlength=len(col.cat.categories)))]
+
+
 def strategy(
     product_stage: str | Mapping[str, str] | ProductStageResult,
     customer_state: CustomerStatesResult | pd.DataFrame,
@@ -912,7 +955,8 @@ def strategy(
     -------
     StrategyResult
         ``.assignments`` columns: user_id, service, state, customer_stage, product_stage,
-        strategy; ``.cells``: users per cell.
+        strategy (the five text columns categorical: codes per user, the text once);
+        ``.cells``: users per cell.
 
     Raises
     ------
@@ -934,8 +978,10 @@ def strategy(
     else:
         raise parameter_error("customer_state", expected="a CustomerStatesResult or DataFrame",
                               found=type(customer_state).__name__)
-    users["state"] = users["state"].astype(str)
-    users["service"] = users["service"].astype(str)
+    # text columns as categoricals: the per-user table holds codes, and every lookup below is
+    # over the few categories, not the rows (at 12M users an object column per step was GBs)
+    users["state"] = _text_categories(users["state"])
+    users["service"] = _text_categories(users["service"])
     if isinstance(product_stage, ProductStageResult):
         stages = product_stage.stages.to_dict()
     elif isinstance(product_stage, str):
@@ -945,26 +991,36 @@ def strategy(
     else:
         raise parameter_error("product_stage", expected="a stage name, a mapping or a ProductStageResult",
                               found=type(product_stage).__name__)
-    bad_state = sorted(set(users["state"].unique()) - set(cmap))
+    bad_state = sorted(set(_present(users["state"])) - set(cmap)) + (["nan"] if users["state"].isna().any() else [])
     if bad_state:
         raise parameter_error("customer_state", expected=f"states among {list(cmap)}", found=bad_state)
-    no_stage = sorted(set(users["service"].unique()) - set(stages))
+    no_stage = sorted(set(_present(users["service"])) - set(stages))
     if no_stage:
         raise parameter_error("product_stage", expected="a stage for every service of the users",
                               found=f"none for {no_stage}")
     bad_stage = sorted({v for v in stages.values() if v not in matrix.index})
     if bad_stage:
         raise parameter_error("product_stage", expected=f"stages among {list(matrix.index)}", found=bad_stage)
-    users["customer_stage"] = users["state"].map(cmap)
-    missing_cols = sorted(set(users["customer_stage"].unique()) - set(matrix.columns))
+    users["customer_stage"] = _text_categories(users["state"].map(cmap))
+    missing_cols = sorted(set(_present(users["customer_stage"])) - set(matrix.columns))
     if missing_cols:
         raise parameter_error("matrix", expected=f"columns for customer stages {missing_cols}",
                               found=list(matrix.columns))
-    users["product_stage"] = users["service"].map(stages)
+    users["product_stage"] = _text_categories(users["service"].map(stages))
+    # the strategy of each (product stage, customer stage) pair of categories, then per user by codes
+    p_cats = list(users["product_stage"].cat.categories)
+    c_cats = list(users["customer_stage"].cat.categories)
     lookup = matrix.stack()
-    keys = pd.MultiIndex.from_arrays([users["product_stage"], users["customer_stage"]])
-    users["strategy"] = lookup.reindex(keys).to_numpy()
-    cells = pd.crosstab(users["product_stage"], users["customer_stage"]).reindex(
+    names = lookup.reindex(pd.MultiIndex.from_product([p_cats, c_cats])).to_numpy(dtype=object)
+    strategies = pd.unique(pd.Series(names).dropna()).tolist()
+    pair_code = np.array([strategies.index(v) if isinstance(v, str) else -1 for v in names], dtype=np.int64)
+    pc = users["product_stage"].cat.codes.to_numpy().astype(np.int64)
+    cc = users["customer_stage"].cat.codes.to_numpy().astype(np.int64)
+    pair = np.where((pc >= 0) & (cc >= 0), pc * len(c_cats) + cc, -1)
+    codes = np.append(pair_code, -1)[pair]
+    users["strategy"] = pd.Categorical.from_codes(codes, categories=strategies)
+    n_cells = np.bincount(pair[pair >= 0], minlength=len(p_cats) * len(c_cats)).reshape(len(p_cats), len(c_cats))
+    cells = pd.DataFrame(n_cells, index=p_cats, columns=c_cats).reindex(
         index=matrix.index, columns=matrix.columns, fill_value=0)
     cols = ["user_id", "service", "state", "customer_stage", "product_stage", "strategy"]
     return StrategyResult(assignments=users[cols].reset_index(drop=True), cells=cells, matrix=matrix)

@@ -174,7 +174,13 @@ def test_customer_states_errors():
     with pytest.raises(ParameterError, match="parameter 'decline_ratio'"):
         lifecycle.customer_states(u, s, month="2009-06", decline_ratio=2.0)
     with pytest.raises(SchemaError, match="table 'usage'"):
-        lifecycle.customer_states(u.drop(columns="arpu"), s, month="2009-06")
+        lifecycle.customer_states(u.drop(columns="month"), s, month="2009-06")
+    with pytest.raises(SchemaError, match="table 'subscriptions'"):
+        lifecycle.customer_states(u, s.drop(columns="end"), month="2009-06")
+    # only the columns read are required: tables read with those columns give the same states
+    lean = lifecycle.customer_states(u[["user_id", "month", "crbt_changes", "music_downloads"]],
+                                     s[["user_id", "service", "start", "end"]], month="2009-06")
+    pd.testing.assert_frame_equal(lean.states, lifecycle.customer_states(u, s, month="2009-06").states)
     # securities with explicit columns works
     r = lifecycle.customer_states(u, s, service="securities", month="2009-06", activity_columns=["sms_p2p"])
     assert set(r.states["state"].astype(str)) == {"non_potential"}
@@ -254,6 +260,23 @@ def test_active_users_matches_a_direct_count(synth_province):
     crbt = s[s["service"] == "crbt"]
     direct = int(((crbt["start"] < end) & (crbt["end"].isna() | (crbt["end"] >= end))).sum())
     assert series.loc["2009-04", "crbt"] == direct
+
+
+def test_active_users_in_chunks_and_on_text_services(synth_province, monkeypatch):
+    # the rows binned a chunk at a time, the service as text or categories, null ends: the
+    # same counts as a direct count per month end
+    s = synth_province.subscriptions[["user_id", "service", "start", "end"]]
+    whole = lifecycle.active_users(s, month="2009-06", n_months=4)
+    monkeypatch.setattr(lifecycle, "_CHUNK_ROWS", 997)
+    text = s.assign(service=s["service"].astype(object))
+    for df in (s, text):
+        pd.testing.assert_frame_equal(lifecycle.active_users(df, month="2009-06", n_months=4), whole)
+    assert list(whole.columns) == sorted(s["service"].astype(str).unique())
+    assert s["end"].isna().any()
+    for month, end in (("2009-03", "2009-04-01"), ("2009-06", "2009-07-01")):
+        svc = s[s["service"] == "mms"]
+        end = pd.Timestamp(end)
+        assert whole.loc[month, "mms"] == int(((svc["start"] < end) & (svc["end"].isna() | (svc["end"] >= end))).sum())
 
 
 def test_simulator_crbt_states_recovered(synth_province):
