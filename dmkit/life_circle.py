@@ -127,6 +127,17 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
 
 
+def _unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(a, return_inverse=True) by a stable argsort: keys that come in ascending
+    runs (one customer after another) sort as a merge of the runs, not a quicksort."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    new = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, bool)
+    inv = np.empty(len(a), np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return s[new], inv
+
+
 def _argmax_runs(value: np.ndarray, total: np.ndarray, key: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Per run of rows (``starts``: first row of each run; rows of a run sorted by ``key``
     codes), the ``key`` code with the largest ``value`` (ties: larger ``total``, then smaller
@@ -261,21 +272,28 @@ def circles(locations: pd.DataFrame, *, months: Sequence[str] | None = None,
     user_id = loc["user_id"].to_numpy()
     cells, c_code = _codes(loc["cell_id"].to_numpy())
     n_c = len(cells)
-    if len(user_id) and int(user_id.max()) < (1 << 62) // max(n_c, 1):
-        key = user_id.astype(np.int64) * n_c + c_code
+    packable = len(user_id) and 0 <= int(user_id.min()) and int(user_id.max()) < (1 << 62) // max(n_c, 1)
+    key = user_id.astype(np.int64) * n_c + c_code if packable else None
+    if key is not None and bool((key[1:] >= key[:-1]).all()):
+        # rows already sorted by customer and cell (the simulator writes them so, and a month
+        # filter keeps the order): each pair is a run of rows, summed in place, no sort
+        first_row = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        pair_key = key[first_row]
+        band = {b: np.add.reduceat(loc[b].to_numpy().astype(np.int64), first_row) for b in BANDS}
+    else:
+        if key is None:  # pragma: no cover - ids too large to pack with the cell
+            _, u_code = np.unique(user_id, return_inverse=True)
+            key = u_code.reshape(-1).astype(np.int64) * n_c + c_code
         pair_key, first_row, p_of_row = np.unique(key, return_index=True, return_inverse=True)
-        p_uid, p_cell = np.divmod(pair_key, n_c)                  # sorted by user, then cell
-        starts = np.flatnonzero(np.r_[True, p_uid[1:] != p_uid[:-1]])
-        users, p_user = p_uid[starts], np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(p_uid)]))
-    else:  # pragma: no cover - ids too large to pack with the cell
-        users, u_code = np.unique(user_id, return_inverse=True)
-        key = u_code.astype(np.int64) * n_c + c_code
-        pair_key, first_row, p_of_row = np.unique(key, return_index=True, return_inverse=True)
-        p_user, p_cell = np.divmod(pair_key, n_c)
-        starts = np.flatnonzero(np.r_[True, p_user[1:] != p_user[:-1]])
-    users = users.astype(user_id.dtype)
+        band = {b: np.bincount(p_of_row, weights=loc[b].to_numpy(), minlength=len(pair_key)).astype(np.int64)
+                for b in BANDS}
+        del p_of_row
+    del key
+    p_code, p_cell = np.divmod(pair_key, n_c)                     # sorted by customer, then cell
+    starts = np.flatnonzero(np.r_[True, p_code[1:] != p_code[:-1]])
+    users = user_id[first_row[starts]]
+    p_user = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(p_code)]))
     n_p = len(pair_key)
-    band = {b: np.bincount(p_of_row, weights=loc[b].to_numpy(), minlength=n_p).astype(np.int64) for b in BANDS}
     total = band["n_night"] + band["n_workday"] + band["n_evening"] + band["n_weekend"]
     out = band["n_evening"] + band["n_weekend"]
     p_hall = loc["hall_id"].to_numpy()[first_row]                # the hall of the pair's first row
@@ -288,7 +306,7 @@ def circles(locations: pd.DataFrame, *, months: Sequence[str] | None = None,
     # hall: sightings per (customer, hall) summed over the customer's cells
     halls_u, h_code = _codes(p_hall)
     hkey = p_user * len(halls_u) + h_code
-    hk, h_inv = np.unique(hkey, return_inverse=True)
+    hk, h_inv = _unique_inverse(hkey)
     hn = np.bincount(h_inv, weights=total, minlength=len(hk)).astype(np.int64)
     hk_user, hk_hall = np.divmod(hk, len(halls_u))
     h_starts = np.flatnonzero(np.r_[True, hk_user[1:] != hk_user[:-1]])

@@ -76,6 +76,9 @@ HOME_BASED = 0.20
 LEISURE_RADIUS_KM = 6.0
 SIGHTING_SHAPE = 1.2
 CONCERT_SIGHTINGS = 3
+CHUNK_USERS = 200_000
+"""Customers whose signalling is drawn at once (each chunk from its own seeded stream): the
+simulation's temporaries stay bounded (about 60 MB per month of a chunk) at any province size."""
 P_HALL_TRUE, P_HALL_OTHER = 0.22, 0.02
 P_OFFER_MATCH, P_OFFER_OTHER = 0.25, 0.04
 
@@ -250,52 +253,66 @@ def simulate_locations(
         att_c.append(np.full(len(who), i))
     att_u, att_c = np.concatenate(att_u), np.concatenate(att_c)
 
-    # -- sightings (one aggregation per month: a sort of packed (user, cell, band) keys; the
-    # columns are filled month by month into arrays and the frame is built once)
+    # -- sightings, CHUNK_USERS customers at a time (each chunk its own random stream, so the
+    # data does not depend on the province's size beyond its chunks, and the temporaries are
+    # bounded): one sort of packed (user, cell, month, band) keys per chunk, stable (the keys
+    # come out user by user, so the sort merges short runs); rows come out sorted by
+    # user, cell, month
     places = np.stack([home, work, leisure], axis=1)
     cum = PLACE_BY_BAND.cumsum(axis=1)
-    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("user", "month", "cell", *BANDS)}
-    for mi in range(len(months)):
-        counts = rng.poisson(lam[:, None] * BAND_SHARES[None, :])          # n x 4
-        rows_u, rows_b = [], []
-        for b in range(4):
-            rows_u.append(np.repeat(np.arange(n), counts[:, b]))
-            rows_b.append(np.full(int(counts[:, b].sum()), b, dtype=np.int8))
-        del counts
-        su, sb = np.concatenate(rows_u), np.concatenate(rows_b)
-        del rows_u, rows_b
-        r = rng.random(len(su))
-        place = np.minimum((r > cum[sb, 0]).astype(np.int8) + (r > cum[sb, 1]) + (r > cum[sb, 2]), 2)
-        del r
-        cell = places[su, place]
-        del place
-        if mi == len(months) - 1 and len(att_u):
-            su = np.concatenate([su, np.repeat(att_u, CONCERT_SIGHTINGS)])
-            sb = np.concatenate([sb, np.full(len(att_u) * CONCERT_SIGHTINGS, 2, dtype=np.int8)])
-            cell = np.concatenate([cell, np.repeat(venues[att_c], CONCERT_SIGHTINGS)])
-        cell = _noisy(rng, cell, accuracy, side)
-        key = (su.astype(np.int64) * nc + cell) * 4 + sb
-        del su, sb, cell
-        k, c = np.unique(key, return_counts=True)                         # sorted keys
-        del key
-        ub, b = np.divmod(k, 4)
-        new_pair = np.r_[True, ub[1:] != ub[:-1]]
-        inv = np.cumsum(new_pair) - 1                                     # each (pair, band) once
-        wide = np.zeros((int(new_pair.sum()), 4), dtype=np.int32)
+    n_m = len(months)
+    att_order = np.argsort(att_u, kind="stable")
+    att_su, att_sc = att_u[att_order], att_c[att_order]
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("user", "month", "cell", "wide")}
+    for ci, c0 in enumerate(range(0, n, CHUNK_USERS)):
+        c1 = min(n, c0 + CHUNK_USERS)
+        crng = np.random.default_rng(np.random.SeedSequence([int(seed), 4, 1, ci]))
+        keys = []
+        for mi in range(n_m):
+            counts = crng.poisson(lam[c0:c1, None] * BAND_SHARES[None, :])      # users x 4
+            rows = np.repeat(np.arange(4 * (c1 - c0), dtype=np.int64), counts.ravel())  # by user, band
+            del counts
+            su, sb = np.divmod(rows, 4)
+            del rows
+            r = crng.random(len(su))
+            place = np.minimum((r > cum[sb, 0]).astype(np.int8) + (r > cum[sb, 1]) + (r > cum[sb, 2]), 2)
+            del r
+            cell = places[c0 + su, place]
+            del place
+            if mi == n_m - 1:
+                lo, hi = np.searchsorted(att_su, [c0, c1])
+                if hi > lo:
+                    su = np.concatenate([su, np.repeat(att_su[lo:hi] - c0, CONCERT_SIGHTINGS)])
+                    sb = np.concatenate([sb, np.full((hi - lo) * CONCERT_SIGHTINGS, 2, dtype=sb.dtype)])
+                    cell = np.concatenate([cell, np.repeat(venues[att_sc[lo:hi]], CONCERT_SIGHTINGS)])
+            cell = _noisy(crng, cell, accuracy, side)
+            keys.append(((su * nc + cell) * n_m + mi) * 4 + sb)
+            del su, sb, cell
+        key = np.sort(np.concatenate(keys), kind="stable")
+        del keys
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        c = np.diff(np.r_[first, len(key)])                                # sightings per (row, band)
+        row_key, b = np.divmod(key[first], 4)
+        del key, first
+        new_row = np.r_[True, row_key[1:] != row_key[:-1]]
+        inv = np.cumsum(new_row) - 1                                      # each (row, band) once
+        wide = np.zeros((int(new_row.sum()), 4), dtype=np.int32)
         wide[inv, b] = c
-        pu, pc = np.divmod(ub[new_pair], nc)
-        cols["user"].append(uid[pu])
-        cols["month"].append(np.full(len(pu), mi, dtype=np.int8))
+        pair, pm = np.divmod(row_key[new_row], n_m)
+        pu, pc = np.divmod(pair, nc)
+        cols["user"].append(uid[c0 + pu])
+        cols["month"].append(pm.astype(np.int8))
         cols["cell"].append(pc.astype(np.int32))
-        for j, band in enumerate(BANDS):
-            cols[band].append(wide[:, j])
-        del k, c, ub, b, new_pair, inv, wide, pu
+        cols["wide"].append(wide)
+        del c, row_key, b, new_row, inv, pair, pm, pu, pc
     cell_of = np.concatenate(cols.pop("cell"))
+    wide = np.concatenate(cols.pop("wide")) if cols["wide"] else np.zeros((0, 4), np.int32)
+    count_dtype = np.int16 if not len(wide) or int(wide.max()) < np.iinfo(np.int16).max else np.int32
     loc = pd.DataFrame({"user_id": np.concatenate(cols.pop("user")),
                         "month": pd.Categorical.from_codes(np.concatenate(cols.pop("month")), categories=months),
                         "cell_id": cell_of, "hall_id": cell_hall[cell_of],
-                        **{band: np.concatenate(cols.pop(band)) for band in BANDS}})
-    del cell_of
+                        **{band: wide[:, j].astype(count_dtype) for j, band in enumerate(BANDS)}})
+    del cell_of, wide
 
     truth = pd.DataFrame({"user_id": uid, "home_cell": home.astype(np.int32), "work_cell": work.astype(np.int32),
                           "leisure_cell": leisure.astype(np.int32), "hall_id": true_hall.astype(np.int32),
