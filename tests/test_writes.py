@@ -319,3 +319,32 @@ def test_dmkit_run_reports_respect_the_umask(capsys, tmp_path):
     files = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
     assert {p.suffix for p in files} >= {".ipynb", ".html", ".json"}
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: 0o640 for p in files}
+
+
+def test_a_kernel_death_is_reported_unless_the_batch_is_stopping(caplog):
+    import logging
+
+    from nbclient.exceptions import DeadKernelError
+
+    from dmkit.batch import kernels
+
+    kernels.quiet_when_stopping()
+    kernels.quiet_when_stopping()  # once: no second filter
+    assert logging.getLogger("papermill").filters.count(kernels._QUIET) == 1
+    died = (DeadKernelError, DeadKernelError("Kernel died"), None)
+
+    def log_all():
+        logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
+        logging.getLogger("asyncio").error("Task exception was never retrieved", exc_info=died)
+        logging.getLogger("asyncio").error("another error", exc_info=(ValueError, ValueError("x"), None))
+
+    with caplog.at_level(logging.ERROR):
+        log_all()  # a kernel that dies by itself: reported
+        kernels.STOPPING.append(True)
+        try:
+            log_all()  # our own interrupt: only the unrelated error
+        finally:
+            kernels.STOPPING.clear()
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kernel died while waiting for execute reply.", "Task exception was never retrieved",
+        "another error", "another error"]

@@ -7,15 +7,56 @@ on private IPC sockets; :func:`kernel_env` sets the environment around a run.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 from dmkit.errors import DmkitError
 
-__all__ = ["INLINE", "kernel_env", "kernel_environment", "kernel_options", "require_notebook_tools"]
+__all__ = ["INLINE", "STOPPING", "kernel_env", "kernel_environment", "kernel_options", "quiet_when_stopping",
+           "require_notebook_tools"]
 
 INLINE = "module://matplotlib_inline.backend_inline"
+
+STOPPING: list[bool] = []
+"""Set (non-empty) once this process stops its notebook on Ctrl-C or SIGTERM
+(:mod:`dmkit.batch.pool`): the kernel's death that follows is expected, not news."""
+
+_DEATH_MESSAGES = ("Kernel died", "Task was destroyed but it is pending")
+
+
+class _QuietWhileStopping(logging.Filter):
+    """Drops the records of a kernel shut down by our own interrupt, only while :data:`STOPPING`.
+
+    nbclient logs "Kernel died while waiting for execute reply." (papermill's logger) and the
+    interrupted cell's task ends with ``DeadKernelError``, which asyncio logs as "Task
+    exception was never retrieved" with its traceback when the task is collected. Outside a
+    stop every record passes: a kernel that dies by itself is still reported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not STOPPING:
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            import asyncio
+
+            from nbclient.exceptions import DeadKernelError
+
+            return not isinstance(exc, DeadKernelError | asyncio.CancelledError)
+        return not record.getMessage().startswith(_DEATH_MESSAGES)
+
+
+_QUIET = _QuietWhileStopping()
+
+
+def quiet_when_stopping() -> None:
+    """Install :class:`_QuietWhileStopping` on papermill's and asyncio's loggers (once)."""
+    for name in ("papermill", "asyncio"):
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
 
 
 def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,

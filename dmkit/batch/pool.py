@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from dmkit.batch.kernels import STOPPING
 from dmkit.batch.results import NotebookRun
 
 __all__ = ["INTERRUPTED", "STOP_SECONDS", "Terminated", "abort", "make_pool", "progress_bar",
@@ -37,20 +38,35 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame):
+    STOPPING.append(True)  # the kernel's death that follows is ours (dmkit.batch.kernels)
     raise Terminated("terminated (SIGTERM)")
+
+
+def _raise_interrupt(signum, frame):
+    STOPPING.append(True)
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM raises :class:`Terminated` (in the main thread only)."""
+    """Inside the block, SIGTERM raises :class:`Terminated` (in the main thread only); both it
+    and Ctrl-C (when Python's default handler is in place) mark the process as stopping, so
+    the kernel shut down by the clean-up is not reported as an error
+    (:func:`dmkit.batch.kernels.quiet_when_stopping`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    STOPPING.clear()  # a new batch in this process
     old = signal.signal(signal.SIGTERM, _raise_terminated)
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        if old_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, old_int)
 
 class _InProcess:
     """Stands in for a pool when ``jobs == 1``: nothing to start or shut down."""
@@ -78,6 +94,7 @@ def worker_init() -> None:
     def on_sigint(signum, frame):
         first = not INTERRUPTED
         INTERRUPTED.append(True)
+        STOPPING.append(True)  # quiet the kernel's death that follows (dmkit.batch.kernels)
         if first:  # a second Ctrl-C must not break the clean-up of the first
             raise KeyboardInterrupt
 

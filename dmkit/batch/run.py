@@ -31,6 +31,7 @@ from dmkit.batch.kernels import (
     kernel_env,
     kernel_environment,
     kernel_options,
+    quiet_when_stopping,
     require_notebook_tools,
 )
 from dmkit.batch.pool import abort, make_pool, progress_bar, terminate_as_interrupt, tick
@@ -260,6 +261,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     (job.out_dir / f"{job.notebook}.json").unlink(missing_ok=True)  # no stale figures
     start = time.perf_counter()
     error = ""
+    quiet_when_stopping()
     try:
         try:
             with kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=INLINE,
