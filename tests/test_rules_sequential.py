@@ -301,7 +301,7 @@ def test_users_paired_in_chunks_give_the_same_rules(monkeypatch, occurrences):
     rng = np.random.default_rng(11)
     svc = ["crbt", "music", "wap", "newspaper", "fetion"]
     rows = [(u, s, pd.Timestamp("2009-01-01") + pd.Timedelta(days=int(d)))
-            for u in range(400) for s, d in zip(rng.choice(svc, size=rng.integers(1, 6)), rng.integers(0, 150, size=6))]
+            for u in range(400) for s, d in zip(rng.choice(svc, size=rng.integers(1, 6)), rng.integers(0, 150, size=6), strict=False)]
     subs = _subs(rows)
     one = R.sequential(subs, window="45D", min_support=1e-9, occurrences=occurrences, n_users=400)
     monkeypatch.setattr(sys.modules["dmkit.rules.sequential"], "_CHUNK_ROWS", 40)

@@ -48,8 +48,10 @@ def baskets_from_subscriptions(
     DataFrame
         Index ``user_id``, one numpy-bool column per service.
     """
-    # keys not checked: a repeated (user, service, start) row sets the same basket cell
-    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    # keys not checked: a repeated (user, service, start) row sets the same basket cell; only
+    # the columns read are required (a table read with those columns passes)
+    schema.validate(subscriptions, "subscriptions", check_keys=False,
+                    columns=["user_id", "service", "start", "end"])
     known = catalog.active_catalog().service_codes
     services = tuple(known if services is None else services)
     bad = [s for s in services if s not in known]
