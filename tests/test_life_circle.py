@@ -230,3 +230,31 @@ def test_simulator_parameters_are_checked(sim):
         synth_location.simulate_locations(d, n_cells=100, n_halls=200)
     with pytest.raises(SchemaError, match="column 'hall_id'"):
         synth_location.respond_hall_campaign(L, pd.DataFrame({"user_id": [1]}))
+
+
+def test_signalling_on_a_stratified_sample_of_customers(sim):
+    d, full = sim
+    s = synth_location.simulate_locations(d, n_cells=900, n_halls=80, seed=2, sample_size=2000)
+    schema.validate(s.locations, "locations")
+    assert len(s.truth) == 2000 and s.planted["n_customers"] == 6000 and s.planted["sample_size"] == 2000
+    assert set(s.locations["user_id"]) <= set(s.truth["user_id"]) and s.truth["user_id"].is_monotonic_increasing
+    # each brand x student stratum keeps its share (within one customer of rounding)
+    users = d.users.set_index("user_id")
+    whole = users.groupby(["brand", "student"], observed=True).size() * 2000 / 6000
+    got = users.loc[s.truth["user_id"]].groupby(["brand", "student"], observed=True).size()
+    assert (got.reindex(whole.index).fillna(0) - whole).abs().max() <= 1
+    # same seed, same sample and data; no sample when it would hold everyone
+    again = synth_location.simulate_locations(d, n_cells=900, n_halls=80, seed=2, sample_size=2000)
+    pd.testing.assert_frame_equal(s.locations, again.locations)
+    everyone = synth_location.simulate_locations(d, n_cells=900, n_halls=80, seed=2, sample_size=10_000)
+    pd.testing.assert_frame_equal(everyone.locations, full.locations)
+    with pytest.raises(ParameterError, match="sample_size"):
+        synth_location.simulate_locations(d, sample_size=0)
+
+
+def test_circles_do_not_depend_on_the_row_order(sim):
+    _, L = sim
+    shuffled = L.locations.sample(frac=1.0, random_state=0)
+    for months in (None, L.planted["months"][-1:]):
+        pd.testing.assert_frame_equal(lc.circles(L.locations, months=months).table,
+                                      lc.circles(shuffled, months=months).table)

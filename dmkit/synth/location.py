@@ -51,7 +51,7 @@ import pandas as pd
 from dmkit import catalog
 from dmkit.errors import parameter_error, schema_error
 
-__all__ = ["simulate_locations", "LocationData", "respond_hall_campaign", "respond_offers", "hall_probability",
+__all__ = ["simulate_locations", "signal_sample", "LocationData", "respond_hall_campaign", "respond_offers", "hall_probability",
            "CONCERTS", "BANDS", "BAND_SHARES", "PLACE_BY_BAND", "CELL_KINDS"]
 
 BANDS: tuple[str, ...] = ("n_night", "n_workday", "n_evening", "n_weekend")
@@ -154,6 +154,7 @@ def simulate_locations(
     p_other: float = 0.004,
     n_months: int = 3,
     seed: int = 0,
+    sample_size: int | None = None,
 ) -> LocationData:
     """Plant life circles, halls and concerts on ``pdata``'s customers and draw their signalling.
 
@@ -176,6 +177,12 @@ def simulate_locations(
         Months of observations, ending at the data month (``pdata.meta["month"]``); the four
         concerts are held in the last one.
     seed : int, default 0
+    sample_size : int, optional
+        Customers whose life circles and signalling are simulated: when ``pdata`` has more,
+        a stratified sample of that many (:func:`signal_sample`: each brand and student
+        status keeps its share, drawn with ``seed``), in the users' order; every table of the
+        result (``locations``, ``truth``, ``attendance``) holds the sample only, and
+        ``planted`` records ``n_customers`` and ``sample_size``. Default: every customer.
 
     Returns
     -------
@@ -187,8 +194,14 @@ def simulate_locations(
         A parameter out of range or ``pdata`` not a ProvinceData.
     """
     _check(pdata, n_cells, n_halls, accuracy, sightings, p_fan, p_other, n_months, seed)
+    if sample_size is not None and (isinstance(sample_size, bool) or not isinstance(sample_size, numbers.Integral)
+                                    or sample_size < 1):
+        raise parameter_error("sample_size", expected="an integer >= 1 or None (every customer)", found=sample_size)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 4]))
     users = pdata.users
+    n_customers = len(users)
+    if sample_size is not None and sample_size < n_customers:
+        users = users.iloc[signal_sample(users, int(sample_size), seed=seed)].reset_index(drop=True)
     uid = users["user_id"].to_numpy()
     n = len(uid)
     month = str(pdata.meta.get("month") or pdata.usage["month"].astype(str).max())
@@ -234,7 +247,7 @@ def simulate_locations(
         for k in range(3):
             score[:, j] += np.where(cand[:, k] == cand[:, j], place_share[k], 0.0)
     true_hall = cand[np.arange(n), score.argmax(axis=1)]
-    genre = _music_genre(pdata, rng, n)
+    genre = _music_genre(pdata, users, rng, n)
     age = users["age"].to_numpy() if "age" in users else np.full(n, 35)
     java = users["term_java"].to_numpy(dtype=bool) if "term_java" in users else np.zeros(n, bool)
     mzone = (users["brand"].astype(str).to_numpy() == "mzone") if "brand" in users else np.zeros(n, bool)
@@ -323,7 +336,8 @@ def simulate_locations(
                "p_other": float(p_other), "band_shares": BAND_SHARES.tolist(),
                "place_by_band": PLACE_BY_BAND.tolist(), "p_hall_true": P_HALL_TRUE, "p_hall_other": P_HALL_OTHER,
                "p_offer_match": P_OFFER_MATCH, "p_offer_other": P_OFFER_OTHER, "months": months,
-               "seed": int(seed), "n_cells": nc, "n_halls": int(n_halls)}
+               "seed": int(seed), "n_cells": nc, "n_halls": int(n_halls), "n_customers": int(n_customers),
+               "sample_size": None if sample_size is None else int(sample_size)}
     return LocationData(locations=loc, cells=cells, halls=halls, concerts=concerts, truth=truth,
                         attendance=attendance, planted=planted)
 
@@ -363,12 +377,51 @@ def _noisy(rng, cell, accuracy, side):
     return out
 
 
-def _music_genre(pdata, rng, n) -> np.ndarray:
+def signal_sample(users: pd.DataFrame, size: int, *, seed: int = 0) -> np.ndarray:
+    """Positions of ``size`` rows of ``users``, stratified by brand and student status (each
+    stratum keeps its share of the rows, largest remainders rounded up), drawn without
+    replacement from a stream seeded by ``seed``; sorted (the users' order is kept).
+
+    Parameters
+    ----------
+    users : DataFrame
+        The ``users`` table; ``brand`` and ``student`` are used when present.
+    size : int
+        Rows to draw (all of them when ``users`` has no more).
+    seed : int
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    n = len(users)
+    if size >= n:
+        return np.arange(n, dtype=np.int64)
+    code = np.zeros(n, np.int64)
+    if "brand" in users:
+        b = users["brand"]
+        code = pd.Categorical(b).codes.astype(np.int64) if not isinstance(b.dtype, pd.CategoricalDtype) \
+            else b.cat.codes.to_numpy().astype(np.int64)
+        code = code + 1                                            # missing brand: its own stratum
+    if "student" in users:
+        code = code * 2 + users["student"].to_numpy(dtype=bool)
+    order = np.argsort(code, kind="stable")
+    strata, start, count = np.unique(code[order], return_index=True, return_counts=True)
+    want = size * count / n
+    k = np.floor(want).astype(np.int64)
+    k[np.argsort(-(want - k), kind="stable")[: size - int(k.sum())]] += 1
+    k = np.minimum(k, count)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 4, 2]))
+    take = [order[s + rng.choice(c, kk, replace=False)] for s, c, kk in zip(start, count, k, strict=True) if kk]
+    return np.sort(np.concatenate(take))
+
+
+def _music_genre(pdata, users, rng, n) -> np.ndarray:
     ut = getattr(getattr(pdata, "truth", None), "user_truth", None)
     if ut is not None and len(ut) and "preferred_genre" in ut:
-        g = ut.set_index("user_id")["preferred_genre"].astype(str).reindex(pdata.users["user_id"])
+        g = ut.set_index("user_id")["preferred_genre"].reindex(users["user_id"])  # the customers' rows, then strings
         if g.notna().all():
-            return g.to_numpy(dtype=object)
+            return g.astype(str).to_numpy(dtype=object)
     return rng.choice(np.array(["pop", "classic", "local", "greeting", "diy"], dtype=object), size=n,
                       p=[0.35, 0.15, 0.2, 0.15, 0.15])
 
