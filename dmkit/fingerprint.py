@@ -190,41 +190,51 @@ class FingerprintResult(Result):
 
 def _positions(ids: pd.Series | np.ndarray, index: pd.Index) -> np.ndarray:
     """Position of each id in ``index`` (-1 if absent): a dense lookup table when the index
-    holds unique non-negative integers not much larger than its length, else a hash lookup."""
+    holds unique non-negative integers not much larger than its length, else a hash lookup.
+    int32 positions when the index has fewer than 2**31 entries (half the memory of intp)."""
     vals = np.asarray(ids)
     keys = index.to_numpy()
     if keys.dtype.kind in "iu" and vals.dtype.kind in "iu" and len(keys):
         lo, hi = int(keys.min()), int(keys.max())
         if lo >= 0 and hi < 4 * len(keys) + 1024:
-            lut = np.full(hi + 2, -1, dtype=np.int64)  # the last entry: ids out of range
-            lut[keys] = np.arange(len(keys))
+            dt = np.int32 if len(keys) < 2 ** 31 - 1 else np.int64
+            lut = np.full(hi + 2, -1, dtype=dt)  # the last entry: ids out of range
+            lut[keys] = np.arange(len(keys), dtype=dt)
             if (lut[keys] == np.arange(len(keys))).all():  # unique ids
                 safe = np.where((vals >= 0) & (vals <= hi), vals, hi + 1)
                 return lut[safe]
     return index.get_indexer(vals)
 
 
-def _argmax_share(pos: np.ndarray, codes: np.ndarray, n: int, m: int, weights=None):
+def _argmax_share(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, m: int):
     """Most frequent category per customer, its share and the customer's total count.
 
-    One ``bincount`` over the customers per category (memory: a few arrays of ``n``, not
-    an ``n x m`` matrix); ties go to the first category, as ``argmax`` does.
+    ``parts``: pairs (customer position, category code) of the same length, one pair per
+    source table (codes -1 and positions -1 are not counted). Per category one ``bincount``
+    over the customers per part (memory: a few arrays of ``n``, not an ``n x m`` matrix, and
+    no concatenation or sort of the sources); ties go to the first category, as ``argmax``
+    does.
+
+    Returns best (int16/int32 code), confidence (float64, NaN without actions), total and
+    number of categories used (int32).
     """
-    ok = (pos >= 0) & (codes >= 0)
-    pos, codes = pos[ok], codes[ok]
-    w = None if weights is None else weights[ok]
-    small = codes.astype(np.int16) if m < 2 ** 15 else codes
-    order = np.argsort(small, kind="stable")  # radix sort of small codes: one slice per category
-    bounds = np.searchsorted(small[order], np.arange(m + 1))
-    best = np.zeros(n, dtype=np.int64)
-    top = np.zeros(n, dtype=np.float64 if w is not None else np.int64)
-    total = np.zeros_like(top)
-    nnz = np.zeros(n, dtype=np.int64)
+    kept = []
+    for pos, codes in parts:
+        ok = (pos >= 0) & (codes >= 0)
+        kept.append((pos[ok], codes[ok]))
+    best = np.zeros(n, dtype=np.int16 if m < 2 ** 15 else np.int32)
+    top = np.zeros(n, dtype=np.int64)
+    total = np.zeros(n, dtype=np.int64)
+    nnz = np.zeros(n, dtype=np.int32)
     for c in range(m):
-        rows = order[bounds[c]:bounds[c + 1]]
-        if not len(rows):
+        cnt = None
+        for pos, codes in kept:
+            sel = pos[codes == c]
+            if len(sel):
+                b = np.bincount(sel, minlength=n)
+                cnt = b if cnt is None else cnt + b
+        if cnt is None:
             continue
-        cnt = np.bincount(pos[rows], weights=None if w is None else w[rows], minlength=n)
         total += cnt
         nnz += cnt > 0
         better = cnt > top
@@ -232,16 +242,18 @@ def _argmax_share(pos: np.ndarray, codes: np.ndarray, n: int, m: int, weights=No
         top[better] = cnt[better]
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(total > 0, top / np.maximum(total, 1), np.nan)
-    return best, conf, total, nnz
+    return best, conf, total.astype(np.int32), nnz
 
 
 def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    """Codes of ``values`` into ``categories`` (-1 if absent), cheap for categorical columns."""
+    """Codes of ``values`` into ``categories`` (-1 if absent), cheap for categorical columns;
+    int16 (int32 past 32,767 categories)."""
     cats = pd.Index(list(categories))
+    dt = np.int16 if len(cats) < 2 ** 15 else np.int32
     if isinstance(values.dtype, pd.CategoricalDtype):
-        remap = np.append(cats.get_indexer(values.cat.categories.astype(str)), -1)
-        return remap[values.cat.codes.to_numpy()].astype(np.int64)  # code -1 -> last entry, -1
-    return cats.get_indexer(values.astype(str)).astype(np.int64)
+        remap = np.append(cats.get_indexer(values.cat.categories.astype(str)), -1).astype(dt)
+        return remap[values.cat.codes.to_numpy()]  # code -1 -> last entry, -1
+    return cats.get_indexer(values.astype(str)).astype(dt)
 
 
 def profile(
@@ -317,40 +329,41 @@ def profile(
 
     # channel preference --------------------------------------------------------------
     chans = _channel_categories(users, subscriptions, events)
-    pos_parts, code_parts = [], []
-    # masks and the few columns needed as arrays: no copy of the events or subscriptions frames
-    ev_rows = np.flatnonzero((events["ts"] < end).to_numpy())
-    ev_pos = _positions(events["user_id"].to_numpy()[ev_rows], ids)
-    sub_rows = np.flatnonzero((subscriptions["start"] < end).to_numpy())
-    sub_pos = _positions(subscriptions["user_id"].to_numpy()[sub_rows], ids)
+    # masks and the few columns needed as arrays (int32 positions, int16 codes): no copy of
+    # the events or subscriptions frames, no concatenation of the two
+    ev_mask = (events["ts"] < end).to_numpy()
+    ev_pos = _positions(events["user_id"].to_numpy()[ev_mask], ids)
+    sub_mask = (subscriptions["start"] < end).to_numpy()
+    sub_pos = _positions(subscriptions["user_id"].to_numpy()[sub_mask], ids)
+    excluded = [chans.index(c) for c in exclude_channels if c in chans]
+    parts = []
     if channel_from in ("both", "events"):
-        pos_parts.append(ev_pos)
-        code_parts.append(_codes(events["channel"], chans)[ev_rows])
+        parts.append((ev_pos, _codes(events["channel"], chans)[ev_mask]))
     if channel_from in ("both", "subscriptions"):
-        pos_parts.append(sub_pos)
-        code_parts.append(_codes(subscriptions["channel"], chans)[sub_rows])
-    codes = np.concatenate(code_parts)
-    codes[np.isin(codes, [chans.index(c) for c in exclude_channels if c in chans])] = -1
-    best, conf, total, _ = _argmax_share(np.concatenate(pos_parts), codes, n, len(chans))
-    del codes, pos_parts, code_parts
+        parts.append((sub_pos, _codes(subscriptions["channel"], chans)[sub_mask]))
+    for _, codes in parts:
+        codes[np.isin(codes, excluded)] = -1
+    best, conf, total, _ = _argmax_share(parts, n, len(chans))
+    del parts
     crm = _codes(users["preferred_channel"], chans)
     t["channel"] = pd.Categorical.from_codes(np.where(total > 0, best, crm), categories=chans)
     t["channel_confidence"] = conf
-    t["channel_actions"] = total.astype(np.int64)
+    t["channel_actions"] = total
 
     # genre preference ---------------------------------------------------------------
     from dmkit.catalog import active_catalog
 
     GENRES = active_catalog().codes("genres")  # noqa: N806 - the operator's catalog, or the simulator's
     ev_genre = events["genre"]
-    seen = (present_labels(ev_genre.iloc[ev_rows]) if not isinstance(ev_genre.dtype, pd.CategoricalDtype)
-            else _used_categories(ev_genre, ev_rows))
+    seen = (present_labels(ev_genre[ev_mask]) if not isinstance(ev_genre.dtype, pd.CategoricalDtype)
+            else _used_categories(ev_genre, ev_mask))
     genres = list(GENRES) + sorted(seen - set(GENRES))
-    gbest, gconf, gtotal, ngen = _argmax_share(ev_pos, _codes(ev_genre, genres)[ev_rows], n, len(genres))
+    gbest, gconf, gtotal, ngen = _argmax_share([(ev_pos, _codes(ev_genre, genres)[ev_mask])], n, len(genres))
+    del ev_pos, ev_mask
     t["genre"] = pd.Categorical.from_codes(np.where(gtotal > 0, gbest, -1), categories=genres)
     t["genre_confidence"] = gconf
-    t["genre_downloads"] = gtotal.astype(np.int64)
-    t["n_genres"] = ngen.astype(np.int64)
+    t["genre_downloads"] = gtotal
+    t["n_genres"] = ngen
 
     # terminal -----------------------------------------------------------------------
     flags = users[list(TERMINAL_COLUMNS)].to_numpy(dtype=bool)
@@ -361,7 +374,7 @@ def profile(
     texts = np.array([", ".join(words[[(c >> b) & 1 == 1 for b in range(len(words))]]) or "voice/SMS only"
                       for c in range(1 << len(words))], dtype=object)
     t["terminal"] = pd.Categorical.from_codes(combo, categories=texts)  # 16 texts, a code per user
-    t["terminal_score"] = score.astype(np.int64)
+    t["terminal_score"] = score.astype(np.int32)
     for c in TERMINAL_COLUMNS:
         t[c] = users[c].to_numpy(dtype=bool)
 
@@ -374,7 +387,7 @@ def profile(
         e_rows = np.flatnonzero(in_labels(edges["month"], [latest]))
     active = (edges["sms"].to_numpy()[e_rows] > 0) | (edges["calls"].to_numpy()[e_rows] > 0)
     epos = _positions(edges["user_id"].to_numpy()[e_rows[active]], ids)
-    t["circle_size"] = np.bincount(epos[epos >= 0], minlength=n).astype(np.int64)
+    t["circle_size"] = np.bincount(epos[epos >= 0], minlength=n).astype(np.int32)
 
     # usage of the month and value tier ---------------------------------------------------
     upos = _positions(usage["user_id"].to_numpy()[u_rows], ids)
@@ -385,7 +398,7 @@ def profile(
         col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
         col[upos] = vals[u_keep]
         t[c] = col
-    t["sms_mms"] = t["sms_p2p"].astype(np.int64) + t["mms"].astype(np.int64)
+    t["sms_mms"] = (t["sms_p2p"].astype(np.int64) + t["mms"]).astype(np.int32)
     arpu = t["arpu"]
     if value_cuts is None:
         cuts = tuple(float(q) for q in np.quantile(usage["arpu"].to_numpy()[u_rows].astype(float), [1 / 3, 2 / 3]))
@@ -397,24 +410,28 @@ def profile(
                                                 categories=["low", "mid", "high"], ordered=True)
 
     # services held at the month's end -------------------------------------------------
-    held = ~(subscriptions["end"] < end).to_numpy()[sub_rows]  # running at the month's end (NaT: False)
-    hrows = sub_rows[held]
+    held = ~(subscriptions["end"] < end).to_numpy()[sub_mask]  # running at the month's end (NaT: False)
+    hrows = np.flatnonzero(sub_mask)[held]
+    spos = sub_pos[held]
+    del sub_pos, sub_mask, held
     service = subscriptions["service"]
     services = sorted(_used_categories(service, hrows) if isinstance(service.dtype, pd.CategoricalDtype)
                       else present_labels(service.iloc[hrows]))
     if services:
-        spos = sub_pos[held]
         scode = _codes(service, services)[hrows]
         ok = (spos >= 0) & (scode >= 0)
-        m = np.zeros((n, len(services)), dtype=bool)
-        m[spos[ok], scode[ok]] = True
-        t.update({f"holds_{s}": m[:, i] for i, s in enumerate(services)})
-    table = pd.DataFrame(t, index=pd.Index(ids, name="user_id"))
+        spos, scode = spos[ok], scode[ok]
+        for i, s in enumerate(services):  # one bool column each: no n x services matrix copied into the frame
+            col = np.zeros(n, dtype=bool)
+            col[spos[scode == i]] = True
+            t[f"holds_{s}"] = col
+    table = pd.DataFrame(t, index=pd.Index(ids, name="user_id"), copy=False)  # the columns as built, no consolidation copy
     return FingerprintResult(table=table, month=month, value_cuts=cuts)
 
 
 def _used_categories(values: pd.Series, rows: np.ndarray) -> set[str]:
-    """The categories of a categorical column taken by the rows at ``rows``."""
+    """The categories of a categorical column taken by the rows at ``rows`` (positions or a
+    boolean mask)."""
     codes = values.cat.codes.to_numpy()[rows]
     used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
     return {str(c) for c in values.cat.categories[used > 0]}

@@ -311,7 +311,8 @@ def test_argmax_share_per_category_counts_match_the_customer_by_category_matrix(
     codes = rng.integers(-1, m, 5000)
     codes[pos == 5] = 2  # customer 5: one category only
     pos[pos == 6] = 7  # customer 6: no action
-    best, conf, total, nnz = _argmax_share(pos, codes, n, m)
+    best, conf, total, nnz = _argmax_share([(pos[:3000], codes[:3000]), (pos[3000:], codes[3000:])], n, m)
+    assert (_argmax_share([(pos, codes)], n, m)[2] == total).all()  # two sources count as their concatenation
     ok = (pos >= 0) & (codes >= 0)
     flat = np.zeros((n, m), dtype=np.int64)
     np.add.at(flat, (pos[ok], codes[ok]), 1)
