@@ -271,8 +271,9 @@ def simulate_locations(
     # bounded): one sort of packed (user, cell, month, band) keys per chunk, stable (the keys
     # come out user by user, so the sort merges short runs); rows come out sorted by
     # user, cell, month
-    places = np.stack([home, work, leisure], axis=1)
-    cum = PLACE_BY_BAND.cumsum(axis=1)
+    places = np.stack([home, work, leisure], axis=1).ravel()               # customer-major
+    cum = PLACE_BY_BAND.cumsum(axis=1).astype(np.float32)
+    at_home, at_work = cum[:, 0], cum[:, 1]                               # a draw above: further out
     n_m = len(months)
     att_order = np.argsort(att_u, kind="stable")
     att_su, att_sc = att_u[att_order], att_c[att_order]
@@ -285,12 +286,12 @@ def simulate_locations(
             counts = crng.poisson(lam[c0:c1, None] * BAND_SHARES[None, :])      # users x 4
             rows = np.repeat(np.arange(4 * (c1 - c0), dtype=np.int64), counts.ravel())  # by user, band
             del counts
-            su, sb = np.divmod(rows, 4)
+            su, sb = rows >> 2, (rows & 3).astype(np.int8)
             del rows
-            r = crng.random(len(su))
-            place = np.minimum((r > cum[sb, 0]).astype(np.int8) + (r > cum[sb, 1]) + (r > cum[sb, 2]), 2)
+            r = crng.random(len(su), dtype=np.float32)
+            place = (r > at_home[sb]).astype(np.int64) + (r > at_work[sb])      # 0 home, 1 work, 2 leisure
             del r
-            cell = places[c0 + su, place]
+            cell = places[(c0 + su) * 3 + place]
             del place
             if mi == n_m - 1:
                 lo, hi = np.searchsorted(att_su, [c0, c1])
@@ -362,7 +363,7 @@ def _near_leisure(rng, xy, kind, home):
 def _noisy(rng, cell, accuracy, side):
     """Record each sighting at its cell with probability ``accuracy``, else at a neighbour
     cell within 2 km (Chebyshev), staying on the grid."""
-    wrong = rng.random(len(cell)) >= accuracy
+    wrong = rng.random(len(cell), dtype=np.float32) >= np.float32(accuracy)
     k = int(wrong.sum())
     if not k:
         return cell
