@@ -637,41 +637,63 @@ def customer_states(
         raise schema_error(table="usage", column="month", expected=f"rows for the data month {str(m)!r}",
                            found=f"months {have[:3]}...{have[-3:]}" if len(have) > 6 else f"months {have}")
     in_span = np.flatnonzero(slot >= 0)
+    slot = slot[in_span]
     use_rows = np.zeros(len(in_span))
-    for c in activity_columns:
-        use_rows += usage[c].to_numpy(dtype=float, na_value=0.0)[in_span]
+    for c in activity_columns:  # the rows in the span taken first, then cast: no float copy of the table
+        v = usage[c].to_numpy()[in_span]
+        use_rows += v.astype(float) if v.dtype.kind in "iub" else pd.Series(v).to_numpy(dtype=float, na_value=0.0)
 
+    # the service's subscriptions as numpy arrays of its rows (no frame copies of the table's
+    # millions of rows); per-user facts by group-bys on the population's positions
     s_code, s_labels = label_codes(subscriptions["service"])
-    s_hit = np.append(np.array([lb == service for lb in s_labels], dtype=bool), False)[s_code]
-    subs = subscriptions.loc[s_hit, ["user_id", "start", "end"]]
+    s_rows = np.flatnonzero(np.append(np.array([lb == service for lb in s_labels], dtype=bool), False)[s_code])
+    del s_code
+    s_start = subscriptions["start"].to_numpy()[s_rows]
     t_end = (m + 1).to_timestamp()
-    subs = subs[subs["start"] < t_end]
-    active = subs["end"].isna() | (subs["end"] >= t_end)
-    cur = subs[active].sort_values("start").drop_duplicates("user_id", keep="last").set_index("user_id")["start"]
-    ended = subs[~active]
-    last_end = ended.groupby("user_id")["end"].max()
+    t_end_v = np.datetime64(t_end).astype(s_start.dtype)
+    began = s_rows[s_start < t_end_v]
+    s_uid = subscriptions["user_id"].to_numpy()[began]
+    s_start = subscriptions["start"].to_numpy()[began]
+    s_end = subscriptions["end"].to_numpy()[began]
+    del s_rows, began
+    active = np.isnat(s_end) | (s_end >= np.datetime64(t_end).astype(s_end.dtype))
 
     user_id = usage["user_id"]
-    population = pd.Index(user_id[in_month].unique()).union(cur.index)
+    population = pd.Index(user_id[in_month].unique()).union(pd.Index(np.unique(s_uid[active])))
+    n_pop = len(population)
     # use per (user, month) summed by one bincount over the population's positions
     at = population.get_indexer(user_id.to_numpy()[in_span])
     keep = at >= 0
-    arr = np.bincount(at[keep].astype(np.int64) * span + slot[in_span][keep], weights=use_rows[keep],
-                      minlength=len(population) * span).reshape(len(population), span)
+    arr = np.bincount(at[keep].astype(np.int64) * span + slot[keep], weights=use_rows[keep],
+                      minlength=n_pop * span).reshape(n_pop, span)
+    del at, keep, slot, use_rows, in_span
     win = arr[:, -window:]
     this = arr[:, -1]
     prior = win[:, :-1].mean(axis=1)
     use_mean = win.mean(axis=1)
     activity = arr[:, -silent_months:].sum(axis=1) > 0
     growth = (this >= decline_ratio * prior) | (prior < min_prior)
-    holder = population.isin(cur.index)
-    start = cur.reindex(population)
-    prev_end = last_end.reindex(population)
-    came_back = holder & prev_end.notna().to_numpy() & (prev_end.to_numpy() <= start.to_numpy())
-    recent = (start >= (m + 1 - return_months).to_timestamp()).to_numpy()
+    pos = population.get_indexer(s_uid)
+    ever = np.zeros(n_pop, dtype=bool)
+    ever[pos[pos >= 0]] = True
+    holder = np.zeros(n_pop, dtype=bool)
+    on = active & (pos >= 0)
+    holder[pos[on]] = True
+
+    def latest(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        # per population position, the latest of ``values`` on those rows (NaT where none)
+        out = np.full(n_pop, np.datetime64("NaT"), dtype=values.dtype)
+        if rows.any():
+            g = pd.Series(values[rows]).groupby(pos[rows]).max()
+            out[g.index.to_numpy()] = g.to_numpy(dtype=values.dtype)
+        return out
+
+    start = latest(on, s_start)  # the current subscription's start
+    prev_end = latest(~active & (pos >= 0), s_end)  # the last end of an ended one
+    came_back = holder & ~np.isnat(prev_end) & (prev_end.astype(start.dtype) <= start)
+    recent = start >= np.datetime64((m + 1 - return_months).to_timestamp()).astype(start.dtype)
     loyalty = ~(came_back & recent)
-    ever = population.isin(subs["user_id"].unique())
-    held_days = (t_end - start).dt.days.to_numpy(dtype=float)
+    held_days = np.floor((t_end_v - start) / np.timedelta64(1, "D"))
     states = pd.DataFrame({
         "user_id": population.to_numpy(), "state": None,
         "holder": holder, "held_before": ever & ~holder, "use": this, "use_mean": use_mean, "prior_mean": prior,
