@@ -27,6 +27,7 @@ import pandas as pd
 
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame
+from dmkit.contract.labels import present_labels
 from dmkit.errors import parameter_error, schema_error
 
 __all__ = ["propagation", "Propagation", "prospects", "seed_funnel", "SeedFunnel", "FORWARD_COLUMNS"]
@@ -74,25 +75,40 @@ def _pack(a: pd.Series, b: pd.Series, big: int) -> np.ndarray:
 
 def _isin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """np.isin of int64 keys by a sort and a binary search (np.isin's np.unique takes a hash
-    path that is far slower on millions of keys)."""
-    b = np.sort(b)
-    if not len(b):
+    path that is far slower on millions of keys). The smaller side is sorted: with ``b`` the
+    larger (every edge against the forwards), ``b`` is searched in the distinct ``a``."""
+    if not len(b) or not len(a):
         return np.zeros(len(a), dtype=bool)
+    if len(b) > 2 * len(a):
+        ua = np.sort(a)
+        ua = ua[np.r_[True, ua[1:] != ua[:-1]]]
+        i = np.minimum(np.searchsorted(ua, b), len(ua) - 1)
+        seen = np.zeros(len(ua), dtype=bool)
+        seen[i[ua[i] == b]] = True
+        return seen[np.searchsorted(ua, a)]
+    b = np.sort(b)
     i = np.minimum(np.searchsorted(b, a), len(b) - 1)
     return b[i] == a
 
 
-def _platform_roots(members: pd.DataFrame | None, forwards: pd.DataFrame, content_month: pd.Series | None):
-    """(content_id, user_id) pairs that got each item from the platform."""
+def _platform_roots(members: pd.DataFrame | None, forwards: pd.DataFrame, content_month: pd.Series | None,
+                    content_id: np.ndarray, user_id: np.ndarray) -> np.ndarray | None:
+    """Whether each (content_id, user_id) got the item from the platform: the user is a
+    member in the item's month. Checked pair by pair on (user, month code), without the
+    table of every item and member of its month."""
     if members is None:
         return None
     check_frame(members, table="members", columns=["user_id", "month"])
     if content_month is None:
         content_month = forwards.groupby("content_id")["ts"].min().dt.strftime("%Y-%m")
-    cm = content_month.rename("month").reset_index()
-    cm["month"] = cm["month"].astype(str)
-    mm = members[["user_id", "month"]].assign(month=members["month"].astype(str)).drop_duplicates()
-    return cm.merge(mm, on="month")[["content_id", "user_id"]]
+    months = pd.Index(sorted(set(present_labels(content_month)) | set(present_labels(members["month"]))))
+    cm = pd.Series(months.get_indexer(content_month.astype(str).to_numpy()), index=content_month.index)
+    c_month = cm[~cm.index.duplicated()].reindex(content_id).fillna(-1).to_numpy(dtype=np.int64)
+    m_month = months.get_indexer(members["month"].astype(str).to_numpy()).astype(np.int64)
+    big = len(months) + 1
+    node = user_id.astype(np.int64) * big + c_month + 1
+    member = members["user_id"].to_numpy().astype(np.int64) * big + m_month + 1
+    return (c_month >= 0) & _isin(node, member)
 
 
 @dataclass(frozen=True)
@@ -188,16 +204,12 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
         A missing column, ``ts`` not datetime, self-forwards.
     """
     f = _check_forwards(forwards)[list(FORWARD_COLUMNS)].sort_values(["content_id", "ts"], kind="stable")
-    roots = _platform_roots(members, f, content_month)
     first_recv = f.drop_duplicates(["content_id", "peer_id"])[["content_id", "peer_id", "user_id", "ts"]]
     first_recv = first_recv.rename(columns={"peer_id": "user_id", "user_id": "parent_id", "ts": "received_at"})
     senders = f.groupby(["content_id", "user_id"])["ts"].min().rename("first_sent").reset_index()
     nodes = senders.merge(first_recv, on=["content_id", "user_id"], how="outer")
-    if roots is not None:
-        big = _id_span(nodes["user_id"], roots["user_id"])
-        is_root = _isin(_pack(nodes["content_id"], nodes["user_id"], big),
-                          _pack(roots["content_id"], roots["user_id"], big))
-    else:
+    is_root = _platform_roots(members, f, content_month, nodes["content_id"].to_numpy(), nodes["user_id"].to_numpy())
+    if is_root is None:
         is_root = (nodes["received_at"].isna() | (nodes["first_sent"] < nodes["received_at"])).to_numpy()
     nodes.loc[is_root, "parent_id"] = -1
     nodes.loc[is_root, "received_at"] = pd.NaT
@@ -211,12 +223,20 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     node_key = _pack(nodes["content_id"], nodes["user_id"], big)
     parent_key = _pack(nodes["content_id"], nodes["parent_id"].clip(lower=0), big)
     depth = nodes["depth"].to_numpy().copy()
+    # each node's parent row, found once (node keys are unique: one row per item and person)
+    order = np.argsort(node_key, kind="stable")
+    sk = node_key[order]
+    at = np.minimum(np.searchsorted(sk, parent_key), max(len(sk) - 1, 0))
+    has_parent = (depth == -1) & (sk[at] == parent_key) if len(sk) else np.zeros(0, bool)
+    parent_row = np.where(has_parent, order[at] if len(sk) else at, -1)
     for d in range(1, 200):
-        known = node_key[depth == d - 1]
-        todo = depth == -1
-        if not todo.any() or not len(known):
+        todo = np.flatnonzero((depth == -1) & has_parent)
+        if not len(todo):
             break
-        depth[todo & _isin(parent_key, known)] = d
+        ready = todo[depth[parent_row[todo]] == d - 1]
+        if not len(ready):
+            break
+        depth[ready] = d
     tree = nodes.assign(depth=depth).reset_index(drop=True)
     ch = tree[tree["parent_id"] >= 0].groupby(["content_id", "parent_id"]).agg(
         children=("user_id", "size"), forward_children=("forwarded", "sum"))
