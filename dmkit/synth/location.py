@@ -420,7 +420,8 @@ def signal_sample(users: pd.DataFrame, size: int, *, seed: int = 0) -> np.ndarra
 def _music_genre(pdata, users, rng, n) -> np.ndarray:
     ut = getattr(getattr(pdata, "truth", None), "user_truth", None)
     if ut is not None and len(ut) and "preferred_genre" in ut:
-        g = ut.set_index("user_id")["preferred_genre"].reindex(users["user_id"])  # the customers' rows, then strings
+        g = pd.Series(ut["preferred_genre"].array, index=pd.Index(ut["user_id"].to_numpy()))  # one column, no copy
+        g = g.reindex(users["user_id"].to_numpy())                # the customers' rows, then strings
         if g.notna().all():
             return g.astype(str).to_numpy(dtype=object)
     return rng.choice(np.array(["pop", "classic", "local", "greeting", "diy"], dtype=object), size=n,
