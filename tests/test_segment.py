@@ -91,11 +91,35 @@ def test_log_auto_picks_skewed_counts_only():
     assert ((res.centers["call_days"] >= 1) & (res.centers["call_days"] <= 30)).all()
 
 
-def test_minibatch_past_the_threshold_also_recovers_the_groups():
+def test_minibatch_on_every_row_also_recovers_the_groups():
     X, g = three_groups(8_000, seed=2)
-    res = segment.cluster(X, k=3, minibatch_threshold=5_000, seed=0)
-    assert res.model.algorithm_ == "minibatch"
+    res = segment.cluster(X, k=3, algorithm="minibatch", seed=0)
+    assert res.model.algorithm_ == "minibatch" and res.model.n_fit_ == 8_000
     assert adjusted_rand_score(g, res.labels) >= 0.9
+
+
+def test_past_the_threshold_centres_from_a_stratified_sample_and_every_row_assigned(monkeypatch):
+    X, g = three_groups(8_000, seed=2)
+    monkeypatch.setattr(segment, "_CHUNK", 3_000)  # the chunked standardisation and assignment
+    res = segment.cluster(X, k=None, k_range=range(2, 5), minibatch_threshold=2_000, seed=0)
+    m = res.model
+    assert m.algorithm_ == "kmeans-sample" and m.n_fit_ == pytest.approx(2_000, abs=10) and res.k == 3
+    assert adjusted_rand_score(g, res.labels) >= 0.9
+    # every row labelled by its nearest centre; standardisation and sizes over every row
+    np.testing.assert_array_equal(res.labels.to_numpy(), m.predict(X))
+    R = m._raw(X)
+    np.testing.assert_allclose(m.mean_, R.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(m.scale_, R.std(axis=0), rtol=1e-12)
+    assert res.profile["size"].sum() == 8_000
+    assert any("stratified sample of" in n for n in res.summary().notes)
+
+
+def test_stratified_rows_keep_each_deciles_share():
+    key = np.random.default_rng(0).lognormal(size=100_000)
+    rows = segment._stratified_rows(key, 10_000, np.random.default_rng(1))
+    assert abs(len(rows) - 10_000) <= 10 and (np.diff(rows) > 0).all()
+    share = np.bincount(np.searchsorted(np.quantile(key, np.linspace(0, 1, 11)[1:-1]), key[rows], side="right"))
+    assert (np.abs(share / len(rows) - 0.1) < 0.002).all()
 
 
 def test_from_centers_rebuilds_the_same_result(fixture):
