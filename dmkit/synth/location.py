@@ -420,9 +420,14 @@ def signal_sample(users: pd.DataFrame, size: int, *, seed: int = 0) -> np.ndarra
 def _music_genre(pdata, users, rng, n) -> np.ndarray:
     ut = getattr(getattr(pdata, "truth", None), "user_truth", None)
     if ut is not None and len(ut) and "preferred_genre" in ut:
-        g = pd.Series(ut["preferred_genre"].array, index=pd.Index(ut["user_id"].to_numpy()))  # one column, no copy
-        g = g.reindex(users["user_id"].to_numpy())                # the customers' rows, then strings
-        if g.notna().all():
+        ids, want = ut["user_id"].to_numpy(), users["user_id"].to_numpy()
+        genre = pd.Series(ut["preferred_genre"].array)            # one column, no copy of the truth
+        if len(ids) and bool((ids[1:] > ids[:-1]).all()):         # sorted ids: a binary search, no hash table
+            at = np.minimum(np.searchsorted(ids, want), len(ids) - 1)
+            g = genre.take(at).where(ids[at] == want).reset_index(drop=True)
+        else:
+            g = genre.set_axis(pd.Index(ids)).reindex(want)
+        if g.notna().all():                                       # the customers' rows, then strings
             return g.astype(str).to_numpy(dtype=object)
     return rng.choice(np.array(["pop", "classic", "local", "greeting", "diy"], dtype=object), size=n,
                       p=[0.35, 0.15, 0.2, 0.15, 0.15])
