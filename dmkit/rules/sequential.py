@@ -204,8 +204,8 @@ def _first_by_user_time(u: np.ndarray, code: np.ndarray, t: np.ndarray,
     runs on the table's own order) and a ``minimum.reduceat``: the rows come out grouped by
     user. They are then put in time order within each user by one argsort of a key packing
     the user above the time; when the two do not fit in 62 bits the time is coarsened by the
-    fewest low bits that make them fit, and the order is checked on the exact times (rows of
-    one user in the same coarse step put the wrong way round fall back to an exact lexsort).
+    fewest low bits that make them fit, and the order is checked on the exact times (the rows
+    of a user with two in one coarse step the wrong way round are re-sorted exactly, alone).
     """
     g = u * k + code
     order = np.argsort(g, kind="stable")
@@ -228,9 +228,13 @@ def _first_by_user_time(u: np.ndarray, code: np.ndarray, t: np.ndarray,
     order = np.argsort(key, kind="stable")
     del key
     us, ts = uf[order], tf[order]
-    if shift and np.any((us[1:] == us[:-1]) & (ts[1:] < ts[:-1])):
-        order = np.lexsort((tf, uf))
-        us, ts = uf[order], tf[order]
+    if shift:
+        bad = (us[1:] == us[:-1]) & (ts[1:] < ts[:-1])
+        if bad.any():  # only those users' rows (contiguous blocks, in user order) sorted exactly
+            at = np.flatnonzero(np.isin(us, np.unique(us[1:][bad])))
+            sub = order[at]
+            order[at] = sub[np.lexsort((tf[sub], uf[sub]))]
+            us, ts = uf[order], tf[order]
     return us, cf[order], ts
 
 
