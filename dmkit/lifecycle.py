@@ -659,7 +659,7 @@ def customer_states(
     active = np.isnat(s_end) | (s_end >= np.datetime64(t_end).astype(s_end.dtype))
 
     user_id = usage["user_id"]
-    population = pd.Index(user_id[in_month].unique()).union(pd.Index(np.unique(s_uid[active])))
+    population = pd.Index(user_id[in_month].unique()).union(pd.Index(pd.unique(s_uid[active])))  # hashed
     n_pop = len(population)
     # use per (user, month) summed by one bincount over the population's positions
     at = population.get_indexer(user_id.to_numpy()[in_span])
