@@ -238,11 +238,11 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
             break
         depth[ready] = d
     tree = nodes.assign(depth=depth).reset_index(drop=True)
-    ch = tree[tree["parent_id"] >= 0].groupby(["content_id", "parent_id"]).agg(
-        children=("user_id", "size"), forward_children=("forwarded", "sum"))
-    idx = pd.MultiIndex.from_frame(tree[["content_id", "user_id"]])
-    tree["children"] = ch["children"].reindex(idx).fillna(0).astype(int).to_numpy()
-    tree["forward_children"] = ch["forward_children"].reindex(idx).fillna(0).astype(int).to_numpy()
+    # children per node: a count of the rows naming it as parent (the parent rows found above)
+    child_of = parent_row[parent_row >= 0]
+    tree["children"] = np.bincount(child_of, minlength=len(tree)).astype(np.int64)
+    tree["forward_children"] = np.bincount(child_of, weights=tree["forwarded"].to_numpy()[parent_row >= 0],
+                                           minlength=len(tree)).astype(np.int64)
     tree = tree[["content_id", "user_id", "parent_id", "depth", "received_at", "forwarded", "children",
                  "forward_children"]].sort_values(["content_id", "depth", "user_id"], kind="stable").reset_index(drop=True)
     contents = f.groupby("content_id").agg(forwards=("user_id", "size"), forwarders=("user_id", "nunique"))
@@ -261,7 +261,11 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     if edges is not None:
         check_frame(edges, table="edges", columns=["user_id", "peer_id"])
         big = _id_span(edges["user_id"], edges["peer_id"], f["user_id"], f["peer_id"])
-        pairs = _pack(edges["user_id"], edges["peer_id"], big)
+        eu, ep = edges["user_id"].to_numpy(), edges["peer_id"].to_numpy()
+        sends = np.zeros(big, dtype=bool)                         # only the edges of people who forwarded
+        sends[f["user_id"].to_numpy()] = True
+        keep = sends[eu]
+        pairs = eu[keep].astype(np.int64) * big + ep[keep].astype(np.int64)
         off = int((~_isin(_pack(f["user_id"], f["peer_id"], big), pairs)).sum())
     return Propagation(tree=tree, contents=contents, by_cell=by_cell, off_circle=off)
 
