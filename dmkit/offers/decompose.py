@@ -12,9 +12,10 @@ enumerated pick greedily and add the sum of their positive adjusted values to th
 is reported.
 
 Multipliers follow the projected subgradient with Polyak's step toward the best plan found
-(the step halves after five iterations without a better bound). Above 400,000 customers they
-start from the multipliers of a random sample of 400,000 (bounds scaled to the sample; the
-prices per unit carry over), and the full problem then takes ten iterations (max_iter // 30).
+(the step halves after five iterations without a better bound). Above ``warm_users``
+customers (100,000) they start from the multipliers of a sample of that many, stratified by
+the customers' number of candidates (bounds scaled to the sample; the prices per unit carry
+over; 300 iterations, a repair every 50), and the full problem then takes ``full_iter`` (10).
 Every ten iterations the customers' choices are repaired into a plan that meets every
 constraint (:mod:`dmkit.offers.repair`): drop the contacts of least adjusted value per unit
 from caps that overflow; top up minimums that fall short with the contacts of most adjusted
@@ -25,6 +26,8 @@ repaired plan is returned.
 """
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from dataclasses import replace
 
@@ -35,18 +38,26 @@ from dmkit.offers.repair import add_rounds, drop_for_caps, fill, meet_minimums, 
 
 __all__ = ["Subproblems", "solve_decompose"]
 
-#: most users × subsets enumerated in one group (memory: 1 byte each, plus 8 per score)
-MAX_CELLS = 60_000_000
+#: most users × subsets checked at once when the subsets are built (1 byte each; kept as bits)
+MAX_CELLS = 20_000_000
+#: most users × subsets scored at once in one iteration (8 bytes each)
+SOLVE_CELLS = 4_000_000
 #: most candidates of one user for which subsets are enumerated
 MAX_L = 12
+#: most subsets enumerated per user (above: the greedy subproblem)
+MAX_COLS = 1024
 
 
 class Subproblems:
     """The per-customer subproblems, grouped by number of candidates, with their feasible subsets.
 
-    Customers for whom every subset of their candidates keeps the caps and conflicts (most of
-    them) simply take every candidate of positive adjusted value; only the others are
-    enumerated.
+    Customers for whom every subset of their candidates keeps the caps and conflicts (few
+    candidates, no conflict among them) simply take every candidate of positive adjusted
+    value; the others choose among the subsets of their candidates that a per-user cap
+    covering every activity allows (at most ``bound`` of them: with a cap of 3, 93 subsets of
+    8 candidates instead of 256), each user's feasible ones kept as a bit matrix (one bit
+    per user and subset), built and scored in chunks of users so that memory stays within
+    ``MAX_CELLS`` cells per chunk.
     """
 
     def __init__(self, prob: Problem) -> None:
@@ -54,37 +65,36 @@ class Subproblems:
         sizes = np.diff(prob.starts)
         self.groups = []
         self.free = np.zeros(prob.n, dtype=bool)
+        full_caps = [int(b) for m, b in zip(prob.umask, prob.ubound, strict=True) if m.all()]
+        kcap = min(full_caps) if full_caps else None
         big = []
         for L in np.unique(sizes):
             L = int(L)
             users = np.flatnonzero(sizes == L)
-            if L > MAX_L or len(users) * (1 << L) > MAX_CELLS:
+            kmax = L if kcap is None else min(L, kcap)
+            ncols = sum(math.comb(L, k) for k in range(kmax + 1))
+            if L > MAX_L or ncols > MAX_COLS:
                 big.append(users)
                 continue
-            idx = prob.starts[users][:, None] + np.arange(L)[None, :]          # (nU, L)
-            S = ((np.arange(1 << L)[None, :] >> np.arange(L)[:, None]) & 1).astype(np.float64)  # (L, 2^L)
-            feas = np.ones((len(users), 1 << L), dtype=bool)
-            acts = prob.a[idx]
-            for q in range(len(prob.ubound)):
-                m = prob.umask[q][acts]
-                tight = m.sum(axis=1) > prob.ubound[q]
-                if tight.any():
-                    feas[tight] &= (m[tight].astype(np.float64) @ S) <= prob.ubound[q]
-            if prob.conflict.any():
-                for j in range(L):
-                    for m in range(j + 1, L):
-                        cf = prob.conflict[acts[:, j], acts[:, m]]
-                        if cf.any():
-                            both = (S[j] > 0) & (S[m] > 0)
-                            feas[np.ix_(cf, both)] = False
-            alltrue = feas.all(axis=1)
-            self.free[idx[alltrue].ravel()] = True
-            if (~alltrue).any():
-                feas = feas[~alltrue]
-                cols = np.flatnonzero(feas.any(axis=0))      # subsets feasible for someone of the group
-                col_of = np.full(1 << L, len(cols), dtype=np.int64)   # subset code -> its column
-                col_of[cols] = np.arange(len(cols))
-                self.groups.append((idx[~alltrue], S[:, cols], feas[:, cols], col_of, 1 << np.arange(L)))
+            codes = np.array(sorted(sum(1 << i for i in c) for k in range(kmax + 1)
+                                    for c in itertools.combinations(range(L), k)), dtype=np.int64)
+            S = ((codes[None, :] >> np.arange(L)[:, None]) & 1).astype(np.float64)   # (L, ncols)
+            col_of = np.full(1 << L, ncols, dtype=np.int64)          # subset code -> its column
+            col_of[codes] = np.arange(ncols)
+            step = max(1, MAX_CELLS // ncols)
+            kept_idx, kept_feas = [], []
+            for lo in range(0, len(users), step):
+                us = users[lo:lo + step]
+                idx = prob.starts[us][:, None] + np.arange(L)[None, :]          # (nU, L)
+                feas = self._feasible(idx, S)
+                alltrue = feas.all(axis=1) & (kmax == L)
+                self.free[idx[alltrue].ravel()] = True
+                if (~alltrue).any():
+                    kept_idx.append(idx[~alltrue])
+                    kept_feas.append(np.packbits(feas[~alltrue], axis=1))
+            if kept_idx:
+                self.groups.append((np.concatenate(kept_idx), S, np.concatenate(kept_feas), col_of,
+                                    1 << np.arange(L), ncols))
         self.big_users = np.concatenate(big) if big else np.zeros(0, dtype=np.int64)
         self.big_mask = np.zeros(prob.n, dtype=bool)
         if len(self.big_users):
@@ -93,24 +103,48 @@ class Subproblems:
                 np.arange(sizes_b.sum()) - np.repeat(np.cumsum(sizes_b) - sizes_b, sizes_b))
             self.big_mask[cand] = True
 
+    def _feasible(self, idx: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """Which subsets (columns of ``S``) keep every per-user cap and conflict, per user (row of ``idx``)."""
+        prob = self.prob
+        L = idx.shape[1]
+        feas = np.ones((len(idx), S.shape[1]), dtype=bool)
+        acts = prob.a[idx]
+        for q in range(len(prob.ubound)):
+            m = prob.umask[q][acts]
+            tight = m.sum(axis=1) > prob.ubound[q]
+            if tight.any():
+                feas[tight] &= (m[tight].astype(np.float64) @ S) <= prob.ubound[q]
+        if prob.conflict.any():
+            for j in range(L):
+                for m in range(j + 1, L):
+                    cf = prob.conflict[acts[:, j], acts[:, m]]
+                    if cf.any():
+                        both = (S[j] > 0) & (S[m] > 0)
+                        feas[np.ix_(cf, both)] = False
+        return feas
+
     def solve(self, r: np.ndarray) -> tuple[np.ndarray, float]:
         """Best subset per customer under adjusted values ``r``: ``(x, upper bound of sum of their values)``."""
         prob = self.prob
         x = self.free & (r > 0)
         total = float(r[x].sum())
-        for idx, S, feas, col_of, weights in self.groups:
+        for idx, S, packed, col_of, weights, ncols in self.groups:
             rg = r[idx]
             sel = rg > 0
             # a customer whose positive candidates form a feasible subset takes them all: no
             # other subset scores more; only the others score the feasible subsets
             code = col_of[sel @ weights]
             hard = np.ones(len(idx), dtype=bool)
-            known = code < feas.shape[1]
-            hard[known] = ~feas[np.flatnonzero(known), code[known]]
-            if hard.any():
-                vals = rg[hard] @ S
-                vals[~feas[hard]] = -np.inf
-                sel[hard] = S.T[np.argmax(vals, axis=1)] > 0
+            known = np.flatnonzero(code < ncols)
+            ck = code[known]
+            hard[known] = ((packed[known, ck >> 3] >> (7 - (ck & 7))) & 1) == 0
+            rows = np.flatnonzero(hard)
+            step = max(1, SOLVE_CELLS // ncols)
+            for lo in range(0, len(rows), step):
+                h = rows[lo:lo + step]
+                vals = rg[h] @ S
+                vals[~np.unpackbits(packed[h], axis=1, count=ncols).view(bool)] = -np.inf
+                sel[h] = S.T[np.argmax(vals, axis=1)] > 0
             total += float(rg[sel].sum())
             x[idx] = sel
         if len(self.big_users):
@@ -172,9 +206,20 @@ def _repair(prob: Problem, x: np.ndarray, mu: np.ndarray, sub: Subproblems) -> t
 
 
 def subsample(prob: Problem, share: float, seed: int) -> Problem:
-    """The problem on a random ``share`` of the customers, coupling bounds scaled by the share."""
+    """The problem on a stratified random ``share`` of the customers, coupling bounds scaled by the share.
+
+    Strata: the customers' number of candidates; each stratum keeps ``round(share * size)``
+    customers drawn with ``seed``, so the sample holds the population's mix of small and
+    large subproblems and at most about ``share`` of the customers.
+    """
     rng = np.random.default_rng(seed)
-    keep_u = rng.random(prob.n_users) < share
+    sizes = np.diff(prob.starts)
+    keep_u = np.zeros(prob.n_users, dtype=bool)
+    for L in np.unique(sizes):
+        members = np.flatnonzero(sizes == L)
+        take = int(round(share * len(members)))
+        if take:
+            keep_u[rng.choice(members, size=take, replace=False)] = True
     keep = keep_u[prob.u]
     idx = np.flatnonzero(keep)
     new_u = np.cumsum(keep_u) - 1
@@ -190,12 +235,15 @@ def subsample(prob: Problem, share: float, seed: int) -> Problem:
 
 
 def solve_decompose(prob: Problem, *, time_limit: float | None = None, seed: int = 0, tol: float = 1e-4,
-                    max_iter: int = 300, repair_every: int = 10, warm_users: int = 400_000) -> dict:
+                    max_iter: int = 300, repair_every: int = 10, warm_users: int = 100_000,
+                    warm_repair_every: int = 50, full_iter: int = 10) -> dict:
     """Lagrangian decomposition. Returns a dict: x, bound, feasible, iterations, history.
 
     Above ``warm_users`` customers, the multipliers start from those of the same problem on
-    a random sample of ``warm_users`` customers (bounds scaled to the sample; the prices per
-    unit carry over), drawn with ``seed``, and the full problem then needs few iterations.
+    a stratified sample of ``warm_users`` customers (:func:`subsample`; bounds scaled to the
+    sample; the prices per unit carry over; a repair every ``warm_repair_every``
+    iterations), drawn with ``seed``, and the full problem then takes ``full_iter``
+    iterations.
     ``history`` is a list of (iteration, seconds, dual value, best bound, best plan value).
     """
     t0 = time.perf_counter()
@@ -207,10 +255,10 @@ def solve_decompose(prob: Problem, *, time_limit: float | None = None, seed: int
     if prob.n_users > warm_users and K:
         small = subsample(prob, warm_users / prob.n_users, seed)
         warm = solve_decompose(small, time_limit=None if time_limit is None else time_limit / 3, tol=tol,
-                               max_iter=max_iter, repair_every=repair_every, warm_users=warm_users)
+                               max_iter=max_iter, repair_every=warm_repair_every, warm_users=small.n_users)
         lam = warm["lam"] * scale / np.maximum(1.0, np.abs(small.cbound))
         theta = 0.1
-        max_iter = max(10, max_iter // 30)   # the sample did the work
+        max_iter = full_iter   # the sample did the work
     sub = Subproblems(prob)
     best_bound, best_val, best_short = np.inf, -np.inf, np.inf
     best_x, best_lam = None, lam.copy()
