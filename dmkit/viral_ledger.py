@@ -272,11 +272,13 @@ def ledger(activity: pd.DataFrame, members: pd.DataFrame, *, rewards: RewardTabl
     holds = held.assign(v=True).pivot_table(index=["user_id", "month"], columns="product", values="v",
                                             aggfunc="any", fill_value=False)
     rows = []
+    act_code, act_names = pd.factorize(a["action"])              # one pass over the actions, not one per rule
+    act_of = {str(name): i for i, name in enumerate(act_names)}
     for r in table.rewards.itertuples(index=False):
         if r.action == "retention":
             x = ret[ret["product"].isin(r.products)][["user_id", "month", "action", "count"]]
         else:
-            x = a[a["action"] == r.action][["user_id", "month", "action", "count"]]
+            x = a[act_code == act_of.get(str(r.action), -2)][["user_id", "month", "action", "count"]]
             cols = [p for p in r.products if p in holds.columns]
             if "club" in r.products:
                 ok = pd.Series(True, index=holds.index)
