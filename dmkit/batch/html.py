@@ -31,6 +31,9 @@ def to_html(notebook: str | Path, *, title: str | None = None) -> Path:
     outputs, plots and prose show as in JupyterLab. ``title`` (the page title) defaults
     to the notebook's file name.
     """
+    from dmkit.batch.kernels import notebook_tools
+
+    notebook_tools()
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter

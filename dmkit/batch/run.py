@@ -31,6 +31,7 @@ from dmkit.batch.kernels import (
     kernel_env,
     kernel_environment,
     kernel_options,
+    notebook_tools,
     quiet_when_stopping,
     require_notebook_tools,
 )
@@ -246,6 +247,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
     failing notebook keeps its traceback). If the run is interrupted (Ctrl-C), the temp
     file is removed and ``KeyboardInterrupt`` propagates: no half-written report.
     """
+    notebook_tools()  # before papermill imports nbformat: seconds saved per process
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 

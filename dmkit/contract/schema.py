@@ -11,15 +11,40 @@ string or categorical. See ``data/README.md`` for every column's unit and meanin
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
-import pandera.pandas as pa
 
 from dmkit.contract import catalog
 from dmkit.contract.errors import schema_error
+
+
+def _import_pandera():
+    """``pandera.pandas``, imported without pandera's eager ``import pyspark.pandas``.
+
+    When pyspark is installed (dmkit's Spark engine), ``import pandera`` imports
+    ``pyspark.pandas`` for its pandas-on-Spark type hints: 0.5-0.8 s in every kernel and
+    batch process, for types dmkit never uses (it validates pandas frames; the Spark
+    engine uses ``pyspark.sql``). The module is marked missing during pandera's import
+    only, so pandera skips that support; ``pyspark.pandas`` can be imported as usual later.
+    """
+    if "pandera" in sys.modules or "pyspark.pandas" in sys.modules:
+        import pandera.pandas as pandera_pandas
+
+        return pandera_pandas
+    sys.modules["pyspark.pandas"] = None  # type: ignore[assignment]  # ImportError inside pandera
+    try:
+        import pandera.pandas as pandera_pandas
+    finally:
+        if "pyspark.pandas" in sys.modules and sys.modules["pyspark.pandas"] is None:
+            del sys.modules["pyspark.pandas"]
+    return pandera_pandas
+
+
+pa = _import_pandera()
 
 __all__ = ["TABLES", "OPTIONAL_TABLES", "KEYS", "COLUMNS", "validate", "require_columns", "schema_for", "ColumnSpec"]
 
