@@ -262,9 +262,11 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
         check_frame(edges, table="edges", columns=["user_id", "peer_id"])
         big = _id_span(edges["user_id"], edges["peer_id"], f["user_id"], f["peer_id"])
         eu, ep = edges["user_id"].to_numpy(), edges["peer_id"].to_numpy()
-        sends = np.zeros(big, dtype=bool)                         # only the edges of people who forwarded
+        sends = np.zeros(big, dtype=bool)                         # only the edges from a sender to a receiver
         sends[f["user_id"].to_numpy()] = True
-        keep = sends[eu]
+        gets = np.zeros(big, dtype=bool)
+        gets[f["peer_id"].to_numpy()] = True
+        keep = sends[eu] & gets[ep]
         pairs = eu[keep].astype(np.int64) * big + ep[keep].astype(np.int64)
         off = int((~_isin(_pack(f["user_id"], f["peer_id"], big), pairs)).sum())
     return Propagation(tree=tree, contents=contents, by_cell=by_cell, off_circle=off)
