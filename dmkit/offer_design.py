@@ -49,9 +49,17 @@ def m_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, 
     Series
         Index user_id, values among ``"loyal"``, ``"familiar"``, ``"activation"``,
         ``"inclined"`` and ``"other"``.
+
+    Notes
+    -----
+    Only the columns read are checked against the contract: ``user_id`` and
+    ``music_downloads`` of ``month``'s usage rows, ``user_id``, ``service``, ``start`` and
+    ``end`` of the subscriptions. A province's one month of three columns is enough:
+    ``pdata.read("usage", months=month, columns=["user_id", "month", "music_downloads"])``.
     """
-    schema.validate(usage, "usage", check_keys=False)
-    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    if "month" not in usage.columns:
+        schema.validate(usage, "usage", check_keys=False)  # names the missing column
+    schema.validate(subscriptions, "subscriptions", check_keys=False, columns=["user_id", "service", "start", "end"])
     t_end = np.datetime64((pd.Period(month, freq="M") + 1).to_timestamp(), "ns")
     months = usage["month"]
     if not (isinstance(months.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(months.dtype)):
@@ -59,8 +67,12 @@ def m_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, 
     at = (months == month).to_numpy(dtype=bool)  # categorical or strings: no string copy of the column
     if not at.any():
         raise parameter_error("month", expected="a month of the usage table", found=month)
-    uid = usage["user_id"].to_numpy()[at]
-    dl = usage["music_downloads"].to_numpy()[at]
+    month_rows = pd.DataFrame({c: usage[c].to_numpy()[at] for c in ("user_id", "month", "music_downloads")
+                               if c in usage.columns})
+    schema.validate(month_rows, "usage", check_keys=False, columns=["user_id", "month", "music_downloads"])
+    uid = month_rows["user_id"].to_numpy()
+    dl = month_rows["music_downloads"].to_numpy()
+    del month_rows
     end = subscriptions["end"].to_numpy(dtype="datetime64[ns]")
     active = (subscriptions["start"].to_numpy(dtype="datetime64[ns]") < t_end) & (np.isnat(end) | (end >= t_end))
     del end

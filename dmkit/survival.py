@@ -109,7 +109,11 @@ def covariates(frame: pd.DataFrame, users: pd.DataFrame | None = None,
     Adds ``campaign`` (1 if ``source`` is not 'organic') and ``sp_push`` (ordered through an
     SP push); with ``users``: ``age_under_25`` (age < 25), ``brand_mzone``, ``brand_gotone``,
     ``student``; with ``usage``: ``complaints`` (1 if the user lodged a complaint in
-    ``month``, default the latest month of ``usage``).
+    ``month``, default the latest month of ``usage``). Of ``users`` only ``user_id``,
+    ``age``, ``brand`` and ``student`` are read and checked; of ``usage`` only ``user_id``
+    and ``complaints`` of that month's rows (a province's one month, e.g.
+    ``pdata.read("usage", months=month, columns=["user_id", "month", "complaints"])``, is
+    enough).
 
     Returns
     -------
@@ -124,19 +128,34 @@ def covariates(frame: pd.DataFrame, users: pd.DataFrame | None = None,
     out["sp_push"] = (out["channel"] == "sp_push").to_numpy().astype(np.int8)
     idx = out["user_id"].to_numpy()
     if users is not None:
-        schema.validate(users, "users")
-        u = users.set_index("user_id")
-        out["age_under_25"] = (u["age"].reindex(idx).to_numpy() < 25).astype(np.int8)
-        out["brand_mzone"] = (u["brand"].reindex(idx).to_numpy() == "mzone").astype(np.int8)
-        out["brand_gotone"] = (u["brand"].reindex(idx).to_numpy() == "gotone").astype(np.int8)
-        out["student"] = u["student"].reindex(idx).fillna(False).astype(bool).to_numpy().astype(np.int8)
+        # only the columns read are checked; users looked up by position (no indexed copy)
+        schema.validate(users, "users", columns=["user_id", "age", "brand", "student"])
+        row = pd.Index(users["user_id"].to_numpy()).get_indexer(idx)  # users' keys are unique (validated)
+        found = row >= 0
+        pos = np.where(found, row, 0)
+        age = users["age"].to_numpy(dtype=float, na_value=np.nan)[pos]
+        out["age_under_25"] = (found & (age < 25)).astype(np.int8)
+        for b in ("mzone", "gotone"):
+            brand = users["brand"]
+            if isinstance(brand.dtype, pd.CategoricalDtype):  # compared on the codes
+                k = brand.cat.categories.get_indexer([b])[0]
+                hit = brand.cat.codes.to_numpy()[pos] == k if k >= 0 else np.zeros(len(idx), dtype=bool)
+            else:
+                hit = np.asarray(brand.to_numpy()[pos] == b, dtype=bool)
+            out[f"brand_{b}"] = (found & hit).astype(np.int8)
+        student = users["student"].fillna(False).astype(bool).to_numpy()[pos]
+        out["student"] = (found & student).astype(np.int8)
     if usage is not None:
-        schema.validate(usage, "usage", check_keys=False)
+        if "month" not in usage.columns:
+            schema.validate(usage, "usage", check_keys=False)  # names the missing column
         m = month if month is not None else str(usage["month"].max())
-        um = usage.loc[usage["month"] == m]
-        if len(um) == 0:
+        at = (usage["month"] == m).to_numpy(dtype=bool)  # categories compare on their codes
+        if not at.any():
             raise schema_error(table="usage", column="month", expected=f"rows for month {m!r}", found="none")
-        comp = um.set_index("user_id")["complaints"]
+        um = pd.DataFrame({c: usage[c].to_numpy()[at] for c in ("user_id", "month", "complaints")
+                           if c in usage.columns})
+        schema.validate(um, "usage", check_keys=False, columns=["user_id", "month", "complaints"])
+        comp = pd.Series(um["complaints"].to_numpy(), index=um["user_id"].to_numpy())
         out["complaints"] = (comp.reindex(idx).fillna(0).to_numpy() > 0).astype(np.int8)
     return out
 

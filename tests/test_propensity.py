@@ -331,3 +331,27 @@ def test_tree_rules_on_a_stratified_sample_count_every_row():
     assert "stratified sample of 8,000 of the 30,000 rows" in " ".join(samp.summary().notes)
     with pytest.raises(ParameterError, match="sample_size"):
         propensity.tree_rules(X, y, sample_size=0)
+
+
+def test_build_features_from_a_province_reads_the_month_only(province, tmp_path):
+    from dmkit.contract.province import ProvinceData
+
+    want = propensity.build_features(province.usage, province.users, month="2009-03")
+    lazy = ProvinceData.load(province.save(tmp_path / "p"), lazy=True)
+    for pdata in (province, lazy):  # in memory, and Parquet projection + month pushdown
+        pd.testing.assert_frame_equal(propensity.build_features(pdata, pdata, month="2009-03"), want,
+                                      check_exact=True)
+        pd.testing.assert_frame_equal(propensity.build_features(pdata, month="2009-03"),
+                                      want[list(propensity.USAGE_FEATURES)], check_exact=True)
+    assert "usage" in lazy.__dict__["_pending"]  # the six months were never read whole
+    with pytest.raises(SchemaError, match="month"):
+        propensity.build_features(lazy, month="2001-01")
+    with pytest.raises(ParameterError, match="columns"):
+        propensity.build_features(lazy, month="2009-03", columns=("arpu", "nope"))
+    with pytest.raises(ParameterError, match="usage"):
+        propensity.build_features(province.usage.to_numpy(), month="2009-03")
+    a = propensity.fit_churn(province.usage, province.subscriptions, province.users, service="crbt",
+                             as_of="2009-03", model="logit", seed=1)
+    b = propensity.fit_churn(lazy, province.subscriptions, lazy, service="crbt", as_of="2009-03",
+                             model="logit", seed=1)
+    assert a.auc == b.auc and a.n_train_ == b.n_train_

@@ -82,9 +82,11 @@ def optimize(
     sample_users : int
         ``decompose`` only: customers of the sample whose multipliers (300 subgradient
         iterations, a repair every 50) start the full problem when there are more
-        customers than this; strata: the customers' number of candidates. At 1,000,000
-        users of guangzhou_rule_library, 100,000 gives a plan within 0.1% of the value
-        reached from a 400,000-customer sample in less than half the time.
+        customers than this; strata: the customers' number of candidates. Measured on
+        guangzhou_rule_library at 1,000,000 users (940,151 customers, 4.4 million
+        candidates): 100,000 gave 4,699,582 yuan of expected value (the cell, greedy plan included: 23 s),
+        against 4,704,330 (0.10% more) from the former random 400,000-customer sample in
+        86 s; both within 0.8% of the bound 4,735,407.
 
     Returns
     -------

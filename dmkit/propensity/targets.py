@@ -14,7 +14,8 @@ import pandas as pd
 from dmkit import schema
 from dmkit._validation import check_scalar
 from dmkit.contract.months import check_month, month_end
-from dmkit.errors import parameter_error, schema_error
+from dmkit.contract.province import ProvinceData
+from dmkit.errors import DataNotFoundError, parameter_error, schema_error
 from dmkit.propensity.scoring import DEFAULT_SAMPLE_SIZE, ModelKind, ScoringModel, fit
 
 __all__ = [
@@ -34,16 +35,26 @@ USAGE_FEATURES: tuple[str, ...] = (
 """The numeric ``usage`` columns :func:`build_features` uses by default."""
 
 
-def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, month: str,
-                   columns: tuple[str, ...] = USAGE_FEATURES) -> pd.DataFrame:
+_USER_ATTRIBUTES: tuple[str, ...] = ("age", "tenure_months", "student", "term_mms", "term_wap", "term_java",
+                                     "term_fetion")
+"""The ``users`` columns :func:`build_features` adds (besides the one-hot ``brand_*``)."""
+
+
+def build_features(usage: pd.DataFrame | ProvinceData, users: pd.DataFrame | ProvinceData | None = None, *,
+                   month: str, columns: tuple[str, ...] = USAGE_FEATURES) -> pd.DataFrame:
     """The feature matrix X of ``month``: usage columns, plus users' attributes when given.
 
     Parameters
     ----------
-    usage : DataFrame
-        The ``usage`` table (validated).
-    users : DataFrame, optional
-        The ``users`` table; adds ``age``, ``tenure_months``, ``student``, the ``term_*``
+    usage : DataFrame or ProvinceData
+        The ``usage`` table (validated), or a province (``dm.io.load_province``): then only
+        ``user_id``, ``month`` and ``columns`` of ``month``'s rows are read
+        (``pdata.read("usage", months=month, columns=...)``; from a lazily loaded province,
+        the simulator cache, that is Parquet projection and row-group pushdown: one month of
+        fifteen columns instead of the six months of ``pdata.usage``). Same X either way.
+    users : DataFrame or ProvinceData, optional
+        The ``users`` table, or a province (only ``user_id``, ``brand`` and the attributes
+        are read); adds ``age``, ``tenure_months``, ``student``, the ``term_*``
         flags and one-hot ``brand_<name>`` columns (J2 used behaviour only: leave it out
         to reproduce that).
     month : str
@@ -67,6 +78,16 @@ def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, mo
     are taken; ``brand`` is compared through its codes as well.
     """
     check_month(month)
+    if isinstance(usage, ProvinceData):
+        usage = _read_usage(usage, month, columns)
+    if isinstance(users, ProvinceData):
+        users = users.read("users", columns=["user_id", *_USER_ATTRIBUTES, "brand"])
+    if not isinstance(usage, pd.DataFrame):
+        raise parameter_error("usage", expected="the usage table (a DataFrame) or a ProvinceData",
+                              found=type(usage).__name__)
+    if users is not None and not isinstance(users, pd.DataFrame):
+        raise parameter_error("users", expected="the users table (a DataFrame), a ProvinceData or None",
+                              found=type(users).__name__)
     if "month" not in usage.columns:
         schema.validate(usage, "usage", check_keys=False)  # names the missing column
     bad = [c for c in columns if c not in usage.columns]
@@ -87,7 +108,7 @@ def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, mo
     X = pd.DataFrame({c: u[c].to_numpy() for c in columns}, index=index)
     del u
     if users is not None:
-        attrs = ("age", "tenure_months", "student", "term_mms", "term_wap", "term_java", "term_fetion")
+        attrs = _USER_ATTRIBUTES
         schema.validate(users, "users", columns=["user_id", *attrs, "brand"])
         row = pd.Index(users["user_id"].to_numpy()).get_indexer(index)  # users' keys are unique (validated)
         if (row < 0).any():
@@ -99,6 +120,18 @@ def build_features(usage: pd.DataFrame, users: pd.DataFrame | None = None, *, mo
         for b in ("gotone", "mzone", "easyown"):
             X[f"brand_{b}"] = _equals(users["brand"], b, row)
     return X
+
+
+def _read_usage(pdata: ProvinceData, month: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``month``'s rows of ``user_id``, ``month`` and ``columns`` of the province's usage."""
+    bad = [c for c in columns if not isinstance(c, str)]
+    if bad:
+        raise parameter_error("columns", expected="column names of the usage table", found=bad)
+    try:
+        return pdata.read("usage", months=month, columns=["user_id", "month", *columns])
+    except DataNotFoundError as err:
+        raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
+                           found="none") from err
 
 
 def _equals(s: pd.Series, value: str, rows: np.ndarray | None = None) -> np.ndarray:
@@ -184,7 +217,8 @@ def _of_service(subscriptions: pd.DataFrame, service: str) -> pd.DataFrame:
     return s
 
 
-def fit_churn(usage: pd.DataFrame, subscriptions: pd.DataFrame, users: pd.DataFrame | None = None, *,
+def fit_churn(usage: pd.DataFrame | ProvinceData, subscriptions: pd.DataFrame,
+              users: pd.DataFrame | ProvinceData | None = None, *,
               service: str, as_of: str, horizon: int = 3, model: ModelKind = "hgb",
               test_size: float = 0.3, seed: int = 0, n_threads: int | None = None,
               sample_size: int | None = DEFAULT_SAMPLE_SIZE) -> ScoringModel:
@@ -192,6 +226,8 @@ def fit_churn(usage: pd.DataFrame, subscriptions: pd.DataFrame, users: pd.DataFr
 
     Same API as :func:`fit` (the returned model scores P(churn)), ``sample_size`` included:
     the model learns from a stratified sample of at most that many holders' training rows.
+    ``usage`` and ``users`` as in :func:`build_features` (a ProvinceData: only ``as_of``'s
+    usage rows and the columns used are read).
     """
     y = churn_target(subscriptions, service=service, as_of=as_of, horizon=horizon)
     X = build_features(usage, users, month=as_of)
