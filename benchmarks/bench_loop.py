@@ -93,7 +93,12 @@ def policies(users: int, months: int, out: Path, cache: Path, seed: int) -> bool
                             "observable_ceiling": m["observable_auc_planted"],
                             "oracle_ceiling": m["oracle_auc_planted"],
                             "share_of_attainable": m["model_auc_attainable"],
-                            "all_offers_auc": m["model_auc_contacts"]}))
+                            "all_offers_auc": m["model_auc_contacts"],
+                            "oracle_auc_same_offers": m["oracle_auc"],
+                            "gap_all_offers": m["oracle_auc"] - m["model_auc_contacts"],
+                            "oracle_auc_slice": m["oracle_auc_slice"],
+                            "gap_slice": m["oracle_auc_slice"] - m["model_auc"],
+                            "gap_population_observable": m["observable_auc_planted"] - m["model_auc_planted"]}))
         print("\nAUC on all the month's delivered offers, by policy (random: every offer is a uniform draw):")
         print(side.monthly.pivot(index="month", columns="policy", values="model_auc_contacts")[list(runs)])
         print("\ntotals:")

@@ -53,6 +53,31 @@ def test_model_auc_is_computed_on_the_exploration_contacts_only(explored):
     assert first["model_auc_planted"] == pytest.approx(first["base_auc_planted"], abs=1e-12)
 
 
+def test_oracle_auc_is_the_planted_probability_on_the_same_contacts(explored):
+    """oracle_auc / oracle_auc_slice: the AUC of the planted P(subscribe | delivered) =
+    min(1, p_true x channel effect x fatigue**k), recomputed from the month's truth rows, on
+    the rows and outcomes of model_auc_contacts / model_auc."""
+    from dmkit.synth.respond import CHANNEL_EFFECT, FATIGUE
+
+    for _, row in explored.monthly.iterrows():
+        folder = explored.out / "months" / row["month"]
+        plan = pd.read_parquet(folder / "plan.parquet")
+        truth = pd.read_parquet(folder / "truth.parquet")
+        c = pd.read_parquet(folder / "contacts.parquet")
+        c = c[(c["group"].astype(str) == "target") & c["delivered"]]
+        m = (c.assign(service=c["service"].astype(str))
+             .merge(plan[["user_id", "service", "explore"]], on=["user_id", "service"], how="left")
+             .merge(truth[["user_id", "service", "p_true", "fatigue_contacts"]].astype({"service": str}),
+                    on=["user_id", "service"], how="left"))
+        q = np.minimum(1.0, m["p_true"] * m["channel"].astype(str).map(CHANNEL_EFFECT)
+                       * FATIGUE ** m["fatigue_contacts"])
+        y = m["subscribed_at"].notna().to_numpy()
+        ex = m["explore"].to_numpy(dtype=bool)
+        assert row["oracle_auc"] == pytest.approx(roc_auc_score(y, q), abs=1e-9)
+        assert row["oracle_auc_slice"] == pytest.approx(roc_auc_score(y[ex], q[ex]), abs=1e-9)
+        assert row["oracle_auc"] > row["model_auc_contacts"] - 0.05
+
+
 def test_the_ceilings_bound_the_model_and_the_share_is_their_ratio(explored):
     """Ranking by the planted P(subscribe | delivered) maximises the expected AUC (each pair
     ordered by its q), so the oracle ceiling is above the model, the base and the observable

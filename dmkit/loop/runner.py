@@ -69,7 +69,8 @@ MONTHLY_COLUMNS: tuple[str, ...] = ("month", "contacted", "delivered", "responde
                                     "model_auc_low", "model_auc_high", "model_auc_planted", "base_auc_planted",
                                     "observable_auc_planted", "oracle_auc_planted", "model_auc_attainable",
                                     "explore_delivered",
-                                    "explore_subscribed", "model_auc_contacts", "expected_take_up", "health_index")
+                                    "explore_subscribed", "model_auc_contacts", "oracle_auc", "oracle_auc_slice",
+                                    "expected_take_up", "health_index")
 AUC_LEVEL = 0.95
 """Confidence level of ``model_auc_low`` / ``model_auc_high``."""
 CHANNELS: tuple[str, ...] = ("sms", "wap_push", "ivr", "outbound")
@@ -112,7 +113,11 @@ class LoopRun(Result):
         ``explore_delivered`` / ``explore_subscribed`` (the slice's size and
         subscribers), ``model_auc_contacts`` (the AUC on all the month's delivered offers:
         mostly the top of the ranking, so it moves with how narrow the top is, not only with
-        the model), ``expected_take_up`` (planted mean P(subscribe) of the offers;
+        the model), ``oracle_auc`` (the ceiling on the same contacts: the AUC the planted
+        P(subscribe | delivered) achieves on the same delivered offers and outcomes as
+        ``model_auc_contacts``; simulator only), ``oracle_auc_slice`` (the same on the rows
+        and outcomes of ``model_auc``: the gap ``oracle_auc_slice - model_auc`` is the model's
+        distance to the best ranking on its own slice), ``expected_take_up`` (planted mean P(subscribe) of the offers;
         NaN with real extracts), ``health_index`` (mean health index of the offered
         services over the regions, in index points of the baseline: the index fitted on the
         months before the loop, where 0 is the least healthy and 100 the healthiest
@@ -733,9 +738,9 @@ def _month(ctx: _Ctx, world, month: str):
         state.write(month, "truth", rows.truth)
 
     # 5. evaluation
-    row, by_pref, training = _evaluate(ctx, world, month, c, plan, rows, X)
+    q = _delivered(ctx, true, X, pref) if true is not None else None
+    row, by_pref, training = _evaluate(ctx, world, month, c, plan, rows, X, q)
     if true is not None:
-        q = _delivered(ctx, true, X, pref)
         row["model_auc_planted"] = _population_auc(M, q, eligible)
         row["base_auc_planted"] = _population_auc(pd.DataFrame(base_scores, index=users)[list(M.columns)], q,
                                                   eligible)
@@ -803,7 +808,7 @@ def _fit_holders(world, X, s, d, ctx: _Ctx, rng) -> object:
     return dm.propensity.fit(Xs, y, model=ctx.model, seed=ctx.seed, n_threads=ctx.n_threads)
 
 
-def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X):
+def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X, q: pd.DataFrame | None = None):
     target = (c["group"].astype(str) == "target").to_numpy()
     sent = c["sent_at"].notna().to_numpy() & target
     deliv = c["delivered"].to_numpy(dtype=bool) & target
@@ -837,8 +842,16 @@ def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X):
            "base_auc_planted": float("nan"), "observable_auc_planted": float("nan"),
            "oracle_auc_planted": float("nan"), "model_auc_attainable": float("nan"),
            "explore_delivered": int(explored.sum()), "explore_subscribed": int(sub[explored].sum()),
-           "model_auc_contacts": _auc(sub[m_auc], score[m_auc]),
+           "model_auc_contacts": _auc(sub[m_auc], score[m_auc]), "oracle_auc": float("nan"),
+           "oracle_auc_slice": float("nan"),
            "expected_take_up": expected, "health_index": float("nan")}
+    if q is not None:  # the ceiling on the same contacts: the planted P(subscribe | delivered) as the score
+        r = q.index.get_indexer(c["user_id"].to_numpy().astype(np.int64))
+        k = pd.Index(q.columns).get_indexer(svc)
+        known = (r >= 0) & (k >= 0)
+        qv = np.where(known, q.to_numpy(float)[np.maximum(r, 0), np.maximum(k, 0)], np.nan)
+        row["oracle_auc"] = _auc(sub[m_auc & known], qv[m_auc & known])
+        row["oracle_auc_slice"] = _auc(sub[explored & known], qv[explored & known])
     pref = world.users.set_index("user_id")["prefecture"].astype(str)
     f = pd.DataFrame({"prefecture": pref.reindex(c["user_id"].to_numpy()).to_numpy(), "t": target & sent,
                       "ctrl": ctrl, "sub_t": sub & target, "sub_c": sub & ctrl})
