@@ -24,6 +24,15 @@ then whether the sample is within the stated tolerances:
     .venv/bin/python benchmarks/bench_propensity_scale.py --users 100000   # quick
     .venv/bin/python benchmarks/bench_propensity_scale.py --model logit
 
+    .venv/bin/python benchmarks/bench_propensity_scale.py --features 1000000 3000000 --province guangdong \
+        --month 2008-12 --cache /tmp/c1m     # build_features only: the tables read whole vs the province
+
+``--features N ...`` times only the feature build at each size, each way in a fresh process
+(peak RSS is per process): ``frame`` = ``build_features(pdata.usage, pdata.users)`` (the
+lazy read of every month and column, then the build), ``province`` =
+``build_features(pdata, pdata)`` (the month's feature columns and the users' attributes read
+only); prints seconds and peak RSS over the load, and checks that both give the same X.
+
 Exits non-zero when a tolerance is not met. Figures measured: benchmarks/README.md.
 """
 from __future__ import annotations
@@ -63,6 +72,44 @@ def figures(model) -> dict:
             "n_test": len(model.y_test_)}
 
 
+def _features_once(a, n: int, way: str) -> None:
+    """One feature build in this process: seconds, peak RSS (MiB) over the load, X's checksum."""
+    import hashlib
+    import resource
+
+    pdata = dm.io.load_province("synth", province=a.province, month=a.month, n_users=n, seed=a.seed,
+                                cache_dir=a.cache)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    X = (dm.propensity.build_features(pdata.usage, pdata.users, month=a.month) if way == "frame"
+         else dm.propensity.build_features(pdata, pdata, month=a.month))
+    dt = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    digest = hashlib.sha1(pd.util.hash_pandas_object(X).to_numpy().tobytes()).hexdigest()[:12]
+    print(f"{n} {way} {dt:.3f} {rss - rss0:.0f} {rss:.0f} {digest}", flush=True)
+
+
+def features(a) -> int:
+    """build_features, the tables read whole (frame) vs the province (province), at each size."""
+    import subprocess
+
+    ok = True
+    for n in a.features:
+        got = {}
+        for way in ("frame", "province"):
+            out = subprocess.run([sys.executable, __file__, "--_once", f"{n}:{way}", "--province", a.province,
+                                  "--month", a.month, "--seed", str(a.seed)] + (["--cache", a.cache] if a.cache else []),
+                                 check=True, capture_output=True, text=True).stdout.split()[-6:]
+            got[way] = (float(out[2]), float(out[3]), float(out[4]), out[5])
+            print(f"  {n:>10,} users  {way:<8}  {got[way][0]:6.2f} s  peak +{got[way][1]:5.0f} MiB over the load "
+                  f"(process {got[way][2]:5.0f} MiB)", flush=True)
+        same = got["frame"][3] == got["province"][3]
+        ok &= same
+        print(f"  {n:>10,} users  speed-up x{got['frame'][0] / got['province'][0]:.1f}, memory "
+              f"{got['province'][1] / max(got['frame'][1], 1):.2f} of before, same X: {same}", flush=True)
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=1_000_000)
@@ -73,7 +120,16 @@ def main() -> int:
     ap.add_argument("--sample-size", type=int, default=dm.propensity.scoring.DEFAULT_SAMPLE_SIZE)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cache", default=None, help="simulator cache folder (default: dmkit's)")
+    ap.add_argument("--features", type=int, nargs="+", default=None,
+                    help="only time build_features at these sizes, the tables read whole vs the province")
+    ap.add_argument("--_once", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a._once:
+        n, way = a._once.split(":")
+        _features_once(a, int(n), way)
+        return 0
+    if a.features:
+        return features(a)
 
     print(f"dmkit.propensity at scale: {a.province} {a.month}, {a.users:,} users, model={a.model}, "
           f"target {a.service}", flush=True)
