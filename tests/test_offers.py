@@ -336,3 +336,39 @@ def test_warm_start_from_a_sample_keeps_a_valid_bound():
     assert plan.feasible and violations(plan.assignments, c, a, k, f) == []
     assert out["bound"] >= exact.objective - 1e-6
     assert plan.objective >= 0.98 * exact.objective
+
+
+def test_subsets_up_to_the_per_user_cap_match_brute_force():
+    import itertools as it
+
+    from dmkit.offers.decompose import Subproblems
+    from dmkit.offers.problem import build_problem
+
+    rng = np.random.default_rng(11)
+    a = pd.DataFrame({"activity_id": np.arange(9), "day": rng.integers(1, 31, 9), "channel": rng.choice(["sms", "hall"], 9),
+                      "services": ["fetion"] * 9, "cost": 0.1})
+    c = pd.DataFrame([(f"u{u}", ai, round(rng.normal(0.5, 1.0), 3), 0.1) for u in range(40)
+                      for ai in rng.choice(9, 8, replace=False)], columns=["user_id", "activity_id", "value", "p_response"])
+    f = pd.DataFrame([dict(channel_1="sms", channel_2="sms", lag=6)])
+    prob = build_problem(c, a, cons(("max_contacts_per_user", None, None, None, None, 3)), f)
+    sub = Subproblems(prob)
+    assert len(sub.big_users) == 0 and [g[5] for g in sub.groups] == [93]   # 8 candidates, at most 3: 93 subsets
+    x, total = sub.solve(prob.v)
+    best = 0.0
+    for k in range(40):
+        lo, hi = prob.starts[k], prob.starts[k + 1]
+        ok = [s for n in range(4) for s in it.combinations(range(lo, hi), n)
+              if not any(prob.conflict[prob.a[i], prob.a[j]] for i, j in it.combinations(s, 2))]
+        best += max(prob.v[list(s)].sum() for s in ok)
+    assert total == pytest.approx(best) and prob.v[x].sum() == pytest.approx(best)
+
+
+def test_warm_sample_is_stratified_by_candidates_per_user():
+    from dmkit.offers.decompose import subsample
+    from dmkit.offers.problem import build_problem
+
+    c, a, k, f = random_instance(2, n_users=2000, n_acts=10)
+    prob = build_problem(c, a, k, f)
+    small = subsample(prob, 0.1, seed=0)
+    full, part = np.bincount(np.diff(prob.starts)), np.bincount(np.diff(small.starts), minlength=len(np.bincount(np.diff(prob.starts))))
+    assert np.all(np.abs(part - 0.1 * full) <= 0.5 + 1e-9)
