@@ -442,12 +442,18 @@ def read_parquet_files(files: Sequence[Path], *, table: str, columns: Sequence[s
             raise SchemaError(f"table {table!r}: the files {[str(f) for f in files][:4]} have "
                               f"incompatible schemas ({err}). Fix: export every partition with the "
                               "same column types", table=table) from err
+    del tables
     try:
-        df = tbl.to_pandas(coerce_temporal_nanoseconds=True)
+        # split_blocks + self_destruct: each column's Arrow buffers are freed as it is converted
+        # (no whole Arrow table beside the whole frame: the read peaks near the frame's size)
+        df = tbl.to_pandas(coerce_temporal_nanoseconds=True, split_blocks=True, self_destruct=True)
     except (pa.ArrowException, ValueError, UnicodeError, KeyError, TypeError) as err:
         raise SchemaError(f"table {table!r}: the files {[str(f) for f in files][:4]} have a corrupt schema "
                           f"({' '.join(str(err).split())[:200]}). Fix: re-export or re-copy them",
                           table=table) from err
+    finally:
+        del tbl
+        pa.default_memory_pool().release_unused()  # hand the freed Arrow memory back to the system
     return df, Provenance(tuple(str(f) for f in files), tuple(starts), csv=False)
 
 

@@ -111,6 +111,7 @@ class ProvinceData:
             for m in months:
                 check_month(m, "months")
         pending = self.__dict__.get("_pending") or {}
+        fresh = table in pending  # a frame read from the file for this call only
         if table not in pending:  # in memory
             df = getattr(self, table)
             _check_read(table, list(df.columns), columns, months)
@@ -134,7 +135,12 @@ class ProvinceData:
             if missing:
                 raise DataNotFoundError(f"table {table!r} has no rows of month(s) {missing}")
         if columns is not None:
-            df = df[[c for c in df.columns if c in set(columns)]]
+            keep = [c for c in df.columns if c in set(columns)]
+            if keep != list(df.columns):
+                df = df[keep]
+        if fresh:  # read from the file for this call: nobody else holds it, no copy needed
+            df.index = pd.RangeIndex(len(df))
+            return df
         return df.reset_index(drop=True)
 
     def __getstate__(self) -> dict:
