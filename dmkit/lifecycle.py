@@ -38,7 +38,7 @@ import pandas as pd
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_scalar
-from dmkit.contract.labels import label_codes
+from dmkit.contract.labels import label_codes, present_labels
 from dmkit.errors import parameter_error, schema_error
 
 __all__ = [
@@ -945,12 +945,6 @@ def _text_categories(col: pd.Series) -> pd.Series:
     return col.cat.rename_categories(cats)
 
 
-def _present(col: pd.Series) -> list[str]:
-    """The categories of a categorical column that occur in it."""
-    return [col.cat.categories[j] for j in np.flatnonzero(np.bincount(
-        col.cat.codes.to_numpy()[col.cat.codes.to_numpy() >= 0], minlength=len(col.cat.categories)))]
-
-
 def strategy(
     product_stage: str | Mapping[str, str] | ProductStageResult,
     customer_state: CustomerStatesResult | pd.DataFrame,
@@ -1013,10 +1007,10 @@ def strategy(
     else:
         raise parameter_error("product_stage", expected="a stage name, a mapping or a ProductStageResult",
                               found=type(product_stage).__name__)
-    bad_state = sorted(set(_present(users["state"])) - set(cmap)) + (["nan"] if users["state"].isna().any() else [])
+    bad_state = sorted(present_labels(users["state"]) - set(cmap)) + (["nan"] if users["state"].isna().any() else [])
     if bad_state:
         raise parameter_error("customer_state", expected=f"states among {list(cmap)}", found=bad_state)
-    no_stage = sorted(set(_present(users["service"])) - set(stages))
+    no_stage = sorted(present_labels(users["service"]) - set(stages))
     if no_stage:
         raise parameter_error("product_stage", expected="a stage for every service of the users",
                               found=f"none for {no_stage}")
@@ -1024,7 +1018,7 @@ def strategy(
     if bad_stage:
         raise parameter_error("product_stage", expected=f"stages among {list(matrix.index)}", found=bad_stage)
     users["customer_stage"] = _text_categories(users["state"].map(cmap))
-    missing_cols = sorted(set(_present(users["customer_stage"])) - set(matrix.columns))
+    missing_cols = sorted(present_labels(users["customer_stage"]) - set(matrix.columns))
     if missing_cols:
         raise parameter_error("matrix", expected=f"columns for customer stages {missing_cols}",
                               found=list(matrix.columns))
