@@ -210,9 +210,10 @@ def _argmax_share(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, m: int
     """Most frequent category per customer, its share and the customer's total count.
 
     ``parts``: pairs (customer position, category code) of the same length, one pair per
-    source table (codes -1 and positions -1 are not counted). Per category one ``bincount``
-    over the customers per part (memory: a few arrays of ``n``, not an ``n x m`` matrix, and
-    no concatenation or sort of the sources); ties go to the first category, as ``argmax``
+    source table (codes -1 and positions -1 are not counted). The counts come from one
+    ``bincount`` of ``position x m + code`` per part and block of customers (blocks of at
+    most :data:`_COUNT_CELLS` customer-category cells: memory bounded, a few passes over
+    the sources instead of one per category); ties go to the first category, as ``argmax``
     does.
 
     Returns best (int16/int32 code), confidence (float64, NaN without actions), total and
@@ -226,23 +227,26 @@ def _argmax_share(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, m: int
     top = np.zeros(n, dtype=np.int64)
     total = np.zeros(n, dtype=np.int64)
     nnz = np.zeros(n, dtype=np.int32)
-    for c in range(m):
-        cnt = None
+    step = max(1, _COUNT_CELLS // max(m, 1))
+    for a in range(0, n if m else 0, step):
+        b = min(n, a + step)
+        cnt = np.zeros((b - a) * m, dtype=np.int64)
         for pos, codes in kept:
-            sel = pos[codes == c]
-            if len(sel):
-                b = np.bincount(sel, minlength=n)
-                cnt = b if cnt is None else cnt + b
-        if cnt is None:
-            continue
-        total += cnt
-        nnz += cnt > 0
-        better = cnt > top
-        best[better] = c
-        top[better] = cnt[better]
+            sel = (pos >= a) & (pos < b) if (a, b) != (0, n) else slice(None)
+            key = (pos[sel].astype(np.int64) - a) * m + codes[sel]
+            cnt += np.bincount(key, minlength=(b - a) * m)
+        cnt = cnt.reshape(b - a, m)
+        best[a:b] = cnt.argmax(axis=1)
+        top[a:b] = cnt.max(axis=1)
+        total[a:b] = cnt.sum(axis=1)
+        nnz[a:b] = (cnt > 0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(total > 0, top / np.maximum(total, 1), np.nan)
     return best, conf, total.astype(np.int32), nnz
+
+
+_COUNT_CELLS = 1 << 24
+"""Customer x category count cells :func:`_argmax_share` holds at once (128 MiB of int64)."""
 
 
 def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
