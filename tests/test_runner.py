@@ -357,3 +357,70 @@ def test_kernels_are_shut_down_without_an_interrupt(monkeypatch):
     alive = asyncio.run(cycle())
     assert not alive
     assert sent == [False]  # the running kernel's interrupt went through, none at shutdown
+
+
+def test_kernel_command_runs_ipykernel_and_leaves_other_kernels_alone():
+    from dmkit.batch.kernels import KERNEL_MAIN, kernel_command
+
+    cmd = ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "/tmp/k.json"]
+    assert kernel_command(cmd) == ["/usr/bin/python3", "-c", KERNEL_MAIN, "-f", "/tmp/k.json"]
+    assert "ipykernel_launcher" in " ".join(kernel_command(cmd))  # how benchmarks/notebooks.py finds kernels
+    other = ["R", "--slave", "-e", "IRkernel::main()", "--args", "/tmp/k.json"]
+    assert kernel_command(other) == other
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="IPC kernels are POSIX only")
+def test_kernels_run_their_clean_up_then_exit_without_the_teardown(tmp_path):
+    # the batch's kernel skips only the interpreter's teardown: what a notebook's libraries
+    # registered with atexit (and weakref.finalize: temp folders) still runs, and the kernel
+    # exits with status 0
+    import asyncio
+
+    from dmkit.runner import kernel_options
+
+    km = kernel_options()["kernel_manager_class"](kernel_name="python3")
+    code = (f"import atexit, pathlib, tempfile, weakref, sys\n"
+            f"atexit.register(pathlib.Path({str(tmp_path / 'atexit')!r}).write_text, 'ran')\n"
+            f"folder = tempfile.TemporaryDirectory(dir={str(tmp_path)!r})\n"
+            f"print(folder.name, sys.argv[0])\n")
+    texts: list[str] = []
+
+    async def cycle():
+        await km.start_kernel()
+        proc = km.provisioner.process
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(
+                code, timeout=60, output_hook=lambda m: texts.append(m["content"].get("text", "")))
+            assert reply["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel()
+        return proc
+
+    proc = asyncio.run(cycle())
+    assert proc.wait(10) == 0
+    assert "-c" in proc.args and "ipykernel_launcher" in " ".join(proc.args)
+    folder, argv0 = "".join(texts).split()
+    assert argv0.endswith("ipykernel_launcher.py")                  # ipykernel's launcher ran as __main__
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not Path(folder).exists()                                 # weakref.finalize clean-up ran
+
+
+def test_report_code_is_escaped_without_bleach_and_the_exporter_is_reused(tmp_path):
+    # the report template highlights code without the lab template's bleach pass: Pygments
+    # escapes the source itself, so markup in a cell shows as text, never as markup
+    from dmkit.batch import html as batch_html
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        'page = "<script>alert(1)</script>" if 1 < 2 and x & y else "<b>"')])
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    path = tmp_path / "markup.ipynb"
+    nbformat.write(nb, path)
+    text = batch_html.to_html(path, title="markup").read_text()
+    assert "<script>alert(1)</script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;alert" in text and "&lt;b&gt;" in text and "&amp;" in text
+    assert text.count('<details class="dmkit-code">') == 1
+    assert batch_html._exporter() is batch_html._exporter()   # templates compiled once per process

@@ -6,6 +6,7 @@ and writes its ``index.html`` and ``<root>/index.html``.
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -31,20 +32,27 @@ def to_html(notebook: str | Path, *, title: str | None = None) -> Path:
     outputs, plots and prose show as in JupyterLab. ``title`` (the page title) defaults
     to the notebook's file name.
     """
+    exporter = _exporter()
+    import nbformat
+
+    notebook = Path(notebook)
+    resources = {"metadata": {"name": title or notebook.stem}}
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources=resources)
+    return atomic_write_bytes(notebook.with_suffix(".html"), body.encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter():
+    """The report's ``HTMLExporter``, made once per process: its Jinja templates are compiled
+    on the first conversion and reused by the next notebooks of a batch worker."""
     from dmkit.batch.kernels import notebook_tools
 
     notebook_tools()
     import jinja2
-    import nbformat
     from nbconvert import HTMLExporter
 
-    notebook = Path(notebook)
     loader = jinja2.DictLoader({"dmkit_report.html.j2": _REPORT_TEMPLATE})
-    exporter = HTMLExporter(template_name="lab", extra_loaders=[loader],
-                            template_file="dmkit_report.html.j2")
-    resources = {"metadata": {"name": title or notebook.stem}}
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources=resources)
-    return atomic_write_bytes(notebook.with_suffix(".html"), body.encode("utf-8"))
+    return HTMLExporter(template_name="lab", extra_loaders=[loader], template_file="dmkit_report.html.j2")
 
 
 def write_index(out_dirs: Sequence[Path], *, runs: Sequence[NotebookRun], root: Path) -> list[Path]:
@@ -90,12 +98,22 @@ def read_manifest(folder: Path) -> dict:
         return {}
 
 
+# The lab template, with the code folded and its input block without ``clean_html``: the lab
+# template runs bleach over Pygments' highlighted code (every character of the source already
+# escaped by Pygments, the cells are our own notebooks), 0.2 s of a 0.4 s conversion.
 _REPORT_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% block input_group -%}
 <details class="dmkit-code"><summary>code</summary>
 {{ super() }}
 </details>
 {%- endblock input_group %}
+{% block input %}
+<div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
+     <div class="cm-editor cm-s-jupyter">
+{{ cell.source | highlight_code(metadata=cell.metadata) }}
+     </div>
+</div>
+{%- endblock input %}
 {% block html_head_js %}
 {{ super() }}
 <style>
