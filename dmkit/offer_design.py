@@ -10,7 +10,7 @@ best cell (推荐内容, 推荐数量, 推荐时间, 推荐渠道).
 
 Example
 -------
->>> seg = dm.offer_design.m_segments(pdata.usage, pdata.subscriptions, month="2009-06")
+>>> seg = dm.offer_design.m_segments(pdata, month="2009-06")  # reads only the columns it uses
 >>> camp = dm.synth.music_campaign.music_campaign(pdata, seg, seed=7)
 >>> res = dm.offer_design.fit(camp.contacts, camp.segments, levels=dm.synth.music_campaign.LEVELS)
 >>> res.plan          # per segment: content, items, slot, channel, predicted take-up
@@ -27,16 +27,22 @@ import pandas as pd
 
 from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
-from dmkit.errors import ConvergenceError, parameter_error, schema_error
+from dmkit.contract.labels import in_labels
+from dmkit.contract.months import check_month, month_end
+from dmkit.contract.province import ProvinceData
+from dmkit.errors import ConvergenceError, DataNotFoundError, parameter_error, schema_error
 
-__all__ = ["FACTORS", "OfferDesignResult", "fit", "m_segments", "parse_cells"]
+__all__ = ["FACTORS", "M_SEGMENTS", "OfferDesignResult", "fit", "m_segments", "parse_cells"]
 
 FACTORS: tuple[str, ...] = ("channel", "content", "items", "slot")
 """Default factor names of the cell code ``<campaign>|channel|content|items|slot``."""
 
+M_SEGMENTS: tuple[str, ...] = ("loyal", "familiar", "activation", "inclined", "other")
+"""The categories of :func:`m_segments`, in this order."""
 
-def m_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, service: str = "music",
-                   prospect_service: str = "crbt") -> pd.Series:
+
+def m_segments(usage: pd.DataFrame | ProvinceData, subscriptions: pd.DataFrame | ProvinceData | None = None, *,
+               month: str, service: str = "music", prospect_service: str = "crbt") -> pd.Series:
     """Case M's four marketing segments of every user in ``usage`` at ``month`` (others: ``"other"``).
 
     loyal: holds ``service`` at the end of the month and downloaded more than the median of
@@ -44,50 +50,115 @@ def m_segments(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, month: str, 
     downloaded nothing;
     inclined: holds ``prospect_service`` but not ``service``.
 
+    Parameters
+    ----------
+    usage : DataFrame or ProvinceData
+        The ``usage`` table (``user_id``, ``month`` and ``music_downloads`` are read), or a
+        province: then only those three columns of ``month``'s rows are read
+        (``pdata.read("usage", months=month, columns=...)``).
+    subscriptions : DataFrame or ProvinceData, optional
+        The ``subscriptions`` table (``user_id``, ``service``, ``start``, ``end`` are read), or
+        a province; default: ``usage`` when it is a province. From a province the four columns
+        are read one at a time and only the rows of ``service`` and ``prospect_service`` are
+        kept of each (a province's subscriptions are ~8.6 rows a user: at 12,000,000 users
+        one column at a time instead of all four at once).
+    month : str
+        'YYYY-MM'.
+    service, prospect_service : str
+        The service held by the first three segments, and the one that makes a non-holder
+        "inclined".
+
     Returns
     -------
     Series
-        Index user_id, values among ``"loyal"``, ``"familiar"``, ``"activation"``,
-        ``"inclined"`` and ``"other"``.
+        Index user_id (``usage``'s month rows, in their order), name ``segment``, categorical
+        with the categories ``"loyal"``, ``"familiar"``, ``"activation"``, ``"inclined"``,
+        ``"other"`` (:data:`M_SEGMENTS`).
+
+    Raises
+    ------
+    ParameterError
+        ``month`` not in ``usage``; a province for ``usage`` or ``subscriptions`` that is
+        not one, or no ``subscriptions`` with a usage frame.
+    SchemaError
+        A column read breaks the contract.
 
     Notes
     -----
     Only the columns read are checked against the contract: ``user_id`` and
     ``music_downloads`` of ``month``'s usage rows, ``user_id``, ``service``, ``start`` and
-    ``end`` of the subscriptions. A province's one month of three columns is enough:
-    ``pdata.read("usage", months=month, columns=["user_id", "month", "music_downloads"])``.
+    ``end`` of the subscriptions of the two services. The group-bys are numpy on integer
+    codes: holders by a boolean lookup (``np.isin``), no string per row.
     """
+    check_month(month)
+    if subscriptions is None:
+        if not isinstance(usage, ProvinceData):
+            raise parameter_error("subscriptions", expected="the subscriptions table or a ProvinceData",
+                                  found=None, fix="pass pdata.subscriptions, or the province for both")
+        subscriptions = usage
+    uid, dl = _month_downloads(usage, month)
+    sub_uid, sub_svc, active = _active_subscriptions(subscriptions, month, (service, prospect_service))
+    hold = np.isin(uid, sub_uid[active & (sub_svc == 0)])
+    prospect = np.isin(uid, sub_uid[active & (sub_svc == 1)])
+    del sub_uid, sub_svc, active
+    med = np.median(dl[hold & (dl > 0)]) if (hold & (dl > 0)).any() else np.inf
+    codes = np.select([hold & (dl > med), hold & (dl > 0), hold, prospect], [0, 1, 2, 3], default=4).astype(np.int8)
+    seg = pd.Categorical.from_codes(codes, categories=list(M_SEGMENTS))
+    return pd.Series(seg, index=pd.Index(uid, name="user_id"), name="segment")
+
+
+def _month_downloads(usage: pd.DataFrame | ProvinceData, month: str) -> tuple[np.ndarray, np.ndarray]:
+    """user_id and music_downloads of ``month``'s usage rows (checked against the contract)."""
+    cols = ["user_id", "month", "music_downloads"]
+    if isinstance(usage, ProvinceData):
+        try:
+            usage = usage.read("usage", months=month, columns=cols)
+        except DataNotFoundError as err:
+            raise parameter_error("month", expected="a month of the usage table", found=month) from err
+    elif not isinstance(usage, pd.DataFrame):
+        raise parameter_error("usage", expected="the usage table (a DataFrame) or a ProvinceData",
+                              found=type(usage).__name__)
     if "month" not in usage.columns:
         schema.validate(usage, "usage", check_keys=False)  # names the missing column
-    schema.validate(subscriptions, "subscriptions", check_keys=False, columns=["user_id", "service", "start", "end"])
-    t_end = np.datetime64((pd.Period(month, freq="M") + 1).to_timestamp(), "ns")
-    months = usage["month"]
-    if not (isinstance(months.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(months.dtype)):
-        months = months.astype(str)
-    at = (months == month).to_numpy(dtype=bool)  # categorical or strings: no string copy of the column
+    at = in_labels(usage["month"], [month])  # on the month's codes: no string copy of the column
     if not at.any():
         raise parameter_error("month", expected="a month of the usage table", found=month)
-    month_rows = pd.DataFrame({c: usage[c].to_numpy()[at] for c in ("user_id", "month", "music_downloads")
-                               if c in usage.columns})
-    schema.validate(month_rows, "usage", check_keys=False, columns=["user_id", "month", "music_downloads"])
-    uid = month_rows["user_id"].to_numpy()
-    dl = month_rows["music_downloads"].to_numpy()
-    del month_rows
+    rows = pd.DataFrame({c: usage[c].to_numpy()[at] for c in cols if c in usage.columns})
+    schema.validate(rows, "usage", check_keys=False, columns=cols)
+    return rows["user_id"].to_numpy(), rows["music_downloads"].to_numpy()
+
+
+def _active_subscriptions(subscriptions: pd.DataFrame | ProvinceData, month: str,
+                          services: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of the subscriptions to ``services``: user_id, the service's position in ``services``
+    and whether the subscription runs at the end of ``month``."""
+    cols = ["user_id", "service", "start", "end"]
+    if isinstance(subscriptions, ProvinceData):
+        pdata = subscriptions
+        svc = pdata.read("subscriptions", columns=["service"])["service"]
+        keep = np.flatnonzero(in_labels(svc, services))
+        part = {"service": svc.take(keep).to_numpy() if not isinstance(svc.dtype, pd.CategoricalDtype)
+                else pd.Categorical.from_codes(svc.cat.codes.to_numpy()[keep], dtype=svc.dtype)}
+        del svc
+        for c in ("user_id", "start", "end"):  # one column at a time, each cut to the two services' rows
+            part[c] = pdata.read("subscriptions", columns=[c])[c].to_numpy()[keep]
+        subscriptions = pd.DataFrame({c: part.pop(c) for c in cols})
+    elif isinstance(subscriptions, pd.DataFrame):
+        missing = [c for c in cols if c not in subscriptions.columns]
+        if missing:
+            schema.validate(subscriptions, "subscriptions", check_keys=False, columns=cols)  # names them
+        keep = np.flatnonzero(in_labels(subscriptions["service"], services))
+        subscriptions = pd.DataFrame({c: subscriptions[c].to_numpy()[keep] for c in cols})
+    else:
+        raise parameter_error("subscriptions", expected="the subscriptions table (a DataFrame) or a ProvinceData",
+                              found=type(subscriptions).__name__)
+    if len(subscriptions):
+        schema.validate(subscriptions, "subscriptions", check_keys=False, columns=cols)
+    t_end = np.datetime64(month_end(month), "ns")
     end = subscriptions["end"].to_numpy(dtype="datetime64[ns]")
     active = (subscriptions["start"].to_numpy(dtype="datetime64[ns]") < t_end) & (np.isnat(end) | (end >= t_end))
-    del end
-    svc = subscriptions["service"]
-    sub_uid = subscriptions["user_id"].to_numpy()
-
-    def holders_of(name: str) -> np.ndarray:
-        return np.unique(sub_uid[active & (svc == name).to_numpy(dtype=bool)])
-
-    hold = np.isin(uid, holders_of(service))
-    prospect = np.isin(uid, holders_of(prospect_service))
-    med = np.median(dl[hold & (dl > 0)]) if (hold & (dl > 0)).any() else np.inf
-    seg = np.select([hold & (dl > med), hold & (dl > 0), hold, ~hold & prospect],
-                    ["loyal", "familiar", "activation", "inclined"], default="other")
-    return pd.Series(seg, index=pd.Index(uid, name="user_id"), name="segment")
+    svc = np.where(in_labels(subscriptions["service"], [services[0]]), 0, 1).astype(np.int8)
+    return subscriptions["user_id"].to_numpy(), svc, active
 
 
 def parse_cells(contacts: pd.DataFrame, *, factors: Sequence[str] = FACTORS, campaign: str | None = None) -> pd.DataFrame:
