@@ -170,7 +170,11 @@ def service_target(subscriptions: pd.DataFrame, index: pd.Index, *, service: str
 
     Notes
     -----
-    Only the subscriptions of ``service`` are checked against the contract.
+    Only the subscriptions of ``service`` are checked against the contract, and of them only
+    the columns read: ``user_id``, ``service``, ``start`` and ``end``. A province's projected
+    read of those four (``pdata.read("subscriptions", columns=["user_id", "service", "start",
+    "end"])``) is enough (at 1,000,000 users, 8.6 million subscriptions, reading the whole
+    table raised the process's peak RSS by 0.43 GiB).
     """
     end = month_end(month)
     s = _of_service(subscriptions, service)
@@ -208,12 +212,18 @@ def churn_target(subscriptions: pd.DataFrame, *, service: str, as_of: str, horiz
     return y
 
 
+_TARGET_COLUMNS: tuple[str, ...] = ("user_id", "service", "start", "end")
+"""The ``subscriptions`` columns the targets read (a projected read of these is enough)."""
+
+
 def _of_service(subscriptions: pd.DataFrame, service: str) -> pd.DataFrame:
-    """The subscriptions of ``service``, checked against the contract (the other services are not)."""
+    """The subscriptions of ``service``, their columns the targets read checked against the
+    contract (the other services and columns are not)."""
     if "service" not in subscriptions.columns:
-        schema.validate(subscriptions, "subscriptions", check_keys=False)  # names the missing column
+        schema.validate(subscriptions, "subscriptions", check_keys=False,
+                        columns=_TARGET_COLUMNS)  # names the missing column
     s = subscriptions.loc[(subscriptions["service"] == service).to_numpy()]
-    schema.validate(s if len(s) else subscriptions, "subscriptions", check_keys=False)
+    schema.validate(s if len(s) else subscriptions, "subscriptions", check_keys=False, columns=_TARGET_COLUMNS)
     return s
 
 
