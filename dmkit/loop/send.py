@@ -142,8 +142,6 @@ def simulate_plan(plan: OfferPlan, world, *, month: str, seed: int = 0) -> Simul
     earlier (it takes one row per customer and service); the later contact is sent but
     cannot be a hit for that service.
     """
-    from dmkit.synth.respond import respond
-
     if not isinstance(plan, OfferPlan):
         raise parameter_error("plan", expected="an OfferPlan from dm.offers.optimize", found=type(plan).__name__)
     act = plan.activities.set_index("activity_id")
@@ -159,15 +157,8 @@ def simulate_plan(plan: OfferPlan, world, *, month: str, seed: int = 0) -> Simul
                         "channel": sent["channel"].astype(str).to_numpy(), "group": "target",
                         "day": sent["day"].to_numpy().astype(np.int64),
                         "window_start": WINDOW[0], "window_end": WINDOW[1]})
-    r = respond(world, sim, month=month, seed=seed)
-    # respond sorts its rows by (service, user): match them back by (user, service)
-    key = pd.MultiIndex.from_arrays([r.truth["user_id"].to_numpy().astype(np.int64), r.truth["service"].to_numpy()])
-    want = pd.MultiIndex.from_arrays([sim["user_id"].to_numpy(), sim["service"].to_numpy()])
-    pos = key.get_indexer(want)
+    p_eff, deliv, sub = _answer_contacts(world, sim, month=month, seed=seed)
     contact = sent["contact"].to_numpy()
-    p_eff = r.truth["p_effective"].to_numpy()[pos]
-    sub = r.contacts["subscribed_at"].notna().to_numpy()[pos]
-    deliv = r.contacts["delivered"].to_numpy()[pos]
     n = len(c)
     miss = np.ones(n)
     np.multiply.at(miss, contact, 1.0 - p_eff)
@@ -179,3 +170,84 @@ def simulate_plan(plan: OfferPlan, world, *, month: str, seed: int = 0) -> Simul
         "delivered": np.bincount(contact, weights=deliv, minlength=n) > 0,
         "hit": np.bincount(contact, weights=sub, minlength=n) > 0})
     return SimulatedPlan(contacts=out, month=month, method=plan.method)
+
+
+def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The simulator's answer to a plan of target contacts, for those contacts only.
+
+    The values :func:`dmkit.synth.respond.respond` gives the same rows (same ``world``,
+    ``plan``, ``month`` and ``seed``): ``p_effective`` of its truth, ``delivered`` and
+    whether ``subscribed_at`` is set, in ``plan``'s row order. Only what those rows need is
+    computed: the planted take-up of the offered services (``take_up_probability``), the
+    holdings at the month's start of the contacted (user, service) pairs, the fatigue
+    counts, and respond's first two draws (delivery, subscription), which depend on the
+    plan's rows alone; not the organic take-up, the next month's usage and KPIs and the
+    subscription rows respond also writes for the whole world (most of its cost at
+    province scale). ``tests/test_nb_guangzhou_rule_library.py`` checks the equality.
+
+    Returns
+    -------
+    (p_effective, delivered, subscribed) : tuple of ndarray
+        float, bool, bool per plan row.
+    """
+    import importlib
+
+    from dmkit.contract.months import check_month
+    from dmkit.synth.calendar import month_start, shift_month
+
+    sim = importlib.import_module("dmkit.synth.respond")  # the module (dmkit.synth.respond is also its function)
+
+    check_month(month)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise parameter_error("seed", expected="an integer >= 0", found=seed)
+    n = len(world.users)
+    plan = sim._check_plan(plan, n, month)
+    if (plan["group"].astype(str) != "target").any():
+        raise parameter_error("plan.group", expected="target contacts only", found="control rows")
+    k = len(plan)
+    uid = plan["user_id"].to_numpy().astype(np.int64)
+    svc_code, svc_names = pd.factorize(plan["service"].astype(str).to_numpy(), sort=True)
+    order = np.lexsort((uid, svc_code))           # respond's row order: by service, then user
+    ym = int(month[:4]) * 12 + int(month[5:7])
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), ym]))
+    r_del, r_sub = np.empty(k), np.empty(k)
+    r_del[order] = rng.random(k)                  # respond draws delivery first, subscription second
+    r_sub[order] = rng.random(k)
+    t0 = month_start(month).astype(np.int64)
+    t_fat = month_start(shift_month(month, -int(sim.PLANTED["fatigue_months"]))).astype(np.int64)
+    p_all = sim.take_up_probability(world, month=month, services=list(svc_names))
+    p_true = np.zeros(k)
+    for j, s in enumerate(svc_names):
+        m = svc_code == j
+        p_true[m] = p_all[f"p_{s}"].to_numpy()[uid[m]]
+    del p_all
+    eligible = ~_held(world.subscriptions, uid, svc_code, list(svc_names), t0)
+    ch = plan["channel"].astype(str).to_numpy()
+    ch_code, ch_names = pd.factorize(ch)
+    deliv_rate = np.array([sim.DELIVERY[c] for c in ch_names], dtype=float)[ch_code]
+    effect = np.array([sim.CHANNEL_EFFECT[c] for c in ch_names], dtype=float)[ch_code]
+    k_fat = sim._fatigue_contacts(world.contacts, t0, t_fat, n)[uid]
+    p_deliv = np.minimum(1.0, p_true * effect * sim.FATIGUE ** k_fat)
+    delivered = r_del < deliv_rate
+    subscribed = delivered & eligible & (r_sub < p_deliv)
+    return deliv_rate * p_deliv * eligible, delivered, subscribed
+
+
+def _held(subs: pd.DataFrame, uid: np.ndarray, svc_code: np.ndarray, services: list[str], t: np.int64) -> np.ndarray:
+    """Whether user ``uid[i]`` holds ``services[svc_code[i]]`` at instant ``t`` (started before, not ended):
+    one pass over the subscriptions, only the offered services' rows kept."""
+    s = subs["service"]
+    if isinstance(s.dtype, pd.CategoricalDtype):   # through the codes: no string per row
+        code = np.append(pd.Index(services).get_indexer(s.cat.categories), -1).astype(np.int16)
+        row_svc = code[s.cat.codes.to_numpy()]      # code -1 (missing) takes the appended -1
+    else:
+        row_svc = pd.Index(services).get_indexer(s.astype(str).to_numpy()).astype(np.int16)
+    users = subs["user_id"].to_numpy()
+    contacted = np.zeros(int(max(uid.max(initial=-1), users.max(initial=-1))) + 1, dtype=bool)
+    contacted[uid] = True
+    ok = (row_svc >= 0) & contacted[users]
+    ok[ok] &= subs["start"].to_numpy()[ok].view(np.int64) < t
+    end = subs["end"].to_numpy()[ok].view(np.int64)
+    ok[ok] &= (end == np.iinfo(np.int64).min) | (end >= t)
+    held_keys = users[ok].astype(np.int64) * len(services) + row_svc[ok]
+    return pd.Index(uid * len(services) + svc_code).isin(held_keys)   # hashed: no sort of the keys

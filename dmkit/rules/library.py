@@ -369,36 +369,25 @@ def library(
 
     n = len(customers)
     uid = customers["user_id"].to_numpy()
-    score_frame = None
-    if scores is not None:
-        check_frame(scores, table="scores")
-        score_frame = scores.set_index("user_id") if "user_id" in scores.columns else scores
-        score_frame = score_frame.reindex(uid)
-    held = None
-    if holdings is not None:
-        check_frame(holdings, table="holdings")
-        held = holdings.reindex(uid, fill_value=False)
+    score_frame = None if scores is None else _aligned(scores, uid, table="scores", fill=np.nan)
+    held = None if holdings is None else _aligned(holdings, uid, table="holdings", fill=False)
     gates = {svc: evaluate(expr, customers, where=f"eligibility[{svc!r}]")
              for svc, expr in lib["eligibility"].items()}
     # brands and preferred channels as integer codes: one pass over the customers, not one per rule
     if "brand" in cols:
-        brand_codes, brand_names = pd.factorize(customers["brand"].astype(str).to_numpy())
+        brand_codes, brand_names = _labels(customers["brand"])
         brand_pos = {b: i for i, b in enumerate(brand_names)}
     else:
         brand_codes, brand_pos = None, {}
     chan_names = list(dict.fromkeys(c for r in lib["rules"] for c in r["channels"]))
+    pref = None
     if "preferred_channel" in cols:
-        pref_codes, pref_names = pd.factorize(customers["preferred_channel"].astype(str).to_numpy())
+        pref_codes, pref_names = _labels(customers["preferred_channel"])
         chan_names += [c for c in pref_names if c not in chan_names]
-        chan_pos = {c: i for i, c in enumerate(chan_names)}
-        pref_to_chan = np.array([chan_pos[c] for c in pref_names], dtype=np.int16)
-    else:
-        pref_codes = None
-        chan_pos = {c: i for i, c in enumerate(chan_names)}
-    services = list(dict.fromkeys(r["service"] for r in lib["rules"]))
-    svc_pos = {v: i for i, v in enumerate(services)}
+        pref = (pref_codes, np.array([chan_names.index(c) for c in pref_names], dtype=np.int16))
+    chan_pos = {c: i for i, c in enumerate(chan_names)}
 
-    parts, stats, skipped = [], [], []
+    parts, stats, skipped = {}, [], []
     for order, r in enumerate(lib["rules"]):
         where = f"rules[{r['id']!r}]"
         cap = None if r.get("volume") is None else int(round(r["volume"] * volume_scale))
@@ -416,78 +405,204 @@ def library(
         if brand_codes is not None:
             wanted = [brand_pos[b] for b in r["_brands"] if b in brand_pos]
             if len(wanted) < len(brand_pos):
-                mask &= np.isin(brand_codes, wanted)
+                allowed = np.zeros(len(brand_pos), dtype=bool)
+                allowed[wanted] = True
+                mask &= allowed[brand_codes]
         if r["service"] in gates:
             mask &= gates[r["service"]]
         if held is not None and r["service"] in held.columns:
             mask &= ~held[r["service"]].to_numpy(dtype=bool)
         idx = np.flatnonzero(mask)
         matched = len(idx)
-        if r["_brand_ordered"]:
-            rank_of = np.full(len(brand_pos), len(r["_brands"]), dtype=np.int64)
-            for i, b in enumerate(r["_brands"]):
-                if b in brand_pos and rank_of[brand_pos[b]] == len(r["_brands"]):
-                    rank_of[brand_pos[b]] = i
-            brand_rank = rank_of[brand_codes[idx]]
-        else:
-            brand_rank = np.zeros(len(idx))
-        idx = idx[np.lexsort((idx, -np.nan_to_num(value[idx]), brand_rank))]
-        if cap is not None:
-            idx = idx[:cap]
-        ch = np.full(len(idx), chan_pos[r["channels"][0]], dtype=np.int16)
-        if pref_codes is not None:
-            listed = np.zeros(len(chan_names), dtype=bool)
-            listed[[chan_pos[c] for c in r["channels"]]] = True
-            pc = pref_to_chan[pref_codes[idx]]
-            hit = listed[pc]
-            ch[hit] = pc[hit]
-        parts.append((idx.astype(np.int64), np.full(len(idx), order, dtype=np.int32), ch, value[idx]))
+        brand_rank = _brand_rank(r["_brands"], brand_pos, brand_codes[idx]) if r["_brand_ordered"] else None
+        idx = _ranked(idx, -np.nan_to_num(value[idx]), brand_rank, cap)
+        parts[order] = (idx, _channels(r["channels"], idx, chan_pos, pref), value[idx])
         stats.append((r["id"], r["service"], r["source"], r["priority"], cap, matched, len(idx)))
 
     if skipped:
         warnings.warn(f"model rules skipped: {'; '.join(skipped)}. Pass scores=... with those columns",
                       stacklevel=2)
-    pos_ = np.concatenate([q[0] for q in parts]) if parts else np.zeros(0, dtype=np.int64)
-    ordr = np.concatenate([q[1] for q in parts]) if parts else np.zeros(0, dtype=np.int32)
-    chan = np.concatenate([q[2] for q in parts]) if parts else np.zeros(0, dtype=np.int16)
-    scr = np.concatenate([q[3] for q in parts]) if parts else np.zeros(0)
-    within = (np.concatenate([np.arange(len(q[0])) for q in parts]) if parts else np.zeros(0, dtype=np.int64))
-    rules_ = lib["rules"]
-    r_prio = np.array([r["priority"] for r in rules_], dtype=np.int64)
-    r_layer = np.array([LAYERS.index(r["source"]) for r in rules_], dtype=np.int64)
-    r_svc = np.array([svc_pos[r["service"]] for r in rules_], dtype=np.int64)
-    users_ = uid[pos_]
-    # offers of a customer by priority, layer, rule order, then the rule's own ranking (keys unique)
-    srt = np.lexsort((within, ordr, r_layer[ordr], r_prio[ordr], users_))
-    pos_, ordr, chan, scr, users_ = pos_[srt], ordr[srt], chan[srt], scr[srt], users_[srt]
-    # a service is offered once: its first (best) row per customer
-    ucode = pd.factorize(users_, sort=False)[0].astype(np.int64)
-    key = ucode * max(1, len(services)) + r_svc[ordr]
-    _, first = np.unique(key, return_index=True)
-    keep = np.zeros(len(key), dtype=bool)
-    keep[first] = True
-    ordr, chan, scr, users_, ucode = ordr[keep], chan[keep], scr[keep], users_[keep], ucode[keep]
-    start = np.flatnonzero(np.r_[True, ucode[1:] != ucode[:-1]]) if len(ucode) else np.zeros(0, dtype=np.int64)
-    rank = np.arange(len(ucode)) - np.repeat(start, np.diff(np.r_[start, len(ucode)])) + 1
-    top = rank <= max_offers
-    ordr = ordr[top]
-    name_of = lambda key: np.array([r[key] for r in rules_], dtype=object)  # noqa: E731
-    rec = pd.DataFrame({
-        "user_id": users_[top], "rank": rank[top].astype(np.int64), "service": name_of("service")[ordr],
-        "channel": np.array(chan_names, dtype=object)[chan[top]], "rule": name_of("id")[ordr],
-        "source": name_of("source")[ordr], "priority": r_prio[ordr].astype(np.int64), "score": scr[top],
-    }, columns=list(REC_COLUMNS))
-
-    offered = rec.groupby("rule").size()
+    rec = _first_offers(parts, lib["rules"], uid, chan_names, max_offers)
     rule_stats = pd.DataFrame(stats, columns=["rule", "service", "source", "priority", "volume",
                                               "matched", "capped"])
-    rule_stats["offered"] = rule_stats["rule"].map(offered).fillna(0).astype(np.int64)
+    offered = np.bincount(rec["rule"].cat.codes.to_numpy(), minlength=len(rec["rule"].cat.categories))
+    rule_stats["offered"] = rule_stats["rule"].map(pd.Series(offered, index=rec["rule"].cat.categories)
+                                                   ).fillna(0).astype(np.int64)
     rule_stats["volume"] = rule_stats["volume"].astype("Float64")
-    coverage = (rec.groupby(["service", "channel"]).size().rename("offers").reset_index()
-                .sort_values("offers", ascending=False, kind="stable").reset_index(drop=True))
-    coverage["share_of_customers"] = coverage["offers"] / float(n)
-    return LibraryResult(recommendations=rec, coverage=coverage, rule_stats=rule_stats,
+    return LibraryResult(recommendations=rec, coverage=_coverage(rec, n), rule_stats=rule_stats,
                          n_customers=n, max_offers=max_offers, name=lib["name"])
+
+
+def _aligned(frame: pd.DataFrame, uid: np.ndarray, *, table: str, fill: object) -> pd.DataFrame:
+    """``frame`` (index user_id, or a user_id column) with rows in the order of ``uid``; no copy
+    when it is already in that order (the scores of a province are n x services floats)."""
+    check_frame(frame, table=table)
+    out = frame.set_index("user_id") if "user_id" in frame.columns else frame
+    if out.index.equals(pd.Index(uid)):
+        return out
+    return out.reindex(uid) if fill is np.nan else out.reindex(uid, fill_value=fill)
+
+
+def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and their labels as strings (a missing value is the label ``"nan"``);
+    a categorical column through its codes, without a string per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        names = [str(c) for c in values.cat.categories]
+        if (codes < 0).any():
+            codes[codes < 0] = len(names)
+            names.append("nan")
+        return codes, names
+    codes, names = pd.factorize(values.astype(str).to_numpy())
+    return codes, [str(c) for c in names]
+
+
+def _brand_rank(brands: list[str], brand_pos: dict[str, int], codes: np.ndarray) -> np.ndarray:
+    """Position of each customer's brand in a rule's ordered brand list (unlisted: after all)."""
+    rank_of = np.full(len(brand_pos), len(brands), dtype=np.int64)
+    for i, b in enumerate(brands):
+        if b in brand_pos and rank_of[brand_pos[b]] == len(brands):
+            rank_of[brand_pos[b]] = i
+    return rank_of[codes]
+
+
+def _ranked(idx: np.ndarray, key: np.ndarray, group: np.ndarray | None, cap: int | None) -> np.ndarray:
+    """``idx`` (ascending) ordered by ``group``, then ``key``, then itself, cut at ``cap``.
+
+    The same rows in the same order as ``idx[np.lexsort((idx, key, group))][:cap]``, without
+    sorting the rows beyond the cap: each group in turn gives its ``cap`` left smallest keys
+    (a partition, ties to the earlier row), sorted stably.
+    """
+    if group is None:
+        return idx[_smallest(key, cap)]
+    out, left = [], cap
+    for g in np.flatnonzero(np.bincount(group)):
+        if left is not None and left <= 0:
+            break
+        rows = np.flatnonzero(group == g)
+        take = rows[_smallest(key[rows], left)]
+        out.append(take)
+        left = None if left is None else left - len(take)
+    return idx[np.concatenate(out)] if out else idx[:0]
+
+
+def _smallest(key: np.ndarray, cap: int | None) -> np.ndarray:
+    """Positions of the ``cap`` smallest keys (ties: earlier position first), in that order:
+    ``np.argsort(key, kind="stable")[:cap]``."""
+    if cap is None or cap >= len(key):
+        return np.argsort(key, kind="stable")
+    if cap <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(key, cap - 1)[cap - 1]
+    chosen = key < kth
+    tied = np.flatnonzero(key == kth)
+    chosen[tied[:cap - int(chosen.sum())]] = True
+    rows = np.flatnonzero(chosen)
+    return rows[np.argsort(key[rows], kind="stable")]
+
+
+def _channels(channels: list[str], idx: np.ndarray, chan_pos: dict[str, int], pref) -> np.ndarray:
+    """Channel code of each offer: the customer's preferred channel when the rule lists it,
+    else the rule's first channel."""
+    ch = np.full(len(idx), chan_pos[channels[0]], dtype=np.int16)
+    if pref is not None:
+        pref_codes, pref_to_chan = pref
+        listed = np.zeros(len(chan_pos), dtype=bool)
+        listed[[chan_pos[c] for c in channels]] = True
+        pc = pref_to_chan[pref_codes[idx]]
+        hit = listed[pc]
+        ch[hit] = pc[hit]
+    return ch
+
+
+def _first_offers(parts: dict, rules: list[dict], uid: np.ndarray, chan_names: list[str],
+                  max_offers: int) -> pd.DataFrame:
+    """The recommendations: per customer the offers by priority, layer, rule order and the
+    rule's own ranking, each service once (its first offer), the first ``max_offers``.
+
+    The rules are visited in that order; a service already offered to the customer and a
+    customer with ``max_offers`` offers are skipped (a bit per service and a count per
+    customer), so no sort of all matches is needed. Rows are placed by user_id, then rank.
+    Text columns are categoricals of the values present, in sorted order.
+    """
+    ucode, users = _user_codes(uid)
+    n_users = len(users)
+    services = sorted({r["service"] for r in rules})
+    svc_of = np.array([services.index(r["service"]) for r in rules], dtype=np.int64)
+    words = max(1, -(-len(services) // 64))
+    taken = np.zeros((n_users, words), dtype=np.uint64)
+    count = np.zeros(n_users, dtype=np.int16)
+    dup_users = n_users < len(uid)
+    visit = sorted(parts, key=lambda o: (rules[o]["priority"], LAYERS.index(rules[o]["source"]), o))
+    kept = []
+    for o in visit:
+        idx, ch, score = parts[o]
+        u = ucode[idx]
+        w, bit = svc_of[o] // 64, np.uint64(1) << np.uint64(svc_of[o] % 64)
+        keep = ((taken[u, w] & bit) == 0) & (count[u] < max_offers)
+        if dup_users:   # two rows of one user_id in one rule: the first only
+            keep &= ~pd.Index(u).duplicated()
+        u = u[keep]
+        taken[u, w] |= bit
+        rank = count[u] + 1
+        count[u] = rank
+        kept.append((u, rank.astype(np.int8), np.full(len(u), o, dtype=np.int16), ch[keep], score[keep]))
+    del taken
+    total = int(count.sum())
+    by_user = np.argsort(users, kind="stable")      # the rows are ordered by user_id, then rank
+    start = np.zeros(n_users, dtype=np.int64)
+    start[by_user] = np.cumsum(count[by_user]) - count[by_user]
+    cols = {"user": np.empty(total, dtype=np.int64), "rank": np.empty(total, dtype=np.int8),
+            "rule": np.empty(total, dtype=np.int16), "channel": np.empty(total, dtype=np.int16),
+            "score": np.empty(total, dtype=np.float64)}
+    for u, rank, o, ch, score in kept:
+        at = start[u] + rank - 1
+        for name, v in zip(cols, (u, rank, o, ch, score), strict=True):
+            cols[name][at] = v
+    del kept
+    rule_of = cols["rule"].astype(np.int64)
+    return pd.DataFrame({
+        "user_id": users[cols["user"]], "rank": cols["rank"].astype(np.int64),
+        "service": _categorical(svc_of[rule_of], services),
+        "channel": _categorical(cols["channel"], chan_names),
+        "rule": _categorical(rule_of, [r["id"] for r in rules]),
+        "source": _categorical(np.array([LAYERS.index(r["source"]) for r in rules])[rule_of], list(LAYERS)),
+        "priority": np.array([r["priority"] for r in rules], dtype=np.int64)[rule_of],
+        "score": cols["score"],
+    }, columns=list(REC_COLUMNS))
+
+
+def _user_codes(uid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A code per customer row and the distinct user ids (rows of one user_id share a code)."""
+    if len(uid) < 2 or bool((uid[1:] > uid[:-1]).all()):
+        return np.arange(len(uid)), uid
+    codes, users = pd.factorize(uid)
+    return codes, np.asarray(users)
+
+
+def _categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """``names[codes]`` as a categorical of the names present, sorted."""
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+    order = sorted(present, key=lambda i: names[i])
+    recode = np.full(len(names), -1, dtype=np.int16)
+    recode[order] = np.arange(len(order))
+    return pd.Categorical.from_codes(recode[codes], categories=[names[i] for i in order])
+
+
+def _coverage(rec: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Offers per service and channel, most offered first (ties by service, then channel)."""
+    svc, ch = rec["service"].cat, rec["channel"].cat
+    k = len(ch.categories)
+    counts = np.bincount(svc.codes.to_numpy().astype(np.int64) * k + ch.codes.to_numpy(),
+                         minlength=len(svc.categories) * k)
+    pairs = np.flatnonzero(counts)
+    out = pd.DataFrame({"service": np.asarray(svc.categories, dtype=object)[pairs // k],
+                        "channel": np.asarray(ch.categories, dtype=object)[pairs % k],
+                        "offers": counts[pairs].astype(np.int64)})
+    out = out.sort_values(["service", "channel"], kind="stable")
+    out = out.sort_values("offers", ascending=False, kind="stable").reset_index(drop=True)
+    out["share_of_customers"] = out["offers"] / float(n)
+    return out
 
 
 def evaluate_offers(offers: pd.DataFrame, taken: pd.DataFrame, *, n_customers: int, by: str = "rule") -> pd.DataFrame:
@@ -524,7 +639,7 @@ def evaluate_offers(offers: pd.DataFrame, taken: pd.DataFrame, *, n_customers: i
     base = {s: float(taken[s].sum()) / n_customers if s in taken.columns else 0.0
             for s in rec["service"].unique()}
     d = rec.assign(hit=hit, base=rec["service"].map(base).astype(float))
-    per = d.groupby([by, "service"], sort=False).agg(offers=("hit", "size"), hits=("hit", "sum"),
+    per = d.groupby([by, "service"], sort=False, observed=True).agg(offers=("hit", "size"), hits=("hit", "sum"),
                                                     base_rate=("base", "first")).reset_index()
     total = pd.DataFrame({by: ["all"], "service": ["all"], "offers": [len(d)],
                           "hits": [int(d["hit"].sum())], "base_rate": [float(d["base"].mean())
@@ -653,51 +768,103 @@ def offer_candidates(recommendations: pd.DataFrame, *, base_rate: pd.Series, mar
                 columns=["user_id", "service", "channel", "source", "priority", "score"])
     lift = dict(LAYER_LIFT if lift is None else lift)
     rec = recommendations
-    for name, ser, col in (("base_rate", base_rate, "service"), ("margin", margin, "service"),
-                           ("channel_cost", channel_cost, "channel")):
-        missing = sorted(set(pd.unique(rec[col])) - set(ser.index))
+    svc_code, svc_names = _sorted_codes(rec["service"])
+    ch_code, ch_names = _sorted_codes(rec["channel"])
+    src_code, src_names = _sorted_codes(rec["source"])
+    for name, ser, col, names in (("base_rate", base_rate, "service", svc_names), ("margin", margin, "service", svc_names),
+                                  ("channel_cost", channel_cost, "channel", ch_names)):
+        missing = sorted(set(names) - set(ser.index))
         if missing:
             raise parameter_error(name, expected=f"a value for every {col} of the matches", found=missing[:5])
-    svc_code, svc_names = pd.factorize(rec["service"], sort=True)
-    ch_code, ch_names = pd.factorize(rec["channel"], sort=True)
-    src_code, src_names = pd.factorize(rec["source"], sort=True)
-    svc_names, ch_names, src_names = list(svc_names), list(ch_names), list(src_names)
     base = base_rate.reindex(svc_names).to_numpy(dtype=float)[svc_code]
     layer_lift = np.array([lift.get(s, np.nan) for s in src_names], dtype=float)[src_code]
     p = np.where(src_code == (src_names.index("model") if "model" in src_names else -1),
                  rec["score"].to_numpy(dtype=float), base * layer_lift)
+    del base, layer_lift
     p = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
     value = (p * margin.reindex(svc_names).to_numpy(dtype=float)[svc_code]
              - channel_cost.reindex(ch_names).to_numpy(dtype=float)[ch_code])
     # activities: one per (service, channel) pair, "service@channel", numbered in the order of their ids
-    pair = svc_code.astype(np.int64) * max(1, len(ch_names)) + ch_code
-    pair_code, pair_vals = pd.factorize(pair, sort=False)
-    pair_vals = np.asarray(pair_vals, dtype=np.int64)
-    ids = np.array([f"{svc_names[v // max(1, len(ch_names))]}@{ch_names[v % max(1, len(ch_names))]}" for v in pair_vals],
-                   dtype=object)
+    k = max(1, len(ch_names))
+    pair = svc_code * k + ch_code
+    pair_vals = np.flatnonzero(np.bincount(pair, minlength=len(svc_names) * k))
+    ids = np.array([f"{svc_names[v // k]}@{ch_names[v % k]}" for v in pair_vals], dtype=object)
     id_order = np.argsort(ids.astype(str), kind="stable")
-    id_rank = np.empty(len(ids), dtype=np.int64)
-    id_rank[id_order] = np.arange(len(ids))
-    act = id_rank[pair_code]                      # activity code, in activity_id order
+    act_of_pair = np.full(len(svc_names) * k, -1, dtype=np.int64)
+    act_of_pair[pair_vals[id_order]] = np.arange(len(ids))
+    act = act_of_pair[pair]                        # activity code, in activity_id order
+    del pair
     prio = rec["priority"].to_numpy()
     uid = rec["user_id"].to_numpy()
     # a customer matched twice to one activity keeps the match of best priority, then value
-    o = np.lexsort((-value, prio, act, uid))
-    uo, ao = uid[o], act[o]
-    first = np.r_[True, (uo[1:] != uo[:-1]) | (ao[1:] != ao[:-1])] if len(o) else np.zeros(0, dtype=bool)
-    o = o[first]
-    rule = rec["rule"].to_numpy() if "rule" in rec.columns else np.full(len(rec), "", dtype=object)
-    cand = pd.DataFrame({"user_id": uid[o], "activity_id": ids[id_order][act[o]], "value": value[o],
-                         "p_response": p[o], "priority": prio[o], "service": rec["service"].to_numpy()[o],
-                         "channel": rec["channel"].to_numpy()[o], "rule": rule[o],
-                         "source": rec["source"].to_numpy()[o]})
-    ids_sorted = ids[id_order]
-    svc_of = np.array(svc_names, dtype=object)[pair_vals[id_order] // max(1, len(ch_names))]
-    ch_of = np.array(ch_names, dtype=object)[pair_vals[id_order] % max(1, len(ch_names))]
+    o = _best_match(uid, act, prio, value)
+    ids_sorted = list(ids[id_order])
+    rule = rec["rule"].array.take(o) if "rule" in rec.columns else np.full(len(o), "", dtype=object)
+    cand = pd.DataFrame({"user_id": uid[o], "activity_id": pd.Categorical.from_codes(act[o], categories=ids_sorted),
+                         "value": value[o], "p_response": p[o], "priority": prio[o],
+                         "service": pd.Categorical.from_codes(svc_code[o], categories=svc_names),
+                         "channel": pd.Categorical.from_codes(ch_code[o], categories=ch_names),
+                         "rule": rule, "source": pd.Categorical.from_codes(src_code[o], categories=src_names)})
+    svc_of = np.array(svc_names, dtype=object)[pair_vals[id_order] // k]
+    ch_of = np.array(ch_names, dtype=object)[pair_vals[id_order] % k]
     i = np.arange(len(ids_sorted))
-    activities = pd.DataFrame({"activity_id": ids_sorted,
+    activities = pd.DataFrame({"activity_id": np.array(ids_sorted, dtype=object),
                                "day": 1 + (7 * i + i // 4) % days,
                                "channel": ch_of,
                                "services": [[s] for s in svc_of],
                                "cost": channel_cost.reindex(list(ch_of)).to_numpy(dtype=float)})
     return cand, activities
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes of ``values`` and the values present, sorted (``pd.factorize(sort=True)``);
+    a categorical column through its codes (no hashing of a string per row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and not values.isna().any():
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        cats = list(values.cat.categories)
+        present = np.flatnonzero(np.bincount(codes, minlength=len(cats)))
+        order = sorted(present, key=lambda j: cats[j])
+        recode = np.full(len(cats), -1, dtype=np.int64)
+        recode[order] = np.arange(len(order))
+        return recode[codes], [cats[j] for j in order]
+    codes, names = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), list(names)
+
+
+def _best_match(uid: np.ndarray, act: np.ndarray, prio: np.ndarray, value: np.ndarray,
+                chunk: int = 1 << 20) -> np.ndarray:
+    """Rows ordered by (user, activity), the first of each pair by priority then value:
+    ``np.lexsort((-value, prio, act, uid))`` with one row per (uid, act).
+
+    Rows already grouped by ascending user (a library's recommendations) are sorted a chunk
+    of whole users at a time on one integer key, falling back to the full sort in a chunk
+    where a user has two matches of one activity.
+    """
+    n = len(uid)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not bool((uid[1:] >= uid[:-1]).all()):
+        return _first_pairs(np.lexsort((-value, prio, act, uid)), uid, act)
+    width = int(act.max()) + 1
+    out, start = [], 0
+    while start < n:
+        stop = min(n, start + chunk)
+        if stop < n:   # end the chunk at a user boundary
+            stop = start + int(np.searchsorted(uid[start:], uid[stop], side="left"))
+            stop = stop if stop > start else start + int(np.searchsorted(uid[start:], uid[start], side="right"))
+        rows = np.arange(start, stop)
+        key = (uid[rows].astype(np.int64) - int(uid[start])) * width + act[rows]
+        o = np.argsort(key, kind="stable")
+        ks = key[o]
+        if (ks[1:] == ks[:-1]).any():
+            o = _first_pairs(np.lexsort((-value[rows], prio[rows], act[rows], uid[rows])), uid[rows], act[rows])
+        out.append(rows[o])
+        start = stop
+    return np.concatenate(out)
+
+
+def _first_pairs(o: np.ndarray, uid: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """The first row of each (uid, act) run of the order ``o``."""
+    uo, ao = uid[o], act[o]
+    first = np.r_[True, (uo[1:] != uo[:-1]) | (ao[1:] != ao[:-1])] if len(o) else np.zeros(0, dtype=bool)
+    return o[first]
