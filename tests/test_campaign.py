@@ -447,3 +447,27 @@ def test_funnel_ignores_unsent_control_rows():
     assert contacts.loc[contacts["group"] == "control", "subscribed_at"].notna().any()
     o = campaign.funnel(contacts).overall.iloc[0]
     assert o["sent"] == 500 and o["subscribed"] == int(contacts.loc[:499, "subscribed_at"].notna().sum())
+
+
+def test_score_contacts_scores_only_contacted_users():
+    """campaign.score_contacts (the notebook's scoring step): the values of scoring every
+    user then reindexing, fill for contacts without features; only contacted users scored."""
+    class Model:
+        seen = None
+
+        def target_proba(self, X):
+            Model.seen = X.index.to_numpy()
+            return pd.Series(X["a"].to_numpy() / 10.0, index=X.index, name="score")
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=pd.Index([10, 11, 12, 13], name="user_id"))
+    contacts = pd.DataFrame({"user_id": [12, 10, 12, 99], "step": [1, 1, 2, 1]})
+    out = campaign.score_contacts(contacts, Model(), X)
+    assert sorted(Model.seen.tolist()) == [10, 12]  # 11 and 13 were not contacted
+    full = Model().target_proba(X).reindex(contacts["user_id"]).fillna(0).to_numpy()
+    np.testing.assert_allclose(out["score"].to_numpy(), full)
+    assert list(out.columns) == ["user_id", "step", "score"]
+    assert campaign.score_contacts(contacts, Model(), X, fill=-1.0)["score"].iloc[3] == -1.0
+    with pytest.raises(SchemaError, match="duplicated user ids"):
+        campaign.score_contacts(contacts, Model(), pd.concat([X, X]))
+    with pytest.raises(ParameterError, match="target_proba"):
+        campaign.score_contacts(contacts, object(), X)

@@ -35,32 +35,3 @@ def test_jiangsu_campaign(tmp_path):
     assert fig["hr_campaign_low"] > 1
     assert fig["logrank_p"] < 0.01
 
-
-def test_score_contacts_scores_only_contacted_users():
-    """dm.campaign.score_contacts (the notebook's scoring step): the values of scoring every
-    user then reindexing, fill for contacts without features; only contacted users scored."""
-    import numpy as np
-    import pandas as pd
-    import pytest
-
-    import dmkit as dm
-
-    class Model:
-        seen = None
-
-        def target_proba(self, X):
-            Model.seen = X.index.to_numpy()
-            return pd.Series(X["a"].to_numpy() / 10.0, index=X.index, name="score")
-
-    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=pd.Index([10, 11, 12, 13], name="user_id"))
-    contacts = pd.DataFrame({"user_id": [12, 10, 12, 99], "step": [1, 1, 2, 1]})
-    out = dm.campaign.score_contacts(contacts, Model(), X)
-    assert sorted(Model.seen.tolist()) == [10, 12]  # 11 and 13 were not contacted
-    full = Model().target_proba(X).reindex(contacts["user_id"]).fillna(0).to_numpy()
-    np.testing.assert_allclose(out["score"].to_numpy(), full)
-    assert list(out.columns) == ["user_id", "step", "score"]
-    assert dm.campaign.score_contacts(contacts, Model(), X, fill=-1.0)["score"].iloc[3] == -1.0
-    with pytest.raises(dm.errors.SchemaError, match="duplicated user ids"):
-        dm.campaign.score_contacts(contacts, Model(), pd.concat([X, X]))
-    with pytest.raises(dm.errors.DmkitError, match="target_proba"):
-        dm.campaign.score_contacts(contacts, object(), X)
