@@ -177,3 +177,38 @@ def test_simulate_names_bad_input(world):
     plan = dm.offers.optimize(cand, activities=acts.assign(channel="carrier_pigeon"), method="greedy")
     with pytest.raises(SchemaError, match="channel"):
         dm.loop.simulate_plan(plan, world, month=MONTH)
+
+
+def test_simulate_plan_answers_as_respond_does(world):
+    """simulate_plan's contacts-only answer (dmkit.loop.send._answer_contacts) equals respond's own
+    rows for the same plan: planted effective take-up, delivery and subscription per (user, service),
+    with users fatigued by the world's earlier contacts and users already holding the service."""
+    from dmkit.loop.send import _answer_contacts
+
+    rng = np.random.default_rng(3)
+    fatigued = np.unique(world.contacts.loc[world.contacts["group"] == "target", "user_id"].to_numpy())
+    users = np.unique(np.r_[fatigued[:1500], rng.choice(N, 4000, replace=False)])
+    services = np.array(sorted(set(R.LOOP_SERVICES) | set(NEW_SERVICES[:6])))
+    pick = rng.integers(0, len(services), (len(users), 2))
+    plan = pd.DataFrame({"user_id": np.repeat(users, 2), "service": services[pick.ravel()],
+                         "channel": np.array(G3_CHANNELS)[rng.integers(0, len(G3_CHANNELS), 2 * len(users))],
+                         "group": "target", "day": rng.integers(1, 29, 2 * len(users)),
+                         "window_start": 9.0, "window_end": 21.0}).drop_duplicates(["user_id", "service"])
+    plan = plan.sample(frac=1.0, random_state=1).reset_index(drop=True)   # not in respond's order
+    held = world.subscriptions
+    start = pd.Timestamp(MONTH + "-01")
+    holds = held.loc[(held["start"] < start) & (held["end"].isna() | (held["end"] >= start)), ["user_id", "service"]]
+    key = set(zip(holds["user_id"], holds["service"].astype(str), strict=True))
+    n_held = sum((u, s) in key for u, s in zip(plan["user_id"], plan["service"], strict=True))
+    assert n_held > 20 and len(np.intersect1d(plan["user_id"], fatigued)) > 500   # both cases present
+
+    p_eff, delivered, subscribed = _answer_contacts(world, plan, month=MONTH, seed=9)
+    r = R.respond(world, plan, month=MONTH, seed=9)
+    idx = pd.MultiIndex.from_arrays([r.truth["user_id"].to_numpy().astype(np.int64),
+                                     r.truth["service"].astype(str).to_numpy()])
+    pos = idx.get_indexer(pd.MultiIndex.from_arrays([plan["user_id"].to_numpy(), plan["service"].to_numpy()]))
+    assert (pos >= 0).all()
+    np.testing.assert_allclose(p_eff, r.truth["p_effective"].to_numpy()[pos], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(delivered, r.contacts["delivered"].to_numpy().astype(bool)[pos])
+    np.testing.assert_array_equal(subscribed, r.contacts["subscribed_at"].notna().to_numpy()[pos])
+    assert subscribed.sum() > 10

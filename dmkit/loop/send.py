@@ -183,7 +183,7 @@ def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tup
     counts, and respond's first two draws (delivery, subscription), which depend on the
     plan's rows alone; not the organic take-up, the next month's usage and KPIs and the
     subscription rows respond also writes for the whole world (most of its cost at
-    province scale). ``tests/test_nb_guangzhou_rule_library.py`` checks the equality.
+    province scale). ``tests/test_offers_simulate.py`` checks the equality.
 
     Returns
     -------
