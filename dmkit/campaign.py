@@ -781,6 +781,11 @@ def _month_numbers(month: pd.Series) -> np.ndarray:
     return nums[codes]
 
 
+_SP_EVENT_COLUMNS: tuple[str, ...] = ("user_id", "ts", "content_id", "channel", "sp_id")
+_SP_SUBSCRIPTION_COLUMNS: tuple[str, ...] = ("user_id", "start", "end", "channel")  # and sp_id when present
+_SP_USAGE_COLUMNS: tuple[str, ...] = ("user_id", "month", "complaints")
+
+
 def monitor_sps(
     events: pd.DataFrame,
     subscriptions: pd.DataFrame | None = None,
@@ -813,6 +818,12 @@ def monitor_sps(
         services). Without ``sp_id`` the SP-pushed share comes from the events' channel.
     usage : DataFrame, optional
         The ``usage`` table, for complaints of each SP's subscribers.
+
+        Only the columns read are required and checked against the contract: of
+        ``events`` user_id, ts, content_id, channel and sp_id; of ``subscriptions``
+        user_id, start, end, channel (and sp_id); of ``usage`` user_id, month and
+        complaints (e.g. ``pdata.read("usage", columns=["user_id", "month", "complaints"])``,
+        or only the rows with a complaint).
     month : str, optional
         'YYYY-MM': downloads of this month only (orders: pass a filtered table).
     z_threshold : float, default 3.5
@@ -827,7 +838,8 @@ def monitor_sps(
     -------
     SPMonitorResult
     """
-    schema.validate(events, "events", check_keys=False)
+    # only the columns read are checked (a province read with those columns is enough)
+    schema.validate(events, "events", check_keys=False, columns=_SP_EVENT_COLUMNS)
     check_scalar(z_threshold, "z_threshold", kind=(int, float), low=0, low_inclusive=False)
     check_scalar(quick_days, "quick_days", kind=int, low=0)
     check_scalar(burst_min, "burst_min", kind=int, low=2)
@@ -856,7 +868,7 @@ def monitor_sps(
     order_ind = ["sp_push_share"]
     ord_ok = t["downloads"] >= min_downloads
     if subscriptions is not None:
-        schema.validate(subscriptions, "subscriptions", check_keys=False)
+        schema.validate(subscriptions, "subscriptions", check_keys=False, columns=_SP_SUBSCRIPTION_COLUMNS)
         if "sp_id" not in subscriptions.columns:
             warnings.warn("subscriptions have no 'sp_id' column: ordering indicators use the events' "
                           "channel only; quick unsubscriptions are not checked", stacklevel=2)
@@ -876,7 +888,7 @@ def monitor_sps(
                             minlength=n_s) / n_subs,
                         "quick_unsub_share": np.bincount(s_sp, weights=quick, minlength=n_s) / n_subs}
                 if usage is not None:
-                    schema.validate(usage, "usage", check_keys=False)
+                    schema.validate(usage, "usage", check_keys=False, columns=_SP_USAGE_COLUMNS)
                     # the subscriber complained in the month the subscription started
                     c = (usage["complaints"] > 0).to_numpy(dtype=bool)
                     # key user * 4096 + month (months since 1970 shifted by 2048: 1800..2140)

@@ -399,6 +399,24 @@ def test_monitor_sps_finds_simulator_offenders(province):
     assert res.plot() is not None
 
 
+def test_monitor_sps_on_the_columns_it_reads_equals_the_whole_tables(province):
+    """The tables projected to the columns monitor_sps reads (usage cut to the rows with a
+    complaint, as music_four_stages passes it) give the same table and flags as the whole
+    tables; a projection without a column read names it."""
+    whole = campaign.monitor_sps(province.events, province.subscriptions, province.usage)
+    u = province.usage
+    usage = u.loc[u["complaints"] > 0, ["user_id", "month", "complaints"]]
+    part = campaign.monitor_sps(province.events[["user_id", "ts", "content_id", "channel", "sp_id"]],
+                                province.subscriptions[["user_id", "start", "end", "channel", "sp_id"]], usage)
+    pd.testing.assert_frame_equal(part.table, whole.table)
+    pd.testing.assert_frame_equal(part.flagged, whole.flagged)
+    assert "complaint_share" in part.table.columns
+    with pytest.raises(SchemaError, match="content_id"):
+        campaign.monitor_sps(province.events.drop(columns=["content_id"]), province.subscriptions)
+    with pytest.raises(SchemaError, match="complaints"):
+        campaign.monitor_sps(province.events, province.subscriptions, usage.drop(columns=["complaints"]))
+
+
 def test_funnel_on_simulator_matches_planted_rates(province):
     planted = province.truth.campaign["steps"][0]
     o = campaign.funnel(province.contacts, step=1).overall.iloc[0]

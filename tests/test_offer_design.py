@@ -147,3 +147,21 @@ def test_fit_on_cell_counts_equals_the_logit_on_offers_and_refuses_a_level_witho
     no_take = c.assign(subscribed_at=c["subscribed_at"].where(~((c["campaign_id"] == "T|wap") & (c["user_id"] < 8))))
     with pytest.raises(ConvergenceError, match="segment 'A'"):
         offer_design.fit(no_take, seg, factors=["channel"], levels={"channel": ["sms", "wap"]})
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_m_segments_from_a_province_equals_the_frames(tmp_path, lazy):
+    """The province path (the month's usage columns and the subscriptions read one column at a
+    time, cut to the two services) gives the Series of the frames path, in memory and from a
+    lazily loaded folder (Parquet projection and month pushdown)."""
+    from dmkit.contract.province import ProvinceData
+
+    d = dm.synth.generate("jiangsu", "2009-06", 3000, 11)
+    expected = offer_design.m_segments(d.usage, d.subscriptions, month="2009-05")
+    assert set(expected.unique()) >= {"loyal", "familiar", "activation", "inclined", "other"}
+    assert len(expected) == int((d.usage["month"].astype(str) == "2009-05").sum())
+    pdata = ProvinceData.load(d.save(tmp_path / "p"), lazy=True) if lazy else d
+    pd.testing.assert_series_equal(offer_design.m_segments(pdata, month="2009-05"), expected)
+    pd.testing.assert_series_equal(offer_design.m_segments(pdata, pdata, month="2009-05"), expected)
+    with pytest.raises(ParameterError, match="parameter 'month'"):
+        offer_design.m_segments(pdata, month="2010-01")
