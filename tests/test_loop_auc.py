@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 import dmkit as dm
 from dmkit.loop.policy import plan_month
+from dmkit.loop.revise import SHARED, score, shared_design
 from dmkit.loop.runner import (
     SERVICES,
     _auc_interval,
@@ -116,11 +117,23 @@ def test_the_revision_is_chosen_out_of_time_and_refitted_on_every_offer(explored
                 roc_auc_score(new["y"], new["base_score"], sample_weight=w), abs=1e-12)
             assert mt["auc_holders_next_month"] == pytest.approx(roc_auc_score(new["y"], new["base_score"]),
                                                                  abs=1e-12)
-            chal = {k: mt[f"auc_{k}_next_month"] for k in ("responses_logit", "recalibrated")}
+            chal = {k: mt[f"auc_{k}_next_month"] for k in ("responses_logit", "recalibrated", SHARED)
+                    if f"auc_{k}_next_month" in mt}
+            assert SHARED in chal                               # the shared model is a candidate
+            # ... fitted on every service's offers of the months before d only (out of time)
+            past = train[train["month"] < d]
+            feats = [c for c in past.columns if c not in ("user_id", "service", "base_score", "weight", "y", "month")]
+            sm = dm.propensity.fit(shared_design(past[feats], past["base_score"].to_numpy(), past["service"].to_numpy(),
+                                                 SERVICES), past["y"].to_numpy(), model="logit", test_size=None,
+                                   calibrate=False, class_weight=None, seed=5)
+            p = score(sm, new[feats], new["base_score"].to_numpy(), s)
+            assert chal[SHARED] == pytest.approx(roc_auc_score(new["y"], p), abs=1e-9)
             assert rec["kind"] == max(chal, key=chal.get)
             assert mt["auc"] == pytest.approx(mt[f"auc_{rec['kind']}_next_month"])
             model = store.load(province="guangdong", service=s, month=v)
-            assert model.n_train_ == len(T)
+            # the per-service challengers refitted on every offer of s so far, the shared one on every service's
+            everyone = train[train["month"] <= d]
+            assert model.n_train_ == (len(everyone) if rec["kind"] == SHARED else len(T))
     assert seen >= 1  # at 6,000 users most services lack 30 subscribers in one month
 
 

@@ -50,6 +50,9 @@ from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_scalar
 from dmkit.errors import parameter_error
 from dmkit.loop.policy import POLICIES, contact_channel, plan_month, precision_scale
+from dmkit.loop.revise import SHARED, shared_design, stratified_holdout
+from dmkit.loop.revise import design as _design
+from dmkit.loop.revise import score as _score
 from dmkit.loop.sources import ExtractSource, SimulatedSource
 from dmkit.loop.state import LoopState, concat_tables
 from dmkit.loop.store import ModelStore
@@ -681,7 +684,7 @@ def _month(ctx: _Ctx, world, month: str):
         m = store.load(province=ctx.province, service=s, month=month)
         models[s] = m
         sc = np.full(len(X), np.nan)
-        sc[rows_s] = _score(m, Xe, b[rows_s]) if len(rows_s) else []
+        sc[rows_s] = _score(m, Xe, b[rows_s], s) if len(rows_s) else []
         model_scores[s] = sc
     M = pd.DataFrame(model_scores, index=users)
     true = true_obs = None
@@ -766,9 +769,10 @@ def _month(ctx: _Ctx, world, month: str):
     done = [m for m in _months_before(ctx, month) if state.done(m)]
     past = [state.read(m, "training") for m in done]
     allt = pd.concat(past + [training], ignore_index=True) if past else training
+    shared = _Shared(ctx, allt, feats, month)
     for s in ctx.services:
         rec = store.record(province=ctx.province, service=s, month=month)
-        _revise(ctx, models[s], rec, allt[allt["service"] == s], s, month, nxt, feats, plan, c)
+        _revise(ctx, models[s], rec, allt[allt["service"] == s], s, month, nxt, feats, plan, c, shared)
     state.finish(month, {"monthly": row, "subscriptions_full": bool(rows.subscriptions_full)})
     return world, True
 
@@ -876,38 +880,6 @@ def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X, q: pd.DataFrame | None 
     return row, by, training
 
 
-_LINEAR = ("age", "tenure_months", "call_days", "contacts_90d")
-"""Features the revision's logistic regression reads as they are; the other amounts and
-counts enter as ``log_<c>`` = log(1 + c) (usage is log-normal: a log level is what moves the
-odds), booleans as 0/1."""
-
-
-def _design(X: pd.DataFrame, base_score: np.ndarray) -> pd.DataFrame:
-    """The revision's design matrix: ``base_logit`` (the log-odds of the base model's score),
-    the features of :data:`_LINEAR` as they are, the other numeric features as ``log_<c>``
-    and the booleans (channels, terminals, brands) as 0/1."""
-    b = np.clip(np.asarray(base_score, dtype=float), 1e-4, 1 - 1e-4)
-    out = {"base_logit": np.log(b / (1 - b))}
-    for c in X.columns:
-        if c in ("user_id", "service", "base_score", "weight", "y", "month"):
-            continue
-        x = X[c].to_numpy()
-        if x.dtype == bool or c in _LINEAR:
-            out[c] = x.astype(np.float64)
-        else:
-            out[f"log_{c}"] = np.log1p(np.maximum(x.astype(np.float64), 0.0))
-    return pd.DataFrame(out, index=X.index)
-
-
-def _score(model, X: pd.DataFrame, base_score: np.ndarray) -> np.ndarray:
-    cols = list(model.feature_names_in_)
-    if "base_logit" in cols:
-        X = _design(X, base_score)
-    elif "base_score" in cols:
-        X = X.assign(base_score=base_score)
-    return model.predict_proba(X[cols])[:, 1]
-
-
 def _weighted_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
@@ -930,36 +902,95 @@ def _balanced_weights(T: pd.DataFrame) -> np.ndarray:
     return w
 
 
-def _revise(ctx: _Ctx, champion, rec: dict, T: pd.DataFrame, s, month, nxt, feats, plan, c) -> None:
+def _logit(ctx: _Ctx, X: pd.DataFrame, y: np.ndarray):
+    """A revision's logistic regression (uncalibrated, unweighted classes, every row)."""
+    import dmkit as dm
+
+    return dm.propensity.fit(X, y, model="logit", seed=ctx.seed, n_threads=ctx.n_threads, test_size=None,
+                             calibrate=False, class_weight=None)
+
+
+class _Shared:
+    """The partly shared revision model (:data:`dmkit.loop.revise.SHARED`) of one month's
+    revision: fitted once on every service's offers (``T``, all the loop's training rows so
+    far) and read by each service's :func:`_revise`.
+
+    Three fits, each made on first use: ``"old"`` (the months before ``month``: the
+    out-of-time comparison on ``month``'s offers), ``"train"`` (outside :attr:`hold`, a
+    stratified 30% of the rows by service and outcome: the first month's comparison, on the
+    same held-out rows as the per-service challengers) and ``"all"`` (every row: the version
+    stored when it wins). A fit with fewer than 30 subscribers or non-subscribers is None.
+    """
+
+    def __init__(self, ctx: _Ctx, T: pd.DataFrame, feats: list[str], month: str) -> None:
+        self.ctx = ctx
+        svc = T["service"].astype(str).to_numpy()
+        self.y = T["y"].to_numpy()
+        self.D = shared_design(T[feats], T["base_score"].to_numpy(), svc, ctx.services)
+        self.rows = {"old": (T["month"].astype(str) != month).to_numpy(), "all": np.ones(len(T), dtype=bool)}
+        self.hold = stratified_holdout(np.char.add(svc.astype(str), self.y.astype(str)), 0.3, _rng(ctx.seed, month, 5))
+        self.rows["train"] = ~self.hold
+        self._models: dict = {}
+        self._scores: dict = {}
+
+    def model(self, key: str):
+        """The fit on the rows ``key`` (see the class docstring), or None."""
+        if key not in self._models:
+            r = self.rows[key]
+            y = self.y[r]
+            ok = min(int(y.sum()), int(len(y) - y.sum())) >= _MIN_CLASS
+            self._models[key] = _logit(self.ctx, self.D[r], y) if ok else None
+        return self._models[key]
+
+    def scores(self, key: str) -> np.ndarray | None:
+        """The fit ``key``'s scores of every row (NaN-free), or None."""
+        if key not in self._scores:
+            m = self.model(key)
+            self._scores[key] = None if m is None else m.predict_proba(self.D)[:, 1]
+        return self._scores[key]
+
+
+def _revise(ctx: _Ctx, champion, rec: dict, T: pd.DataFrame, s, month, nxt, feats, plan, c,
+            shared: _Shared) -> None:
     """Revise the model of ``s`` from the responses; store the version of ``nxt``.
 
     The candidates, all learnt from delivered offers (-> subscribed):
 
     * ``responses_logit``: a logistic regression (uncalibrated: its probabilities are the
       take-up scale the plan compares across services; an isotonic step would tie the
-      ranking) on :func:`_design` — the base model's log-odds, the log usage levels, the
-      contact channel, ``contacts_90d`` (fatigue: offers in the last three months);
+      ranking) on :func:`_design` of ``s``'s offers — the base model's log-odds, the log
+      usage levels, the contact channel, ``contacts_90d`` (fatigue: offers in the last three
+      months);
+    * ``shared_logit`` (:data:`dmkit.loop.revise.SHARED`): one logistic regression on every
+      service's offers (:func:`dmkit.loop.revise.shared_design`): the base log-odds, channel
+      and fatigue shared, an intercept and the usage coefficients per service. It pools the
+      three services' offers (about 3,900 in the first month at 100,000 users, against about
+      1,300 for one service), so the base log-odds' weight is not shrunk by the noise of one
+      service's top-only offers;
     * ``recalibrated``: the base model's score alone, put on the take-up scale;
     * ``holders``: the base model itself (the first month's model of who holds ``s``),
       measured beside them (``auc_holders_next_month``) but not chosen once responses
       exist: its scores are not on the take-up scale the plan compares across services.
 
     **Out of time** (from the second month with responses): each candidate is fitted on the
-    offers of the months before ``month`` and scored on ``month``'s offers, which none of
-    them saw — the situation of the next plan, a month later on a population the last plans
-    changed. The challenger with the higher AUC on those offers wins; the AUC weighted by
-    :func:`_balanced_weights` (the exploration offers standing for the eligible population,
-    as much in all as the top's offers) is kept beside it but does not choose: with ~4
-    exploration subscribers per service and month at 100,000 users it is noise (at 30,000
-    users it chose the recalibrated score twice where the logistic regression led by 0.03
-    and 0.09 of AUC on the month's offers, and the planted population AUC fell). The best
-    challenger is refitted on every offer so far, ``month``'s included, and stored as the
-    version of ``nxt``. In the first month with
-    responses (no earlier month to learn from) the two challengers are compared on a
-    stratified 30% held out (the same AUC). With fewer than 30 subscribers or non-subscribers the base
-    model stays. (Gradient-boosted trees on the same rows, a challenger before, rank the
-    top they were fitted on well and the rest of the population poorly: at 100,000 users,
-    planted AUC 0.633 against the logistic regression's 0.675 over months 2-6.)
+    offers of the months before ``month`` (the shared one on every service's) and scored on
+    ``s``'s offers of ``month``, which none of them saw — the situation of the next plan, a
+    month later on a population the last plans changed. The challenger with the higher AUC
+    on those offers wins; the AUC weighted by :func:`_balanced_weights` (the exploration
+    offers standing for the eligible population, as much in all as the top's offers) is kept
+    beside it but does not choose: with ~4 exploration subscribers per service and month at
+    100,000 users it is noise (at 30,000 users it chose the recalibrated score twice where
+    the logistic regression led by 0.03 and 0.09 of AUC on the month's offers, and the
+    planted population AUC fell). The best challenger is refitted on every offer so far,
+    ``month``'s included, and stored as the version of ``nxt``. In the first month with
+    responses (no earlier month to learn from) the challengers are fitted on the same
+    stratified 70% of the offers (by service and outcome: :attr:`_Shared.hold`) and compared
+    on ``s``'s other 30% (the same AUC); the winner fitted on the 70% is stored. With fewer
+    than 30 subscribers or non-subscribers of ``s`` the base model stays; a shared fit with
+    fewer than 30 of either over all services is not a candidate. (Gradient-boosted trees
+    on the same rows, a challenger before, rank the top they were fitted on well and the
+    rest of the population poorly: at 100,000 users, planted AUC 0.633 against the logistic
+    regression's 0.675 over months 2-6.)
     """
     import dmkit as dm
 
@@ -978,51 +1009,48 @@ def _revise(ctx: _Ctx, champion, rec: dict, T: pd.DataFrame, s, month, nxt, feat
         base = store.load(province=ctx.province, service=s, month=rec["base"])  # only when it stays
         store.save(base, kind="holders", metrics=metrics, parent=rec["base"], **keep)
         return
+    at = T.index.to_numpy()  # the rows of T in the shared model's rows (every service's)
     T = T.reset_index(drop=True)
     D = _design(T[feats], T["base_score"].to_numpy())
     designs = {"responses_logit": D, "recalibrated": T[["base_score"]]}
-    algo = {"responses_logit": "logit", "recalibrated": "hgb"}
 
-    def fit(kind, rows, test_size):
-        return dm.propensity.fit(designs[kind].iloc[rows], y[rows], model=algo[kind], seed=ctx.seed,
-                                 n_threads=ctx.n_threads, test_size=test_size,
-                                 calibrate=kind == "recalibrated",
-                                 class_weight=None if kind != "recalibrated" else "auto")
+    def fit(kind, rows):
+        if kind == "responses_logit":
+            return _logit(ctx, D.iloc[rows], y[rows])
+        return dm.propensity.fit(T[["base_score"]].iloc[rows], y[rows], model="hgb", seed=ctx.seed,
+                                 n_threads=ctx.n_threads, test_size=None, calibrate=True, class_weight="auto")
 
     new = (T["month"].astype(str) == month).to_numpy()
     old = ~new
     yn, yo = y[new], y[old]
     out_of_time = min(yo.sum(), len(yo) - yo.sum(), yn.sum(), len(yn) - yn.sum()) >= _MIN_CLASS
-    if out_of_time:
-        w = _balanced_weights(T[new])
-        rows_old = np.flatnonzero(old)
-        score = {"holders": T.loc[new, "base_score"].to_numpy()}
-        for kind in designs:
-            m = fit(kind, rows_old, None)
-            score[kind] = m.predict_proba(designs[kind][new])[:, 1]
-        for kind, p in score.items():
-            metrics[f"auc_{kind}_next_month"] = _auc(yn, p)
-            metrics[f"auc_{kind}_next_month_weighted"] = _weighted_auc(yn, p, w)
-        # the base model is measured beside them, not chosen: its scores are not on the take-up
-        # scale, so going back to it would put the plan on equal service shares again (a win of
-        # the base by 0.002 of weighted AUC on ~4 exploration subscribers did so at 100,000 users)
-        best = max(designs, key=lambda k: -np.inf if np.isnan(metrics[f"auc_{k}_next_month"])
-                   else metrics[f"auc_{k}_next_month"])
-        metrics["selection"] = 1.0  # out of time
-        metrics["auc"] = metrics[f"auc_{best}_next_month"]
-        model = fit(best, np.arange(len(T)), None)  # every offer so far, the newest month's included
+    # the rows the challengers are fitted on, and those they are compared on
+    key, test = ("old", new) if out_of_time else ("train", shared.hold[at])
+    suffix = "_next_month" if out_of_time else ""
+    rows_fit = np.flatnonzero(~test) if not out_of_time else np.flatnonzero(old)
+    yt = y[test]
+    w = _balanced_weights(T[test]) if out_of_time else _balanced_weights(T)[test]
+    models, score = {}, {"holders": T.loc[test, "base_score"].to_numpy()}
+    for kind in designs:
+        models[kind] = fit(kind, rows_fit)
+        score[kind] = models[kind].predict_proba(designs[kind][test])[:, 1]
+    if shared.model(key) is not None:
+        models[SHARED] = shared.model(key)
+        score[SHARED] = shared.scores(key)[at[test]]
+    for kind, p in score.items():
+        name = "base" if kind == "holders" and not out_of_time else kind
+        metrics[f"auc_{name}{suffix}"] = _auc(yt, p)
+        metrics[f"auc_{name}{suffix}_weighted"] = _weighted_auc(yt, p, w)
+    # the base model is measured beside them, not chosen: its scores are not on the take-up
+    # scale, so going back to it would put the plan on equal service shares again (a win of
+    # the base by 0.002 of weighted AUC on ~4 exploration subscribers did so at 100,000 users)
+    best = max(models, key=lambda k: -np.inf if np.isnan(metrics[f"auc_{k}{suffix}"])
+               else metrics[f"auc_{k}{suffix}"])
+    metrics["selection"] = 1.0 if out_of_time else 0.0  # out of time / held-out split
+    metrics["auc"] = metrics[f"auc_{best}{suffix}"]
+    if best == SHARED:
+        model = shared.model("all") if out_of_time else models[SHARED]
+        metrics["n_train_shared"] = int(model.n_train_)
     else:
-        w = _balanced_weights(T)
-        models = {}
-        for kind in designs:
-            m = fit(kind, np.arange(len(T)), 0.3)
-            te = T.index.get_indexer(m.X_test_.index)
-            models[kind] = m
-            metrics[f"auc_{kind}"] = m.auc_
-            metrics[f"auc_{kind}_weighted"] = _weighted_auc(m.y_test_, m.p_test_, w[te])
-        metrics["auc_base"] = _auc(models["recalibrated"].y_test_,
-                                   models["recalibrated"].X_test_["base_score"].to_numpy())
-        best = max(designs, key=lambda k: -np.inf if np.isnan(metrics[f"auc_{k}"]) else metrics[f"auc_{k}"])
-        metrics["selection"] = 0.0  # held-out split
-        model = models[best]
+        model = fit(best, np.arange(len(T))) if out_of_time else models[best]  # every offer so far
     store.save(model, kind=best, metrics=metrics, parent=rec["base"] if best == "recalibrated" else month, **keep)
