@@ -73,16 +73,24 @@ _LEVEL_2 = {"home_cell": "home circle (家庭圈)", "work_cell": "work circle (�
 
 
 def wilson(k, n, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of ``k`` successes in ``n`` trials (statsmodels'
-    ``proportion_confint``, as :func:`dmkit.campaign.compare`); NaN where n = 0."""
-    from statsmodels.stats.proportion import proportion_confint
+    """Wilson score interval of ``k`` successes in ``n`` trials; NaN where n = 0.
 
+    The closed form of statsmodels' ``proportion_confint(k, n, alpha, method="wilson")`` (as
+    :func:`dmkit.campaign.compare`; equal to it within 1e-12, tested), without importing
+    statsmodels (1.6 s on this machine): the normal quantile from :class:`statistics.NormalDist`.
+    """
+    from statistics import NormalDist
+
+    check_scalar(alpha, "alpha", kind=float, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     k, n = np.asarray(k, float), np.asarray(n, float)
+    z = NormalDist().inv_cdf(1.0 - alpha / 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        center = (p + z * z / (2.0 * n)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
     ok = n > 0
-    lo, hi = np.full(k.shape, np.nan), np.full(k.shape, np.nan)
-    if ok.any():
-        lo[ok], hi[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method="wilson")
-    return lo, hi
+    return np.where(ok, center - half, np.nan), np.where(ok, center + half, np.nan)
 
 
 def _check_locations(locations: pd.DataFrame, months: Sequence[str] | None) -> pd.DataFrame:

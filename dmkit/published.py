@@ -271,25 +271,33 @@ def j3_contacts(
             sub2[idx] = _day(label).value + 12 * 3_600_000_000_000
         sub2[idx] = np.maximum(sub2[idx], sent_at2[idx] + 60 * 1_000_000_000)
     # one frame from whole columns (no per-step frames to concatenate, no string column to
-    # convert): built valid against the contract, which the tests check with schema.validate
+    # convert): built valid against the contract, which the tests check with schema.validate.
+    # The four times are written into one (4, n) block that the frame takes as it is: a frame
+    # of separate datetime columns is consolidated (stacked, then re-sorted) on construction
+    # and again on its first row selection, most of this call's time (6.6 million rows).
     n = n1 + n2
+    times = ("sent_at", "replied_at", "subscribed_at", "unsubscribed_at")
+    block = np.empty((len(times), n), dtype=np.int64)
+    for row, (a, b) in enumerate(((sent_at, sent_at2), (replied_at, sub2), (subscribed_at, sub2),
+                                  (unsub_at, None))):
+        block[row, :n1] = a
+        block[row, n1:] = nat if b is None else b
+    frame = pd.DataFrame(block.view("datetime64[ns]").T, columns=list(times), copy=False)
     cols = {
         "user_id": np.concatenate([np.arange(n1, dtype=np.int32), targets]),
         "step": np.repeat(np.array([1, 2], np.int8), [n1, n2]),
         "service": pd.Categorical.from_codes(np.repeat(np.array([0, 1], np.int8), [n1, n2]),
                                              categories=["monternet_mms", "mail_notify"]),
-        "sent_at": np.concatenate([sent_at, sent_at2]),
         "delivered": np.concatenate([delivered, np.ones(n2, bool)]),
-        "replied_at": np.concatenate([replied_at, sub2]),
         "reply_valid": np.concatenate([subscribed_at != nat, sub2 != nat]),
-        "subscribed_at": np.concatenate([subscribed_at, sub2]),
-        "unsubscribed_at": np.concatenate([unsub_at, np.full(n2, nat, np.int64)]),
         "campaign_id": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[campaign_id]),
         "group": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=["target"]),
     }
-    for c in ("sent_at", "replied_at", "subscribed_at", "unsubscribed_at"):
-        cols[c] = cols[c].view("datetime64[ns]")
-    return pd.DataFrame({c.name: cols[c.name] for c in schema.COLUMNS["contacts"]})
+    order = [c.name for c in schema.COLUMNS["contacts"]]
+    for i, name in enumerate(order):
+        if name in cols:
+            frame.insert(i, name, cols.pop(name))
+    return frame
 
 
 def j3_discrepancies(step1: pd.DataFrame | None = None, stated: pd.DataFrame | None = None, *,

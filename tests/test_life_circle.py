@@ -258,3 +258,22 @@ def test_circles_do_not_depend_on_the_row_order(sim):
     for months in (None, L.planted["months"][-1:]):
         pd.testing.assert_frame_equal(lc.circles(L.locations, months=months).table,
                                       lc.circles(shuffled, months=months).table)
+
+
+def test_wilson_equals_statsmodels_closed_form():
+    """The closed form agrees with statsmodels' Wilson interval (0 and n successes, three alphas); NaN at n = 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    rng = np.random.default_rng(5)
+    n = rng.integers(1, 10**7, 500)
+    k = rng.binomial(n, rng.uniform(0, 1, 500))
+    k[:5], k[5:10] = 0, n[5:10]
+    for alpha in (0.05, 0.1, 0.01):
+        lo, hi = dm.life_circle.wilson(k, n, alpha=alpha)
+        want_lo, want_hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+        np.testing.assert_allclose(lo, want_lo, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(hi, want_hi, rtol=0, atol=1e-12)
+    lo, hi = dm.life_circle.wilson([3, 0], [0, 0])
+    assert np.isnan(lo).all() and np.isnan(hi).all()
+    with pytest.raises(ParameterError, match="alpha"):
+        dm.life_circle.wilson([1], [2], alpha=1.5)
