@@ -220,3 +220,36 @@ def test_retention_plot_draws_a_fixed_number_of_points():
     assert [len(line.get_xdata()) for line in ax.get_lines()] == [50, 50]
     with pytest.raises(ParameterError, match="points"):
         res.plot(points=1)
+
+
+def test_durations_and_service_target_from_a_lazy_province(tmp_path):
+    """From a province (the service column first, each other column cut to the service's
+    rows) the same frames as from the projected whole table, checked on a saved and lazily
+    reloaded simulator province."""
+    import dmkit as dm
+    from dmkit.contract.province import ProvinceData
+
+    saved = dm.synth.generate("jiangsu", month="2009-06", n_users=3_000, seed=3).save(tmp_path / "p")
+    lazy = ProvinceData.load(saved, lazy=True)
+    whole = ProvinceData.load(saved).read("subscriptions", columns=list(survival.DURATION_COLUMNS))
+    for service in ("crbt", "newspaper", None):
+        want = survival.durations(whole, month="2009-06", service=service)
+        got = survival.durations(lazy, month="2009-06", service=service)
+        assert len(got) > 0 and got.attrs == want.attrs
+        pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+    rows = survival.service_rows(lazy, "crbt", ["user_id", "service", "end"])
+    assert list(rows.columns) == ["user_id", "service", "end"]
+    assert (rows["service"] == "crbt").all() and len(rows) == int((whole["service"] == "crbt").sum())
+    index = pd.Index(np.arange(3_000), name="user_id")
+    for service in ("newspaper", "no_such_service"):
+        want = dm.propensity.service_target(whole[["user_id", "service", "start", "end"]], index,
+                                            service=service, month="2009-05")
+        got = dm.propensity.service_target(lazy, index, service=service, month="2009-05")
+        pd.testing.assert_series_equal(got, want)
+    assert dm.propensity.service_target(lazy, index, service="newspaper", month="2009-05").sum() > 0
+    with pytest.raises(SchemaError, match="no_such_service"):
+        survival.durations(lazy, month="2009-06", service="no_such_service")
+    with pytest.raises(ParameterError, match="columns"):
+        survival.service_rows(lazy, "crbt", ["user_id"])
+    with pytest.raises(ParameterError, match="subscriptions"):
+        survival.durations([1, 2], month="2009-06")
