@@ -143,6 +143,57 @@ def test_recommend_all_is_the_best_fired_rule_per_item(k):
         rs.recommend_all(df, ["nope"])
 
 
+@pytest.mark.parametrize("k", [7, 70])
+def test_recommend_baskets_scores_each_distinct_basket_once_and_maps_back(k):
+    # per-basket scoring equals per-user scoring: the brute force on every row (as above), and
+    # the table has one row per distinct basket, users of one basket sharing its row
+    rng = np.random.default_rng(100 + k)
+    df = pd.DataFrame(rng.random((800, k)) < rng.uniform(0.05, 0.4, k), columns=[f"s{i}" for i in range(k)],
+                      index=pd.Index(rng.permutation(np.arange(5000, 5800)), name="user_id"))
+    df = pd.concat([df, df.iloc[:200].set_axis(df.index[:200] + 10_000)])   # repeated baskets
+    rs = R.mine(df, min_support=0.05, min_confidence=0.1, max_len=3)
+    items = ["s0", "s3", "s4", "s6"]
+    bs = rs.recommend_baskets(df, items)
+    assert isinstance(bs, R.BasketScores) and bs.index.equals(df.index) and list(bs.columns) == items
+    assert bs.n_baskets == len(df.drop_duplicates()) < len(df)
+    rows = df.to_numpy()
+    same = (rows[:, None, :] == rows[None, :, :]).all(axis=2)
+    np.testing.assert_array_equal(same, bs.codes[:, None] == bs.codes[None, :])
+    frame, fired = bs.to_frame(), 0
+    for item in items:
+        rules = [(ant, float(c)) for ant, con, c in zip(rs.rules["antecedents"], rs.rules["consequents"],
+                                                         rs.rules["confidence"], strict=True) if con == frozenset([item])]
+        want = np.array([0.0 if row[item] else max([c for ant, c in rules if all(row[a] for a in ant)], default=0.0)
+                         for _, row in df.iterrows()])
+        fired += int((want > 0).sum())
+        np.testing.assert_array_equal(bs[item].to_numpy(), want)
+        np.testing.assert_array_equal(frame[item].to_numpy(), want)
+    assert fired > 0
+    pd.testing.assert_frame_equal(frame, rs.recommend_all(df, items))
+    np.testing.assert_allclose(bs.mean().to_numpy(), frame.mean().to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(bs.max().to_numpy(), frame.max().to_numpy())
+
+
+def test_basket_scores_columns_set_per_user_and_reindex():
+    df = _baskets(["ab"] * 8 + ["a"] * 2 + ["c"] * 5).set_axis(pd.Index(np.arange(15) * 3, name="user_id"))
+    bs = R.mine(df, min_support=0.1).recommend_baskets(df)
+    assert bs.n_baskets == 3 and len(bs) == 15
+    own = pd.Series(np.linspace(0, 1, 15), index=df.index[::-1])          # aligned on the index, not by position
+    bs["p"] = own
+    assert list(bs.columns) == ["a", "b", "c", "d", "p"]
+    np.testing.assert_array_equal(bs["p"].to_numpy(), own.reindex(df.index).to_numpy())
+    uid = np.array([42, 3, 999, 0])                                       # 999 is not a user: NaN, as DataFrame.reindex
+    pd.testing.assert_frame_equal(bs.reindex(uid).to_frame(), bs.to_frame().reindex(uid))
+    pd.testing.assert_series_equal(bs.reindex(uid).mean(), bs.to_frame().reindex(uid).mean(), rtol=1e-12)
+    pd.testing.assert_series_equal(bs.reindex(uid).max(), bs.to_frame().reindex(uid).max())
+    with pytest.raises(ParameterError, match="values"):
+        bs["q"] = np.zeros(3)
+    with pytest.raises(ParameterError, match="name"):
+        bs.values("nope")
+    with pytest.raises(ParameterError, match="codes"):
+        R.BasketScores(df.index, np.full(15, 3), bs.table)
+
+
 def test_summary_and_plots():
     df = _baskets(["ab", "abc", "bc", "abd", "cd", "ab"])
     rs = R.mine(df, min_support=0.3)

@@ -62,7 +62,7 @@ def test_offers_per_customer_are_ranked_unique_and_capped(result):
 
 
 def test_volume_caps_brand_gate_and_eligibility(customers, result):
-    offered = result.recommendations.groupby("rule").size()
+    offered = result.recommendations.groupby("rule", observed=True).size()
     caps = {r["id"]: r["volume"] * 0.01 for r in R.load_rules("fetion")["rules"]}
     for rule, k in offered.items():
         assert k <= caps[rule]
@@ -216,6 +216,24 @@ def test_on_simulated_province():
     assert len(rec) and rec.query("service == 'fetion_client'")["term_fetion"].all()
     held = holdings.reindex(rec["user_id"])
     assert not np.any(held.to_numpy()[np.arange(len(rec)), held.columns.get_indexer(rec["service"])])
+
+
+def test_per_basket_scores_give_the_offers_of_the_per_user_frame():
+    # library(scores=BasketScores) against library(scores=its users x items frame): same offers and stats,
+    # customers in another order than the baskets and some without a basket row (NaN scores)
+    data = dm.synth.generate("guangdong", month="2009-06", n_users=6_000, seed=11)
+    cust = R.customer_table(data.users, data.usage, month="2009-06")
+    cust["crm_segment"] = R.crm_segment(cust)
+    cust = cust.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    holdings = R.baskets_from_subscriptions(data.subscriptions, month="2009-06", users=data.users["user_id"])
+    part = holdings.iloc[: len(holdings) - 300]
+    bs = R.mine(holdings, min_support=0.005, min_confidence=0.05).recommend_baskets(part)
+    bs["fetion"] = pd.Series(np.random.default_rng(4).random(len(part)), index=part.index)
+    kw = {"rules": "g3", "holdings": holdings, "max_offers": 8, "volume_scale": len(cust) / 12_000_000 * 5}
+    lean, full = R.library(cust, scores=bs, **kw), R.library(cust, scores=bs.to_frame(), **kw)
+    assert len(lean.recommendations) > len(cust) and (lean.recommendations["source"] == "model").any()
+    pd.testing.assert_frame_equal(lean.recommendations, full.recommendations)
+    pd.testing.assert_frame_equal(lean.rule_stats, full.rule_stats)
 
 
 def test_evaluate_hit_rate_by_hand():

@@ -4,12 +4,15 @@
   fpgrowth + association_rules, much faster on subscriber baskets) → :class:`RuleSet`.
 - :func:`baskets_from_subscriptions` — users × services boolean table from ``subscriptions``;
   :func:`check_baskets` — the check every miner runs on a baskets table.
+- :class:`BasketScores` — rule scores held once per distinct basket with a basket code per user
+  (:meth:`RuleSet.recommend_baskets`; :func:`library` takes them as ``scores``).
 - :func:`sequential` — time-ordered rules "A then B within a window" (Y7's 时序关联).
 - :func:`library` — the customer–service–channel rule library of case G3, rules in YAML
   (:func:`load_rules`; the packaged example is ``"fetion"``), over :func:`customer_table`.
 """
 from __future__ import annotations
 
+from dmkit.rules.basket_scores import BasketScores
 from dmkit.rules.baskets import baskets_from_subscriptions
 from dmkit.rules.library import (
     LibraryResult,
@@ -25,6 +28,7 @@ from dmkit.rules.ruleset import RuleSet, mine
 from dmkit.rules.sequential import SequentialRules, sequential
 
 __all__ = [
+    "BasketScores",
     "LibraryResult",
     "RuleSet",
     "SequentialRules",

@@ -44,6 +44,7 @@ from dmkit import catalog, schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame, check_numeric, check_scalar
 from dmkit.errors import DataNotFoundError, parameter_error, schema_error
+from dmkit.rules.basket_scores import BasketScores
 from dmkit.rules.expressions import check_expression, evaluate
 
 __all__ = ["ARPU_TIERS", "LAYERS", "LAYER_LIFT", "USAGE_PROFILES", "LibraryResult", "crm_segment", "customer_table", "evaluate_offers", "library",
@@ -323,9 +324,11 @@ def library(
         :func:`customer_table`).
     rules : str, path, dict or list
         The library (see :func:`load_rules`); default the packaged G3 Fetion table.
-    scores : DataFrame, optional
+    scores : DataFrame or BasketScores, optional
         Model scores: index user_id (or a user_id column), one column per score name
-        used by model rules (e.g. propensities or :meth:`RuleSet.recommend` scores).
+        used by model rules (e.g. propensities or :meth:`RuleSet.recommend` scores), or
+        :meth:`RuleSet.recommend_baskets`' per-basket scores indexed by user_id (same
+        offers as their ``.to_frame()``, without the users × items floats).
         Model rules whose column is missing are skipped with a warning.
     holdings : DataFrame, optional
         users × services booleans (:func:`baskets_from_subscriptions`): services
@@ -369,7 +372,7 @@ def library(
 
     n = len(customers)
     uid = customers["user_id"].to_numpy()
-    score_frame = None if scores is None else _aligned(scores, uid, table="scores", fill=np.nan)
+    score_frame = None if scores is None else _aligned_scores(scores, uid)
     held = None if holdings is None else _aligned(holdings, uid, table="holdings", fill=False)
     gates = {svc: evaluate(expr, customers, where=f"eligibility[{svc!r}]")
              for svc, expr in lib["eligibility"].items()}
@@ -441,6 +444,14 @@ def _aligned(frame: pd.DataFrame, uid: np.ndarray, *, table: str, fill: object) 
     if out.index.equals(pd.Index(uid)):
         return out
     return out.reindex(uid) if fill is np.nan else out.reindex(uid, fill_value=fill)
+
+
+def _aligned_scores(scores: object, uid: np.ndarray) -> pd.DataFrame | BasketScores:
+    """The scores in the order of ``uid``: a frame as :func:`_aligned`; a :class:`BasketScores`
+    reindexed on its codes (a column is expanded to the customers only when a rule reads it)."""
+    if isinstance(scores, BasketScores):
+        return scores.reindex(uid)
+    return _aligned(scores, uid, table="scores", fill=np.nan)
 
 
 def _labels(values: pd.Series) -> tuple[np.ndarray, list[str]]:

@@ -12,6 +12,7 @@ from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_choice, check_scalar
 from dmkit.errors import parameter_error
 from dmkit.rules import mining
+from dmkit.rules.basket_scores import BasketScores
 
 __all__ = ["RuleSet", "mine", "ruleset_from_itemsets"]
 
@@ -146,9 +147,27 @@ class RuleSet(Result):
                       metric: SortKey = "confidence") -> pd.DataFrame:
         """:meth:`recommend` for several items: one score column per item, indexed like ``baskets``.
 
-        The rules are evaluated once per distinct basket (users holding the same services
-        share their scores), so the cost grows with the rules times the distinct baskets,
-        not times the users; the values are those of :meth:`recommend`.
+        The users × items frame of :meth:`recommend_baskets` (``.to_frame()``): the rules are
+        evaluated once per distinct basket, but the result holds n × items floats; for a
+        province pass :meth:`recommend_baskets`' scores on (e.g. to :func:`dmkit.rules.library`).
+        Parameters and errors as :meth:`recommend_baskets`.
+
+        Returns
+        -------
+        DataFrame
+            One float column per item, named by the item, indexed like ``baskets``.
+        """
+        return self.recommend_baskets(baskets, items, metric=metric).to_frame()
+
+    def recommend_baskets(self, baskets: pd.DataFrame, items: Iterable[str] | None = None, *,
+                          metric: SortKey = "confidence") -> BasketScores:
+        """:meth:`recommend_all`'s scores held once per distinct basket, with a basket code per user.
+
+        Users holding the same services share their scores, so the rules are evaluated once
+        per distinct basket and the result holds the distinct baskets × items floats plus
+        one code per user (a province has a few thousand distinct baskets for millions of
+        users). ``scores[item]`` is :meth:`recommend`'s Series for that item and
+        ``scores.to_frame()`` is :meth:`recommend_all`'s frame.
 
         Parameters
         ----------
@@ -161,8 +180,9 @@ class RuleSet(Result):
 
         Returns
         -------
-        DataFrame
-            One float column per item, named by the item.
+        BasketScores
+            ``index`` the baskets' index, ``table`` one float column per item (a row per
+            distinct basket), ``codes`` each user's row of it.
 
         Raises
         ------
@@ -179,22 +199,8 @@ class RuleSet(Result):
         for item in items:
             if item not in pos:
                 raise parameter_error("item", expected=f"a column of baskets, e.g. {names[:5]}", found=item)
-        words = mining.mask_words(len(names))
-        n = len(baskets)
-        masks = np.empty((n, words), dtype=np.uint64)
-        step = 1 << 20
-        for start in range(0, n, step):
-            block = baskets.iloc[start:start + step].to_numpy(dtype=bool, copy=False)
-            masks[start:start + step] = mining._pack(block, words)
-        if words == 1:
-            uniq, inv = np.unique(masks[:, 0], return_inverse=True)
-            uniq = uniq.reshape(-1, 1)
-        else:
-            void = masks.view(np.dtype((np.void, 8 * words))).ravel()
-            uniq, inv = np.unique(void, return_inverse=True)
-            uniq = uniq.view(np.uint64).reshape(-1, words)
-        del masks
-        inv = inv.ravel()
+        uniq, inv = _distinct_masks(baskets)
+        words = uniq.shape[1]
 
         def bits(cols: list[int]) -> np.ndarray:
             m = np.zeros(words, dtype=np.uint64)
@@ -209,25 +215,24 @@ class RuleSet(Result):
         ants, vals = self.rules["antecedents"].to_numpy(), self.rules[metric].to_numpy(dtype=float)
         # the distinct baskets holding each item: a rule is checked on those of its rarest item only
         holding = [np.flatnonzero(uniq[:, j // 64] & (np.uint64(1) << np.uint64(j % 64))) for j in range(len(names))]
-        out = np.empty((n, len(items)))
+        table = np.empty((len(items), len(uniq)))
         for col, item in enumerate(items):
-            score = np.zeros(len(uniq))
+            score = table[col]
+            score[:] = 0.0
             for i in by_item.get(item, ()):
                 ant = ants[i]
                 cols = [pos[c] for c in ant if c in pos]
                 if len(cols) < len(ant):
                     continue
                 if not cols:
-                    score = np.maximum(score, vals[i])
+                    np.maximum(score, vals[i], out=score)
                     continue
                 am = bits(cols)
                 rows = holding[min(cols, key=lambda j: len(holding[j]))]
                 fires = ((uniq[rows] & am) == am).all(axis=1)
                 score[rows] = np.where(fires, np.maximum(score[rows], vals[i]), score[rows])
-            own = bits([pos[item]])
-            score[((uniq & own) == own).all(axis=1)] = 0.0
-            out[:, col] = score[inv]
-        return pd.DataFrame(out, index=baskets.index, columns=pd.Index(items))
+            score[holding[pos[item]]] = 0.0
+        return BasketScores(baskets.index, inv, pd.DataFrame(table.T, columns=pd.Index(items)))
 
     # -- Result interface -------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -270,6 +275,27 @@ class RuleSet(Result):
             ax.set_title(f"{len(self.rules)} rules")
             return ax
         return _rule_graph(self.sort("lift").rules.head(n), ax)
+
+
+def _distinct_masks(baskets: pd.DataFrame, step: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a bool users × items frame as bit masks (m, words) and each row's
+    code among them (int32 when they fit), packed a block of rows at a time."""
+    words = mining.mask_words(baskets.shape[1])
+    n = len(baskets)
+    masks = np.empty((n, words), dtype=np.uint64)
+    for start in range(0, n, step):
+        block = baskets.iloc[start:start + step].to_numpy(dtype=bool, copy=False)
+        masks[start:start + step] = mining._pack(block, words)
+    if words == 1:
+        uniq, inv = np.unique(masks[:, 0], return_inverse=True)
+        uniq = uniq.reshape(-1, 1)
+    else:
+        void = masks.view(np.dtype((np.void, 8 * words))).ravel()
+        uniq, inv = np.unique(void, return_inverse=True)
+        uniq = uniq.view(np.uint64).reshape(-1, words)
+    del masks
+    inv = inv.ravel()
+    return uniq, inv.astype(np.int32) if len(uniq) < 2 ** 31 else inv
 
 
 def _rule_graph(rules: pd.DataFrame, ax):
