@@ -83,6 +83,15 @@ def test_oracle_beats_random_by_the_planted_margin(tmp_path, cache):
     assert abs((observed["oracle"] - observed["random"]) - margin) < 4 * np.sqrt(var["oracle"] + var["random"])
     c = dm.loop.compare(list(runs.values()))
     assert c.totals.loc["oracle", "vs_random"] > 3
+    # neither policy plans with a model, so neither fits one: no version stored, the planning
+    # model's columns NaN, the planted truth's on their own offers measured
+    for p, r in runs.items():
+        assert r.versions.empty and not any((r.out / "models").rglob("*.skops"))
+        m = r.monthly
+        for col in ("model_auc", "model_auc_contacts", "model_auc_planted", "base_auc_planted", "model_auc_attainable"):
+            assert m[col].isna().all(), (p, col)
+        assert m["oracle_auc"].between(0.5, 1).all() and m["oracle_auc_planted"].between(0.5, 1).all(), p
+        assert r.precision_scale["expected_take_up"].isna().all() and r.precision_scale["true_take_up"].notna().all()
 
 
 class _Killed(RuntimeError):

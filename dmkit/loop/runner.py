@@ -7,7 +7,9 @@ Every month ``m`` (data month ``d = m - 1``), in this order:
    offered it back (a win-back is another campaign);
 2. **target models** from the model store (the version of ``m``; in the first month a
    model of who holds the service, fitted on ``d``), scoring every user on the features of
-   ``d`` (:func:`dmkit.propensity.build_features` plus ``contacts_90d``);
+   ``d`` (:func:`dmkit.propensity.build_features` plus ``contacts_90d``); the model policy
+   only: the random and oracle policies plan without a model, so they fit, score and revise
+   none (steps 2 and 6; their model columns are NaN);
 3. **the offer plan** (:func:`dmkit.loop.policy.plan_month`): the policy's best offers up to
    the budget, a 10% control group, contact caps, the sensitive-number list, weekday sends
    in J3's windows; written as contact lists per channel with the holdout group;
@@ -17,11 +19,12 @@ Every month ``m`` (data month ``d = m - 1``), in this order:
    month's exploration slice (a uniform random sample of the eligible users: unbiased for
    the population the model ranks) with a bootstrap interval, and on all its contacts,
    value, per prefecture;
-6. **revision** (:func:`_revise`): two challengers — a logistic regression on the base
-   model's log-odds, log usage, channel and fatigue, and the base score recalibrated —
-   fitted on the loop's offers of the months before ``m`` and compared **out of time** on
-   ``m``'s offers (the exploration offers weighted for the population they stand for); the
-   better one is refitted on every offer so far and stored as the version of ``m + 1``
+6. **revision** (:func:`_revise`): three challengers — a logistic regression per service on
+   the base model's log-odds, log usage, channel and fatigue, one partly shared over the
+   services (:mod:`dmkit.loop.revise`), and the base score recalibrated — fitted on the
+   loop's offers of the months before ``m`` and compared **out of time** on ``m``'s offers
+   (the exploration offers weighted for the population they stand for); the best one is
+   refitted on every offer so far and stored as the version of ``m + 1``
    (versions are kept and compared);
 7. **KPIs re-scored**: the month's ``kpis`` rows projected on the health index fitted on
    the months before the loop (:func:`dmkit.health.score`), and rank changes. The scale
@@ -94,8 +97,13 @@ class LoopRun(Result):
         ``control`` (users held out), ``control_take_up``, ``uplift`` (take_up −
         control_take_up), ``model_auc`` (the planning model's ROC AUC on the month's
         delivered offers of the exploration slice — a uniform random sample of the eligible
-        users, so an unbiased estimate of the AUC on the population the model ranks; with
-        ``policy="random"`` every offer is such a draw; NaN for the oracle),
+        users, so an unbiased estimate of the AUC on the population the model ranks; NaN for
+        the random and oracle policies, which plan without a model and fit none: every column
+        of the planning model — ``model_auc*``, ``base_auc_planted``, ``model_auc_contacts``
+        and the precision table's ``expected_take_up`` — is NaN for them, while the columns of
+        the planted truth on their own offers and population (``oracle_auc``,
+        ``oracle_auc_slice``, ``observable_auc_planted``, ``oracle_auc_planted``,
+        ``expected_take_up``) are measured),
         ``model_auc_low`` / ``model_auc_high`` (its 95% interval, :data:`AUC_LEVEL`: a
         bootstrap that resamples the subscribers and the others apart, BCa),
         ``model_auc_planted`` (the model's expected AUC on the whole population it ranks —
@@ -222,7 +230,7 @@ class PolicyComparison(Result):
     def plot(self, ax=None, *, kind: str = "take_up"):
         """One curve per policy of a monthly column; ``model_auc``: the exploration slice's
         AUC with its 95% interval (band) and the planted population AUC (dashed), for the
-        policies that measure it (the oracle has no slice)."""
+        policies that measure it (the random and oracle policies fit no model)."""
         ax = get_ax(ax)
         for p, g in self.monthly.groupby("policy", sort=False):
             if kind != "model_auc" or g["model_auc"].notna().any():
@@ -657,10 +665,13 @@ def _month(ctx: _Ctx, world, month: str):
     ok_user &= ~np.isin(users.to_numpy(), ctx.excluded)
     eligible = pd.DataFrame({s: elig[s] & ok_user for s in ctx.services}, index=users)
 
-    # 2. target models (store) and scores; a revised model also reads its base model's score
+    # 2. target models (store) and scores; a revised model also reads its base model's score.
+    # Only the model policy plans with them: the random and oracle policies fit, score and revise
+    # none (their model columns are NaN), which was most of their CPU time
     models, model_scores, base_scores = {}, {}, {}
     rng_fit = _rng(ctx.seed, month, 3)
-    for s in ctx.services:
+    uses_model = ctx.policy == "model"
+    for s in ctx.services if uses_model else ():
         try:
             rec = store.record(province=ctx.province, service=s, month=month)
         except dm.errors.DataNotFoundError:
@@ -686,6 +697,8 @@ def _month(ctx: _Ctx, world, month: str):
         sc = np.full(len(X), np.nan)
         sc[rows_s] = _score(m, Xe, b[rows_s], s) if len(rows_s) else []
         model_scores[s] = sc
+    if not uses_model:
+        model_scores = base_scores = {s: np.full(len(users), np.nan) for s in ctx.services}
     M = pd.DataFrame(model_scores, index=users)
     true = true_obs = None
     if getattr(ctx.source, "simulated", False):
@@ -704,8 +717,8 @@ def _month(ctx: _Ctx, world, month: str):
     pref = world.users.set_index("user_id")["preferred_channel"]
     # scores of models of who holds a service are not on one scale: equal shares until the
     # responses have calibrated every service's model to take-up
-    uncalibrated = any(store.record(province=ctx.province, service=s, month=month)["kind"] == "holders"
-                       for s in ctx.services)
+    uncalibrated = uses_model and any(store.record(province=ctx.province, service=s, month=month)["kind"]
+                                      == "holders" for s in ctx.services)
     plan = plan_month(P, eligible=eligible, budget=ctx.budget, month=month, rng=rng_plan, preferred=pref,
                       channels=ctx.channels, control_share=ctx.control_share, explore=ctx.explore,
                       planner=ctx.planner, equal_shares=ctx.policy == "model" and uncalibrated)
@@ -744,11 +757,12 @@ def _month(ctx: _Ctx, world, month: str):
     q = _delivered(ctx, true, X, pref) if true is not None else None
     row, by_pref, training = _evaluate(ctx, world, month, c, plan, rows, X, q)
     if true is not None:
+        row["observable_auc_planted"] = _population_auc(_delivered(ctx, true_obs, X, pref), q, eligible)
+        row["oracle_auc_planted"] = _population_auc(q, q, eligible)
+    if true is not None and uses_model:
         row["model_auc_planted"] = _population_auc(M, q, eligible)
         row["base_auc_planted"] = _population_auc(pd.DataFrame(base_scores, index=users)[list(M.columns)], q,
                                                   eligible)
-        row["observable_auc_planted"] = _population_auc(_delivered(ctx, true_obs, X, pref), q, eligible)
-        row["oracle_auc_planted"] = _population_auc(q, q, eligible)
         row["model_auc_attainable"] = (row["model_auc_planted"] - 0.5) / (row["observable_auc_planted"] - 0.5)
     training = training[training["base_score"].notna()]
     state.write(month, "training", training)
@@ -766,13 +780,14 @@ def _month(ctx: _Ctx, world, month: str):
 
     # 6. revision -> the version of next month
     nxt = str(pd.Period(month, "M") + 1)
-    done = [m for m in _months_before(ctx, month) if state.done(m)]
-    past = [state.read(m, "training") for m in done]
-    allt = pd.concat(past + [training], ignore_index=True) if past else training
-    shared = _Shared(ctx, allt, feats, month)
-    for s in ctx.services:
-        rec = store.record(province=ctx.province, service=s, month=month)
-        _revise(ctx, models[s], rec, allt[allt["service"] == s], s, month, nxt, feats, plan, c, shared)
+    if uses_model:
+        done = [m for m in _months_before(ctx, month) if state.done(m)]
+        past = [state.read(m, "training") for m in done]
+        allt = pd.concat(past + [training], ignore_index=True) if past else training
+        shared = _Shared(ctx, allt, feats, month)
+        for s in ctx.services:
+            rec = store.record(province=ctx.province, service=s, month=month)
+            _revise(ctx, models[s], rec, allt[allt["service"] == s], s, month, nxt, feats, plan, c, shared)
     state.finish(month, {"monthly": row, "subscriptions_full": bool(rows.subscriptions_full)})
     return world, True
 
@@ -826,8 +841,9 @@ def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X, q: pd.DataFrame | None 
     ckey = pd.MultiIndex.from_arrays([c["user_id"].to_numpy().astype(np.int64), svc])
     at = key.get_indexer(ckey)
     score = np.where(at >= 0, plan["score_model"].to_numpy()[np.maximum(at, 0)], np.nan)
-    m_auc = deliv & np.isfinite(score)
-    explored = m_auc & (at >= 0) & plan["explore"].to_numpy(dtype=bool)[np.maximum(at, 0)]
+    m_auc = deliv & np.isfinite(score)  # no score: a policy without a model (random, oracle)
+    sliced = deliv & (at >= 0) & plan["explore"].to_numpy(dtype=bool)[np.maximum(at, 0)]
+    explored = m_auc & sliced
     auc_low, auc_high = _auc_interval(sub[explored], score[explored], _rng(ctx.seed, month, 4))
     contacted = int(sent.sum())
     n_ctrl = int(ctrl.sum())
@@ -854,8 +870,8 @@ def _evaluate(ctx: _Ctx, world, month, c, plan, rows, X, q: pd.DataFrame | None 
         k = pd.Index(q.columns).get_indexer(svc)
         known = (r >= 0) & (k >= 0)
         qv = np.where(known, q.to_numpy(float)[np.maximum(r, 0), np.maximum(k, 0)], np.nan)
-        row["oracle_auc"] = _auc(sub[m_auc & known], qv[m_auc & known])
-        row["oracle_auc_slice"] = _auc(sub[explored & known], qv[explored & known])
+        row["oracle_auc"] = _auc(sub[deliv & known], qv[deliv & known])  # with a model: its rows
+        row["oracle_auc_slice"] = _auc(sub[sliced & known], qv[sliced & known])
     pref = world.users.set_index("user_id")["prefecture"].astype(str)
     f = pd.DataFrame({"prefecture": pref.reindex(c["user_id"].to_numpy()).to_numpy(), "t": target & sent,
                       "ctrl": ctrl, "sub_t": sub & target, "sub_c": sub & ctrl})
