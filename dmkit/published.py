@@ -42,6 +42,8 @@ __all__ = [
     "j3_discrepancies",
     "read",
     "Y5_PUBLISHED",
+    "Y5_SUBSCRIPTIONS_COLUMNS",
+    "Y5_USAGE_COLUMNS",
     "y5_outcomes",
 ]
 
@@ -188,7 +190,7 @@ def j3_contacts(
         if missing:
             raise schema_error(table=name, column=missing[0], expected=f"columns {list(cols)}",
                                found=f"columns {list(df.columns)}")
-    for i, r in s1.iterrows():
+    for _, r in s1.iterrows():
         for hi, lo in (("sent", "delivered"), ("replied", "subscribed"), ("subscribed", "unsubscribed")):
             if r[lo] > r[hi]:
                 raise schema_error(table="j3_step1_daily", column=lo, expected=f"{lo} <= {hi} on each day",
@@ -406,6 +408,12 @@ three months 27.9 %; SMS MOU up more than 10 messages in every middle group; Fet
 penetration among high-MOU customers up about 4 percentage points."""
 
 
+Y5_USAGE_COLUMNS: tuple[str, ...] = ("user_id", "month", "sms_p2p", "arpu")
+"""The ``usage`` columns :func:`y5_outcomes` reads (and checks)."""
+Y5_SUBSCRIPTIONS_COLUMNS: tuple[str, ...] = ("user_id", "service", "start", "end")
+"""The ``subscriptions`` columns :func:`y5_outcomes` reads (and checks)."""
+
+
 def y5_outcomes(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, start: str, end: str,
                 low: float = 50, high: float = 200, spend_bins: tuple[float, ...] = (50, 150)) -> pd.DataFrame:
     """Y5's three outcomes by the deck's definitions, from ``start`` (the campaign's first
@@ -420,6 +428,10 @@ def y5_outcomes(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, start: str,
     * high_mou_fetion_rise: among users with P2P SMS >= ``high`` in ``start``, Fetion holders
       at the end of ``end`` minus at the end of ``start`` (share of the group).
 
+    Only :data:`Y5_USAGE_COLUMNS` of ``usage`` and :data:`Y5_SUBSCRIPTIONS_COLUMNS` of
+    ``subscriptions`` are read and checked against the contract: a projected read of the
+    panel (``panel.read("usage", columns=Y5_USAGE_COLUMNS)``) is enough.
+
     Returns
     -------
     DataFrame
@@ -430,8 +442,9 @@ def y5_outcomes(usage: pd.DataFrame, subscriptions: pd.DataFrame, *, start: str,
     SchemaError
         The panel does not cover the three months before ``start`` through ``end``.
     """
-    schema.validate(usage, "usage", check_keys=False)
-    schema.validate(subscriptions, "subscriptions", check_keys=False)
+    # only the columns read are checked: a projected read of the panel is enough
+    schema.validate(usage, "usage", check_keys=False, columns=list(Y5_USAGE_COLUMNS))
+    schema.validate(subscriptions, "subscriptions", check_keys=False, columns=list(Y5_SUBSCRIPTIONS_COLUMNS))
     p0, p1 = pd.Period(start, freq="M"), pd.Period(end, freq="M")
     need = [str(m) for m in pd.period_range(p0 - 3, p1, freq="M")]
     # numpy on factorized users and months (the panel has n_users x n_months rows: no pivot)

@@ -158,3 +158,15 @@ def test_y5_outcomes_by_hand():
     assert y.at["silent_sms_penetration", "published"] == 0.279
     with pytest.raises(SchemaError, match="no rows for"):
         published.y5_outcomes(usage, subs, start="2008-06", end="2008-10")
+
+
+def test_y5_outcomes_from_the_columns_it_reads():
+    """The projected columns give the same outcomes as the whole tables; a projection without
+    a column read is named."""
+    usage, subs = _y5_frames()
+    want = published.y5_outcomes(usage, subs, start="2008-06", end="2008-09")
+    got = published.y5_outcomes(usage[list(published.Y5_USAGE_COLUMNS)],
+                                subs[list(published.Y5_SUBSCRIPTIONS_COLUMNS)], start="2008-06", end="2008-09")
+    pd.testing.assert_frame_equal(got, want)
+    with pytest.raises(SchemaError, match="arpu"):
+        published.y5_outcomes(usage[["user_id", "month", "sms_p2p"]], subs, start="2008-06", end="2008-09")
