@@ -13,6 +13,7 @@
 Example
 -------
 >>> fp = dm.fingerprint.profile(d.users, d.usage, d.subscriptions, d.events, d.edges)
+>>> fp = dm.fingerprint.profile(pdata, month="2008-12")  # from a province: read a table at a time
 >>> fp.table.head()
 >>> dm.fingerprint.preference_rules(fp, target="channel").top()
 >>> fp.card(fp.table.index[0])
@@ -31,9 +32,10 @@ from dmkit import schema
 from dmkit._results import Result, Summary, get_ax
 from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_scalar
-from dmkit.contract.labels import in_labels, present_labels
+from dmkit.contract.labels import in_labels, label_codes, present_labels
 from dmkit.contract.months import check_month, month_end
-from dmkit.errors import parameter_error, schema_error
+from dmkit.contract.province import ProvinceData
+from dmkit.errors import DataNotFoundError, parameter_error, schema_error
 
 __all__ = [
     "profile",
@@ -222,7 +224,7 @@ def _argmax_share(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, m: int
     kept = []
     for pos, codes in parts:
         ok = (pos >= 0) & (codes >= 0)
-        kept.append((pos[ok], codes[ok]))
+        kept.append((pos, codes) if ok.all() else (pos[ok], codes[ok]))  # nothing to drop: no copy
     best = np.zeros(n, dtype=np.int16 if m < 2 ** 15 else np.int32)
     top = np.zeros(n, dtype=np.int64)
     total = np.zeros(n, dtype=np.int64)
@@ -249,23 +251,73 @@ _COUNT_CELLS = 1 << 24
 """Customer x category count cells :func:`_argmax_share` holds at once (128 MiB of int64)."""
 
 
-def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    """Codes of ``values`` into ``categories`` (-1 if absent), cheap for categorical columns;
-    int16 (int32 past 32,767 categories)."""
-    cats = pd.Index(list(categories))
-    dt = np.int16 if len(cats) < 2 ** 15 else np.int32
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        remap = np.append(cats.get_indexer(values.cat.categories.astype(str)), -1).astype(dt)
-        return remap[values.cat.codes.to_numpy()]  # code -1 -> last entry, -1
-    return cats.get_indexer(values.astype(str)).astype(dt)
+def _recode(codes: np.ndarray, labels: Sequence[str], categories: Sequence[str], *,
+            drop: Sequence[str] = ()) -> np.ndarray:
+    """Codes into ``labels`` (from :func:`~dmkit.contract.labels.label_codes`, -1 missing)
+    as codes into ``categories`` (-1 if absent or in ``drop``), int16 (int32 past 32,767
+    categories)."""
+    dt = np.int16 if len(categories) < 2 ** 15 else np.int32
+    remap = pd.Index(list(categories)).get_indexer(list(labels))
+    remap[np.isin(np.asarray(labels, dtype=object), list(drop))] = -1
+    return np.append(remap, -1).astype(dt)[codes]  # code -1 -> last entry, -1
+
+
+def _used(codes: np.ndarray, labels: Sequence[str]) -> set[str]:
+    """The labels taken by ``codes`` (codes into ``labels``, -1 missing)."""
+    used = np.bincount(codes[codes >= 0], minlength=len(labels))
+    return {str(v) for v, k in zip(labels, used, strict=True) if k}
+
+
+class _Source:
+    """One table as :func:`profile` reads it: a DataFrame (checked whole at the start), or a
+    :class:`~dmkit.contract.province.ProvinceData` read a few columns at a time (of a monthly
+    table the month's rows only), each piece checked against the contract as it is read and
+    dropped once reduced, so that no more than one table's few columns are held at once."""
+
+    def __init__(self, src: pd.DataFrame | ProvinceData, table: str, validate: bool) -> None:
+        self.src, self.table, self.validate = src, table, validate
+
+    @property
+    def lazy(self) -> bool:
+        return isinstance(self.src, ProvinceData)
+
+    def get(self, *columns: str, months: Sequence[str] | None = None, check_keys: bool = False) -> pd.DataFrame:
+        """A frame holding ``columns``: the DataFrame itself, or those columns read from the
+        province (``months``: only those months' rows; ``DataNotFoundError`` when it has none)."""
+        if not self.lazy:
+            return self.src
+        df = self.src.read(self.table, columns=list(columns), months=months)
+        if self.validate:
+            schema.validate(df, self.table, check_keys=check_keys, columns=list(columns))
+        return df
+
+    def months(self) -> set[str]:
+        """The months of a monthly table."""
+        return present_labels(self.get("month")["month"])
+
+
+def _sources(users, usage, subscriptions, events, edges, validate: bool) -> dict[str, _Source]:
+    """The five tables by name; a table not given (None) is read from ``users`` when it is a
+    province."""
+    given = {"users": users, "usage": usage, "subscriptions": subscriptions, "events": events, "edges": edges}
+    out = {}
+    for name, src in given.items():
+        if src is None and isinstance(users, ProvinceData):
+            src = users
+        if not isinstance(src, (pd.DataFrame, ProvinceData)):
+            raise parameter_error(name, expected=f"the {name} table (a DataFrame) or a ProvinceData",
+                                  found=type(src).__name__,
+                                  fix=None if src is not None else "pass the table, or the province as users")
+        out[name] = _Source(src, name, validate)
+    return out
 
 
 def profile(
-    users: pd.DataFrame,
-    usage: pd.DataFrame,
-    subscriptions: pd.DataFrame,
-    events: pd.DataFrame,
-    edges: pd.DataFrame,
+    users: pd.DataFrame | ProvinceData,
+    usage: pd.DataFrame | ProvinceData | None = None,
+    subscriptions: pd.DataFrame | ProvinceData | None = None,
+    events: pd.DataFrame | ProvinceData | None = None,
+    edges: pd.DataFrame | ProvinceData | None = None,
     *,
     month: str | None = None,
     channel_from: Literal["both", "events", "subscriptions"] = "both",
@@ -278,8 +330,14 @@ def profile(
 
     Parameters
     ----------
-    users, usage, subscriptions, events, edges : DataFrame
-        Contract tables (:mod:`dmkit.schema`).
+    users, usage, subscriptions, events, edges : DataFrame or ProvinceData
+        Contract tables (:mod:`dmkit.schema`), or a province (``dm.io.load_province``) for
+        any of them: then only the columns profile reads (:data:`PROFILE_COLUMNS`) are read,
+        of ``usage`` and ``edges`` the month's rows only, one table at a time and a few
+        columns at a time, each reduced to per-customer arrays before the next is read
+        (from a lazily loaded province, the simulator cache, nothing else of the tables is
+        held). ``profile(pdata, month=...)`` reads all five from ``pdata``; a table left out
+        (None) is read from ``users`` when that is a province. The same table either way.
     month : str 'YYYY-MM', optional
         The data month; default the latest month of ``usage``. Usage and edges are taken
         for that month, events and subscriptions up to its end.
@@ -297,7 +355,8 @@ def profile(
     validate : bool, default True
         Check the tables against the data contract first: the columns profile reads
         (:data:`PROFILE_COLUMNS`; a table loaded with only those columns is enough), and
-        unique keys of users and usage.
+        unique keys of users and usage. What is read from a province is checked as it is
+        read (of usage and edges the month's rows).
 
     Returns
     -------
@@ -308,121 +367,132 @@ def profile(
     ------
     SchemaError
         A table breaks the contract, or ``usage`` has no row for ``month``.
+    ParameterError
+        A table is neither a DataFrame nor a province.
     """
     check_choice(channel_from, "channel_from", ("both", "events", "subscriptions"))
-    if validate:
-        for df, name in ((users, "users"), (usage, "usage"), (subscriptions, "subscriptions"),
-                         (events, "events"), (edges, "edges")):
-            schema.validate(df, name, check_keys=name in ("users", "usage"), columns=PROFILE_COLUMNS[name])
-    if month is None:
-        month = max(present_labels(usage["month"]))
-    else:
+    if month is not None:
         check_month(month)
-    u_rows = np.flatnonzero(in_labels(usage["month"], [month]))  # the month's rows, no copy of usage
-    if not len(u_rows):
+    src = _sources(users, usage, subscriptions, events, edges, validate)
+    if validate:
+        for name, s in src.items():
+            if not s.lazy:
+                schema.validate(s.src, name, check_keys=name in ("users", "usage"), columns=PROFILE_COLUMNS[name])
+    t: dict[str, object] = {}  # columns, assembled into one frame at the end
+
+    # usage of the month (its rows only, from a province) ------------------------------
+    us = src["usage"]
+    if month is None:
+        month = max(us.months() if us.lazy else present_labels(us.src["month"]))
+    try:
+        u = us.get(*PROFILE_COLUMNS["usage"], months=[month], check_keys=True)
+    except DataNotFoundError:
+        u = None
+    u_rows = np.flatnonzero(in_labels(u["month"], [month])) if u is not None else np.array([], dtype=np.intp)
+    if not len(u_rows):  # the month's rows, no copy of usage
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
-                           found=f"months {sorted(present_labels(usage['month']))[:6]}")
+                           found=f"months {sorted(us.months() if us.lazy else present_labels(u['month']))[:6]}")
     end = month_end(month)  # exclusive: midnight starting the next month
 
+    # users ----------------------------------------------------------------------------
+    users = src["users"].get(*PROFILE_COLUMNS["users"], check_keys=True)
     ids = pd.Index(users["user_id"].to_numpy())
     n = len(ids)
-    t: dict[str, object] = {}  # columns, assembled into one frame at the end
     for c in ("brand", "gender", "age", "student", "tenure_months"):
         t[c] = users[c].array
     t["age_band"] = _age_band(users["age"].to_numpy(), age_bands)
+    flags = users[list(TERMINAL_COLUMNS)].to_numpy(dtype=bool)
+    crm = label_codes(users["preferred_channel"])  # codes and labels, into the channels once known
+    seen = _used(*crm)
+    del users
+
+    # the month's usage and value tier ---------------------------------------------------
+    upos = _positions(u["user_id"].to_numpy()[u_rows], ids)
+    keep = upos >= 0
+    u_keep, upos = u_rows[keep], upos[keep]
+    for c in USAGE_FEATURES:
+        vals = u[c].to_numpy()
+        col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
+        col[upos] = vals[u_keep]
+        t[c] = col
+    month_arpu = u["arpu"].to_numpy()[u_rows]
+    del u, vals, upos, u_keep
+    t["sms_mms"] = (t["sms_p2p"].astype(np.int64) + t["mms"]).astype(np.int32)
+    if value_cuts is None:
+        cuts = tuple(float(q) for q in np.quantile(month_arpu.astype(float), [1 / 3, 2 / 3]))
+    else:
+        cuts = tuple(float(v) for v in value_cuts)
+        if len(cuts) != 2 or cuts[0] >= cuts[1]:
+            raise parameter_error("value_cuts", expected="two increasing ARPU cut points", found=value_cuts)
+    del month_arpu
+    t["value_tier"] = pd.Categorical.from_codes(np.searchsorted(np.asarray(cuts), t["arpu"], side="right"),
+                                                categories=["low", "mid", "high"], ordered=True)
+
+    # social circle ------------------------------------------------------------------
+    t["circle_size"] = _circle_sizes(src["edges"], month, ids)
+
+    # subscriptions: the channels of the orders, the services held at the month's end ------
+    sub_part, sub_seen, held = _subscription_parts(src["subscriptions"], end, ids)
+    seen |= sub_seen
+
+    # events: the channels and genres of the downloads --------------------------------------
+    ev_part, ev_seen, genre_part = _event_parts(src["events"], end, ids)
+    seen |= ev_seen
 
     # channel preference --------------------------------------------------------------
-    chans = _channel_categories(users, subscriptions, events)
-    # masks and the few columns needed as arrays (int32 positions, int16 codes): no copy of
-    # the events or subscriptions frames, no concatenation of the two
-    ev_mask = (events["ts"] < end).to_numpy()
-    ev_pos = _positions(events["user_id"].to_numpy()[ev_mask], ids)
-    sub_mask = (subscriptions["start"] < end).to_numpy()
-    sub_pos = _positions(subscriptions["user_id"].to_numpy()[sub_mask], ids)
-    excluded = [chans.index(c) for c in exclude_channels if c in chans]
-    parts = []
-    if channel_from in ("both", "events"):
-        parts.append((ev_pos, _codes(events["channel"], chans)[ev_mask]))
-    if channel_from in ("both", "subscriptions"):
-        parts.append((sub_pos, _codes(subscriptions["channel"], chans)[sub_mask]))
-    for _, codes in parts:
-        codes[np.isin(codes, excluded)] = -1
-    best, conf, total, _ = _argmax_share(parts, n, len(chans))
-    del parts
-    crm = _codes(users["preferred_channel"], chans)
-    t["channel"] = pd.Categorical.from_codes(np.where(total > 0, best, crm), categories=chans)
-    t["channel_confidence"] = conf
-    t["channel_actions"] = total
-
-    # genre preference ---------------------------------------------------------------
     from dmkit.catalog import active_catalog
 
+    CHANNELS = active_catalog().codes("channels")  # noqa: N806 - the operator's catalog, or the simulator's
+    chans = list(CHANNELS) + sorted(seen - set(CHANNELS))
+    parts = []
+    if channel_from in ("both", "events"):
+        parts.append(ev_part)
+    if channel_from in ("both", "subscriptions"):
+        parts.append(sub_part)
+    del ev_part, sub_part
+    parts = [(pos, _recode(codes, labels, chans, drop=exclude_channels))  # excluded: -1, not counted
+             for pos, codes, labels in parts]
+    best, conf, total, _ = _argmax_share(parts, n, len(chans))
+    del parts
+    crm_code = _recode(crm[0], crm[1], chans)
+    t["channel"] = pd.Categorical.from_codes(np.where(total > 0, best, crm_code), categories=chans)
+    t["channel_confidence"] = conf
+    t["channel_actions"] = total
+    del best, conf, total, crm_code
+
+    # genre preference ---------------------------------------------------------------
     GENRES = active_catalog().codes("genres")  # noqa: N806 - the operator's catalog, or the simulator's
-    ev_genre = events["genre"]
-    seen = (present_labels(ev_genre[ev_mask]) if not isinstance(ev_genre.dtype, pd.CategoricalDtype)
-            else _used_categories(ev_genre, ev_mask))
-    genres = list(GENRES) + sorted(seen - set(GENRES))
-    gbest, gconf, gtotal, ngen = _argmax_share([(ev_pos, _codes(ev_genre, genres)[ev_mask])], n, len(genres))
-    del ev_pos, ev_mask
+    gpos, gcodes, glabels = genre_part
+    del genre_part
+    genres = list(GENRES) + sorted(_used(gcodes, glabels) - set(GENRES))
+    gbest, gconf, gtotal, ngen = _argmax_share([(gpos, _recode(gcodes, glabels, genres))], n, len(genres))
+    del gpos, gcodes
     t["genre"] = pd.Categorical.from_codes(np.where(gtotal > 0, gbest, -1), categories=genres)
     t["genre_confidence"] = gconf
     t["genre_downloads"] = gtotal
     t["n_genres"] = ngen
 
     # terminal -----------------------------------------------------------------------
-    flags = users[list(TERMINAL_COLUMNS)].to_numpy(dtype=bool)
     words = np.array(list(TERMINAL_COLUMNS.values()), dtype=object)
-    score = flags.sum(axis=1)
     # one distinct text per capability combination (at most 16), then a lookup: no per-user join
     combo = flags @ (1 << np.arange(flags.shape[1]))
     texts = np.array([", ".join(words[[(c >> b) & 1 == 1 for b in range(len(words))]]) or "voice/SMS only"
                       for c in range(1 << len(words))], dtype=object)
     t["terminal"] = pd.Categorical.from_codes(combo, categories=texts)  # 16 texts, a code per user
-    t["terminal_score"] = score.astype(np.int32)
-    for c in TERMINAL_COLUMNS:
-        t[c] = users[c].to_numpy(dtype=bool)
-
-    # social circle ------------------------------------------------------------------
-    e_rows = np.flatnonzero(in_labels(edges["month"], [month]))
-    if not len(e_rows) and len(edges):
-        e_months = sorted(present_labels(edges["month"]))
-        latest = max([m for m in e_months if m <= month] or e_months)
-        warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=2)
-        e_rows = np.flatnonzero(in_labels(edges["month"], [latest]))
-    active = (edges["sms"].to_numpy()[e_rows] > 0) | (edges["calls"].to_numpy()[e_rows] > 0)
-    epos = _positions(edges["user_id"].to_numpy()[e_rows[active]], ids)
-    t["circle_size"] = np.bincount(epos[epos >= 0], minlength=n).astype(np.int32)
-
-    # usage of the month and value tier ---------------------------------------------------
-    upos = _positions(usage["user_id"].to_numpy()[u_rows], ids)
-    keep = upos >= 0
-    u_keep, upos = u_rows[keep], upos[keep]
-    for c in USAGE_FEATURES:
-        vals = usage[c].to_numpy()
-        col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
-        col[upos] = vals[u_keep]
-        t[c] = col
-    t["sms_mms"] = (t["sms_p2p"].astype(np.int64) + t["mms"]).astype(np.int32)
-    arpu = t["arpu"]
-    if value_cuts is None:
-        cuts = tuple(float(q) for q in np.quantile(usage["arpu"].to_numpy()[u_rows].astype(float), [1 / 3, 2 / 3]))
-    else:
-        cuts = tuple(float(v) for v in value_cuts)
-        if len(cuts) != 2 or cuts[0] >= cuts[1]:
-            raise parameter_error("value_cuts", expected="two increasing ARPU cut points", found=value_cuts)
-    t["value_tier"] = pd.Categorical.from_codes(np.searchsorted(np.asarray(cuts), arpu, side="right"),
-                                                categories=["low", "mid", "high"], ordered=True)
+    t["terminal_score"] = flags.sum(axis=1).astype(np.int32)
+    for j, c in enumerate(TERMINAL_COLUMNS):
+        t[c] = np.ascontiguousarray(flags[:, j])
 
     # services held at the month's end -------------------------------------------------
-    held = ~(subscriptions["end"] < end).to_numpy()[sub_mask]  # running at the month's end (NaT: False)
-    hrows = np.flatnonzero(sub_mask)[held]
-    spos = sub_pos[held]
-    del sub_pos, sub_mask, held
-    service = subscriptions["service"]
-    services = sorted(_used_categories(service, hrows) if isinstance(service.dtype, pd.CategoricalDtype)
-                      else present_labels(service.iloc[hrows]))
+    spos, scode, slabels = held
+    del held
+    services = sorted(_used(scode, slabels))
+    order = ["brand", "gender", "age", "student", "tenure_months", "age_band", "channel", "channel_confidence",
+             "channel_actions", "genre", "genre_confidence", "genre_downloads", "n_genres", "terminal",
+             "terminal_score", *TERMINAL_COLUMNS, "circle_size", *USAGE_FEATURES, "sms_mms", "value_tier"]
+    t = {c: t[c] for c in order}
     if services:
-        scode = _codes(service, services)[hrows]
+        scode = _recode(scode, slabels, services)
         ok = (spos >= 0) & (scode >= 0)
         spos, scode = spos[ok], scode[ok]
         for i, s in enumerate(services):  # one bool column each: no n x services matrix copied into the frame
@@ -433,22 +503,77 @@ def profile(
     return FingerprintResult(table=table, month=month, value_cuts=cuts)
 
 
-def _used_categories(values: pd.Series, rows: np.ndarray) -> set[str]:
-    """The categories of a categorical column taken by the rows at ``rows`` (positions or a
-    boolean mask)."""
-    codes = values.cat.codes.to_numpy()[rows]
-    used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
-    return {str(c) for c in values.cat.categories[used > 0]}
+def _circle_sizes(edges: _Source, month: str, ids: pd.Index) -> np.ndarray:
+    """Distinct contacts per customer (int32): the rows of ``month`` with an SMS or a call
+    (the latest earlier month, or the earliest, with a warning, when ``month`` has none)."""
+    n = len(ids)
+    months = [month]
+    if edges.lazy:
+        try:
+            e = edges.get("month", "sms", months=months)
+        except DataNotFoundError:
+            e = None
+        if e is None:
+            present = edges.months()
+            if not present:
+                return np.zeros(n, dtype=np.int32)
+            latest = max([m for m in present if m <= month] or present)
+            warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=3)
+            months = [latest]
+            e = edges.get("month", "sms", months=months)
+        active = e["sms"].to_numpy() > 0  # one column at a time: the month's rows only
+        del e
+        active |= edges.get("month", "calls", months=months)["calls"].to_numpy() > 0
+        uid = edges.get("month", "user_id", months=months)["user_id"].to_numpy()[active]
+        del active
+    else:
+        e = edges.src
+        e_rows = np.flatnonzero(in_labels(e["month"], months))
+        if not len(e_rows) and len(e):
+            e_months = sorted(present_labels(e["month"]))
+            latest = max([m for m in e_months if m <= month] or e_months)
+            warnings.warn(f"profile: no edges for {month}; circle sizes from {latest}", UserWarning, stacklevel=3)
+            e_rows = np.flatnonzero(in_labels(e["month"], [latest]))
+        active = (e["sms"].to_numpy()[e_rows] > 0) | (e["calls"].to_numpy()[e_rows] > 0)
+        uid = e["user_id"].to_numpy()[e_rows[active]]
+    epos = _positions(uid, ids)
+    return np.bincount(epos[epos >= 0], minlength=n).astype(np.int32)
 
 
-def _channel_categories(users, subscriptions, events) -> list[str]:
-    from dmkit.catalog import active_catalog
+def _subscription_parts(subs: _Source, end: pd.Timestamp, ids: pd.Index):
+    """Of the subscriptions started before ``end``: (customer position, channel code,
+    channel labels) of each order, the channels of every row, and (position, service code,
+    service labels) of those still running at ``end``. A province's table is read a column
+    (``start`` with ``end``) at a time."""
+    s = subs.get("start", "end")
+    sub_mask = (s["start"] < end).to_numpy()
+    held = sub_mask & ~(s["end"] < end).to_numpy()  # running at the month's end (NaT: not ended)
+    del s
+    rows = np.flatnonzero(sub_mask)
+    pos = _positions(subs.get("user_id")["user_id"].to_numpy()[rows], ids)
+    codes, labels = label_codes(subs.get("channel")["channel"])
+    seen = _used(codes, labels)
+    part = (pos, codes[rows], labels)
+    del codes
+    hrows = np.flatnonzero(held)
+    spos = pos[held[rows]]
+    del rows, held
+    scodes, slabels = label_codes(subs.get("service")["service"])
+    return part, seen, (spos, scodes[hrows], slabels)
 
-    CHANNELS = active_catalog().codes("channels")  # noqa: N806 - the operator's catalog, or the simulator's
-    seen: set[str] = set()
-    for s in (users["preferred_channel"], subscriptions["channel"], events["channel"]):
-        seen |= present_labels(s)
-    return list(CHANNELS) + sorted(seen - set(CHANNELS))
+
+def _event_parts(events: _Source, end: pd.Timestamp, ids: pd.Index):
+    """Of the downloads before ``end``: (customer position, channel code, channel labels),
+    the channels of every row, and (position, genre code, genre labels). A province's table
+    is read a column at a time."""
+    ev_rows = np.flatnonzero((events.get("ts")["ts"] < end).to_numpy())
+    pos = _positions(events.get("user_id")["user_id"].to_numpy()[ev_rows], ids)
+    codes, labels = label_codes(events.get("channel")["channel"])
+    seen = _used(codes, labels)
+    part = (pos, codes[ev_rows], labels)
+    del codes
+    gcodes, glabels = label_codes(events.get("genre")["genre"])
+    return part, seen, (pos, gcodes[ev_rows], glabels)
 
 
 def _age_band(age: np.ndarray, cuts: Sequence[int]) -> pd.Categorical:

@@ -360,3 +360,57 @@ def test_profile_takes_tables_loaded_with_only_the_columns_it_reads():
     bad.loc[bad.index[0], "genre"] = "opera"
     with pytest.raises(SchemaError, match="table 'events', column 'genre'"):
         fingerprint.profile(d.users, d.usage, d.subscriptions, bad, d.edges)
+
+
+@pytest.mark.parametrize("cells", [7 * 5, 7 * 64, 1 << 24])  # 5 and 64 customers a block (60 and 5 blocks), one block
+def test_argmax_share_counted_block_by_block_equals_a_pandas_groupby(monkeypatch, cells):
+    from dmkit.fingerprint import _argmax_share
+
+    monkeypatch.setattr(fingerprint, "_COUNT_CELLS", cells)
+    rng = np.random.default_rng(4)
+    n, m = 300, 7
+    pos = rng.integers(-1, n, 6000).astype(np.int32)
+    codes = rng.integers(-1, m, 6000).astype(np.int16)
+    pos[(pos >= 40) & (pos < 50)] = 60  # customers 40..49: no action
+    codes[pos == 7] = rng.choice([1, 4], (pos == 7).sum())  # customer 7: two categories
+    parts = [(pos[:2500], codes[:2500]), (pos[2500:], codes[2500:])]
+    best, conf, total, nnz = _argmax_share(parts, n, m)
+
+    acts = pd.DataFrame({"pos": pos, "code": codes}).query("pos >= 0 and code >= 0")
+    cnt = acts.groupby(["pos", "code"]).size().unstack(fill_value=0).reindex(
+        index=range(n), columns=range(m), fill_value=0)
+    has = cnt.sum(axis=1) > 0
+    ref_best = cnt[has].idxmax(axis=1)  # the first of tied categories, as argmax
+    assert (best[has.to_numpy()] == ref_best.to_numpy()).all()
+    assert (total == cnt.sum(axis=1).to_numpy()).all() and (total[40:50] == 0).all()
+    assert (nnz == (cnt > 0).sum(axis=1).to_numpy()).all() and nnz[7] == 2
+    assert_allclose(conf[has.to_numpy()], (cnt[has].max(axis=1) / cnt[has].sum(axis=1)).to_numpy())
+    assert np.isnan(conf[~has.to_numpy()]).all()
+
+
+def test_profile_reads_a_province_table_by_table_to_the_same_table(tmp_path):
+    from dmkit.contract.province import ProvinceData
+
+    d = synth_generate("yunnan", month="2009-06", n_users=3_000, seed=5)
+    frames = fingerprint.profile(d.users, d.usage, d.subscriptions, d.events, d.edges, month="2009-06")
+    lazy = ProvinceData.load(d.save(tmp_path / "p"), lazy=True)
+    for got in (fingerprint.profile(lazy, month="2009-06"), fingerprint.profile(d, month="2009-06"),
+                fingerprint.profile(lazy, d.usage)):  # default month: usage's latest
+        pd.testing.assert_frame_equal(got.table, frames.table, check_exact=True)
+        assert (got.month, got.value_cuts) == (frames.month, frames.value_cuts)
+    assert "subscriptions" in lazy.__dict__["_pending"]  # read a few columns at a time, never whole
+    early = sorted(fingerprint.present_labels(d.usage["month"]))[0]  # no edges that month: the latest used
+    with pytest.warns(UserWarning, match=f"no edges for {early}"):
+        old = fingerprint.profile(d.users, d.usage, d.subscriptions, d.events, d.edges, month=early)
+    with pytest.warns(UserWarning, match=f"no edges for {early}"):
+        pd.testing.assert_frame_equal(fingerprint.profile(lazy, month=early).table, old.table, check_exact=True)
+    with pytest.raises(SchemaError, match="rows for month '2010-01'"):
+        fingerprint.profile(lazy, month="2010-01")
+    with pytest.raises(ParameterError, match="parameter 'events'"):
+        fingerprint.profile(d.users, d.usage, d.subscriptions, None, d.edges)
+    bad = d.events.assign(genre=d.events["genre"].astype(object))
+    bad.loc[bad.index[0], "genre"] = "opera"
+    d.events = bad
+    broken = ProvinceData.load(d.save(tmp_path / "bad"), lazy=True)
+    with pytest.raises(SchemaError, match="table 'events', column 'genre'"):  # checked as it is read
+        fingerprint.profile(broken, month="2009-06")
