@@ -123,17 +123,19 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
     peers = e["peer_id"].to_numpy()[order]
     deg = np.bincount(e["user_id"].to_numpy(), minlength=n)
     off = np.concatenate([[0], np.cumsum(deg)])
-    usage = pdata.read("usage", months=month0).set_index("user_id").reindex(range(n))  # that month only
+    acts_of = _month_activity(pdata, month0, n)  # that month's sms_p2p, mms, crbt_changes by user id
     p_fwd_user = P_FORWARD[row]
 
     # membership state: -1 none, else product 0 sms / 1 mms; paying flag; source
     product = np.full(n, -1)
-    source = np.full(n, "", dtype=object)
+    source = np.zeros(n, dtype=np.int8)  # 0 none, 1 seed, 2 forward (SOURCES)
     product[seeds] = np.where(mms_ok[seeds], 1, 0)
-    source[seeds] = "seed"
+    source[seeds] = 1
     free = np.zeros(n, bool)
     free[seeds] = True
-    mem_rows, act_rows, fwd_rows, content_rows = [], [], [], []
+    mem_rows, act_rows, content_rows = [], [], []
+    fwd_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []  # (sender, peer, ts, content) per level
+    fwd_cols: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (sender, ts, kind) of every forward so far
     r_sum = np.zeros(9)
     r_cnt = np.zeros(9)
     cid = 0
@@ -150,7 +152,7 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
                 ok = product[who] < 0
                 who, prod, inviter = who[ok], prod[ok], inviter[ok]
                 product[who] = prod
-                source[who] = "forward"
+                source[who] = 2
                 act_rows.append(pd.DataFrame({"user_id": inviter, "month": m, "action": "invite_join", "count": 1}))
                 act_rows.append(pd.DataFrame({"user_id": inviter, "month": m,
                                               "action": np.where(prod == 1, "friend_mms", "friend_sms"), "count": 1}))
@@ -163,10 +165,10 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
         mem_rows.append(pd.DataFrame({"user_id": mem, "month": m,
                                       "product": np.where(product[mem] == 1, "mms_zzy", "sms_zzy"),
                                       "fee": np.where(free[mem], 0, np.where(product[mem] == 1, 3, 2)),
-                                      "source": source[mem]}))
+                                      "source": SOURCES[source[mem]]}))
         is_member = product >= 0
         start = np.datetime64(m, "M").astype("datetime64[ns]").astype(np.int64)
-        reached_by = {}
+        reached: list[tuple[np.ndarray, np.ndarray, int]] = []  # (non-member, sender, kind) as reached
         for _ in range(items_per_month):
             kind = "sms" if cid % 2 == 0 else "mms"
             appeal = float(rng.lognormal(-0.32, 0.8))
@@ -184,7 +186,8 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
                 r = peers[pick]
                 ts = start + day * 24 * _HOUR + 2 * level * _HOUR + (rng.random(len(s)) * _HOUR).astype(np.int64)
                 ts -= ts % 1000
-                fwd_rows.append(pd.DataFrame({"user_id": s, "peer_id": r, "ts": ts, "content_id": cid, "kind": kind}))
+                fwd_rows.append((s, r, ts, cid))
+                fwd_cols.append((s, ts, np.full(len(s), kind == "mms")))
                 o = np.argsort(ts, kind="stable")
                 s, r = s[o], r[o]
                 new = ~holds[r]
@@ -195,46 +198,51 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
                 pf = np.minimum(1.0, p_fwd_user[r_new] * appeal * np.where(is_member[r_new], 1.0, NONMEMBER_FORWARD))
                 np.add.at(r_sum, cell_code[s_new], pf)
                 r_cnt += np.bincount(cell_code[senders], minlength=9)
-                nm = r_new[~is_member[r_new]]
-                if len(nm):
-                    for u, snd in zip(nm.tolist(), s_new[~is_member[r_new]].tolist(), strict=True):
-                        got = reached_by.setdefault(u, [snd, set(), kind])
-                        got[1].add(snd)
+                out = ~is_member[r_new]
+                if out.any():
+                    reached.append((r_new[out], s_new[out], int(kind == "mms")))
                 senders = r_new[rng.random(len(r_new)) < pf]
                 level += 1
             cid += 1
         # joins next month
-        if reached_by:
-            who = np.fromiter(reached_by.keys(), dtype=np.int64)
-            n_snd = np.array([len(v[1]) for v in reached_by.values()])
-            inviter = np.array([v[0] for v in reached_by.values()])
-            kinds = np.array([1 if v[2] == "mms" and mms_ok[u] else 0 for u, v in reached_by.items()])
+        if reached:
+            who, inviter, kinds, n_snd = _first_reach(reached, n)
+            kinds = np.where(mms_ok[who], kinds, 0)
             j = rng.random(len(who)) < 1 - (1 - P_JOIN) ** n_snd
             pending_join = (who[j], kinds[j], inviter[j])
         else:
             pending_join = None
         # activity of the month's members
-        u = usage.loc[mem]
-        f = pd.concat([x for x in fwd_rows if len(x)], ignore_index=True) if fwd_rows else None
-        acts = {"send_sms": u["sms_p2p"].to_numpy(), "send_mms": u["mms"].to_numpy(),
-                "crbt_change": u["crbt_changes"].to_numpy(),
+        acts = {"send_sms": acts_of["sms_p2p"][mem], "send_mms": acts_of["mms"][mem],
+                "crbt_change": acts_of["crbt_changes"][mem],
                 "on_demand_sms": np.where(product[mem] == 0, rng.poisson(1.0, len(mem)), 0),
                 "on_demand_mms": np.where(product[mem] == 1, rng.poisson(1.0, len(mem)), 0),
                 "upload_accepted": np.where(product[mem] == 0, rng.random(len(mem)) < 0.05, 0).astype(int),
                 "fetion_friend": rng.poisson(0.2, len(mem))}
         for a, c in acts.items():
             act_rows.append(pd.DataFrame({"user_id": mem, "month": m, "action": a, "count": np.asarray(c, np.int64)}))
-        if f is not None:
-            fm = f[(f["ts"] >= start) & np.isin(f["user_id"], mem)]
-            g = fm.groupby(["user_id", "kind"]).size().reset_index(name="count")
-            act_rows.append(pd.DataFrame({"user_id": g["user_id"], "month": m,
-                                          "action": "forward_seed_" + g["kind"], "count": g["count"]}))
+        if fwd_cols:  # forwards sent by this month's members since its start, per member and kind
+            snd, ts_all, mms_all = (np.concatenate(c) for c in zip(*fwd_cols, strict=True))
+            fwd_cols = [(snd, ts_all, mms_all)]
+            sel = (ts_all >= start) & is_member[snd]
+            key, cnt = np.unique(snd[sel].astype(np.int64) * 2 + mms_all[sel], return_counts=True)
+            act_rows.append(pd.DataFrame({"user_id": key // 2, "month": m,
+                                          "action": np.where(key % 2 == 1, "forward_seed_mms", "forward_seed_sms"),
+                                          "count": cnt}))
     members = pd.concat(mem_rows, ignore_index=True)
     activity = pd.concat(act_rows, ignore_index=True)
     activity = activity[activity["count"] > 0].groupby(["user_id", "month", "action"], as_index=False)["count"].sum()
-    forwards = pd.concat(fwd_rows, ignore_index=True) if fwd_rows else pd.DataFrame(
-        columns=["user_id", "peer_id", "ts", "content_id", "kind"])
-    forwards["ts"] = forwards["ts"].astype("datetime64[ns]")
+    if fwd_rows:  # one frame at the end, the columns as concatenated arrays
+        sizes = [len(x[0]) for x in fwd_rows]
+        cids = np.repeat(np.array([x[3] for x in fwd_rows], dtype=np.int64), sizes)
+        forwards = pd.DataFrame({"user_id": np.concatenate([x[0] for x in fwd_rows]),
+                                 "peer_id": np.concatenate([x[1] for x in fwd_rows]),
+                                 "ts": np.concatenate([x[2] for x in fwd_rows]).astype("datetime64[ns]"),
+                                 "content_id": cids,
+                                 "kind": np.array(["sms", "mms"], dtype=object)[cids % 2]})
+    else:
+        forwards = pd.DataFrame(columns=["user_id", "peer_id", "ts", "content_id", "kind"])
+        forwards["ts"] = forwards["ts"].astype("datetime64[ns]")
     contents = pd.DataFrame(content_rows, columns=["content_id", "month", "kind", "appeal"])
     names = list(ut["matrix_cell"].cat.categories)
     r_exp = pd.DataFrame({"cell": names, "forwarders": r_cnt.astype(int), "expected_secondary": r_sum})
@@ -245,3 +253,36 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
              "months": months, "seeds": seeds.tolist()}
     return ViralData(members=members, activity=activity, forwards=forwards, contents=contents, cells=cells,
                      truth=truth)
+
+
+SOURCES = np.array(["", "seed", "forward"], dtype=object)
+"""A member's ``source`` by code (0: not a member)."""
+
+
+def _month_activity(pdata, month: str, n: int) -> dict[str, np.ndarray]:
+    """The month's ``sms_p2p``, ``mms`` and ``crbt_changes`` of user ids ``0..n-1`` (int64;
+    0 for a user without usage that month): only those columns of that month read."""
+    u = pdata.read("usage", months=month, columns=["user_id", "month", "sms_p2p", "mms", "crbt_changes"])
+    uid = u["user_id"].to_numpy()
+    ok = (uid >= 0) & (uid < n)
+    out = {}
+    for c in ("sms_p2p", "mms", "crbt_changes"):
+        col = np.zeros(n, dtype=np.int64)
+        col[uid[ok]] = u[c].to_numpy()[ok]
+        out[c] = col
+    return out
+
+
+def _first_reach(reached: list[tuple[np.ndarray, np.ndarray, int]], n: int):
+    """Non-members reached in a month, in the order they were first reached: the user, the
+    first sender reaching them (their inviter), the kind of that first item (1 mms, 0 sms)
+    and the number of distinct senders reaching them."""
+    user = np.concatenate([r[0] for r in reached]).astype(np.int64)
+    sender = np.concatenate([r[1] for r in reached]).astype(np.int64)
+    kind = np.concatenate([np.full(len(r[0]), r[2], dtype=np.int64) for r in reached])
+    uniq, first = np.unique(user, return_index=True)
+    order = np.argsort(first, kind="stable")
+    who, first = uniq[order], first[order]
+    pairs = np.unique(user * n + sender) // n  # one entry per distinct (user, sender), sorted by user
+    n_snd = np.bincount(np.searchsorted(uniq, pairs), minlength=len(uniq))[order]
+    return who, sender[first], kind[first], n_snd
