@@ -282,6 +282,23 @@ def test_refit_with_responses(province):
     assert all(f"only {responders} responders" in n for n in res.notes)
 
 
+@pytest.mark.parametrize("kind", ["hgb", "tree", "logit"])
+def test_refit_importance_equals_the_models_permutation_importance(fitted, kind):
+    """refit's batched permutation importance: the values of ScoringModel.importance (scikit-
+    learn's permutation_importance, one scoring call per repeat), on the held-out rows
+    (sampled to max_rows) and on rows given, for a calibrated hgb, a tree and a logit."""
+    from dmkit.propensity.refit import _importance
+
+    _, X, y, _ = fitted
+    m = propensity.fit(X, y, model=kind, seed=3, n_threads=1)
+    for args, rows in (((), 3000), ((), 50_000), ((X.iloc[:4000], y.iloc[:4000]), 5000)):
+        want = m.importance(*args, n_repeats=3, max_rows=rows)
+        got = _importance(m, *args, n_repeats=3, max_rows=rows)
+        pd.testing.assert_frame_equal(got.set_index("feature").loc[want["feature"]].reset_index(), want,
+                                      check_exact=False, rtol=0, atol=1e-12)
+        assert (want["importance"].abs() > 1e-3).any()  # the permutations change the ranking
+
+
 def test_build_features_equals_an_independent_join(province):
     usage, users = province.usage, province.users
     assert isinstance(usage["month"].dtype, pd.CategoricalDtype)

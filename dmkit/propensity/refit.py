@@ -157,15 +157,80 @@ def refit_with_responses(
                       "top_decile_rate": g["rate"].iloc[0]}
     comp = pd.DataFrame(rows).T
     held = hasattr(model, "X_test_")  # the original model's own held-out part, else the new one's
-    ib = (model.importance(max_rows=5000) if held else
-          model.importance(after.X_test_, after.y_test_, max_rows=5000)).set_index("feature")["importance"]
-    ia = after.importance(max_rows=5000).set_index("feature")["importance"]
+    ib = (_importance(model) if held else
+          _importance(model, after.X_test_, after.y_test_)).set_index("feature")["importance"]
+    ia = _importance(after).set_index("feature")["importance"]
     imp = pd.DataFrame({"before": ib, "after": ia})
     imp["change"] = imp["after"] - imp["before"]
     imp = imp.sort_values("after", ascending=False).rename_axis("feature").reset_index()
     return RefitResult(before=model, after=after, comparison=comp,
                        rules_before=_positive(model), rules_after=_positive(after),
                        importance=imp, notes=tuple(notes))
+
+
+def _importance(model: ScoringModel, X: pd.DataFrame | None = None, y: np.ndarray | None = None, *,
+                n_repeats: int = 5, max_rows: int = 5000) -> pd.DataFrame:
+    """``model.importance(X, y, n_repeats=n_repeats, max_rows=max_rows)``, batched.
+
+    The same rows (at most ``max_rows`` of the evaluation data, drawn as
+    :meth:`ScoringModel.importance` draws them) and the same permutations as scikit-learn's
+    ``permutation_importance`` with ``random_state=model.seed`` (one seed drawn from it,
+    each column shuffled ``n_repeats`` times in a row from that seed), but each feature's
+    ``n_repeats`` permuted copies are scored by one prediction call and the ROC AUC is
+    computed from ranks (ties counted one half, as ``roc_auc_score``): the same importances
+    up to float rounding, without scikit-learn's per-call validation (most of the time on
+    5,000 rows: 4.4 s of CPU per refit at 1,000,000 users).
+    """
+    from sklearn.utils import check_random_state
+
+    from dmkit.propensity.scoring import _values
+
+    yte, _, Xte = model._evaluation(X, y)
+    if len(Xte) > max_rows:
+        rng = np.random.default_rng(model.seed)
+        keep = rng.choice(len(Xte), max_rows, replace=False)
+        Xte, yte = Xte.iloc[keep], yte[keep]
+    A = _values(Xte)
+    pos = np.asarray(yte) == model.classes_[1]
+    est = model.estimator_
+    method = "decision_function" if hasattr(est, "decision_function") else "predict_proba"  # as the scorer picks
+
+    def response(block: np.ndarray) -> np.ndarray:
+        r = getattr(est, method)(block)
+        return r[:, 1] if r.ndim == 2 else r
+
+    seed = check_random_state(model.seed).randint(np.iinfo(np.int32).max + 1)
+    n, k = A.shape
+    scores = np.empty((k, n_repeats))
+    with model._threads():
+        base = _rank_auc(pos, response(A))
+        for j in range(k):
+            rs = np.random.RandomState(seed)  # every column from the same seed, as scikit-learn does
+            idx = np.arange(n)
+            block = np.tile(A, (n_repeats, 1))
+            col = A[:, j]
+            for r in range(n_repeats):
+                rs.shuffle(idx)
+                col = col[idx]  # scikit-learn shuffles the already shuffled column
+                block[r * n:(r + 1) * n, j] = col
+            p = response(block)
+            scores[j] = [_rank_auc(pos, p[r * n:(r + 1) * n]) for r in range(n_repeats)]
+    imp = base - scores
+    return (pd.DataFrame({"feature": list(model._columns), "importance": imp.mean(axis=1),
+                          "std": imp.std(axis=1)})
+            .sort_values("importance", ascending=False).reset_index(drop=True))
+
+
+def _rank_auc(pos: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC of scores ``p`` for the positives ``pos`` (Mann-Whitney, ties one half)."""
+    from scipy.stats import rankdata
+
+    n1 = int(pos.sum())
+    n0 = len(pos) - n1
+    if n1 == 0 or n0 == 0:  # undefined with one class
+        return float("nan")
+    r = rankdata(p)
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _positive(model: ScoringModel) -> pd.DataFrame:
