@@ -538,8 +538,10 @@ def _first_offers(parts: dict, rules: list[dict], uid: np.ndarray, chan_names: l
     """
     ucode, users = _user_codes(uid)
     n_users = len(users)
+    if n_users < 2 ** 31:
+        ucode = ucode.astype(np.int32, copy=False)
     services = sorted({r["service"] for r in rules})
-    svc_of = np.array([services.index(r["service"]) for r in rules], dtype=np.int64)
+    svc_of = np.array([services.index(r["service"]) for r in rules], dtype=np.int16)
     words = max(1, -(-len(services) // 64))
     taken = np.zeros((n_users, words), dtype=np.uint64)
     count = np.zeros(n_users, dtype=np.int16)
@@ -547,9 +549,10 @@ def _first_offers(parts: dict, rules: list[dict], uid: np.ndarray, chan_names: l
     visit = sorted(parts, key=lambda o: (rules[o]["priority"], LAYERS.index(rules[o]["source"]), o))
     kept = []
     for o in visit:
-        idx, ch, score = parts[o]
+        idx, ch, score = parts.pop(o)   # each rule's matches freed once visited (a province's are millions)
         u = ucode[idx]
-        w, bit = svc_of[o] // 64, np.uint64(1) << np.uint64(svc_of[o] % 64)
+        del idx
+        w, bit = int(svc_of[o]) // 64, np.uint64(1) << np.uint64(int(svc_of[o]) % 64)
         keep = ((taken[u, w] & bit) == 0) & (count[u] < max_offers)
         if dup_users:   # two rows of one user_id in one rule: the first only
             keep &= ~pd.Index(u).duplicated()
@@ -563,24 +566,28 @@ def _first_offers(parts: dict, rules: list[dict], uid: np.ndarray, chan_names: l
     by_user = np.argsort(users, kind="stable")      # the rows are ordered by user_id, then rank
     start = np.zeros(n_users, dtype=np.int64)
     start[by_user] = np.cumsum(count[by_user]) - count[by_user]
-    cols = {"user": np.empty(total, dtype=np.int64), "rank": np.empty(total, dtype=np.int8),
+    del by_user, count
+    cols = {"user": np.empty(total, dtype=ucode.dtype), "rank": np.empty(total, dtype=np.int8),
             "rule": np.empty(total, dtype=np.int16), "channel": np.empty(total, dtype=np.int16),
             "score": np.empty(total, dtype=np.float64)}
-    for u, rank, o, ch, score in kept:
+    while kept:   # placed and freed one rule at a time
+        u, rank, o, ch, score = kept.pop()
         at = start[u] + rank - 1
         for name, v in zip(cols, (u, rank, o, ch, score), strict=True):
             cols[name][at] = v
-    del kept
-    rule_of = cols["rule"].astype(np.int64)
-    return pd.DataFrame({
-        "user_id": users[cols["user"]], "rank": cols["rank"].astype(np.int64),
-        "service": _categorical(svc_of[rule_of], services),
-        "channel": _categorical(cols["channel"], chan_names),
-        "rule": _categorical(rule_of, [r["id"] for r in rules]),
-        "source": _categorical(np.array([LAYERS.index(r["source"]) for r in rules])[rule_of], list(LAYERS)),
-        "priority": np.array([r["priority"] for r in rules], dtype=np.int64)[rule_of],
-        "score": cols["score"],
-    }, columns=list(REC_COLUMNS))
+    del start
+    # the frame's columns built one at a time, each source array dropped once used
+    out = {"user_id": users[cols.pop("user")], "rank": cols.pop("rank").astype(np.int64)}
+    rule_of = cols.pop("rule")
+    out["service"] = _categorical(svc_of[rule_of], services)
+    out["channel"] = _categorical(cols.pop("channel"), chan_names)
+    out["rule"] = _categorical(rule_of, [r["id"] for r in rules])
+    out["source"] = _categorical(np.array([LAYERS.index(r["source"]) for r in rules], dtype=np.int16)[rule_of],
+                                 list(LAYERS))
+    out["priority"] = np.array([r["priority"] for r in rules], dtype=np.int64)[rule_of]
+    del rule_of
+    out["score"] = cols.pop("score")
+    return pd.DataFrame(out, columns=list(REC_COLUMNS), copy=False)
 
 
 def _user_codes(uid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -787,21 +794,24 @@ def offer_candidates(recommendations: pd.DataFrame, *, base_rate: pd.Series, mar
         missing = sorted(set(names) - set(ser.index))
         if missing:
             raise parameter_error(name, expected=f"a value for every {col} of the matches", found=missing[:5])
-    base = base_rate.reindex(svc_names).to_numpy(dtype=float)[svc_code]
-    layer_lift = np.array([lift.get(s, np.nan) for s in src_names], dtype=float)[src_code]
-    p = np.where(src_code == (src_names.index("model") if "model" in src_names else -1),
-                 rec["score"].to_numpy(dtype=float), base * layer_lift)
-    del base, layer_lift
-    p = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
-    value = (p * margin.reindex(svc_names).to_numpy(dtype=float)[svc_code]
-             - channel_cost.reindex(ch_names).to_numpy(dtype=float)[ch_code])
+    # p and value built in place (a province's matches are tens of millions: one float array each)
+    model_code = src_names.index("model") if "model" in src_names else -1
+    p = base_rate.reindex(svc_names).to_numpy(dtype=float)[svc_code]          # the base rate x the layer's lift
+    p *= np.array([lift.get(s, np.nan) for s in src_names], dtype=float)[src_code]
+    is_model = src_code == model_code
+    p[is_model] = rec["score"].to_numpy(dtype=float)[is_model]                # model rules: their score
+    del is_model
+    p = np.clip(np.nan_to_num(p, nan=0.0, copy=False), 0.0, 1.0, out=p)
+    value = margin.reindex(svc_names).to_numpy(dtype=float)[svc_code]
+    value *= p
+    value -= channel_cost.reindex(ch_names).to_numpy(dtype=float)[ch_code]
     # activities: one per (service, channel) pair, "service@channel", numbered in the order of their ids
     k = max(1, len(ch_names))
     pair = svc_code * k + ch_code
     pair_vals = np.flatnonzero(np.bincount(pair, minlength=len(svc_names) * k))
     ids = np.array([f"{svc_names[v // k]}@{ch_names[v % k]}" for v in pair_vals], dtype=object)
     id_order = np.argsort(ids.astype(str), kind="stable")
-    act_of_pair = np.full(len(svc_names) * k, -1, dtype=np.int64)
+    act_of_pair = np.full(len(svc_names) * k, -1, dtype=np.int32)
     act_of_pair[pair_vals[id_order]] = np.arange(len(ids))
     act = act_of_pair[pair]                        # activity code, in activity_id order
     del pair
@@ -810,12 +820,21 @@ def offer_candidates(recommendations: pd.DataFrame, *, base_rate: pd.Series, mar
     # a customer matched twice to one activity keeps the match of best priority, then value
     o = _best_match(uid, act, prio, value)
     ids_sorted = list(ids[id_order])
-    rule = rec["rule"].array.take(o) if "rule" in rec.columns else np.full(len(o), "", dtype=object)
-    cand = pd.DataFrame({"user_id": uid[o], "activity_id": pd.Categorical.from_codes(act[o], categories=ids_sorted),
-                         "value": value[o], "p_response": p[o], "priority": prio[o],
-                         "service": pd.Categorical.from_codes(svc_code[o], categories=svc_names),
-                         "channel": pd.Categorical.from_codes(ch_code[o], categories=ch_names),
-                         "rule": rule, "source": pd.Categorical.from_codes(src_code[o], categories=src_names)})
+    # the candidates' columns taken one at a time, each match-length source dropped once used
+    cand = {"user_id": uid[o], "activity_id": pd.Categorical.from_codes(act[o], categories=ids_sorted)}
+    del act
+    cand["value"] = value[o]
+    del value
+    cand["p_response"] = p[o]
+    del p
+    cand["priority"] = prio[o]
+    cand["service"] = pd.Categorical.from_codes(svc_code[o], categories=svc_names)
+    cand["channel"] = pd.Categorical.from_codes(ch_code[o], categories=ch_names)
+    del svc_code, ch_code
+    cand["rule"] = rec["rule"].array.take(o) if "rule" in rec.columns else np.full(len(o), "", dtype=object)
+    cand["source"] = pd.Categorical.from_codes(src_code[o], categories=src_names)
+    del src_code, o
+    cand = pd.DataFrame(cand, copy=False)
     svc_of = np.array(svc_names, dtype=object)[pair_vals[id_order] // k]
     ch_of = np.array(ch_names, dtype=object)[pair_vals[id_order] % k]
     i = np.arange(len(ids_sorted))
@@ -831,15 +850,15 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, list]:
     """Integer codes of ``values`` and the values present, sorted (``pd.factorize(sort=True)``);
     a categorical column through its codes (no hashing of a string per row)."""
     if isinstance(values.dtype, pd.CategoricalDtype) and not values.isna().any():
-        codes = values.cat.codes.to_numpy().astype(np.int64)
+        codes = values.cat.codes.to_numpy()
         cats = list(values.cat.categories)
         present = np.flatnonzero(np.bincount(codes, minlength=len(cats)))
         order = sorted(present, key=lambda j: cats[j])
-        recode = np.full(len(cats), -1, dtype=np.int64)
+        recode = np.full(len(cats), -1, dtype=np.int32)
         recode[order] = np.arange(len(order))
         return recode[codes], [cats[j] for j in order]
     codes, names = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), list(names)
+    return codes.astype(np.int32), list(names)
 
 
 def _best_match(uid: np.ndarray, act: np.ndarray, prio: np.ndarray, value: np.ndarray,
