@@ -170,6 +170,8 @@ def test_recommend_baskets_scores_each_distinct_basket_once_and_maps_back(k):
         np.testing.assert_array_equal(frame[item].to_numpy(), want)
     assert fired > 0
     pd.testing.assert_frame_equal(frame, rs.recommend_all(df, items))
+    twice = rs.recommend_baskets(df, ["s3", "s0", "s3"]).to_frame()       # an item asked twice: the same column twice
+    np.testing.assert_array_equal(twice.to_numpy(), frame[["s3", "s0", "s3"]].to_numpy())
     np.testing.assert_allclose(bs.mean().to_numpy(), frame.mean().to_numpy(), rtol=1e-12)
     np.testing.assert_array_equal(bs.max().to_numpy(), frame.max().to_numpy())
 

@@ -208,30 +208,40 @@ class RuleSet(Result):
                 m[j // 64] |= np.uint64(1) << np.uint64(j % 64)
             return m
 
-        by_item: dict[object, list[int]] = {}
-        for i, con in enumerate(self.rules["consequents"]):
-            if len(con) == 1:
-                by_item.setdefault(next(iter(con)), []).append(i)
-        ants, vals = self.rules["antecedents"].to_numpy(), self.rules[metric].to_numpy(dtype=float)
-        # the distinct baskets holding each item: a rule is checked on those of its rarest item only
+        scored = list(dict.fromkeys(items))   # an item asked twice is scored once
+        out_col = {item: j for j, item in enumerate(scored)}
+        # the single-consequent rules of the items scored, grouped by antecedent: a basket fires
+        # every rule of one antecedent at once, so each antecedent is checked once
+        by_ant: dict[frozenset, dict[int, float]] = {}
+        vals = self.rules[metric].to_numpy(dtype=float)
+        for ant, con, v in zip(self.rules["antecedents"], self.rules["consequents"], vals, strict=True):
+            if len(con) != 1:
+                continue
+            j = out_col.get(next(iter(con)))
+            if j is None or not all(c in pos for c in ant):
+                continue
+            best = by_ant.setdefault(ant, {})
+            best[j] = max(best.get(j, -np.inf), v)
+        # the distinct baskets holding each item: an antecedent is checked on those of its rarest item only
         holding = [np.flatnonzero(uniq[:, j // 64] & (np.uint64(1) << np.uint64(j % 64))) for j in range(len(names))]
-        table = np.empty((len(items), len(uniq)))
-        for col, item in enumerate(items):
-            score = table[col]
-            score[:] = 0.0
-            for i in by_item.get(item, ()):
-                ant = ants[i]
-                cols = [pos[c] for c in ant if c in pos]
-                if len(cols) < len(ant):
-                    continue
-                if not cols:
-                    np.maximum(score, vals[i], out=score)
-                    continue
-                am = bits(cols)
-                rows = holding[min(cols, key=lambda j: len(holding[j]))]
-                fires = ((uniq[rows] & am) == am).all(axis=1)
-                score[rows] = np.where(fires, np.maximum(score[rows], vals[i]), score[rows])
-            score[holding[pos[item]]] = 0.0
+        table = np.zeros((len(scored), len(uniq)))
+        for ant, best in by_ant.items():
+            js = np.fromiter(best, dtype=np.int64, count=len(best))
+            vs = np.fromiter(best.values(), dtype=float, count=len(best))
+            cols = [pos[c] for c in ant]
+            if not cols:
+                table[js] = np.maximum(table[js], vs[:, None])
+                continue
+            am = bits(cols)
+            rows = holding[min(cols, key=lambda j: len(holding[j]))]
+            fired = rows[((uniq[rows] & am) == am).all(axis=1)]
+            if len(fired):
+                cell = np.ix_(js, fired)
+                table[cell] = np.maximum(table[cell], vs[:, None])
+        for item, j in out_col.items():
+            table[j, holding[pos[item]]] = 0.0
+        if len(scored) < len(items):
+            table = table[[out_col[item] for item in items]]
         return BasketScores(baskets.index, inv, pd.DataFrame(table.T, columns=pd.Index(items)))
 
     # -- Result interface -------------------------------------------------------
