@@ -141,8 +141,12 @@ class BasketScores:
         """Users × columns floats (n × columns float64: what this object avoids holding)."""
         cols = list(self.columns)
         out = np.empty((len(cols), len(self)))
-        for j, c in enumerate(cols):
-            out[j] = self.values(c)
+        k = self.table.shape[1]
+        for j in range(k):   # by position: the table's columns may repeat a name
+            own = self._own.get(cols[j])   # a column set per user overrides the table's
+            out[j] = self.table.iloc[:, j].to_numpy(dtype=float)[self.codes] if own is None else own
+        for j in range(k, len(cols)):
+            out[j] = self._own[cols[j]]
         return pd.DataFrame(out.T, index=self.index, columns=pd.Index(cols))
 
     def __repr__(self) -> str:
