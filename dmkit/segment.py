@@ -24,11 +24,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from dmkit._results import Result, Summary, get_ax
 from dmkit._threads import thread_limit
@@ -81,11 +80,15 @@ def _words(col: str) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------------------
 
 
-class Segmenter(BaseEstimator):
+class _SegmenterMethods:
     """KMeans segmentation of usage features with a transform that suits skewed counts.
 
     ``__init__`` only stores the arguments (see :func:`cluster` for their meaning);
     ``fit`` learns the transform (log columns, means, scales) and the ordered centres.
+    A scikit-learn estimator (``get_params``, ``set_params``, ``clone``, its repr): the
+    class is these methods on :class:`sklearn.base.BaseEstimator`, made on first use of
+    ``dm.segment.Segmenter`` (or of :func:`cluster`, :func:`from_centers`), so that
+    ``dm.segment.matrix`` alone does not import scikit-learn and scipy.
 
     Fitted attributes
     -----------------
@@ -311,6 +314,37 @@ class Segmenter(BaseEstimator):
 
 _CHUNK = 500_000
 """Rows transformed and assigned at a time past the fitting sample."""
+
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    class Segmenter(_SegmenterMethods, BaseEstimator):  # what _segmenter() makes at run time
+        ...
+
+
+def _segmenter() -> type:
+    """:class:`Segmenter`, made once: :class:`_SegmenterMethods` on scikit-learn's
+    ``BaseEstimator``, imported here (importing scikit-learn's base imports scipy: 1-2.5 s
+    of a kernel that only draws the SMS x spend matrix)."""
+    cls = globals().get("Segmenter")
+    if cls is None:
+        from sklearn.base import BaseEstimator
+
+        cls = type("Segmenter", (_SegmenterMethods, BaseEstimator),
+                   {"__module__": __name__, "__qualname__": "Segmenter", "__doc__": _SegmenterMethods.__doc__})
+        globals()["Segmenter"] = cls
+    return cls
+
+
+def __getattr__(name: str):
+    if name == "Segmenter":  # PEP 562: made on first use
+        return _segmenter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Segmenter"})
 
 
 def _stratified_rows(key: np.ndarray, size: int, rng: np.random.Generator, *, strata: int = 10) -> np.ndarray:
@@ -606,7 +640,7 @@ def cluster(
         k < 2 or larger than the rows, a bad k_range, algorithm or order_by.
     """
     X = _check_features(features, list(columns) if columns is not None else None)
-    model = Segmenter(k, k_range=k_range, log=log, standardise=standardise, sample_size=sample_size,
+    model = _segmenter()(k, k_range=k_range, log=log, standardise=standardise, sample_size=sample_size,
                       algorithm=algorithm, minibatch_threshold=minibatch_threshold, n_init=n_init,
                       order_by=order_by, seed=seed, n_threads=n_threads).fit(X)
     return _build_result(X, model, model.labels_)
@@ -635,7 +669,7 @@ def from_centers(
     if centers.ndim != 2 or centers.shape[1] != X.shape[1] or centers.shape[0] < 2:
         raise parameter_error("centers", expected=f"an array (k >= 2, {X.shape[1]})",
                               found=getattr(centers, "shape", centers))
-    model = Segmenter(centers.shape[0], log=list(log_columns), seed=seed)
+    model = _segmenter()(centers.shape[0], log=list(log_columns), seed=seed)
     model.feature_names_in_ = np.asarray(X.columns, dtype=object)
     model.log_columns_ = tuple(log_columns)
     p = X.shape[1]

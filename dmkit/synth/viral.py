@@ -117,12 +117,16 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
     mms_ok = pdata.users["term_mms"].to_numpy(dtype=bool)
     month0 = str(pdata.meta.get("month"))
     months = [str(np.datetime64(month0, "M") + k) for k in range(n_months)]
-    # edges as CSR
-    e = pdata.edges
-    order = np.argsort(e["user_id"].to_numpy(), kind="stable")
-    peers = e["peer_id"].to_numpy()[order]
-    deg = np.bincount(e["user_id"].to_numpy(), minlength=n)
+    # edges as CSR (only the two columns read; rows already in user order are not sorted again)
+    e = pdata.read("edges", columns=["user_id", "peer_id"])
+    src = e["user_id"].to_numpy()
+    if len(src) > 1 and not (src[1:] >= src[:-1]).all():
+        peers = e["peer_id"].to_numpy()[np.argsort(src, kind="stable")]
+    else:
+        peers = e["peer_id"].to_numpy()  # the stable order of sorted rows: as they are
+    deg = np.bincount(src, minlength=n)
     off = np.concatenate([[0], np.cumsum(deg)])
+    del e, src
     acts_of = _month_activity(pdata, month0, n)  # that month's sms_p2p, mms, crbt_changes by user id
     p_fwd_user = P_FORWARD[row]
 
