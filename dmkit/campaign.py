@@ -747,19 +747,47 @@ def _group_sizes(first: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np
     return head, sizes
 
 
+def _nested_group_sizes(sp: np.ndarray, user: np.ndarray, day: np.ndarray
+                        ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``_group_sizes(sp, user, day)`` and ``_group_sizes(sp, user)`` from one sort: the
+    (sp, user, day) groups come ordered by (sp, user), so each (sp, user) group is a run of
+    them (two sorts when the three-column key does not fit in 63 bits)."""
+    cols = [np.asarray(c, dtype=np.int64) for c in (sp, user, day)]
+    if len(cols[0]) == 0:
+        empty = np.zeros(0, np.int64)
+        return (empty, empty), (empty, empty)
+    lows = [int(c.min()) for c in cols]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
+    if float(np.prod([float(x) for x in spans])) >= 2.0 ** 62:
+        return _group_sizes(sp, user, day), _group_sizes(sp, user)
+    key = (cols[0] - lows[0]) * spans[1] + (cols[1] - lows[1])
+    key *= spans[2]
+    key += cols[2] - lows[2]
+    del cols
+    key.sort()
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ud_n = np.diff(np.r_[starts, len(key)])
+    pair = key[starts] // spans[2]  # (sp, user) of each (sp, user, day) group, in order
+    del key
+    runs = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    pu_n = np.add.reduceat(ud_n, runs)
+    ud_sp = pair // spans[1] + lows[0]
+    return (ud_sp, ud_n), (ud_sp[runs], pu_n)
+
+
 def _download_indicators(sp: np.ndarray, n_sp: int, user: np.ndarray, day: np.ndarray,
                          content: np.ndarray, burst_min: int) -> pd.DataFrame:
     """Per SP code (0..n_sp-1): downloads, users, burst share, the most downloads by one
     user in one day, downloads per user, the top-5% users' share and the repeat share."""
     downloads = np.bincount(sp, minlength=n_sp)
-    ud_sp, ud_n = _group_sizes(sp, user, day)  # downloads of one SP by one user in one day
+    # downloads of one SP by one user in one day, and (from the same sort) by one user
+    (ud_sp, ud_n), (pu_sp, pu_n) = _nested_group_sizes(sp, user, day)
     big = ud_n >= burst_min
     burst = np.bincount(ud_sp[big], weights=ud_n[big], minlength=n_sp)
     max_user_day = np.zeros(n_sp, dtype=np.int64)
     if len(ud_sp):  # the groups come ordered by SP: one maximum per run of an SP
         runs = np.flatnonzero(np.r_[True, ud_sp[1:] != ud_sp[:-1]])
         max_user_day[ud_sp[runs]] = np.maximum.reduceat(ud_n, runs)
-    pu_sp, pu_n = _group_sizes(sp, user)  # downloads of one SP by one user
     users = np.bincount(pu_sp, minlength=n_sp)
     k_top = np.maximum(1, np.ceil(0.05 * users))
     order = np.lexsort((-pu_n, pu_sp))  # per SP, its users by downloads, most first

@@ -382,6 +382,20 @@ def test_group_sizes_lexsort_fallback_agrees():
     assert_allclose(size_l, size_k)
 
 
+def test_nested_group_sizes_equal_two_group_bys():
+    """The (sp, user, day) and (sp, user) groups from one sort equal _group_sizes of each key,
+    also when the key is too wide (two sorts) and with no rows."""
+    rng = np.random.default_rng(5)
+    for n, users in ((3_000, 50), (3_000, 2 ** 58), (0, 5)):  # 2**58: the three-column key is too wide
+        sp, user, day = rng.integers(0, 7, n), rng.integers(0, users, n), rng.integers(100, 130, n)
+        (a_sp, a_n), (b_sp, b_n) = campaign._nested_group_sizes(sp, user, day)
+        for got, want in (((a_sp, a_n), campaign._group_sizes(sp, user, day)),
+                          ((b_sp, b_n), campaign._group_sizes(sp, user))):
+            assert_allclose(got[0], want[0])
+            assert_allclose(got[1], want[1])
+        assert b_n.sum() == n == a_n.sum()
+
+
 # --------------------------------------------------------------------------- planted truth (simulator)
 @pytest.fixture(scope="module")
 def province():
