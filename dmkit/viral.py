@@ -242,7 +242,8 @@ def seed_users(
     top, threshold = _top(profile_table.loc[in_cell, by], share)
     is_seed[in_cell] = top.to_numpy()
     values = profile_table[cols].copy()
-    values["group"] = np.where(is_seed, "seeds", np.where(in_cell, "source cell", "other"))
+    group = np.where(is_seed, 2, in_cell.astype(np.int8))  # one shared text per group, not one per customer
+    values["group"] = np.array(["other", "source cell", "seeds"], dtype=object)[group]
     return SeedSelection(seeds=profile_table.loc[is_seed].copy(), source_cell=cell, cell_size=int(in_cell.sum()),
                          threshold=threshold, share=float(share), by=by, values=values)
 
