@@ -113,7 +113,8 @@ def simulate_club(pdata, *, seeds, n_months: int = 6, items_per_month: int = 20,
         raise parameter_error("seeds", expected=f"user ids in [0, {n})", found=seeds[:5].tolist())
     cell_code = ut["matrix_cell"].cat.codes.to_numpy()
     row, col = cell_code // 3, cell_code % 3
-    cells = pd.Series(ut["matrix_cell"].astype(str).to_numpy(), index=pd.Index(ut["user_id"], name="user_id"))
+    texts = np.append(np.asarray(ut["matrix_cell"].cat.categories.astype(str), dtype=object), "nan")
+    cells = pd.Series(texts[cell_code], index=pd.Index(ut["user_id"], name="user_id"))  # astype(str), one text a cell
     mms_ok = pdata.users["term_mms"].to_numpy(dtype=bool)
     month0 = str(pdata.meta.get("month"))
     months = [str(np.datetime64(month0, "M") + k) for k in range(n_months)]
