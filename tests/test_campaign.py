@@ -424,6 +424,11 @@ def test_monitor_sps_on_the_columns_it_reads_equals_the_whole_tables(province):
                                 province.subscriptions[["user_id", "start", "end", "channel", "sp_id"]], usage)
     pd.testing.assert_frame_equal(part.table, whole.table)
     pd.testing.assert_frame_equal(part.flagged, whole.flagged)
+    # only the SPs' orders (sp_id set), as the notebook reads them: the same again
+    s = province.subscriptions
+    sp_only = campaign.monitor_sps(province.events, s[s["sp_id"].notna()].reset_index(drop=True), usage)
+    assert s["sp_id"].isna().any()
+    pd.testing.assert_frame_equal(sp_only.table, whole.table)
     assert "complaint_share" in part.table.columns
     with pytest.raises(SchemaError, match="content_id"):
         campaign.monitor_sps(province.events.drop(columns=["content_id"]), province.subscriptions)
