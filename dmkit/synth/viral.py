@@ -265,14 +265,14 @@ SOURCES = np.array(["", "seed", "forward"], dtype=object)
 
 
 def _month_activity(pdata, month: str, n: int) -> dict[str, np.ndarray]:
-    """The month's ``sms_p2p``, ``mms`` and ``crbt_changes`` of user ids ``0..n-1`` (int64;
-    0 for a user without usage that month): only those columns of that month read."""
+    """The month's ``sms_p2p``, ``mms`` and ``crbt_changes`` of user ids ``0..n-1`` (in the
+    table's dtypes; 0 for a user without usage that month): only those columns of that month read."""
     u = pdata.read("usage", months=month, columns=["user_id", "month", "sms_p2p", "mms", "crbt_changes"])
     uid = u["user_id"].to_numpy()
     ok = (uid >= 0) & (uid < n)
     out = {}
     for c in ("sms_p2p", "mms", "crbt_changes"):
-        col = np.zeros(n, dtype=np.int64)
+        col = np.zeros(n, dtype=u[c].dtype)
         col[uid[ok]] = u[c].to_numpy()[ok]
         out[c] = col
     return out
