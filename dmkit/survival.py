@@ -127,11 +127,12 @@ def _read_subscriptions(pdata: ProvinceData, service: str | None) -> pd.DataFram
 def service_rows(pdata: ProvinceData, service: str | Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
     """``columns`` of the province's subscriptions of ``service``, without the other services' rows.
 
-    The ``service`` column is read first, then each other column alone, cut to the
-    service's rows at once: the same frame (values, dtypes, order, fresh ``RangeIndex``) as
-    ``pdata.read("subscriptions", columns=columns)`` filtered to ``service``, with at most one
-    whole column in memory. With no row of ``service``, the columns whole (for the callers'
-    checks and messages).
+    The narrow columns (ids and codes: all but the timestamps) are read in one call with
+    ``service``, then each timestamp column alone, each cut to the service's rows at once: the
+    same frame (values, dtypes, order, fresh ``RangeIndex``) as
+    ``pdata.read("subscriptions", columns=columns)`` filtered to ``service``, without holding
+    every row's timestamps (8 bytes a column and row). With no row of ``service``, the columns
+    whole (for the callers' checks and messages).
 
     Parameters
     ----------
@@ -140,18 +141,27 @@ def service_rows(pdata: ProvinceData, service: str | Sequence[str], columns: Seq
         One service, or several (the rows of any of them).
     columns : sequence of str
         Columns of the ``subscriptions`` table, ``service`` among them.
+
+    Notes
+    -----
+    Measured at 3,000,000 users (Guangdong 2008-12, 25.7 million subscriptions, CRBT's
+    durations): reading every column alone doubled the cell's time against the one
+    six-column read (10.6 vs 5.5 s); the narrow columns together and the two timestamps
+    alone keep the number of reads to three.
     """
     cols = list(columns)
     if "service" not in cols:
         raise parameter_error("columns", expected="subscriptions columns including 'service'", found=cols)
-    svc = pdata.read("subscriptions", columns=["service"])["service"]
-    keep = np.flatnonzero(in_labels(svc, [service] if isinstance(service, str) else list(service)))
+    kinds = {spec.name: spec.kind for spec in schema.COLUMNS["subscriptions"]}
+    narrow = [c for c in cols if kinds.get(c) != "datetime"]
+    first = pdata.read("subscriptions", columns=narrow)
+    keep = np.flatnonzero(in_labels(first["service"], [service] if isinstance(service, str) else list(service)))
     if len(keep) == 0:
         return pdata.read("subscriptions", columns=cols)
-    part = {"service": svc.take(keep).reset_index(drop=True)}
-    del svc
+    part = {c: first[c].take(keep).reset_index(drop=True) for c in narrow}
+    del first
     for c in cols:
-        if c != "service":
+        if c not in part:
             part[c] = pdata.read("subscriptions", columns=[c])[c].take(keep).reset_index(drop=True)
     return pd.DataFrame({c: part.pop(c) for c in cols})
 
