@@ -208,6 +208,7 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     first_recv = first_recv.rename(columns={"peer_id": "user_id", "user_id": "parent_id", "ts": "received_at"})
     senders = f.groupby(["content_id", "user_id"])["ts"].min().rename("first_sent").reset_index()
     nodes = senders.merge(first_recv, on=["content_id", "user_id"], how="outer")
+    del senders, first_recv  # intermediates dropped once used: the tree's peak is the live frames
     is_root = _platform_roots(members, f, content_month, nodes["content_id"].to_numpy(), nodes["user_id"].to_numpy())
     if is_root is None:
         is_root = (nodes["received_at"].isna() | (nodes["first_sent"] < nodes["received_at"])).to_numpy()
@@ -229,6 +230,7 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
     at = np.minimum(np.searchsorted(sk, parent_key), max(len(sk) - 1, 0))
     has_parent = (depth == -1) & (sk[at] == parent_key) if len(sk) else np.zeros(0, bool)
     parent_row = np.where(has_parent, order[at] if len(sk) else at, -1)
+    del node_key, parent_key, order, sk, at
     for d in range(1, 200):
         todo = np.flatnonzero((depth == -1) & has_parent)
         if not len(todo):
@@ -238,6 +240,7 @@ def propagation(forwards: pd.DataFrame, *, members: pd.DataFrame | None = None, 
             break
         depth[ready] = d
     tree = nodes.assign(depth=depth).reset_index(drop=True)
+    del nodes
     # children per node: a count of the rows naming it as parent (the parent rows found above)
     child_of = parent_row[parent_row >= 0]
     tree["children"] = np.bincount(child_of, minlength=len(tree)).astype(np.int64)
