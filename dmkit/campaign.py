@@ -720,21 +720,17 @@ def _group_sizes(first: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np
     """Group rows by (first, *others): each group's value of ``first`` and its row count,
     groups ordered by ``first``. One sort of a mixed-radix int64 key (a lexsort when the
     key would not fit in 63 bits)."""
-    cols = [np.asarray(first, dtype=np.int64), *(np.asarray(c, dtype=np.int64) for c in others)]
+    cols = [np.asarray(first), *(np.asarray(c) for c in others)]
     if len(cols[0]) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    lows = [int(c.min()) for c in cols]
-    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
-    if float(np.prod([float(s) for s in spans])) < 2.0 ** 62:
-        key = np.zeros(len(cols[0]), dtype=np.int64)
-        for c, lo, span in zip(cols, lows, spans, strict=True):
-            key *= span
-            key += c - lo
+    key, lows, spans = _mixed_key(cols)
+    if key is not None:
         key.sort()
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         stride = int(np.prod(spans[1:], dtype=np.int64)) if len(spans) > 1 else 1
         head = key[starts] // stride + lows[0]
     else:
+        cols = [c.astype(np.int64, copy=False) for c in cols]
         order = np.lexsort(cols[::-1])
         s = [c[order] for c in cols]
         change = np.zeros(len(order), dtype=bool)
@@ -747,23 +743,33 @@ def _group_sizes(first: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np
     return head, sizes
 
 
+def _mixed_key(cols: list[np.ndarray]) -> tuple[np.ndarray | None, list[int], list[int]]:
+    """One int64 mixed-radix key of integer columns (first column most significant), built
+    in place (one int64 array, no int64 copy of each column), with each column's minimum
+    and span; the key is None when it would not fit in 63 bits."""
+    lows = [int(c.min()) for c in cols]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
+    if float(np.prod([float(x) for x in spans])) >= 2.0 ** 62 or max(abs(lo) for lo in lows) >= 2 ** 61:
+        return None, lows, spans  # (the bound on the minima keeps key * span + c - lo within int64)
+    key = np.zeros(len(cols[0]), dtype=np.int64)
+    for c, lo, span in zip(cols, lows, spans, strict=True):
+        key *= span
+        key += c  # an int8/int32 column added into the int64 key, not copied as int64
+        key -= lo
+    return key, lows, spans
+
+
 def _nested_group_sizes(sp: np.ndarray, user: np.ndarray, day: np.ndarray
                         ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``_group_sizes(sp, user, day)`` and ``_group_sizes(sp, user)`` from one sort: the
     (sp, user, day) groups come ordered by (sp, user), so each (sp, user) group is a run of
     them (two sorts when the three-column key does not fit in 63 bits)."""
-    cols = [np.asarray(c, dtype=np.int64) for c in (sp, user, day)]
-    if len(cols[0]) == 0:
+    if len(sp) == 0:
         empty = np.zeros(0, np.int64)
         return (empty, empty), (empty, empty)
-    lows = [int(c.min()) for c in cols]
-    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
-    if float(np.prod([float(x) for x in spans])) >= 2.0 ** 62:
+    key, lows, spans = _mixed_key([np.asarray(sp), np.asarray(user), np.asarray(day)])
+    if key is None:
         return _group_sizes(sp, user, day), _group_sizes(sp, user)
-    key = (cols[0] - lows[0]) * spans[1] + (cols[1] - lows[1])
-    key *= spans[2]
-    key += cols[2] - lows[2]
-    del cols
     key.sort()
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     ud_n = np.diff(np.r_[starts, len(key)])
@@ -886,7 +892,7 @@ def monitor_sps(
     push = (events["channel"] == "sp_push").to_numpy(dtype=bool)
     if keep is not None:
         sp, user, content, push, ts = sp[keep], user[keep], content[keep], push[keep], ts[keep]
-    day = ts.astype("datetime64[D]").astype(np.int64)
+    day = ts.astype("datetime64[D]").view(np.int64)  # days since 1970 (a view: no second copy)
     del ts
     t = _download_indicators(sp, len(labels), user, day, content, burst_min)
     t["sp_push_share"] = np.bincount(sp, weights=push, minlength=len(labels)) / t["downloads"].to_numpy()
