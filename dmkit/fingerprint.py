@@ -380,19 +380,20 @@ def profile(
                 schema.validate(s.src, name, check_keys=name in ("users", "usage"), columns=PROFILE_COLUMNS[name])
     t: dict[str, object] = {}  # columns, assembled into one frame at the end
 
-    # usage of the month (its rows only, from a province) ------------------------------
+    # the month: checked against usage's months first (a province's month column alone read)
     us = src["usage"]
+    present = us.months() if us.lazy else None
     if month is None:
-        month = max(us.months() if us.lazy else present_labels(us.src["month"]))
-    try:
-        u = us.get(*PROFILE_COLUMNS["usage"], months=[month], check_keys=True)
-    except DataNotFoundError:
-        u = None
-    u_rows = np.flatnonzero(in_labels(u["month"], [month])) if u is not None else np.array([], dtype=np.intp)
-    if not len(u_rows):  # the month's rows, no copy of usage
+        month = max(present if us.lazy else present_labels(us.src["month"]))
+    u_rows = None if us.lazy else np.flatnonzero(in_labels(us.src["month"], [month]))  # no copy of usage
+    if (month not in present) if us.lazy else not len(u_rows):
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
-                           found=f"months {sorted(us.months() if us.lazy else present_labels(u['month']))[:6]}")
+                           found=f"months {sorted(present if us.lazy else present_labels(us.src['month']))[:6]}")
     end = month_end(month)  # exclusive: midnight starting the next month
+    if value_cuts is not None:
+        cuts = tuple(float(v) for v in value_cuts)
+        if len(cuts) != 2 or cuts[0] >= cuts[1]:
+            raise parameter_error("value_cuts", expected="two increasing ARPU cut points", found=value_cuts)
 
     # users ----------------------------------------------------------------------------
     users = src["users"].get(*PROFILE_COLUMNS["users"], check_keys=True)
@@ -405,31 +406,6 @@ def profile(
     crm = label_codes(users["preferred_channel"])  # codes and labels, into the channels once known
     seen = _used(*crm)
     del users
-
-    # the month's usage and value tier ---------------------------------------------------
-    upos = _positions(u["user_id"].to_numpy()[u_rows], ids)
-    keep = upos >= 0
-    u_keep, upos = u_rows[keep], upos[keep]
-    for c in USAGE_FEATURES:
-        vals = u[c].to_numpy()
-        col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
-        col[upos] = vals[u_keep]
-        t[c] = col
-    month_arpu = u["arpu"].to_numpy()[u_rows]
-    del u, vals, upos, u_keep
-    t["sms_mms"] = (t["sms_p2p"].astype(np.int64) + t["mms"]).astype(np.int32)
-    if value_cuts is None:
-        cuts = tuple(float(q) for q in np.quantile(month_arpu.astype(float), [1 / 3, 2 / 3]))
-    else:
-        cuts = tuple(float(v) for v in value_cuts)
-        if len(cuts) != 2 or cuts[0] >= cuts[1]:
-            raise parameter_error("value_cuts", expected="two increasing ARPU cut points", found=value_cuts)
-    del month_arpu
-    t["value_tier"] = pd.Categorical.from_codes(np.searchsorted(np.asarray(cuts), t["arpu"], side="right"),
-                                                categories=["low", "mid", "high"], ordered=True)
-
-    # social circle ------------------------------------------------------------------
-    t["circle_size"] = _circle_sizes(src["edges"], month, ids)
 
     # subscriptions: the channels of the orders, the services held at the month's end ------
     sub_part, sub_seen, held = _subscription_parts(src["subscriptions"], end, ids)
@@ -471,6 +447,30 @@ def profile(
     t["genre_confidence"] = gconf
     t["genre_downloads"] = gtotal
     t["n_genres"] = ngen
+
+    # the month's usage and value tier (read once the big tables are reduced) -----------
+    u = us.get(*PROFILE_COLUMNS["usage"], months=[month], check_keys=True) if us.lazy else us.src
+    if us.lazy:
+        u_rows = np.flatnonzero(in_labels(u["month"], [month]))
+    upos = _positions(u["user_id"].to_numpy()[u_rows], ids)
+    keep = upos >= 0
+    u_keep, upos = u_rows[keep], upos[keep]
+    for c in USAGE_FEATURES:
+        vals = u[c].to_numpy()
+        col = np.zeros(n, dtype=vals.dtype)  # customers without usage that month: 0
+        col[upos] = vals[u_keep]
+        t[c] = col
+    month_arpu = u["arpu"].to_numpy()[u_rows]
+    del u, vals, upos, u_keep
+    t["sms_mms"] = (t["sms_p2p"].astype(np.int64) + t["mms"]).astype(np.int32)
+    if value_cuts is None:
+        cuts = tuple(float(q) for q in np.quantile(month_arpu.astype(float), [1 / 3, 2 / 3]))
+    del month_arpu
+    t["value_tier"] = pd.Categorical.from_codes(np.searchsorted(np.asarray(cuts), t["arpu"], side="right"),
+                                                categories=["low", "mid", "high"], ordered=True)
+
+    # social circle ------------------------------------------------------------------
+    t["circle_size"] = _circle_sizes(src["edges"], month, ids)
 
     # terminal -----------------------------------------------------------------------
     words = np.array(list(TERMINAL_COLUMNS.values()), dtype=object)
