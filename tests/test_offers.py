@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dmkit as dm
-from dmkit.errors import ParameterError, SchemaError
+from dmkit.errors import DmkitError, ParameterError, SchemaError
 from dmkit.offers import InfeasiblePlanError
 
 
@@ -372,3 +372,41 @@ def test_warm_sample_is_stratified_by_candidates_per_user():
     small = subsample(prob, 0.1, seed=0)
     full, part = np.bincount(np.diff(prob.starts)), np.bincount(np.diff(small.starts), minlength=len(np.bincount(np.diff(prob.starts))))
     assert np.all(np.abs(part - 0.1 * full) <= 0.5 + 1e-9)
+
+
+@pytest.mark.parametrize("int_ids", [False, True])
+def test_with_candidates_matches_a_merge_on_the_pair(int_ids):
+    c, a, k, f = random_instance(5, n_users=120)
+    if int_ids:
+        c = c.assign(user_id=c["user_id"].str[1:].astype("int64") * 1000)
+    c = c.assign(source=np.where(c.index % 3 == 0, "rule", "model"), tag=np.arange(len(c)) * 7)
+    plan = solve(c, a, k, f)
+    assert len(plan.assignments) > 0
+    merged = plan.assignments.merge(c[["user_id", "activity_id", "source", "tag"]], on=["user_id", "activity_id"],
+                                    how="left")
+    shuffled = c.sample(frac=1.0, random_state=1)          # not sorted by the pair: found all the same
+    for cands_in in (c, shuffled):
+        got = plan.with_candidates(cands_in, ["source", "tag"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), merged, check_dtype=False)
+
+
+def test_with_candidates_refuses_foreign_or_duplicated_candidates():
+    c, a, k, f = random_instance(6, n_users=60)
+    plan = solve(c, a, k, f)
+    first = plan.assignments.iloc[0]
+    foreign = c[~((c["user_id"] == first["user_id"]) & (c["activity_id"] == first["activity_id"]))]
+    with pytest.raises(DmkitError, match="not candidates.*" + str(first["user_id"])):
+        plan.with_candidates(foreign, ["value"])
+    with pytest.raises(DmkitError, match="more than once"):
+        plan.with_candidates(pd.concat([c, c.iloc[:1]]), ["value"])
+    with pytest.raises(DmkitError, match="missing column.*source"):
+        plan.with_candidates(c, ["source"])
+
+
+def test_with_candidates_reads_categorical_activity_ids():
+    c, a, k, f = random_instance(7, n_users=80)
+    plan = solve(c, a, k, f)
+    coded = c.assign(activity_id=c["activity_id"].astype("category"), row=np.arange(len(c)))
+    got = plan.with_candidates(coded, ["row"])
+    assert (c["activity_id"].to_numpy()[got["row"]] == got["activity_id"].to_numpy()).all()
+    assert (c["user_id"].to_numpy()[got["row"]] == got["user_id"].to_numpy()).all()

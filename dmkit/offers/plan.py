@@ -116,6 +116,72 @@ class OfferPlan(Result):
         d["service"] = d["services"].map(";".join)
         return d
 
+    def with_candidates(self, candidates: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """The assignments with columns taken from the candidate row each contact came from.
+
+        Every contact is a candidate (one row per (user_id, activity_id) pair), so each is
+        found by its pair: a sorted search over an int64 key, not a two-key merge over every
+        candidate.
+
+        Parameters
+        ----------
+        candidates : DataFrame
+            The candidates the plan was built from: user_id, activity_id and ``columns``.
+        columns : list of str
+            Candidate columns to attach (e.g. service, channel, source).
+
+        Returns
+        -------
+        DataFrame
+            The assignments (same rows, same order) with ``columns`` added.
+
+        Raises
+        ------
+        DmkitError
+            A column is missing, a (user_id, activity_id) pair appears twice in the
+            candidates, or a contact is not among them.
+        """
+        missing = [c for c in ["user_id", "activity_id", *columns] if c not in candidates.columns]
+        if missing:
+            raise DmkitError(f"candidates: missing column(s) {missing}; expected user_id, activity_id and {columns}")
+        acts = pd.Index(self.activities["activity_id"].astype(str).unique())
+        n_acts = max(len(acts), 1)
+        users = candidates["user_id"]
+        as_ints = (pd.api.types.is_integer_dtype(users) and len(users) > 0 and users.min() >= 0
+                   and int(users.max()) < np.iinfo(np.int64).max // n_acts)
+        user_index = None if as_ints else pd.Index(pd.unique(users.to_numpy()))
+
+        def key(frame: pd.DataFrame) -> np.ndarray:
+            act = frame["activity_id"]
+            if isinstance(act.dtype, pd.CategoricalDtype):   # one lookup per category, then by code
+                per_category = np.append(acts.get_indexer(act.cat.categories.astype(str)), -1)
+                code = per_category[act.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
+            else:
+                code = acts.get_indexer(act.astype(str))
+            if user_index is not None:
+                user = user_index.get_indexer(frame["user_id"].to_numpy())
+            elif pd.api.types.is_integer_dtype(frame["user_id"]):
+                user = frame["user_id"].to_numpy().astype("int64")
+            else:
+                user = np.full(len(frame), -1, dtype="int64")
+            return np.where((code < 0) | (user < 0), -1, user * n_acts + code)
+
+        cand_key = key(candidates)
+        order = None if (cand_key[1:] >= cand_key[:-1]).all() else np.argsort(cand_key, kind="stable")
+        sorted_key = cand_key if order is None else cand_key[order]
+        if len(sorted_key) > 1 and (sorted_key[1:] == sorted_key[:-1]).any():
+            raise DmkitError("candidates: a (user_id, activity_id) pair appears more than once; expected one row per pair")
+        want = key(self.assignments)
+        at = np.minimum(np.searchsorted(sorted_key, want), max(len(sorted_key) - 1, 0))
+        found = (want >= 0) & (sorted_key[at] == want) if len(sorted_key) else np.zeros(len(want), bool)
+        if not found.all():
+            bad = self.assignments.loc[~found, ["user_id", "activity_id"]].iloc[0]
+            raise DmkitError(f"candidates: {int((~found).sum())} contact(s) of the plan are not candidates, e.g. "
+                             f"user_id {bad['user_id']} with activity_id {bad['activity_id']!r}; "
+                             "pass the candidates the plan was built from")
+        rows = at if order is None else order[at]
+        return self.assignments.assign(**{c: candidates[c].array.take(rows) for c in columns})
+
     def contact_lists(self) -> dict[str, pd.DataFrame]:
         """One contact list per channel for the campaign systems.
 
