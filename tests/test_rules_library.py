@@ -356,3 +356,25 @@ def test_g3_segment_rules_reach_their_whole_segment():
     assert stats["offered"].sum() == len(cust)                             # every customer is in one segment
     rec = res.recommendations.merge(cust[["user_id", "crm_segment"]], on="user_id")
     assert (rec["rule"].str[3:5].astype(int) == rec["crm_segment"]).all()
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_evaluate_offers_counts_hits_like_a_loop_over_offers(categorical):
+    rng = np.random.default_rng(4)
+    services = ["crbt", "fetion", "mms", "wap"]
+    users = np.arange(0, 400, 2)                       # even ids: odd ids took nothing (not in ``taken``)
+    taken = pd.DataFrame(rng.random((len(users), 3)) < 0.3, index=users, columns=services[:3])   # nobody took wap
+    offers = pd.DataFrame({"user_id": rng.integers(0, 400, 900), "service": rng.choice(services, 900),
+                           "source": rng.choice(["rule", "model", "segment"], 900)})
+    if categorical:
+        offers = offers.astype({"service": "category", "source": "category"})
+    got = R.evaluate_offers(offers, taken, n_customers=500, by="source")
+    held = {(u, s) for u in users for s in services[:3] if taken.at[u, s]}
+    hit = np.array([(u, s) in held for u, s in zip(offers["user_id"], offers["service"].astype(str))])
+    for (src, svc), g in offers.assign(hit=hit).groupby(["source", "service"], observed=True):
+        row = got[(got["source"].astype(str) == src) & (got["service"].astype(str) == svc)].iloc[0]
+        assert (row["offers"], row["hits"]) == (len(g), int(g["hit"].sum()))
+        base = taken[svc].sum() / 500 if svc in taken.columns else 0.0
+        assert row["base_rate"] == pytest.approx(base)
+    total = got[got["source"].astype(str) == "all"].iloc[0]
+    assert (total["offers"], total["hits"]) == (900, int(hit.sum()))

@@ -178,7 +178,7 @@ def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tup
     The values :func:`dmkit.synth.respond.respond` gives the same rows (same ``world``,
     ``plan``, ``month`` and ``seed``): ``p_effective`` of its truth, ``delivered`` and
     whether ``subscribed_at`` is set, in ``plan``'s row order. Only what those rows need is
-    computed: the planted take-up of the offered services (``take_up_probability``), the
+    computed: the planted take-up of the offered services (``take_up_columns``, one at a time), the
     holdings at the month's start of the contacted (user, service) pairs, the fatigue
     counts, and respond's first two draws (delivery, subscription), which depend on the
     plan's rows alone; not the organic take-up, the next month's usage and KPIs and the
@@ -215,12 +215,11 @@ def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tup
     r_sub[order] = rng.random(k)
     t0 = month_start(month).astype(np.int64)
     t_fat = month_start(shift_month(month, -int(sim.PLANTED["fatigue_months"]))).astype(np.int64)
-    p_all = sim.take_up_probability(world, month=month, services=list(svc_names))
     p_true = np.zeros(k)
-    for j, s in enumerate(svc_names):
-        m = svc_code == j
-        p_true[m] = p_all[f"p_{s}"].to_numpy()[uid[m]]
-    del p_all
+    code_of = {s: j for j, s in enumerate(svc_names)}
+    for s, p in sim.take_up_columns(world, month=month, services=list(svc_names)):   # one service's n floats at a time
+        m = svc_code == code_of[s]
+        p_true[m] = p[uid[m]]
     eligible = ~_held(world.subscriptions, uid, svc_code, list(svc_names), t0)
     ch = plan["channel"].astype(str).to_numpy()
     ch_code, ch_names = pd.factorize(ch)

@@ -648,12 +648,16 @@ def evaluate_offers(offers: pd.DataFrame, taken: pd.DataFrame, *, n_customers: i
     check_frame(taken, table="taken")
     check_frame(offers, table="offers", columns=["user_id", "service", by], min_rows=0)
     rec = offers
-    uid = rec["user_id"].to_numpy()
-    t = taken.reindex(uid, fill_value=False)
-    col = t.columns.get_indexer(rec["service"])
+    row = taken.index.get_indexer(rec["user_id"].to_numpy())   # -1: a customer who took nothing
+    svc = rec["service"]
+    svc_code, svc_names = (svc.cat.codes.to_numpy(), svc.cat.categories) if isinstance(svc.dtype, pd.CategoricalDtype) \
+        else pd.factorize(svc.to_numpy())
     hit = np.zeros(len(rec), dtype=bool)
-    ok = col >= 0
-    hit[ok] = t.to_numpy(dtype=bool)[np.flatnonzero(ok), col[ok]]
+    for j, s in enumerate(svc_names):   # one service's column at a time: no offers x services table
+        if s not in taken.columns:
+            continue
+        m = (svc_code == j) & (row >= 0)
+        hit[m] = taken[s].to_numpy(dtype=bool)[row[m]]
     base = {s: float(taken[s].sum()) / n_customers if s in taken.columns else 0.0
             for s in rec["service"].unique()}
     d = rec.assign(hit=hit, base=rec["service"].map(base).astype(float))

@@ -36,6 +36,7 @@ Same ``seed``, same world and same plan (in any row order) give the same respons
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +50,7 @@ from dmkit.errors import parameter_error, schema_error
 from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
 from dmkit.synth.propensity import RULES, true_propensity
 
-__all__ = ["respond", "take_up_probability", "Responses", "PLANTED", "SERVICES", "LOOP_SERVICES", "BASE_TAKE_UP",
+__all__ = ["respond", "take_up_probability", "take_up_columns", "Responses", "PLANTED", "SERVICES", "LOOP_SERVICES", "BASE_TAKE_UP",
            "CHANNEL_EFFECT", "DELIVERY", "campaign_id"]
 
 LOOP_SERVICES: tuple[str, ...] = tuple(RULES)
@@ -241,16 +242,40 @@ def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, .
         A service outside :data:`SERVICES`.
     """
     check_month(month)
-    if services is None:
-        wanted = SERVICES
-    else:
-        bad = sorted(set(map(str, services)) - set(SERVICES))
-        if bad:
-            raise parameter_error("services", expected=f"codes of {list(SERVICES)}", found=bad[:5])
-        wanted = tuple(s for s in SERVICES if s in set(map(str, services)))
-    prev = shift_month(month, -1)
+    wanted = _wanted_services(services)
     n = len(pdata.users)
-    rows = _month_rows(pdata.usage, prev)
+    table = np.empty((n, len(wanted)), dtype=np.float64)   # one block: no per-column copy into the frame
+    for j, (_, p) in enumerate(take_up_columns(pdata, month=month, services=wanted, heterogeneity=heterogeneity)):
+        table[:, j] = p
+    return pd.DataFrame(table, columns=[f"p_{s}" for s in wanted], index=pd.RangeIndex(n, name="user_id"), copy=False)
+
+
+def _wanted_services(services) -> tuple[str, ...]:
+    if services is None:
+        return SERVICES
+    bad = sorted(set(map(str, services)) - set(SERVICES))
+    if bad:
+        raise parameter_error("services", expected=f"codes of {list(SERVICES)}", found=bad[:5])
+    return tuple(s for s in SERVICES if s in set(map(str, services)))
+
+
+def take_up_columns(pdata, *, month: str, services: list[str] | tuple[str, ...] | None = None,
+                    heterogeneity: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+    """The columns of :func:`take_up_probability` one service at a time.
+
+    Yields ``(service, p)`` with ``p`` the float64 array of every user's probability (index =
+    user_id), in the order of :data:`SERVICES`, equal to ``take_up_probability(...)["p_" +
+    service]``; only one service's array is built at a time, so a caller that keeps a few
+    users' values holds n floats, not n per service.
+    """
+    check_month(month)
+    wanted = _wanted_services(services)
+    rows = _month_rows(pdata.usage, shift_month(month, -1))   # checked now, not at the first value
+    return _columns(pdata, rows, wanted, heterogeneity)
+
+
+def _columns(pdata, rows: pd.DataFrame, wanted: tuple[str, ...], heterogeneity: bool) -> Iterator[tuple[str, np.ndarray]]:
+    n = len(pdata.users)
     world_seed = _world_seed(pdata)
     loop = [s for s in wanted if s in RULES]
     feats = {c: _driver(pdata, c, rows, n) for c in {f for s in loop for conj in RULES[s]["rules"]
@@ -260,7 +285,6 @@ def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, .
         rng = np.random.default_rng(np.random.SeedSequence([world_seed, 0x7E5]))  # fixed per user
         u_loop = rng.standard_normal((len(LOOP_SERVICES), n)) * HETEROGENEITY_SD
     drivers: dict[str, np.ndarray] = {}
-    out = {}
     for s in wanted:
         col, beta = SMOOTH[s]
         if col not in drivers:
@@ -277,8 +301,7 @@ def take_up_probability(pdata, *, month: str, services: list[str] | tuple[str, .
             rng = np.random.default_rng(np.random.SeedSequence([world_seed, 0x7E5, 1 + SERVICES.index(s)]))
             u = rng.standard_normal(n) * HETEROGENEITY_SD
         logit = np.log(p0 / (1 - p0)) + beta * z + (u if heterogeneity else 0.0)
-        out[f"p_{s}"] = 1.0 / (1.0 + np.exp(-logit))
-    return pd.DataFrame(out, index=pd.RangeIndex(n, name="user_id"))
+        yield s, 1.0 / (1.0 + np.exp(-logit))
 
 
 # --------------------------------------------------------------------------- checks
