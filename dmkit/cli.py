@@ -267,6 +267,9 @@ def run(
     mapping: Annotated[Path | None, typer.Option(help=(
         "The extracts' mapping YAML (columns, encoding, date formats, catalog:); overrides "
         "the params' mapping key."))] = None,
+    memory: Annotated[float | None, typer.Option("--memory", metavar="GIB", help=(
+        "GiB the running kernels may hold together: a notebook starts only when its estimated "
+        "peak fits beside the running ones (default: 90% of the memory available at the start)."))] = None,
 ) -> None:
     """Run the case-study notebooks with papermill into HTML reports under
     <out>/<province>/<month>/ (index.html links them all).
@@ -285,7 +288,8 @@ def run(
             result = run_batch(files, notebooks=notebooks, jobs=jobs, kernel=kernel, out=out,
                                n_users=users, engine=engine.value if engine else None,
                                notebook_dir=notebook_dir, timeout=timeout, progress=not no_progress,
-                               data=data, catalog=catalog, mapping=mapping)
+                               data=data, catalog=catalog, mapping=mapping,
+                               memory_budget="auto" if memory is None else memory)
             typer.echo(str(result.summary()))
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (dmkit.batch.pool.Terminated): 130 / 143
         code = getattr(err, "exit_code", 130)

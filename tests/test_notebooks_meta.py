@@ -102,6 +102,12 @@ class TestNotebook:
                         long.append(f"cell {i}: {node.name}")
         assert long == [], f"move these into dmkit: {long}"
 
+    def test_declares_its_peak_memory_per_user(self, path):
+        # read by the batch's memory admission (dmkit.batch.memory); measured with
+        # benchmarks/notebooks.py (kernel tree peak at 3M users, or 1M for the small ones)
+        per_user = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("dmkit", {}).get("peak_bytes_per_user")
+        assert isinstance(per_user, (int, float)) and 0 < per_user < 10_000, per_user
+
     def test_has_its_own_test(self, path):
         test = REPO / "tests" / f"test_nb_{path.stem}.py"
         assert test.is_file(), f"missing {test.relative_to(REPO)}"

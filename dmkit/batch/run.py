@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
 from pathlib import Path
 
 from dmkit.batch import pool as _workers
@@ -35,6 +35,7 @@ from dmkit.batch.kernels import (
     quiet_when_stopping,
     require_notebook_tools,
 )
+from dmkit.batch.memory import available_bytes, estimated_peak, first_fit
 from dmkit.batch.pool import abort, make_pool, progress_bar, terminate_as_interrupt, tick
 from dmkit.batch.results import BatchResult, Job, NotebookRun
 from dmkit.contract.files import check_writable, with_umask
@@ -58,6 +59,7 @@ def run_batch(
     data: str | Path | None = None,
     catalog: str | Path | None = None,
     mapping: str | Path | None = None,
+    memory_budget: float | str | None = "auto",
 ) -> BatchResult:
     """Execute notebooks for one or many params files and write HTML reports and indexes.
 
@@ -94,6 +96,12 @@ def run_batch(
     mapping : str or Path, optional
         Overrides every params file's ``mapping``: the extracts' mapping YAML, which the
         kernels get as ``DMKIT_MAPPING`` (read by :func:`dmkit.io.load_province`).
+    memory_budget : float, "auto" or None
+        GiB the running kernels may hold together: a notebook starts only when its
+        estimated peak (its declared bytes per user times the users, see
+        :mod:`dmkit.batch.memory`) fits beside the running ones, else the next queued one
+        that fits starts, or it waits. ``"auto"``: 90% of the memory available when the
+        batch starts; None: no limit. A notebook estimated above the budget runs alone.
 
     Returns
     -------
@@ -128,6 +136,7 @@ def run_batch(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise parameter_error("jobs", expected="an integer >= 1", found=jobs)
     timeout = _check_timeout(timeout)
+    budget = _memory_budget(memory_budget)
     require_notebook_tools()
     todo = plan(params_files, notebooks=notebooks, out=out, n_users=n_users, engine=engine,
                 notebook_dir=notebook_dir, data=data, catalog=catalog, mapping=mapping)
@@ -139,7 +148,7 @@ def run_batch(
         with terminate_as_interrupt(), make_pool(jobs) as pool:
             data_errors = prepare_data([j.params for j in todo if not j.skip], pool=pool, progress=progress)
             _execute_all(todo, data_errors, pool=pool, kernel=kernel, timeout=timeout,
-                         progress=progress, runs=runs)
+                         progress=progress, runs=runs, jobs=jobs, budget=budget)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the index says what finished, nothing more
         _index_interrupted(todo, runs, root)
         raise
@@ -320,8 +329,10 @@ def _parameters(params: Params, notebook: str, declared: set[str]) -> dict[str, 
 
 
 def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel: str,
-                 timeout: float | None, progress: bool, runs: list[NotebookRun]) -> list[NotebookRun]:
-    """Run the jobs, appending each finished run to ``runs`` (kept if the batch is interrupted)."""
+                 timeout: float | None, progress: bool, runs: list[NotebookRun], jobs: int = 1,
+                 budget: int | None = None) -> list[NotebookRun]:
+    """Run the jobs, appending each finished run to ``runs`` (kept if the batch is interrupted);
+    at most ``jobs`` at once and, with a ``budget``, only as many as fit (first fit)."""
     bar = progress_bar(len(todo), "notebooks", progress)
     runnable = []
     for job in todo:
@@ -342,18 +353,41 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
         for job in runnable:
             runs.append(execute(job, kernel=kernel, timeout=timeout))
             tick(bar, runs)
-    else:
-        futures: dict[Future, Job] = {pool.submit(execute, j, kernel=kernel, timeout=timeout): j
-                                      for j in runnable}
-        try:
-            for fut in as_completed(futures):
+        bar.close()
+        return runs
+    queue = [(job, estimated_peak(job.source, job.params.n_users if job.params.data == "synth" else None))
+             for job in runnable]
+    running: dict[Future, int] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                i = first_fit([need for _, need in queue], list(running.values()), budget)
+                if i is None:
+                    break
+                job, need = queue.pop(i)
+                running[pool.submit(execute, job, kernel=kernel, timeout=timeout)] = need
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                del running[fut]
                 runs.append(fut.result())
                 tick(bar, runs)
-        except KeyboardInterrupt:
-            abort(pool, futures)
-            raise
+    except KeyboardInterrupt:
+        abort(pool, list(running))
+        raise
     bar.close()
     return runs
+
+
+def _memory_budget(value: float | str | None) -> int | None:
+    """``memory_budget`` in bytes (None: no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "auto":
+        avail = available_bytes()
+        return None if avail is None else int(0.9 * avail)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise parameter_error("memory_budget", expected="GiB > 0, 'auto' or None", found=value)
+    return int(float(value) * 2 ** 30)
 
 
 def _index_interrupted(todo: list[Job], runs: list[NotebookRun], root: Path) -> None:

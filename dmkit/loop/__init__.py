@@ -19,8 +19,8 @@ it reaches the simulator only through the data facade and a source object
 from __future__ import annotations
 
 from dmkit.loop.policy import POLICIES, plan_month
-from dmkit.loop.send import SimulatedPlan, simulate_plan
 from dmkit.loop.runner import LoopRun, PolicyComparison, compare, run, write_contact_lists
+from dmkit.loop.send import SimulatedPlan, simulate_plan
 from dmkit.loop.sources import ExtractSource, SimulatedSource
 from dmkit.loop.store import ModelStore, UntrustedModelError
 

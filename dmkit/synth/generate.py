@@ -11,7 +11,16 @@ from dmkit.contract.months import check_month
 from dmkit.contract.province import ProvinceData
 from dmkit.contract.truth import Truth
 from dmkit.errors import parameter_error
-from dmkit.synth import campaign, kpis, lifecycle, matrix, preferences, revenue, revenue_parts, social
+from dmkit.synth import (
+    campaign,
+    kpis,
+    lifecycle,
+    matrix,
+    preferences,
+    revenue,
+    revenue_parts,
+    social,
+)
 from dmkit.synth.calendar import MONTH_DAYS, floor_to_microseconds, month_range
 from dmkit.synth.events import draw_events
 from dmkit.synth.profiles import PROVINCES
