@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit import schema
+from dmkit._positions import positions
 from dmkit._results import Result, Summary, get_ax
 from dmkit._trees import node_counts, read_rules
 from dmkit._validation import check_choice, check_scalar
@@ -188,24 +189,6 @@ class FingerprintResult(Result):
         out["value"] = out["value"].astype(str)
         out.columns.name = f"user {user_id}"
         return out
-
-
-def _positions(ids: pd.Series | np.ndarray, index: pd.Index) -> np.ndarray:
-    """Position of each id in ``index`` (-1 if absent): a dense lookup table when the index
-    holds unique non-negative integers not much larger than its length, else a hash lookup.
-    int32 positions when the index has fewer than 2**31 entries (half the memory of intp)."""
-    vals = np.asarray(ids)
-    keys = index.to_numpy()
-    if keys.dtype.kind in "iu" and vals.dtype.kind in "iu" and len(keys):
-        lo, hi = int(keys.min()), int(keys.max())
-        if lo >= 0 and hi < 4 * len(keys) + 1024:
-            dt = np.int32 if len(keys) < 2 ** 31 - 1 else np.int64
-            lut = np.full(hi + 2, -1, dtype=dt)  # the last entry: ids out of range
-            lut[keys] = np.arange(len(keys), dtype=dt)
-            if (lut[keys] == np.arange(len(keys))).all():  # unique ids
-                safe = np.where((vals >= 0) & (vals <= hi), vals, hi + 1)
-                return lut[safe]
-    return index.get_indexer(vals)
 
 
 def _argmax_share(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, m: int):
@@ -452,7 +435,7 @@ def profile(
     u = us.get(*PROFILE_COLUMNS["usage"], months=[month], check_keys=True) if us.lazy else us.src
     if us.lazy:
         u_rows = np.flatnonzero(in_labels(u["month"], [month]))
-    upos = _positions(u["user_id"].to_numpy()[u_rows], ids)
+    upos = positions(u["user_id"].to_numpy()[u_rows], ids)
     keep = upos >= 0
     u_keep, upos = u_rows[keep], upos[keep]
     for c in USAGE_FEATURES:
@@ -536,7 +519,7 @@ def _circle_sizes(edges: _Source, month: str, ids: pd.Index) -> np.ndarray:
             e_rows = np.flatnonzero(in_labels(e["month"], [latest]))
         active = (e["sms"].to_numpy()[e_rows] > 0) | (e["calls"].to_numpy()[e_rows] > 0)
         uid = e["user_id"].to_numpy()[e_rows[active]]
-    epos = _positions(uid, ids)
+    epos = positions(uid, ids)
     return np.bincount(epos[epos >= 0], minlength=n).astype(np.int32)
 
 
@@ -550,7 +533,7 @@ def _subscription_parts(subs: _Source, end: pd.Timestamp, ids: pd.Index):
     held = sub_mask & ~(s["end"] < end).to_numpy()  # running at the month's end (NaT: not ended)
     del s
     rows = np.flatnonzero(sub_mask)
-    pos = _positions(subs.get("user_id")["user_id"].to_numpy()[rows], ids)
+    pos = positions(subs.get("user_id")["user_id"].to_numpy()[rows], ids)
     codes, labels = label_codes(subs.get("channel")["channel"])
     seen = _used(codes, labels)
     part = (pos, codes[rows], labels)
@@ -567,7 +550,7 @@ def _event_parts(events: _Source, end: pd.Timestamp, ids: pd.Index):
     the channels of every row, and (position, genre code, genre labels). A province's table
     is read a column at a time."""
     ev_rows = np.flatnonzero((events.get("ts")["ts"] < end).to_numpy())
-    pos = _positions(events.get("user_id")["user_id"].to_numpy()[ev_rows], ids)
+    pos = positions(events.get("user_id")["user_id"].to_numpy()[ev_rows], ids)
     codes, labels = label_codes(events.get("channel")["channel"])
     seen = _used(codes, labels)
     part = (pos, codes[ev_rows], labels)

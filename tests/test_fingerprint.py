@@ -292,16 +292,6 @@ def test_rules_grown_on_a_sample_are_counted_on_everyone(fp):
     assert top["n"] == mask.sum()
 
 
-@pytest.mark.parametrize("ids", [np.arange(50) * 2 + 3, np.array([10**9, 5, 7, 2**40])])  # dense table, hash lookup
-def test_positions_match_a_hash_lookup_with_absent_and_negative_ids(ids):
-    from dmkit.fingerprint import _positions
-
-    index = pd.Index(ids)
-    rng = np.random.default_rng(0)
-    asked = np.concatenate([rng.choice(ids, 200), [-1, -5, 0, 4, int(ids.max()) + 1, 10**12]])
-    assert (_positions(asked, index) == index.get_indexer(asked)).all()
-
-
 def test_argmax_share_per_category_counts_match_the_customer_by_category_matrix():
     from dmkit.fingerprint import _argmax_share
 

@@ -98,6 +98,41 @@ def test_take_up_probability_per_service_ignores_the_others(world):
         R.take_up_probability(world, month=MONTH, services=["carrier_service"])
 
 
+def test_take_up_columns_for_some_users_equal_the_full_columns(world):
+    """users= (one array, or one per service) gives the full columns' values at those users."""
+    full = R.take_up_probability(world, month=MONTH, services=["fetion", "gprs_package", "crbt"])
+    rng = np.random.default_rng(4)
+    some = rng.choice(N, 700, replace=True)           # repeats and any order
+    for s, p in R.take_up_columns(world, month=MONTH, services=["fetion", "gprs_package", "crbt"], users=some):
+        np.testing.assert_array_equal(p, full[f"p_{s}"].to_numpy()[some])
+    per = {"fetion": rng.choice(N, 50), "crbt": np.array([N - 1, 0])}   # gprs_package left out: no user
+    got = dict(R.take_up_columns(world, month=MONTH, services=["fetion", "gprs_package", "crbt"], users=per))
+    assert len(got["gprs_package"]) == 0
+    for s, ids in per.items():
+        np.testing.assert_array_equal(got[s], full[f"p_{s}"].to_numpy()[ids])
+    with pytest.raises(ParameterError, match=r"users\['fetion'\].*\[0, 20000\)"):
+        R.take_up_columns(world, month=MONTH, services=["fetion"], users=np.array([0, N]))
+
+
+def test_categorical_plan_columns_answer_as_text_does(world):
+    """A plan whose service, channel and group are categoricals gets the answer of the same plan
+    in text; an unknown category or a repeated (user, service) is named."""
+    from dmkit.loop.send import _answer_contacts
+
+    plan = _catalog_plan(2, seed=5).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    cat = plan.astype({"service": "category", "channel": "category", "group": "category"})
+    cat["service"] = cat["service"].cat.add_categories(["carrier_service"])   # an unused category is fine
+    for a, b in zip(_answer_contacts(world, plan, month=MONTH, seed=2), _answer_contacts(world, cat, month=MONTH, seed=2),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    bad = cat.copy()
+    bad.loc[3, "service"] = "carrier_service"
+    with pytest.raises(SchemaError, match="plan.*service.*carrier_service"):
+        R.respond(world, bad, month=MONTH, seed=0)
+    with pytest.raises(SchemaError, match="plan.*user_id.*1 duplicate"):
+        R.respond(world, pd.concat([plan, plan.head(1)], ignore_index=True), month=MONTH, seed=0)
+
+
 def test_unknown_channel_still_named(world):
     plan = _catalog_plan(1, seed=0).head(5).assign(channel="carrier_pigeon")
     with pytest.raises(SchemaError, match="plan.*channel"):

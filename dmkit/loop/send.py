@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit._results import Result, Summary, get_ax
+from dmkit.contract.labels import label_codes
 from dmkit.errors import parameter_error
 from dmkit.offers.plan import OfferPlan
 
@@ -32,8 +33,8 @@ class SimulatedPlan(Result):
     Attributes
     ----------
     contacts : DataFrame
-        One row per contact of the plan: user_id, activity_id, channel, services (";"-joined),
-        day, p_response (the plan's expectation), p_planted (the simulator's probability of a
+        One row per contact of the plan: user_id, activity_id, channel and services (the
+        activity's, ";"-joined; both categorical), day, p_response (the plan's expectation), p_planted (the simulator's probability of a
         subscription: one minus the product over the promoted services of one minus
         ``p_effective``), delivered, hit (the customer subscribed to a promoted service).
     month : str
@@ -78,7 +79,7 @@ class SimulatedPlan(Result):
         key = "all" if by is None else by
         if key not in d.columns:
             raise parameter_error("by", expected="'channel', 'services' or None", found=by)
-        out = d.groupby(key).agg(contacts=("hit", "size"), delivered=("delivered", "sum"), hits=("hit", "sum"),
+        out = d.groupby(key, observed=True).agg(contacts=("hit", "size"), delivered=("delivered", "sum"), hits=("hit", "sum"),
                                  expected=("p_response", "sum"), planted=("p_planted", "sum"))
         out.insert(3, "hit_rate", out["hits"] / out["contacts"])
         out["realised"] = out["hits"]
@@ -144,32 +145,65 @@ def simulate_plan(plan: OfferPlan, world, *, month: str, seed: int = 0) -> Simul
     """
     if not isinstance(plan, OfferPlan):
         raise parameter_error("plan", expected="an OfferPlan from dm.offers.optimize", found=type(plan).__name__)
-    act = plan.activities.set_index("activity_id")
-    c = plan.assignments.join(act[["day", "channel", "services"]], on="activity_id").reset_index(drop=True)
-    c["contact"] = np.arange(len(c))
-    rows = c[["contact", "user_id", "channel", "day", "services"]].explode("services").rename(
-        columns={"services": "service"})
-    rows = rows.sort_values(["day", "contact"], kind="stable")
-    first = ~rows.duplicated(["user_id", "service"])
-    sent = rows[first.to_numpy()]
-    sim = pd.DataFrame({"user_id": sent["user_id"].to_numpy().astype(np.int64),
-                        "service": sent["service"].astype(str).to_numpy(),
-                        "channel": sent["channel"].astype(str).to_numpy(), "group": "target",
-                        "day": sent["day"].to_numpy().astype(np.int64),
+    act = plan.activities.reset_index(drop=True)
+    asg = plan.assignments
+    a_code = _activity_codes(asg["activity_id"], act["activity_id"])
+    n = len(asg)
+    # the activities' services, flat: activity j promotes flat[start[j]:start[j + 1]]
+    svc_lists = [list(v) for v in act["services"]]
+    svc_names = sorted({str(x) for v in svc_lists for x in v})
+    svc_pos = {x: i for i, x in enumerate(svc_names)}
+    n_svc = np.array([len(v) for v in svc_lists], dtype=np.int64)
+    start = np.r_[0, np.cumsum(n_svc)]
+    flat = np.array([svc_pos[str(x)] for v in svc_lists for x in v], dtype=np.int64)
+    # one row per contact and promoted service, by day then contact (the simulator sees the earlier offer)
+    per_contact = n_svc[a_code]
+    contact = np.repeat(np.arange(n, dtype=np.int64), per_contact)
+    nth = np.arange(len(contact), dtype=np.int64) - np.repeat(np.cumsum(per_contact) - per_contact, per_contact)
+    service = flat[start[a_code[contact]] + nth]
+    day = act["day"].to_numpy().astype(np.int64)
+    order = np.lexsort((contact, day[a_code[contact]]))
+    contact, service = contact[order], service[order]
+    user = asg["user_id"].to_numpy().astype(np.int64)
+    first = ~pd.Index(user[contact] * max(len(svc_names), 1) + service).duplicated()
+    contact, service = contact[first], service[first]
+    ch_names = pd.Index([str(x) for x in act["channel"]])
+    channels = ch_names.unique()
+    act_channel = channels.get_indexer(ch_names)          # each activity's channel, a code into channels
+    sim = pd.DataFrame({"user_id": user[contact],
+                        "service": pd.Categorical.from_codes(service, categories=svc_names),
+                        "channel": pd.Categorical.from_codes(act_channel[a_code[contact]], categories=channels),
+                        "group": "target", "day": day[a_code[contact]],
                         "window_start": WINDOW[0], "window_end": WINDOW[1]})
     p_eff, deliv, sub = _answer_contacts(world, sim, month=month, seed=seed)
-    contact = sent["contact"].to_numpy()
-    n = len(c)
     miss = np.ones(n)
     np.multiply.at(miss, contact, 1.0 - p_eff)
+    services = pd.Index([";".join(map(str, v)) for v in svc_lists])   # each activity's services, ";"-joined
+    labels = services.unique()
     out = pd.DataFrame({
-        "user_id": c["user_id"].to_numpy(), "activity_id": c["activity_id"].to_numpy(),
-        "channel": c["channel"].astype(str).to_numpy(), "services": c["services"].map(";".join).to_numpy(),
-        "day": c["day"].to_numpy(), "p_response": c["p_response"].to_numpy(np.float64),
+        "user_id": asg["user_id"].to_numpy(), "activity_id": asg["activity_id"].to_numpy(),
+        "channel": pd.Categorical.from_codes(act_channel[a_code], categories=channels),
+        "services": pd.Categorical.from_codes(labels.get_indexer(services)[a_code], categories=labels),
+        "day": day[a_code], "p_response": asg["p_response"].to_numpy(np.float64),
         "p_planted": 1.0 - miss,
         "delivered": np.bincount(contact, weights=deliv, minlength=n) > 0,
         "hit": np.bincount(contact, weights=sub, minlength=n) > 0})
     return SimulatedPlan(contacts=out, month=month, method=plan.method)
+
+
+def _activity_codes(ids: pd.Series, activity_ids: pd.Series) -> np.ndarray:
+    """Position of each assignment's activity in the plan's activities table (categorical ids
+    by code: one lookup per category, not per row)."""
+    known = pd.Index(activity_ids.astype(str))
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        per_category = np.append(known.get_indexer(ids.cat.categories.astype(str)), -1)
+        pos = per_category[ids.cat.codes.to_numpy()]
+    else:
+        pos = known.get_indexer(ids.astype(str))
+    if (pos < 0).any():
+        raise parameter_error("plan.assignments.activity_id", expected="activities of plan.activities",
+                              found=sorted(set(ids[pos < 0].astype(str)))[:5])
+    return pos.astype(np.int64)
 
 
 def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,7 +240,7 @@ def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tup
         raise parameter_error("plan.group", expected="target contacts only", found="control rows")
     k = len(plan)
     uid = plan["user_id"].to_numpy().astype(np.int64)
-    svc_code, svc_names = pd.factorize(plan["service"].astype(str).to_numpy(), sort=True)
+    svc_code, svc_names = _sorted_codes(plan["service"])
     order = np.lexsort((uid, svc_code))           # respond's row order: by service, then user
     ym = int(month[:4]) * 12 + int(month[5:7])
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), ym]))
@@ -217,12 +251,12 @@ def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tup
     t_fat = month_start(shift_month(month, -int(sim.PLANTED["fatigue_months"]))).astype(np.int64)
     p_true = np.zeros(k)
     code_of = {s: j for j, s in enumerate(svc_names)}
-    for s, p in sim.take_up_columns(world, month=month, services=list(svc_names)):   # one service's n floats at a time
-        m = svc_code == code_of[s]
-        p_true[m] = p[uid[m]]
+    rows_of = {s: np.flatnonzero(svc_code == code_of[s]) for s in svc_names}
+    for s, p in sim.take_up_columns(world, month=month, services=list(svc_names),
+                                    users={s: uid[r] for s, r in rows_of.items()}):   # the contacted users' values only
+        p_true[rows_of[s]] = p
     eligible = ~_held(world.subscriptions, uid, svc_code, list(svc_names), t0)
-    ch = plan["channel"].astype(str).to_numpy()
-    ch_code, ch_names = pd.factorize(ch)
+    ch_code, ch_names = _sorted_codes(plan["channel"])
     deliv_rate = np.array([sim.DELIVERY[c] for c in ch_names], dtype=float)[ch_code]
     effect = np.array([sim.CHANNEL_EFFECT[c] for c in ch_names], dtype=float)[ch_code]
     k_fat = sim._fatigue_contacts(world.contacts, t0, t_fat, n)[uid]
@@ -230,6 +264,17 @@ def _answer_contacts(world, plan: pd.DataFrame, *, month: str, seed: int) -> tup
     delivered = r_del < deliv_rate
     subscribed = delivered & eligible & (r_sub < p_deliv)
     return deliv_rate * p_deliv * eligible, delivered, subscribed
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """``pd.factorize(col.astype(str), sort=True)`` through the column's codes: the labels
+    present, sorted, and each row's position among them (no string per row)."""
+    codes, names = label_codes(col)
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names)))   # no missing values: checked before
+    labels = sorted(names[c] for c in present)
+    rank = np.full(len(names), -1, dtype=np.int64)
+    rank[present] = pd.Index(labels).get_indexer([names[c] for c in present])
+    return rank[codes], labels
 
 
 def _held(subs: pd.DataFrame, uid: np.ndarray, svc_code: np.ndarray, services: list[str], t: np.int64) -> np.ndarray:

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit import catalog, schema
+from dmkit._positions import positions
 from dmkit.contract.labels import label_codes
 from dmkit.contract.months import month_end
 from dmkit.errors import parameter_error
@@ -72,12 +73,12 @@ def baskets_from_subscriptions(
         index = pd.Index(np.asarray(users), name="user_id")
         if not index.is_unique:
             raise parameter_error("users", expected="unique user ids", found="duplicated ids")
-    rows = index.get_indexer(uid)
+    rows = positions(uid, index)
     # the service's column through its category codes (or one factorize): no text copy of the rows
     codes, labels = label_codes(subscriptions["service"])
     col_of = {s: j for j, s in enumerate(services)}
     cols = np.append(np.array([col_of.get(lb, -1) for lb in labels], dtype=np.int64), -1)[codes[keep]]
     ok = (rows >= 0) & (cols >= 0)
     values = np.zeros((len(index), len(services)), dtype=bool)
-    values.reshape(-1)[rows[ok] * len(services) + cols[ok]] = True  # one flat scatter
+    values.reshape(-1)[rows[ok].astype(np.int64) * len(services) + cols[ok]] = True  # one flat scatter
     return pd.DataFrame(values, index=index, columns=list(services))

@@ -45,6 +45,7 @@ import pandas as pd
 from dmkit import catalog
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame
+from dmkit.contract.labels import in_labels, label_codes
 from dmkit.contract.months import check_month
 from dmkit.errors import parameter_error, schema_error
 from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
@@ -198,7 +199,7 @@ def _world_seed(pdata) -> int:
 
 
 def _month_rows(usage: pd.DataFrame, month: str) -> pd.DataFrame:
-    rows = usage[usage["month"].astype(str) == month]
+    rows = usage[in_labels(usage["month"], [month])]   # by the column's codes: no string per row
     if len(rows) == 0:
         have = sorted(map(str, usage["month"].unique()))
         raise schema_error(table="usage", column="month", expected=f"rows for the month before the offers, {month!r}",
@@ -260,21 +261,42 @@ def _wanted_services(services) -> tuple[str, ...]:
 
 
 def take_up_columns(pdata, *, month: str, services: list[str] | tuple[str, ...] | None = None,
-                    heterogeneity: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+                    heterogeneity: bool = True,
+                    users: np.ndarray | dict[str, np.ndarray] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """The columns of :func:`take_up_probability` one service at a time.
 
     Yields ``(service, p)`` with ``p`` the float64 array of every user's probability (index =
     user_id), in the order of :data:`SERVICES`, equal to ``take_up_probability(...)["p_" +
     service]``; only one service's array is built at a time, so a caller that keeps a few
     users' values holds n floats, not n per service.
+
+    ``users`` (optional): integer user ids, or a dict of service -> integer user ids (a
+    service left out of the dict: no user). ``p`` then holds only those users' values, in
+    that order, equal to the full column taken at them. The drivers' standardisation and
+    the per-user draws still run over every user (they define the values); the
+    probabilities are computed for the users asked for only.
     """
     check_month(month)
     wanted = _wanted_services(services)
     rows = _month_rows(pdata.usage, shift_month(month, -1))   # checked now, not at the first value
-    return _columns(pdata, rows, wanted, heterogeneity)
+    at = None
+    if users is not None:
+        n = len(pdata.users)
+        at = {s: _user_ids(users.get(s, ()) if isinstance(users, dict) else users, n, s) for s in wanted}
+    return _columns(pdata, rows, wanted, heterogeneity, at)
 
 
-def _columns(pdata, rows: pd.DataFrame, wanted: tuple[str, ...], heterogeneity: bool) -> Iterator[tuple[str, np.ndarray]]:
+def _user_ids(ids, n: int, service: str) -> np.ndarray:
+    at = np.asarray(ids, dtype=np.int64) if len(ids) == 0 else np.asarray(ids)
+    if at.dtype.kind not in "iu" or (len(at) and (at.min() < 0 or at.max() >= n)):
+        raise parameter_error(f"users[{service!r}]", expected=f"integer user ids in [0, {n})",
+                              found=f"dtype {at.dtype}, range {at.min() if len(at) else None}.."
+                                    f"{at.max() if len(at) else None}")
+    return at
+
+
+def _columns(pdata, rows: pd.DataFrame, wanted: tuple[str, ...], heterogeneity: bool,
+             at: dict[str, np.ndarray] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     n = len(pdata.users)
     world_seed = _world_seed(pdata)
     loop = [s for s in wanted if s in RULES]
@@ -292,14 +314,15 @@ def _columns(pdata, rows: pd.DataFrame, wanted: tuple[str, ...], heterogeneity: 
             if col != "age":
                 x = np.log1p(np.maximum(x, 0))
             drivers[col] = np.clip((x - x.mean()) / (x.std() + 1e-9), -3, 3)
-        z = drivers[col]
+        idx = slice(None) if at is None else at[s]   # every user, or the users asked for
+        z = drivers[col][idx]
         if s in RULES:
-            p0 = true_propensity(s, feats).astype(np.float64)
-            u = u_loop[LOOP_SERVICES.index(s)]
+            p0 = true_propensity(s, {f: v[idx] for f, v in feats.items()}).astype(np.float64)
+            u = u_loop[LOOP_SERVICES.index(s)][idx]
         else:
-            p0 = np.full(n, BASE_TAKE_UP[s])
+            p0 = np.full(len(z), BASE_TAKE_UP[s])
             rng = np.random.default_rng(np.random.SeedSequence([world_seed, 0x7E5, 1 + SERVICES.index(s)]))
-            u = rng.standard_normal(n) * HETEROGENEITY_SD
+            u = (rng.standard_normal(n) * HETEROGENEITY_SD)[idx]
         logit = np.log(p0 / (1 - p0)) + beta * z + (u if heterogeneity else 0.0)
         yield s, 1.0 / (1.0 + np.exp(-logit))
 
@@ -307,20 +330,9 @@ def _columns(pdata, rows: pd.DataFrame, wanted: tuple[str, ...], heterogeneity: 
 # --------------------------------------------------------------------------- checks
 def _check_plan(plan: object, n_users: int, month: str) -> pd.DataFrame:
     plan = check_frame(plan, table="plan", columns=PLAN_COLUMNS, min_rows=0)
-    svc = plan["service"].astype(str)
-    bad = ~svc.isin(SERVICES)
-    if bad.any():
-        raise schema_error(table="plan", column="service", expected=f"one of {list(SERVICES)}",
-                           found=sorted(set(svc[bad]))[:5], rows=plan[bad].head(3).to_dict("records"))
-    ch = plan["channel"].astype(str)
-    bad = ~ch.isin(list(CHANNEL_EFFECT))
-    if bad.any():
-        raise schema_error(table="plan", column="channel", expected=f"one of {list(CHANNEL_EFFECT)}",
-                           found=sorted(set(ch[bad]))[:5])
-    g = plan["group"].astype(str)
-    bad = ~g.isin(catalog.CONTACT_GROUPS)
-    if bad.any():
-        raise schema_error(table="plan", column="group", expected="'target' or 'control'", found=sorted(set(g[bad]))[:5])
+    svc_code = _known_codes(plan, "service", SERVICES, show_rows=True)
+    _known_codes(plan, "channel", list(CHANNEL_EFFECT))
+    _known_codes(plan, "group", catalog.CONTACT_GROUPS, expected="'target' or 'control'")
     uid = plan["user_id"].to_numpy()
     if not pd.api.types.is_integer_dtype(plan["user_id"]) or (len(uid) and (uid.min() < 0 or uid.max() >= n_users)):
         raise schema_error(table="plan", column="user_id", expected=f"integer user ids in [0, {n_users})",
@@ -336,11 +348,26 @@ def _check_plan(plan: object, n_users: int, month: str) -> pd.DataFrame:
         raise schema_error(table="plan", column="window_start",
                            expected="send windows in hours with 0 <= window_start < window_end <= 24",
                            found=f"{ws.min()}..{we.max()}")
-    dup = plan.duplicated(["user_id", "service"]).to_numpy()
+    dup = pd.Index(uid.astype(np.int64) * len(SERVICES) + svc_code).duplicated()   # (user, service) as one int key
     if dup.any():
         raise schema_error(table="plan", column="user_id", expected="one row per (user_id, service)",
                            found=f"{int(dup.sum())} duplicate rows", rows=plan[dup].head(3).to_dict("records"))
     return plan
+
+
+def _known_codes(plan: pd.DataFrame, column: str, allowed, *, expected: str | None = None,
+                 show_rows: bool = False) -> np.ndarray:
+    """Each row's position in ``allowed``, found by the column's codes (no string per row);
+    raises the SchemaError naming the plan's column and its unknown values."""
+    codes, names = label_codes(plan[column])
+    pos = np.append(pd.Index(list(allowed)).get_indexer(names), -1)[codes]   # code -1 (missing) reads -1
+    bad = pos < 0
+    if bad.any():
+        found = sorted({names[c] if c >= 0 else "nan" for c in np.unique(codes[bad])})[:5]
+        rows = plan[bad].head(3).to_dict("records") if show_rows else None
+        raise schema_error(table="plan", column=column, expected=expected or f"one of {list(allowed)}",
+                           found=found, rows=rows)
+    return pos
 
 
 def _holders(subs: pd.DataFrame, service: str, t: np.int64, n: int) -> np.ndarray:
