@@ -204,21 +204,32 @@ def _argmax_share(parts: Sequence[tuple[np.ndarray, np.ndarray]], n: int, m: int
     Returns best (int16/int32 code), confidence (float64, NaN without actions), total and
     number of categories used (int32).
     """
+    step = max(1, _COUNT_CELLS // max(m, 1))
+    n_blocks = -(-n // step) if m else 0
     kept = []
     for pos, codes in parts:
         ok = (pos >= 0) & (codes >= 0)
-        kept.append((pos, codes) if ok.all() else (pos[ok], codes[ok]))  # nothing to drop: no copy
+        pos, codes = (pos, codes) if ok.all() else (pos[ok], codes[ok])  # nothing to drop: no copy
+        if n_blocks > 1:   # the rows grouped by block once (a radix sort of small ints), not a scan per block
+            block = (pos // step).astype(np.int16 if n_blocks < 2 ** 15 else np.int32)
+            order = np.argsort(block, kind="stable")
+            bounds = np.r_[0, np.cumsum(np.bincount(block, minlength=n_blocks))]
+            del block
+            pos, codes = pos[order], codes[order]
+            del order
+        else:
+            bounds = np.array([0, len(pos)])
+        kept.append((pos, codes, bounds))
     best = np.zeros(n, dtype=np.int16 if m < 2 ** 15 else np.int32)
     top = np.zeros(n, dtype=np.int64)
     total = np.zeros(n, dtype=np.int64)
     nnz = np.zeros(n, dtype=np.int32)
-    step = max(1, _COUNT_CELLS // max(m, 1))
-    for a in range(0, n if m else 0, step):
+    for j, a in enumerate(range(0, n if m else 0, step)):
         b = min(n, a + step)
         cnt = np.zeros((b - a) * m, dtype=np.int64)
-        for pos, codes in kept:
-            sel = (pos >= a) & (pos < b) if (a, b) != (0, n) else slice(None)
-            key = (pos[sel].astype(np.int64) - a) * m + codes[sel]
+        for pos, codes, bounds in kept:
+            lo, hi = bounds[j], bounds[j + 1]
+            key = (pos[lo:hi].astype(np.int64) - a) * m + codes[lo:hi]
             cnt += np.bincount(key, minlength=(b - a) * m)
         cnt = cnt.reshape(b - a, m)
         best[a:b] = cnt.argmax(axis=1)
