@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dmkit.contract.labels import in_labels, label_codes, present_labels
+from dmkit.contract.labels import in_labels, label_codes, label_positions, present_labels
 
 TEXT = pd.Series(["2009-01", "2009-02", None, "2009-01", "2009-03"], dtype=object)
 
@@ -18,6 +18,9 @@ def test_codes_and_masks_agree_with_text(col):
         expected = TEXT.isin(want).to_numpy() & TEXT.notna().to_numpy()
         np.testing.assert_array_equal(in_labels(col, want), expected)
     assert present_labels(col) == {"2009-01", "2009-02", "2009-03"}   # an unused category is not present
+    for labels in (["2009-03", "2009-01", "2010-01"], pd.Index(["2009-02"]), []):
+        expected = pd.Index(list(labels)).get_indexer(TEXT.astype(str))   # missing is 'None' as text: absent
+        np.testing.assert_array_equal(label_positions(col, labels), expected)
 
 
 def test_empty_column():

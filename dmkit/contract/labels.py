@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["in_labels", "label_codes", "present_labels"]
+__all__ = ["in_labels", "label_codes", "label_positions", "present_labels"]
 
 
 def label_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -43,6 +43,15 @@ def in_labels(col: pd.Series, labels: Sequence[str]) -> np.ndarray:
     lookup = np.zeros(len(names) + 1, dtype=bool)
     lookup[wanted] = True
     return lookup[codes]  # code -1 (missing) reads the last entry, False
+
+
+def label_positions(col: pd.Series, labels: Sequence[str] | pd.Index) -> np.ndarray:
+    """Position of each row's value (as text) in ``labels``, -1 where it is absent or missing:
+    ``pd.Index(labels).get_indexer(col.astype(str))`` with one lookup per distinct value (per
+    category of a categorical), not per row."""
+    codes, names = label_codes(col)
+    index = labels if isinstance(labels, pd.Index) else pd.Index(list(labels))
+    return np.append(index.get_indexer(names), -1)[codes]  # code -1 (missing) reads the last entry, -1
 
 
 def present_labels(col: pd.Series) -> set[str]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit._results import Result, Summary, get_ax
-from dmkit.contract.labels import label_codes
+from dmkit.contract.labels import label_codes, label_positions
 from dmkit.errors import parameter_error
 from dmkit.offers.plan import OfferPlan
 
@@ -194,12 +194,7 @@ def simulate_plan(plan: OfferPlan, world, *, month: str, seed: int = 0) -> Simul
 def _activity_codes(ids: pd.Series, activity_ids: pd.Series) -> np.ndarray:
     """Position of each assignment's activity in the plan's activities table (categorical ids
     by code: one lookup per category, not per row)."""
-    known = pd.Index(activity_ids.astype(str))
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        per_category = np.append(known.get_indexer(ids.cat.categories.astype(str)), -1)
-        pos = per_category[ids.cat.codes.to_numpy()]
-    else:
-        pos = known.get_indexer(ids.astype(str))
+    pos = label_positions(ids, pd.Index(activity_ids.astype(str)))
     if (pos < 0).any():
         raise parameter_error("plan.assignments.activity_id", expected="activities of plan.activities",
                               found=sorted(set(ids[pos < 0].astype(str)))[:5])
@@ -280,12 +275,7 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
 def _held(subs: pd.DataFrame, uid: np.ndarray, svc_code: np.ndarray, services: list[str], t: np.int64) -> np.ndarray:
     """Whether user ``uid[i]`` holds ``services[svc_code[i]]`` at instant ``t`` (started before, not ended):
     one pass over the subscriptions, only the offered services' rows kept."""
-    s = subs["service"]
-    if isinstance(s.dtype, pd.CategoricalDtype):   # through the codes: no string per row
-        code = np.append(pd.Index(services).get_indexer(s.cat.categories), -1).astype(np.int16)
-        row_svc = code[s.cat.codes.to_numpy()]      # code -1 (missing) takes the appended -1
-    else:
-        row_svc = pd.Index(services).get_indexer(s.astype(str).to_numpy()).astype(np.int16)
+    row_svc = label_positions(subs["service"], services).astype(np.int16)   # through the codes: no string per row
     users = subs["user_id"].to_numpy()
     contacted = np.zeros(int(max(uid.max(initial=-1), users.max(initial=-1))) + 1, dtype=bool)
     contacted[uid] = True

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from dmkit._results import Result, Summary, get_ax
+from dmkit.contract.labels import label_positions
 from dmkit.errors import DmkitError
 
 __all__ = ["InfeasiblePlanError", "OfferPlan"]
@@ -152,12 +153,7 @@ class OfferPlan(Result):
         user_index = None if as_ints else pd.Index(pd.unique(users.to_numpy()))
 
         def key(frame: pd.DataFrame) -> np.ndarray:
-            act = frame["activity_id"]
-            if isinstance(act.dtype, pd.CategoricalDtype):   # one lookup per category, then by code
-                per_category = np.append(acts.get_indexer(act.cat.categories.astype(str)), -1)
-                code = per_category[act.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
-            else:
-                code = acts.get_indexer(act.astype(str))
+            code = label_positions(frame["activity_id"], acts)   # one lookup per category (or distinct id), then by code
             if user_index is not None:
                 user = user_index.get_indexer(frame["user_id"].to_numpy())
             elif pd.api.types.is_integer_dtype(frame["user_id"]):

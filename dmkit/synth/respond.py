@@ -45,7 +45,7 @@ import pandas as pd
 from dmkit import catalog
 from dmkit._results import Result, Summary, get_ax
 from dmkit._validation import check_frame
-from dmkit.contract.labels import in_labels, label_codes
+from dmkit.contract.labels import in_labels, label_positions
 from dmkit.contract.months import check_month
 from dmkit.errors import parameter_error, schema_error
 from dmkit.synth.calendar import DAY_NS, floor_to_microseconds, month_start, shift_month
@@ -359,11 +359,10 @@ def _known_codes(plan: pd.DataFrame, column: str, allowed, *, expected: str | No
                  show_rows: bool = False) -> np.ndarray:
     """Each row's position in ``allowed``, found by the column's codes (no string per row);
     raises the SchemaError naming the plan's column and its unknown values."""
-    codes, names = label_codes(plan[column])
-    pos = np.append(pd.Index(list(allowed)).get_indexer(names), -1)[codes]   # code -1 (missing) reads -1
+    pos = label_positions(plan[column], allowed)
     bad = pos < 0
     if bad.any():
-        found = sorted({names[c] if c >= 0 else "nan" for c in np.unique(codes[bad])})[:5]
+        found = sorted(set(plan[column][bad].astype(str)))[:5]
         rows = plan[bad].head(3).to_dict("records") if show_rows else None
         raise schema_error(table="plan", column=column, expected=expected or f"one of {list(allowed)}",
                            found=found, rows=rows)
