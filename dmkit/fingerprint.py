@@ -367,6 +367,40 @@ def profile(
     check_choice(channel_from, "channel_from", ("both", "events", "subscriptions"))
     if month is not None:
         check_month(month)
+    if value_cuts is not None:
+        value_cuts = tuple(float(v) for v in value_cuts)
+        if len(value_cuts) != 2 or value_cuts[0] >= value_cuts[1]:
+            raise parameter_error("value_cuts", expected="two increasing ARPU cut points", found=value_cuts)
+    age_bands = tuple(age_bands)
+    exclude_channels = tuple(str(c) for c in exclude_channels)
+
+    def compute() -> tuple[pd.DataFrame, dict]:
+        fp = _profile(users, usage, subscriptions, events, edges, month=month, channel_from=channel_from,
+                      exclude_channels=exclude_channels, value_cuts=value_cuts, age_bands=age_bands,
+                      validate=validate)
+        return fp.table, {"month": fp.month, "value_cuts": list(fp.value_cuts)}
+
+    if not (isinstance(users, ProvinceData) and all(t is None or t is users
+                                                    for t in (usage, subscriptions, events, edges))):
+        frame, meta = compute()
+    else:  # all five from the province's files: computed once per province-month and parameters
+        from dmkit.catalog import active_catalog
+        from dmkit.contract.derived import stored
+        from dmkit.contract.sources import source_digest
+
+        params = {"month": month, "channel_from": channel_from, "exclude_channels": exclude_channels,
+                  "value_cuts": value_cuts, "age_bands": age_bands, "validate": validate,
+                  "channels": list(active_catalog().codes("channels")),
+                  "genres": list(active_catalog().codes("genres"))}
+        frame, meta = stored(users, "fingerprint", compute, tables=tuple(PROFILE_COLUMNS), params=params,
+                             code=source_digest(__name__))
+    return FingerprintResult(table=frame, month=meta["month"], value_cuts=tuple(meta["value_cuts"]))
+
+
+def _profile(users, usage, subscriptions, events, edges, *, month: str | None, channel_from: str,
+             exclude_channels: tuple[str, ...], value_cuts: tuple[float, float] | None,
+             age_bands: Sequence[int], validate: bool) -> FingerprintResult:
+    """:func:`profile` itself, on checked parameters."""
     src = _sources(users, usage, subscriptions, events, edges, validate)
     if validate:
         for name, s in src.items():
@@ -384,10 +418,7 @@ def profile(
         raise schema_error(table="usage", column="month", expected=f"rows for month {month!r}",
                            found=f"months {sorted(present if us.lazy else present_labels(us.src['month']))[:6]}")
     end = month_end(month)  # exclusive: midnight starting the next month
-    if value_cuts is not None:
-        cuts = tuple(float(v) for v in value_cuts)
-        if len(cuts) != 2 or cuts[0] >= cuts[1]:
-            raise parameter_error("value_cuts", expected="two increasing ARPU cut points", found=value_cuts)
+    cuts = value_cuts
 
     # users ----------------------------------------------------------------------------
     users = src["users"].get(*PROFILE_COLUMNS["users"], check_keys=True)

@@ -108,6 +108,12 @@ class TestNotebook:
         per_user = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("dmkit", {}).get("peak_bytes_per_user")
         assert isinstance(per_user, (int, float)) and 0 < per_user < 10_000, per_user
 
+    def test_declares_its_seconds_per_user(self, path):
+        # read by the batch's order (dmkit.batch.costs: longest first); measured with
+        # benchmarks/notebooks.py (kernel wall seconds in the 12M batch)
+        per_user = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("dmkit", {}).get("seconds_per_user")
+        assert isinstance(per_user, float) and 0 < per_user < 1e-3, per_user
+
     def test_has_its_own_test(self, path):
         test = REPO / "tests" / f"test_nb_{path.stem}.py"
         assert test.is_file(), f"missing {test.relative_to(REPO)}"

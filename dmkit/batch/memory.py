@@ -10,9 +10,10 @@ else is running (a notebook estimated above the budget then runs alone).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
+
+from dmkit.batch.costs import declared_costs
 
 __all__ = ["BASE_BYTES", "DEFAULT_BYTES_PER_USER", "available_bytes", "estimated_peak", "first_fit"]
 
@@ -33,9 +34,8 @@ def estimated_peak(notebook: str | Path, n_users: int | None) -> int:
     if not n_users:
         return BASE_BYTES
     try:
-        meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {})
-        per_user = float(meta.get("dmkit", {}).get("peak_bytes_per_user", DEFAULT_BYTES_PER_USER))
-    except (OSError, ValueError, AttributeError):
+        per_user = float(declared_costs(notebook).get("peak_bytes_per_user", DEFAULT_BYTES_PER_USER))
+    except (TypeError, ValueError):
         per_user = DEFAULT_BYTES_PER_USER
     return int(BASE_BYTES + per_user * int(n_users))
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dmkit.batch import pool as _workers
 from dmkit.batch.applies import declared_parameters, skip_reason
+from dmkit.batch.costs import estimated_seconds, longest_first
 from dmkit.batch.html import to_html, write_index
 from dmkit.batch.kernels import (
     INLINE,
@@ -102,6 +103,8 @@ def run_batch(
         :mod:`dmkit.batch.memory`) fits beside the running ones, else the next queued one
         that fits starts, or it waits. ``"auto"``: 90% of the memory available when the
         batch starts; None: no limit. A notebook estimated above the budget runs alone.
+        The notebooks are queued longest first, by their declared seconds per user
+        (:mod:`dmkit.batch.costs`), so that the short ones fill both lanes at the end.
 
     Returns
     -------
@@ -355,8 +358,11 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
             tick(bar, runs)
         bar.close()
         return runs
-    queue = [(job, estimated_peak(job.source, job.params.n_users if job.params.data == "synth" else None))
-             for job in runnable]
+    def users(job: Job) -> int | None:
+        return job.params.n_users if job.params.data == "synth" else None
+
+    runnable = longest_first(runnable, lambda job: estimated_seconds(job.source, users(job)))
+    queue = [(job, estimated_peak(job.source, users(job))) for job in runnable]
     running: dict[Future, int] = {}
     try:
         while queue or running:

@@ -68,6 +68,8 @@ class ProvinceData:
                     f"{str(path)!r}: {err} If {str(path.parent)!r} is a simulator cache, delete that folder "
                     "and load the province again to regenerate it", table=name) from err
             df = repair(name)  # the simulator cache: regenerated, replaced on disk
+        else:
+            self.__dict__.setdefault("_from_file", {})[name] = weakref.ref(df)
         setattr(self, name, df)
         del pending[name]
         os.close(fd)
@@ -143,9 +145,39 @@ class ProvinceData:
             return df
         return df.reset_index(drop=True)
 
+    def file_stamps(self, tables: Sequence[str]) -> tuple[Path, dict[str, list[int]]] | None:
+        """The folder and the files behind ``tables`` when each is read from its file as it
+        was at load, else None.
+
+        Only for a province loaded lazily (the simulator cache): each table is either not
+        read yet, or the frame read from its file is still the instance's (a table set on the
+        instance since, or taken from a repair, is not the file's). The stamps are each
+        file's inode, size and modification time: what a result derived from these tables
+        (:mod:`dmkit.contract.derived`) is keyed on.
+
+        Raises
+        ------
+        DataNotFoundError
+            A file not read yet was rewritten in place since the load.
+        """
+        known = self.__dict__.get("_stamps")
+        if not known:
+            return None
+        pending = self.__dict__.get("_pending") or {}
+        from_file = self.__dict__.get("_from_file") or {}
+        out = {}
+        for t in tables:
+            if t in pending:
+                _opened(pending, t)  # refuses a file rewritten in place
+            elif t not in from_file or from_file[t]() is not self.__dict__.get(t):
+                return None
+            out[t] = list(known[t][1])
+        folder = {known[t][0].parent for t in tables}
+        return (folder.pop(), out) if len(folder) == 1 else None
+
     def __getstate__(self) -> dict:
         self.tables()  # a pickled copy carries its tables, not paths that may change
-        return {k: v for k, v in self.__dict__.items() if k not in ("_pending", "_repair")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pending", "_repair", "_stamps", "_from_file")}
 
     def __repr__(self) -> str:
         pending = self.__dict__.get("_pending") or {}
@@ -203,6 +235,7 @@ class ProvinceData:
             fd = os.open(folder / f"{t}.parquet", os.O_RDONLY)
             pending[t] = (folder / f"{t}.parquet", fd, _stamp(fd))
         out._pending = pending
+        out._stamps = {t: (path, stamp) for t, (path, _, stamp) in pending.items()}
         out._repair = repair
         weakref.finalize(out, _close, pending)  # the descriptors of tables never read
         out.truth, out.meta = Truth.load(folder), meta

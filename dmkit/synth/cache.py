@@ -15,7 +15,6 @@ Tables are read on first use (:meth:`ProvinceData.load` with ``lazy=True``). :fu
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 from dmkit.contract.files import atomic_write_bytes, unwritable_error
 from dmkit.contract.manifest import file_digest, manifest_body, verify
 from dmkit.contract.province import ProvinceData
+from dmkit.contract.sources import module_sources, source_digest
 from dmkit.errors import DmkitError
 
 __all__ = ["DEFAULT_CACHE_DIR", "fingerprint", "load", "synth_cache_path"]
@@ -49,7 +49,6 @@ def synth_cache_path(
     return Path(cache_dir) / province / month / name
 
 
-@functools.cache
 def fingerprint() -> str:
     """Hash of the source of every dmkit module the simulator runs (``dmkit.synth.generate``
     and what it imports, transitively: the catalog and the contract's containers included),
@@ -58,54 +57,16 @@ def fingerprint() -> str:
     does not regenerate a 12-million-user province.
 
     Computed once per process: the code a process runs does not change under it."""
-    h = hashlib.sha256()
-    package = Path(__file__).parent.parent
-    for f in simulator_sources():
-        h.update(f.relative_to(package).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    return source_digest(*_SIMULATOR)
 
 
 def simulator_sources() -> list[Path]:
     """The source files of ``dmkit.synth.generate`` and of every dmkit module it imports,
     transitively (read from their ``import`` statements, those inside functions included)."""
-    import ast
+    return module_sources(*_SIMULATOR)
 
-    package = Path(__file__).parent.parent
-    root = package.parent
 
-    def module_file(name: str) -> Path | None:
-        base = root.joinpath(*name.split("."))
-        for f in (base.with_suffix(".py"), base / "__init__.py"):
-            if f.is_file():
-                return f
-        return None
-
-    def imported(f: Path) -> set[str]:
-        names = set()
-        here = ".".join(f.relative_to(root).with_suffix("").parts)
-        pkg = here.rsplit(".", 1)[0] if f.name != "__init__.py" else here.removesuffix(".__init__")
-        for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                mod = node.module or ""
-                if node.level:
-                    mod = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1] + ([mod] if mod else []))
-                for a in node.names:  # a submodule when one is named so, else a name of ``mod``
-                    names.add(f"{mod}.{a.name}" if module_file(f"{mod}.{a.name}") else mod)
-        return {n for n in names if n == "dmkit" or n.startswith("dmkit.")}
-
-    seen: dict[str, Path] = {}
-    todo = ["dmkit.synth.generate", "dmkit.contract.province", "dmkit.contract.truth"]
-    while todo:
-        name = todo.pop()
-        f = module_file(name)
-        if name in seen or f is None or name == "dmkit":  # the package's lazy __init__ runs no simulation
-            continue
-        seen[name] = f
-        todo.extend(imported(f))
-    return sorted(set(seen.values()))
+_SIMULATOR = ("dmkit.synth.generate", "dmkit.contract.province", "dmkit.contract.truth")
 
 
 def load(*, province: str, month: str, n_users: int, seed: int, n_months: int, cache_dir: Path,
