@@ -116,6 +116,8 @@ def _locked(path: Path) -> Iterator[bool]:
         path.parent.mkdir(exist_ok=True)
         fh = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for the body
     except OSError:
+        fh = None
+    if fh is None:
         yield False
         return
     with fh:
