@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -55,9 +56,12 @@ def test_the_batch_starts_the_longest_notebooks_first(tmp_path, monkeypatch):
             for n, s in per_user.items()]
     started, lock = [], threading.Lock()
 
-    def fake_execute(job, *, kernel, timeout):
+    shares = []
+
+    def fake_execute(job, *, kernel, timeout, threads):
         with lock:
             started.append(job.notebook)
+            shares.append(threads)
         time.sleep(0.05)
         return NotebookRun(job.notebook, "p", "2009-01", "passed", 0.05, finished_at="now")
 
@@ -67,3 +71,4 @@ def test_the_batch_starts_the_longest_notebooks_first(tmp_path, monkeypatch):
                                jobs=2, budget=None)
     assert set(started[:2]) == {"longest", "long"}
     assert started[2:] == ["middle", "short", "none"]
+    assert set(shares) == {max(1, (os.cpu_count() or 1) // 2)}  # each of the 2 kernels: its share of the cores

@@ -65,7 +65,7 @@ def test_batch_never_runs_two_notebooks_that_do_not_fit_together(tmp_path, monke
             for n, u in per_user.items()]
     spans, lock = {}, threading.Lock()
 
-    def fake_execute(job, *, kernel, timeout):
+    def fake_execute(job, *, kernel, timeout, threads=None):
         start = time.monotonic()
         time.sleep(0.15)
         with lock:

@@ -61,18 +61,26 @@ def quiet_when_stopping() -> None:
             logger.addFilter(_QUIET)
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""The native thread pools' environment variables a batch caps per kernel."""
+
+
 def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
                        spark_master: str | None = None, catalog: str | Path | None = None,
-                       mapping: str | Path | None = None) -> dict[str, str]:
+                       mapping: str | Path | None = None, threads: int | None = None) -> dict[str, str]:
     """Environment of the kernels: the simulator cache, the plot backend, no progress bars,
-    the params' Spark master (``DMKIT_SPARK_MASTER``), operator catalog (``DMKIT_CATALOG``)
-    and extract mapping (``DMKIT_MAPPING``).
+    the params' Spark master (``DMKIT_SPARK_MASTER``), operator catalog (``DMKIT_CATALOG``),
+    extract mapping (``DMKIT_MAPPING``) and, with ``threads``, a cap on each kernel's native
+    threads.
 
     Reports do not want tqdm bars (nor tqdm's "IProgress not found" warning in a kernel
     without ipywidgets); ``dm.io.load_province`` reads ``DMKIT_CACHE_DIR`` and
     ``DMKIT_MAPPING``; ``dm.catalog.active_catalog`` reads ``DMKIT_CATALOG``;
     ``dm.spark.session.get_session`` reads ``DMKIT_SPARK_MASTER``. Each is set only when
-    given (else the kernels inherit the batch's environment).
+    given (else the kernels inherit the batch's environment). ``threads`` sets
+    ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` (OpenMP, BLAS, and
+    Arrow's CPU pool, which reads ``OMP_NUM_THREADS``) where the batch's environment does not
+    set them already: two kernels on two cores, each spinning two threads, slow each other down.
     """
     from dmkit.spark.session import MASTER_ENV
 
@@ -87,6 +95,8 @@ def kernel_environment(cache_dir: str | Path, *, mplbackend: str = INLINE,
         env["DMKIT_CATALOG"] = str(Path(catalog).resolve())
     if mapping is not None:
         env["DMKIT_MAPPING"] = str(Path(mapping).resolve())
+    if threads is not None:
+        env.update({var: str(threads) for var in THREAD_VARS if var not in os.environ})
     return env
 
 

@@ -251,13 +251,16 @@ def prepare_data(params: Sequence[Params], *, pool=None, progress: bool = False)
     return errors
 
 
-def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) -> NotebookRun:
+def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None,
+            threads: int | None = None) -> NotebookRun:
     """Run one notebook with papermill and convert it to HTML, both written atomically.
 
     The executed notebook goes to a temp file beside ``<out_dir>/<name>.ipynb`` and is
     renamed into place when papermill is done, whether the notebook passed or failed (a
     failing notebook keeps its traceback). If the run is interrupted (Ctrl-C), the temp
     file is removed and ``KeyboardInterrupt`` propagates: no half-written report.
+    ``threads`` caps the kernel's native thread pools (:func:`kernel_environment`); a batch
+    of ``jobs`` kernels gives each ``cores // jobs``.
     """
     notebook_tools()  # before papermill imports nbformat: seconds saved per process
     import papermill as pm
@@ -281,7 +284,7 @@ def execute(job: Job, *, kernel: str = "python3", timeout: float | None = None) 
             with kernel_env(**kernel_environment(job.params.cache_dir, mplbackend=INLINE,
                                                   spark_master=job.params.spark_master,
                                                   catalog=job.params.catalog_file(),
-                                                  mapping=job.params.mapping),
+                                                  mapping=job.params.mapping, threads=threads),
                             DMKIT_NOTEBOOK=job.notebook):  # names the kernel (benchmarks/notebooks.py)
                 pm.execute_notebook(str(job.source), str(tmp), parameters=dict(job.parameters),
                                     kernel_name=kernel, progress_bar=False, cwd=os.getcwd(),
@@ -362,6 +365,7 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
         return job.params.n_users if job.params.data == "synth" else None
 
     runnable = longest_first(runnable, lambda job: estimated_seconds(job.source, users(job)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # the cores shared between the kernels
     queue = [(job, estimated_peak(job.source, users(job))) for job in runnable]
     running: dict[Future, int] = {}
     try:
@@ -371,7 +375,7 @@ def _execute_all(todo: list[Job], data_errors: dict[tuple, str], *, pool, kernel
                 if i is None:
                     break
                 job, need = queue.pop(i)
-                running[pool.submit(execute, job, kernel=kernel, timeout=timeout)] = need
+                running[pool.submit(execute, job, kernel=kernel, timeout=timeout, threads=threads)] = need
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in done:
                 del running[fut]
