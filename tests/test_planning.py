@@ -11,7 +11,6 @@ from dmkit import planning, published
 from dmkit.errors import ParameterError, SchemaError
 
 
-
 @pytest.fixture(scope="module")
 def guangdong():
     return dm.synth.generate("guangdong", "2009-06", 3000, 7)

@@ -370,7 +370,7 @@ def test_evaluate_offers_counts_hits_like_a_loop_over_offers(categorical):
         offers = offers.astype({"service": "category", "source": "category"})
     got = R.evaluate_offers(offers, taken, n_customers=500, by="source")
     held = {(u, s) for u in users for s in services[:3] if taken.at[u, s]}
-    hit = np.array([(u, s) in held for u, s in zip(offers["user_id"], offers["service"].astype(str))])
+    hit = np.array([(u, s) in held for u, s in zip(offers["user_id"], offers["service"].astype(str), strict=True)])
     for (src, svc), g in offers.assign(hit=hit).groupby(["source", "service"], observed=True):
         row = got[(got["source"].astype(str) == src) & (got["service"].astype(str) == svc)].iloc[0]
         assert (row["offers"], row["hits"]) == (len(g), int(g["hit"].sum()))
