@@ -44,6 +44,7 @@ __all__ = [
     "preference_rules",
     "PreferenceRules",
     "AGE_BANDS",
+    "NO_PREFERENCE",
     "PROFILE_COLUMNS",
     "TERMINAL_COLUMNS",
     "Y4_PUBLISHED",
@@ -52,6 +53,9 @@ __all__ = [
 AGE_BANDS: tuple[int, ...] = (20, 25, 35, 42)
 """Default age cut points (Y4's rules speak of under 20, under 35 and over 42):
 bands <20, 20–24, 25–34, 35–41, 42+."""
+
+#: how :meth:`Fingerprint.shares` names the customers without a preference on a dimension
+NO_PREFERENCE: dict[str, str] = {"channel": "no actions", "genre": "no downloads", "terminal": "unknown"}
 
 TERMINAL_COLUMNS: dict[str, str] = {"term_mms": "mms", "term_wap": "wap", "term_java": "java",
                                     "term_fetion": "fetion"}
@@ -120,11 +124,16 @@ class FingerprintResult(Result):
         return self.table.copy()
 
     def shares(self) -> pd.DataFrame:
-        """Share of customers per channel preference, genre preference, value tier, age band."""
+        """Share of customers per channel preference, genre preference, value tier, age band.
+
+        Customers without a preference on a dimension (no download in the month: no genre; no
+        action: no channel) are one row named for that, e.g. "no downloads", never a bare NaN.
+        """
         parts = []
         for col in ("channel", "genre", "value_tier", "age_band", "terminal"):
             s = self.table[col].value_counts(normalize=True, dropna=False)
-            parts.append(pd.DataFrame({"dimension": col, "value": s.index.astype(str), "share": s.to_numpy()}))
+            labels = [NO_PREFERENCE.get(col, "unknown") if pd.isna(v) else str(v) for v in s.index]
+            parts.append(pd.DataFrame({"dimension": col, "value": labels, "share": s.to_numpy()}))
         return pd.concat(parts, ignore_index=True)
 
     def summary(self) -> Summary:

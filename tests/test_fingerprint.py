@@ -404,3 +404,12 @@ def test_profile_reads_a_province_table_by_table_to_the_same_table(tmp_path):
     broken = ProvinceData.load(d.save(tmp_path / "bad"), lazy=True)
     with pytest.raises(SchemaError, match="table 'events', column 'genre'"):  # checked as it is read
         fingerprint.profile(broken, month="2009-06")
+
+
+def test_shares_name_the_customers_without_downloads(tables, fp):
+    ev = tables["events"]
+    downloaders = ev.loc[ev["ts"] <= "2009-06-30 23:59:59", "user_id"].nunique()
+    genre = fp.shares().query("dimension == 'genre'").set_index("value")["share"]
+    assert "nan" not in genre.index
+    assert genre["no downloads"] == pytest.approx(1 - downloaders / len(fp.table))
+    assert genre.sum() == pytest.approx(1.0)
