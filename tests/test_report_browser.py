@@ -1,12 +1,14 @@
 """The index and two reports as a person sees them: rendered in headless Chromium (slow; skipped without it).
 
 Checks the rendered text has no traceback, no "Warning", no U+25A1 (the box a missing glyph
-leaves), that the first heading names the run's province and month, and that every image
-loaded (naturalWidth > 0).
+leaves), that the first heading names the run's province and month, that every image
+loaded (naturalWidth > 0) and that a page with Chinese text loaded its embedded CJK font
+(:mod:`dmkit.report.webfont`: without it a machine with no CJK font draws boxes).
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,12 +24,15 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")]
 
 _PROBE = """<script>
-window.addEventListener('load', () => {
+window.addEventListener('load', async () => {
+  await document.fonts.ready;
   const imgs = Array.from(document.images);
   const h1 = document.querySelector('h1');
   const out = {text: document.body.innerText, images: imgs.length,
                broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length,
-               h1: h1 ? h1.innerText : ''};
+               h1: h1 ? h1.innerText : '',
+               cjk: Array.from(document.fonts).filter(f => f.family.replace(/["']/g, '') === 'dmkit CJK')
+                         .map(f => f.status)};
   document.title = 'PROBE' + JSON.stringify(out);
 });
 </script>"""
@@ -74,6 +79,8 @@ def _check(seen: dict) -> None:
     assert "Warning" not in text
     assert "\u25a1" not in text
     assert seen["broken"] == 0
+    if re.search("[\u4e00-\u9fff]", text):  # Chinese text: drawn from the embedded font, loaded
+        assert seen["cjk"] == ["loaded"]
 
 
 def test_index_renders(batch):

@@ -106,3 +106,12 @@ def test_dates_show_as_dates():
     df = pd.DataFrame({"date": pd.to_datetime(["2009-06-06", "2009-06-09"]), "sent": [1592, 2270]})
     assert table(df).frame["date"].tolist() == ["2009-06-06", "2009-06-09"]
     assert table(pd.DataFrame({"t": pd.to_datetime(["2009-06-06 10:30"])})).frame["t"].tolist() == ["2009-06-06 10:30"]
+
+
+def test_missing_text_cells_are_blank_not_nan():
+    frame = pd.DataFrame({"genre": pd.Categorical(["pop", np.nan, "local"]),
+                          "channel": ["sms", None, "wap"], "note": ["a", pd.NA, "c"]}, index=pd.Index([7, 8, 9], name="user_id"))
+    cells = table(frame).frame
+    assert cells.loc[8].tolist() == ["", "", ""]
+    assert cells.loc[7].tolist() == ["pop", "sms", "a"]
+    assert "nan" not in str(table(frame)).lower()

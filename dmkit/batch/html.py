@@ -19,6 +19,7 @@ from dmkit.contract.files import atomic_write_bytes
 from dmkit.errors import DataNotFoundError
 from dmkit.report.record import read_headline, read_title
 from dmkit.report.tables import format_number, format_percent
+from dmkit.report.webfont import embed_cjk_font
 
 __all__ = ["MANIFEST", "read_manifest", "to_html", "write_index"]
 
@@ -30,7 +31,8 @@ def to_html(notebook: str | Path, *, title: str | None = None) -> Path:
 
     Code cells are kept but folded away (``<details>``, click "code" to open them);
     outputs, plots and prose show as in JupyterLab. ``title`` (the page title) defaults
-    to the notebook's file name.
+    to the notebook's file name. The page embeds the glyphs of its Chinese text
+    (:func:`dmkit.report.webfont.embed_cjk_font`), so it renders on machines without a CJK font.
     """
     exporter = _exporter()
     import nbformat
@@ -38,7 +40,7 @@ def to_html(notebook: str | Path, *, title: str | None = None) -> Path:
     notebook = Path(notebook)
     resources = {"metadata": {"name": title or notebook.stem}}
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources=resources)
-    return atomic_write_bytes(notebook.with_suffix(".html"), body.encode("utf-8"))
+    return atomic_write_bytes(notebook.with_suffix(".html"), embed_cjk_font(body).encode("utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -183,7 +185,7 @@ def _dir_index(folder: Path, manifest: dict) -> bytes:
             + (f"; last run finished {html.escape(finished.replace('T', ' ')[:19])}" if finished else "")
             + ". Each report opens with an executive summary; the figures below are its headline figures."
             + " <a href=\"../../index.html\">all runs</a>")
-    return _PAGE.format(title=html.escape(title), lead=lead, body=_INDEX_STYLE + table).encode("utf-8")
+    return embed_cjk_font(_PAGE.format(title=html.escape(title), lead=lead, body=_INDEX_STYLE + table)).encode("utf-8")
 
 
 def _duration(seconds: float) -> str:
@@ -243,7 +245,7 @@ def _root_index(root: Path) -> bytes:
     table = ("<table><tr><th>province</th><th>month</th><th>report</th><th>status</th>"
              "<th>run time</th><th>finished</th><th>error</th></tr>\n" + "\n".join(rows) + "</table>")
     lead = f"{n_pass} of {n_all} reports passed."
-    return _PAGE.format(title="dmkit reports", lead=lead, body=table).encode("utf-8")
+    return embed_cjk_font(_PAGE.format(title="dmkit reports", lead=lead, body=table)).encode("utf-8")
 
 
 def _link(base: Path, target: str | None, text: str) -> str:

@@ -1,6 +1,7 @@
 """Report helpers the notebooks import: style, tables, prose, headline figures, summary.
 
 - :mod:`dmkit.report.style` — one matplotlib style with a bundled CJK font (:func:`use`);
+- :mod:`dmkit.report.webfont` — the same font's glyphs a page uses, embedded in its HTML (:func:`embed_cjk_font`);
 - :mod:`dmkit.report.tables` — tables formatted for a report (:func:`table`);
 - :mod:`dmkit.report.prose` — sentences written from the numbers (:func:`comparison`, ...);
 - :mod:`dmkit.report.record` — key and headline figures for the tests and the index (:func:`record`);

@@ -125,8 +125,16 @@ def format_value(value: object, kind: Kind, *, unit: str = "yuan") -> str:
     if kind == "number":
         return format_number(value) if _is_number(value) else ("" if value is None else str(value))
     if kind == "text":
-        return "" if value is None else str(value)
+        return "" if _missing(value) else str(value)
     raise parameter_error("kind", expected=f"one of {KINDS}", found=kind)
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, NaT or pd.NA (a missing cell: shown blank, never as "nan")."""
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array in a cell is not missing
+        return False
 
 
 def column_kinds(frame: pd.DataFrame, *, counts: Sequence[str] = (), percents: Sequence[str] = (),
