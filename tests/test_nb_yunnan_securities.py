@@ -18,3 +18,11 @@ def test_yunnan_securities_finds_bundles_and_planted_orders(tmp_path):
     assert fig["planted_pairs_found"] == fig["planted_pairs"]
     assert fig["planted_pairs_forward_stronger"] == fig["planted_pairs"]
     assert fig["planted_confidence_max_abs_error"] < 0.08
+    # the target's planted drivers (odds x4 per driver held): every one frequent with the target raises its rate,
+    # and the strongest single-service rule into the target is a planted driver
+    assert fig["planted_drivers"] == 3
+    assert fig["planted_drivers_frequent"] >= 1
+    assert fig["planted_drivers_above_one"] == fig["planted_drivers_frequent"]
+    assert fig["top_driver_planted"]
+    assert fig["target_rules"] > 0 and fig["target_top_lift"] >= fig["target_min_lift"]
+    assert fig["potential_users"] > 0

@@ -467,3 +467,44 @@ def test_mlxtend_claim_of_the_docstring():
     # where the share times n is not an integer (0.065 * 100 = 6.5), both keep count >= 7
     fp = fpgrowth(df, min_support=0.065, use_colnames=True)
     assert set(fp["itemsets"]) == set(ours)
+
+
+def _rare_item_baskets(n: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """Five common items and a rare one whose odds are x4 per held item among a, b (planted)."""
+    rng = np.random.default_rng(seed)
+    b = pd.DataFrame({c: rng.random(n) < p for c, p in zip("abcde", [0.3, 0.4, 0.2, 0.5, 0.25], strict=True)})
+    b["t"] = rng.random(n) < 0.005 * 4.0 ** (b["a"].astype(int) + b["b"].astype(int))
+    return b
+
+
+def test_rules_into_a_rare_item_match_mlxtend_below_the_mined_confidence():
+    b = _rare_item_baskets()
+    rs = R.mine(b, min_support=0.001, min_confidence=0.2)
+    assert len(rs.filter(consequent="t").rules) == 0  # the rare item reaches no confidence of 20%
+    into = rs.rules_into("t", min_lift=1.0)
+    ref = association_rules(fpgrowth(b, min_support=0.001, use_colnames=True), num_itemsets=len(b),
+                            metric="lift", min_threshold=1.0)
+    ref = ref[ref["consequents"] == frozenset(["t"])]
+    assert len(into.rules) == len(ref) > 0
+    both = into.rules.merge(ref, on="antecedents", suffixes=("", "_mlxtend"))
+    assert len(both) == len(ref)
+    for col in ["support", "antecedent support", "confidence", "lift", "leverage", "conviction", "jaccard"]:
+        np.testing.assert_allclose(both[col], both[f"{col}_mlxtend"], rtol=1e-12)
+    # the planted drivers lead: the best single-item rules into t are {a} and {b}
+    singles = into.rules[into.rules["antecedents"].map(len) == 1]
+    assert set(map(next, map(iter, singles.head(2)["antecedents"]))) == {"a", "b"}
+    assert (into.rules["lift"].to_numpy()[:-1] >= into.rules["lift"].to_numpy()[1:]).all()
+    assert into.min_confidence == 0.0 and into.min_lift == 1.0
+
+
+def test_rules_into_thresholds_on_counts_and_bad_item():
+    b = _rare_item_baskets()
+    rs = R.mine(b, min_support=0.001, min_confidence=0.0)
+    for conf in (0.0, 0.03, 0.06):
+        a = rs.rules_into("t", min_confidence=conf).rules
+        f = rs.filter(consequent="t", max_consequent_len=1, min_confidence=conf).rules
+        assert sorted(map(sorted, a["antecedents"])) == sorted(map(sorted, f["antecedents"]))
+    with pytest.raises(ParameterError, match="item"):
+        rs.rules_into("securities")
+    with pytest.raises(ParameterError, match="min_lift"):
+        rs.rules_into("t", min_lift=-1)

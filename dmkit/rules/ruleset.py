@@ -113,6 +113,51 @@ class RuleSet(Result):
                 keep &= r[col].map(len).to_numpy() <= val
         return replace(self, rules=r[keep].reset_index(drop=True))
 
+    def rules_into(self, item: str, *, min_confidence: float = 0.0, min_lift: float | None = None) -> RuleSet:
+        """Every rule ``A => {item}`` the frequent itemsets give, whatever confidence the set
+        was mined at, as a new RuleSet (itemsets unchanged, ``min_confidence`` / ``min_lift``
+        those given here).
+
+        For a rare item — an introduction product held by 1% of the users — no rule into it
+        reaches a confidence threshold set for the whole basket (a rule that quadruples its
+        rate has a confidence of 4%); a lift threshold relative to the item's own rate is the
+        one that selects the rules worth a campaign. The rules come from the itemsets already
+        mined (every frequent itemset holding ``item`` with at least one other item, its
+        antecedent's count known because subsets of frequent itemsets are frequent), so
+        nothing is mined again; the thresholds are decided on the integer counts as in
+        :meth:`filter`, and the metrics are :func:`mine`'s.
+
+        Raises
+        ------
+        ParameterError
+            ``item`` is not an item of the frequent itemsets, or a threshold is out of range.
+        """
+        check_scalar(min_confidence, "min_confidence", low=0.0, high=1.0)
+        check_scalar(min_lift, "min_lift", low=0.0, allow_none=True)
+        counts = dict(zip(self.itemsets["itemset"], self.itemsets["count"].to_numpy(np.int64), strict=True))
+        single = frozenset([item])
+        if single not in counts:
+            known = sorted({str(i) for s in counts for i in s})
+            raise parameter_error("item", expected=f"an item of the frequent itemsets ({len(known)}: "
+                                  f"{', '.join(known[:8])}{', ...' if len(known) > 8 else ''})", found=item)
+        with_item = [s for s in counts if item in s and len(s) > 1]
+        ants = [s - single for s in with_item]
+        c_ac = np.array([counts[s] for s in with_item], dtype=float)
+        c_a = np.array([counts[a] for a in ants], dtype=float)
+        c_c = np.full(len(with_item), float(counts[single]))
+        n = float(self.n_baskets)
+        keep = mining.reaches(c_ac, min_confidence, c_a)
+        if min_lift is not None:
+            keep &= mining.reaches(c_ac * n, min_lift, c_a * c_c)
+        keep_at = np.flatnonzero(keep)
+        metrics = mining._mlxtend_metrics(c_ac[keep_at], c_a[keep_at], c_c[keep_at], self.n_baskets)
+        rules = pd.DataFrame({"antecedents": pd.Series([ants[i] for i in keep_at], dtype=object),
+                              "consequents": pd.Series([single] * len(keep_at), dtype=object),
+                              **metrics})[list(self.rules.columns)]
+        rules = rules.sort_values(["lift", "confidence"], ascending=False, kind="stable").reset_index(drop=True)
+        return replace(self, rules=rules, min_confidence=float(min_confidence), min_lift=min_lift,
+                       max_consequent_len=1)
+
     def sort(self, by: SortKey = "lift", *, ascending: bool = False) -> RuleSet:
         """Rules sorted by a metric (ties by confidence, then support), as a new RuleSet."""
         check_choice(by, "by", mining.METRICS)
