@@ -33,6 +33,10 @@ def test_percent_precision_follows_size():
     assert format_percent(0.0049) == "0.49%"
     assert format_percent(0.00049) == "0.049%"
     assert format_percent(0.0179, decimals=2) == "1.79%"
+    # not zero but rounding to it: a bound, never "0.000%" (a chance of 1e-7 is not a chance of 0)
+    assert format_percent(1e-7) == "< 0.001%" and format_percent(-1e-7) == "> -0.001%"
+    assert format_percent(0.001, decimals=0) == "< 1%"
+    assert format_percent(0.0) == "0%" and format_percent(0.000005) == "0.001%"
 
 
 def test_money_has_its_unit():

@@ -60,7 +60,8 @@ def format_count(value: object) -> str:
 def format_percent(value: object, *, decimals: int | None = None) -> str:
     """A rate (a fraction) as a percentage: ``0.356063 -> '35.6%'``, ``0.0049 -> '0.49%'``.
 
-    ``decimals`` None picks one decimal for 1% and over, two below 1%, three below 0.1%.
+    ``decimals`` None picks one decimal for 1% and over, two below 1%, three below 0.1%; a
+    rate that is not zero but rounds to it shows as ``'< 0.001%'`` (``1e-7``), never ``'0.000%'``.
     """
     if _missing(value):
         return ""
@@ -68,6 +69,9 @@ def format_percent(value: object, *, decimals: int | None = None) -> str:
     if decimals is None:
         a = abs(v)
         decimals = 0 if a == 0 else 1 if a >= 1 else 2 if a >= 0.1 else 3
+    if 0 < abs(v) < 0.5 * 10.0 ** -decimals:
+        bound = f"{10.0 ** -decimals:.{decimals}f}%"
+        return f"< {bound}" if v > 0 else f"> -{bound}"
     return f"{v:,.{decimals}f}%"
 
 
@@ -127,14 +131,6 @@ def format_value(value: object, kind: Kind, *, unit: str = "yuan") -> str:
     if kind == "text":
         return "" if _missing(value) else str(value)
     raise parameter_error("kind", expected=f"one of {KINDS}", found=kind)
-
-
-def _missing(value: object) -> bool:
-    """None, NaN, NaT or pd.NA (a missing cell: shown blank, never as "nan")."""
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or an array in a cell is not missing
-        return False
 
 
 def column_kinds(frame: pd.DataFrame, *, counts: Sequence[str] = (), percents: Sequence[str] = (),
@@ -342,6 +338,7 @@ def _is_row_number(index: pd.Index) -> bool:
 
 
 def _missing(value: object) -> bool:
+    """None, NaN, NaT or pd.NA (a missing cell: shown blank, never as "nan")."""
     if value is None:
         return True
     try:
