@@ -124,16 +124,15 @@ class RuleSet(Result):
         one that selects the rules worth a campaign. The rules come from the itemsets already
         mined (every frequent itemset holding ``item`` with at least one other item, its
         antecedent's count known because subsets of frequent itemsets are frequent), so
-        nothing is mined again; the thresholds are decided on the integer counts as in
-        :meth:`filter`, and the metrics are :func:`mine`'s.
+        nothing is mined again; the thresholds are :meth:`filter`'s (on the integer counts),
+        the metrics :func:`mine`'s and the order :meth:`sort`'s by lift.
 
         Raises
         ------
         ParameterError
             ``item`` is not an item of the frequent itemsets, or a threshold is out of range.
         """
-        check_scalar(min_confidence, "min_confidence", low=0.0, high=1.0)
-        check_scalar(min_lift, "min_lift", low=0.0, allow_none=True)
+        check_scalar(min_confidence, "min_confidence", low=0.0, high=1.0)  # filter has no upper bound
         counts = dict(zip(self.itemsets["itemset"], self.itemsets["count"].to_numpy(np.int64), strict=True))
         single = frozenset([item])
         if single not in counts:
@@ -142,21 +141,15 @@ class RuleSet(Result):
                                   f"{', '.join(known[:8])}{', ...' if len(known) > 8 else ''})", found=item)
         with_item = [s for s in counts if item in s and len(s) > 1]
         ants = [s - single for s in with_item]
-        c_ac = np.array([counts[s] for s in with_item], dtype=float)
-        c_a = np.array([counts[a] for a in ants], dtype=float)
-        c_c = np.full(len(with_item), float(counts[single]))
-        n = float(self.n_baskets)
-        keep = mining.reaches(c_ac, min_confidence, c_a)
-        if min_lift is not None:
-            keep &= mining.reaches(c_ac * n, min_lift, c_a * c_c)
-        keep_at = np.flatnonzero(keep)
-        metrics = mining._mlxtend_metrics(c_ac[keep_at], c_a[keep_at], c_c[keep_at], self.n_baskets)
-        rules = pd.DataFrame({"antecedents": pd.Series([ants[i] for i in keep_at], dtype=object),
-                              "consequents": pd.Series([single] * len(keep_at), dtype=object),
+        metrics = mining._mlxtend_metrics(np.array([counts[s] for s in with_item], dtype=float),
+                                          np.array([counts[a] for a in ants], dtype=float),
+                                          np.full(len(with_item), float(counts[single])), self.n_baskets)
+        rules = pd.DataFrame({"antecedents": pd.Series(ants, dtype=object),
+                              "consequents": pd.Series([single] * len(ants), dtype=object),
                               **metrics})[list(self.rules.columns)]
-        rules = rules.sort_values(["lift", "confidence"], ascending=False, kind="stable").reset_index(drop=True)
-        return replace(self, rules=rules, min_confidence=float(min_confidence), min_lift=min_lift,
-                       max_consequent_len=1)
+        every = replace(self, rules=rules, min_confidence=float(min_confidence), min_lift=min_lift,
+                        max_consequent_len=1)
+        return every.filter(min_confidence=min_confidence, min_lift=min_lift).sort("lift")
 
     def sort(self, by: SortKey = "lift", *, ascending: bool = False) -> RuleSet:
         """Rules sorted by a metric (ties by confidence, then support), as a new RuleSet."""
