@@ -48,7 +48,14 @@ def test_embedded_font_holds_the_page_glyphs_and_no_others():
 def test_font_is_declared_for_cjk_ranges_only_and_first():
     css = webfont.font_face_css("深度运营")
     assert "unicode-range: U+2E80-2FDF" in css and "U+4E00-9FFF" in css
-    assert '--jp-content-font-family: "dmkit CJK", system-ui' in css
+    # the page's own font-family variables (as nbconvert's lab template defines them), the CJK font first
+    page = ("<html><head><style>:root {\n  --jp-content-font-family: system-ui, -apple-system,\n    sans-serif;\n"
+            "  --jp-code-font-family-default: menlo, monospace;\n  --jp-code-font-family: var(--jp-code-font-family-default);\n}"
+            "</style></head><body>深度运营</body></html>")
+    out = webfont.embed_cjk_font(page)
+    assert '--jp-content-font-family: "dmkit CJK", system-ui, -apple-system, sans-serif;' in out
+    assert '--jp-code-font-family-default: "dmkit CJK", menlo, monospace;' in out
+    assert '--jp-ui-font-family: "dmkit CJK"' not in out  # a variable the page does not define is not added
 
 
 def test_missing_font_package_is_a_clear_error(monkeypatch):

@@ -30,15 +30,9 @@ CJK_RANGES: tuple[tuple[int, int], ...] = ((0x2E80, 0x2FDF), (0x3000, 0x30FF), (
 
 _CJK = re.compile("[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in CJK_RANGES) + "]")
 
-# every font-family variable of the nbconvert "lab" template, with the CJK font first;
-# the rest of each value is the template's own (JupyterLab 4)
-_LAB_FAMILIES = {
-    "--jp-ui-font-family": "system-ui, -apple-system, blinkmacsystemfont, 'Segoe UI', helvetica, arial, "
-                           "sans-serif, 'Apple Color Emoji', 'Segoe UI Emoji', 'Segoe UI Symbol'",
-    "--jp-content-font-family": "system-ui, -apple-system, blinkmacsystemfont, 'Segoe UI', helvetica, arial, "
-                                "sans-serif, 'Apple Color Emoji', 'Segoe UI Emoji', 'Segoe UI Symbol'",
-    "--jp-code-font-family": "menlo, consolas, 'DejaVu Sans Mono', monospace",
-}
+# the font-family variables of nbconvert's "lab" template; the page's own values are kept, the CJK font
+# put first (``--jp-code-font-family`` is ``var(--jp-code-font-family-default)`` there)
+_FAMILY_VARIABLES = ("--jp-ui-font-family", "--jp-content-font-family", "--jp-code-font-family-default")
 
 
 def cjk_characters(text: str) -> str:
@@ -49,7 +43,7 @@ def cjk_characters(text: str) -> str:
 def font_face_css(characters: str) -> str:
     """CSS: an ``@font-face`` of :data:`FAMILY` holding the glyphs of ``characters`` (from the
     bundled Noto Sans CJK SC, as an OpenType ``data:`` URI), and rules that put it first in
-    the page's font families. Empty if ``characters`` holds no CJK character.
+    the body's and code's font families. Empty if ``characters`` holds no CJK character.
 
     Raises
     ------
@@ -75,19 +69,28 @@ def font_face_css(characters: str) -> str:
     uri = base64.b64encode(data.getvalue()).decode("ascii")
     ranges = ",".join(f"U+{a:04X}-{b:04X}" for a, b in CJK_RANGES)
     first = f'"{FAMILY}"'
-    variables = "".join(f"{k}: {first}, {v}; " for k, v in _LAB_FAMILIES.items())
     return (f'@font-face {{ font-family: {first}; src: url(data:font/otf;base64,{uri}) format("opentype"); '
             f"unicode-range: {ranges}; font-display: block; }}\n"
-            f":root {{ {variables}}}\n"
             f"body {{ font-family: {first}, var(--jp-content-font-family, system-ui, sans-serif); }}\n"
             f"pre, code {{ font-family: {first}, var(--jp-code-font-family, monospace); }}\n")
 
 
+def _page_families(page: str) -> str:
+    """CSS: each font-family variable the page defines (:data:`_FAMILY_VARIABLES`), its own value
+    with :data:`FAMILY` first; empty for a page that defines none."""
+    first = f'"{FAMILY}"'
+    found = ((name, re.search(rf"{re.escape(name)}\s*:\s*([^;{{}}]+);", page)) for name in _FAMILY_VARIABLES)
+    rules = "".join(f"{name}: {first}, {' '.join(m.group(1).split())}; " for name, m in found if m)
+    return f":root {{ {rules}}}\n" if rules else ""
+
+
 def embed_cjk_font(page: str) -> str:
     """``page`` (an HTML document) with :func:`font_face_css` of its own CJK characters in a
-    ``<style>`` at the end of its ``<head>``; unchanged if it has no CJK text or no ``</head>``."""
-    css = font_face_css(page)
+    ``<style>`` at the end of its ``<head>``, the font also put first in the font-family
+    variables the page's stylesheet defines (nbconvert's lab template); unchanged if it has
+    no CJK text or no ``</head>``."""
     at = page.find("</head>")
-    if not css or at < 0:
+    css = font_face_css(page) if at >= 0 else ""
+    if not css:
         return page
-    return f'{page[:at]}<style id="dmkit-cjk-font">\n{css}</style>\n{page[at:]}'
+    return f'{page[:at]}<style id="dmkit-cjk-font">\n{css}{_page_families(page[:at])}</style>\n{page[at:]}'
